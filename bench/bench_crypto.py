@@ -1,0 +1,225 @@
+"""Benchmark the device's SHA-512 and Ed25519 verify (docs/crypto.md).
+
+    python3 bench/bench_crypto.py        # host: runs the MicroPython part too
+    micropython bench/bench_crypto.py    # device part only (MICROPYPATH=firmware:bench)
+
+Under MicroPython: median of N runs (time.ticks_us) for verify_prepared(),
+verify(), prepare(), a textbook double-and-add verify, and SHA-512 per
+128-byte block (viper and pure fallback); heap bytes allocated per verify
+(gc disabled around one call). Under CPython: runs the MicroPython part as a
+subprocess, measures the same firmware code on CPython and OpenSSL through
+`cryptography`, finds the smallest -X heapsize that still verifies, and prints
+one table.
+"""
+
+import sys
+
+MSG = b"GG1 benchmark message of a typical COSE Sig_structure size" * 4  # 236 bytes
+SK = bytes(range(32))
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
+def device_part(runs=200):
+    import gc
+    import time
+
+    from crypto import ed25519, sha512
+
+    import ed25519_textbook
+
+    from bench_vectors import PK, SIG
+
+    def timeit(fn, n):
+        ts = []
+        for _ in range(n):
+            t = time.ticks_us()
+            fn()
+            ts.append(time.ticks_diff(time.ticks_us(), t))
+        return median(ts)
+
+    out = {}
+    key = ed25519.prepare(PK)
+    assert ed25519.verify_prepared(key, SIG, MSG) and ed25519.verify(PK, SIG, MSG)
+    assert ed25519_textbook.verify(PK, SIG, MSG)
+    out["verify_prepared_us"] = timeit(lambda: ed25519.verify_prepared(key, SIG, MSG), runs)
+    out["verify_us"] = timeit(lambda: ed25519.verify(PK, SIG, MSG), runs // 2)
+    out["prepare_us"] = timeit(lambda: ed25519.prepare(PK), runs // 4)
+    out["textbook_verify_us"] = timeit(lambda: ed25519_textbook.verify(PK, SIG, MSG), 21)
+    blocks = bytes(128 * 64)
+    out["sha512_block_us"] = timeit(lambda: sha512.sha512(blocks), 21) / 65  # 64 + padding
+    small = bytes(128 * 4)
+    out["sha512_block_py_us"] = timeit(lambda: sha512.SHA512(small, sha512.compress_py).digest(), 5) / 5
+    for name, fn in (("alloc_verify_prepared", lambda: ed25519.verify_prepared(key, SIG, MSG)),
+                     ("alloc_verify", lambda: ed25519.verify(PK, SIG, MSG))):
+        gc.collect()
+        gc.disable()
+        before = gc.mem_alloc()
+        fn()
+        out[name] = gc.mem_alloc() - before
+        gc.enable()
+    out["table_bytes_per_key"] = len(key.table)
+    out["headroom_verify_bytes"] = headroom(lambda: ed25519.verify_prepared(key, SIG, MSG))
+    out["headroom_prepare_bytes"] = headroom(lambda: ed25519.prepare(PK))
+    out["headroom_one_shot_bytes"] = headroom(lambda: ed25519.verify(PK, SIG, MSG))
+    return out
+
+
+def headroom(fn):
+    """Smallest free heap (bytes, 256-byte steps) that fn() runs in: the rest
+    of the heap is taken by one ballast block, so this is fn's own peak
+    (bigint churn is collected as it goes, as on the device)."""
+    import gc
+
+    lo, hi = 0, 256 * 1024
+    while hi - lo > 256:
+        mid = (lo + hi) // 2
+        gc.collect()
+        ballast = [None] * 1024
+        n = 0
+        for size in (16384, 1024, 64):
+            while gc.mem_free() - mid > size + 64 and n < 1024:
+                try:
+                    ballast[n] = bytearray(size)
+                    n += 1
+                except MemoryError:
+                    break
+        try:
+            fn()
+            ok = True
+        except MemoryError:
+            ok = False
+        ballast = None
+        gc.collect()
+        if ok:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def heap_probe(mode):
+    """Exit 0 iff the stage `mode` fits in the -X heapsize given:
+    import (modules + base table), prepare (+ one key), verify (+ 3 verifies)."""
+    import gc
+
+    from crypto import ed25519
+
+    from bench_vectors import PK, SIG
+
+    ed25519._base()
+    gc.collect()
+    if mode == "import":
+        return
+    key = ed25519.prepare(PK)
+    gc.collect()
+    if mode == "verify":
+        for _ in range(3):
+            if not ed25519.verify_prepared(key, SIG, MSG):
+                sys.exit(3)
+
+
+def host_main():
+    import json
+    import os
+    import statistics
+    import subprocess
+    import time
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    here = Path(__file__).resolve().parent
+    repo = here.parent
+    sk = Ed25519PrivateKey.from_private_bytes(SK)
+    pk = sk.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    sig = sk.sign(MSG)
+    vec = here / "bench_vectors.py"
+    vec.write_text("# written by bench_crypto.py\nPK = %r\nSIG = %r\n" % (pk, sig))
+    # The device runs precompiled .mpy (or frozen) modules, never 50 KB of
+    # source through the compiler: compile the firmware crypto/ for the unix
+    # port's arch and put it first on the path.
+    import tempfile
+
+    mpy_dir = Path(tempfile.mkdtemp(prefix="bench_crypto_"))
+    (mpy_dir / "crypto").mkdir()
+    for src in (repo / "firmware" / "crypto").glob("*.py"):
+        subprocess.run(["mpy-cross", "-march=x64", str(src), "-o", str(mpy_dir / "crypto" / (src.stem + ".mpy"))],
+                       check=True)
+    for name in ("bench_vectors", "ed25519_textbook", "bench_crypto"):
+        subprocess.run(["mpy-cross", "-march=x64", str(here / (name + ".py")), "-o", str(mpy_dir / (name + ".mpy"))],
+                       check=True)
+    env = dict(os.environ, MICROPYPATH=":".join([str(mpy_dir), ".frozen"]))
+
+    def mpy(args, heap="1m"):
+        return subprocess.run(["micropython", "-X", "heapsize=" + heap, "-m", "bench_crypto"] + args,
+                              capture_output=True, text=True, env=env)
+
+    proc = mpy(["device"], heap="8m")
+    if proc.returncode:
+        sys.exit(proc.stderr)
+    dev = json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def min_heap(mode):
+        lo, hi = 8 * 1024, 1024 * 1024
+        while hi - lo > 256:
+            mid = (lo + hi) // 2
+            if mpy(["heap", mode], heap=str(mid)).returncode == 0:
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
+    heap = {mode: min_heap(mode) for mode in ("import", "prepare", "verify")}
+
+    sys.path[:0] = [str(repo / "tests" / "shim"), str(repo / "firmware")]
+    from crypto import ed25519 as fw
+
+    key = fw.prepare(pk)
+
+    def host_time(fn, n):
+        ts = []
+        for _ in range(n):
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+        return statistics.median(ts) * 1e6
+
+    pub = sk.public_key()
+    rows = [
+        ("MicroPython unix: verify_prepared (comb, viper SHA-512)", dev["verify_prepared_us"]),
+        ("MicroPython unix: verify (one-shot, small per-call table)", dev["verify_us"]),
+        ("MicroPython unix: prepare (per key, once)", dev["prepare_us"]),
+        ("MicroPython unix: textbook double-and-add verify", dev["textbook_verify_us"]),
+        ("MicroPython unix: SHA-512 per 128-byte block, viper", dev["sha512_block_us"]),
+        ("MicroPython unix: SHA-512 per 128-byte block, pure", dev["sha512_block_py_us"]),
+        ("CPython: firmware verify_prepared", host_time(lambda: fw.verify_prepared(key, sig, MSG), 200)),
+        ("CPython: OpenSSL (cryptography) verify", host_time(lambda: pub.verify(sig, MSG), 2000)),
+    ]
+    print("%-58s %12s" % ("benchmark (median)", "microseconds"))
+    for name, us in rows:
+        print("%-58s %12.1f" % (name, us))
+    print()
+    print("comb table per prepared key: %d bytes (base point table: same size)" % dev["table_bytes_per_key"])
+    print("heap allocated per call (gc off, all garbage afterwards): verify_prepared %d, verify %d bytes"
+          % (dev["alloc_verify_prepared"], dev["alloc_verify"]))
+    print("free heap needed (ballast method): verify_prepared %d, verify %d, prepare %d bytes"
+          % (dev["headroom_verify_bytes"], dev["headroom_one_shot_bytes"], dev["headroom_prepare_bytes"]))
+    print("smallest -X heapsize (.mpy modules): imports + base table %d, + prepare(one key) %d, + 3 verifies %d bytes"
+          % (heap["import"], heap["prepare"], heap["verify"]))
+
+
+if __name__ == "__main__":
+    if sys.implementation.name == "micropython":
+        if len(sys.argv) > 1 and sys.argv[1] == "heap":
+            heap_probe(sys.argv[2])
+        else:
+            import json
+
+            print(json.dumps(device_part()))
+    else:
+        host_main()

@@ -1,0 +1,78 @@
+# The device's configuration file on flash (config.json), written by the
+# provisioning tool or the simulator. Missing keys take the defaults; a
+# missing or broken file gives the defaults plus an `error` the device
+# reports (it never stops the gate from booting).
+import json
+
+DEFAULTS = {
+    "device_id": "gg-unprovisioned",
+    "wifi": {"ssid": "", "password": ""},
+    "broker": {"url": "mqtt://127.0.0.1:1883"},
+    "pins": {},
+    "scanner": {
+        "uart": 1,
+        "baud": 115200,
+        "mode": "continuous",
+        "terminator": "cr",
+        "same_code_ms": 1000,
+        "fallback_baud": 9600,
+        "timeout_ms": 300,
+        "inter_byte_ms": 60,
+        "max_len": 1024,
+        "repeat_ms": 3000,
+    },
+    "gate": {"relay_ms": 3000, "relay_active_high": True, "debounce_ms": 50,
+             "led_ms": 2000},
+    "display": {"kind": "ssd1306"},
+    "watchdog_ms": 10000,
+    "queue": 8,
+}
+
+FILE = "config.json"
+
+
+def _merge(base, extra):
+    out = {}
+    for k in base:
+        out[k] = base[k]
+    for k in extra:
+        v = extra[k]
+        if isinstance(out.get(k), dict) and isinstance(v, dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def load(flash_dir):
+    path = flash_dir + "/" + FILE
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+    except OSError:
+        cfg = _merge(DEFAULTS, {})
+        cfg["error"] = "missing"
+        return cfg
+    except ValueError:
+        cfg = _merge(DEFAULTS, {})
+        cfg["error"] = "invalid"
+        return cfg
+    cfg = _merge(DEFAULTS, data)
+    cfg["error"] = None
+    return cfg
+
+
+def save(flash_dir, cfg):
+    path = flash_dir + "/" + FILE
+    tmp = path + ".tmp"
+    data = {}
+    for k in cfg:
+        if k != "error":
+            data[k] = cfg[k]
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    import os
+
+    os.rename(tmp, path)

@@ -1,0 +1,62 @@
+# The scan pipeline's last step: code in, verdict out.
+# For each code from the queue: decide (gate/decide.py), persist the
+# decision in the outbox (net/reporter.py record_scan: flash first, the
+# network later), then drive the gate and the screen. Logs and events carry
+# only the pass hash, the verdict and the reason code.
+import binascii
+
+from verify import reasons
+
+
+class DecisionService:
+    def __init__(self, queue, decider, clock, gate, screen, record, port):
+        self.queue = queue
+        self.decider = decider  # object with decide(text, now) or a callable returning one
+        self.clock = clock
+        self.gate = gate
+        self.screen = screen
+        self.record = record  # record_scan(time, time_valid, pass_hash, verdict, reason)
+        self.port = port
+        self.decisions = 0
+        self.store_errors = 0
+        self.beat = None
+
+    def _decider(self):
+        d = self.decider
+        return d() if callable(d) else d
+
+    def handle(self, code):
+        now = self.clock.now()
+        decider = self._decider()
+        if decider is None:
+            from gate.decide import Decision
+
+            d = Decision(False, reasons.NOT_PROVISIONED)
+        else:
+            d = decider.decide(code, now)
+        self.decisions += 1
+        try:
+            self.record(now, self.clock.trusted, d.pass_hash, d.verdict, d.reason)
+        except Exception as e:  # noqa: StoreError or worse: the gate still answers
+            self.store_errors += 1
+            self.port.log("outbox: %r" % (e,))
+        if d.verdict:
+            self.gate.accept()
+            self.screen.show("accept", "accept", d.role, d.initials, d.birth_year)
+        else:
+            self.gate.deny()
+            if d.reason == reasons.OUT_OF_SYNC:
+                self.screen.show("out_of_sync", "out_of_sync")
+            else:
+                self.screen.show("deny", "deny", d.reason)
+        h = binascii.hexlify(d.pass_hash).decode() if d.pass_hash else None
+        self.port.event("decision", {"verdict": bool(d.verdict),
+                                     "reason": reasons.name(d.reason), "pass": h})
+        return d
+
+    async def run(self):
+        while True:
+            code = await self.queue.get()
+            if self.beat:
+                self.beat()
+            self.handle(code)

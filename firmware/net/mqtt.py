@@ -1,0 +1,275 @@
+# MQTT 3.1.1 protocol layer over one asyncio stream (reader, writer).
+#
+# It only speaks the protocol: encode packets, parse what the broker sends,
+# reject anything malformed with ProtocolError. Connecting, keepalive,
+# retransmission and reconnects live in net/client.py (the connectivity
+# layer). Our own implementation: MicroPython ships no asyncio MQTT client.
+#
+# Memory: one receive buffer of max_packet bytes, one transmit buffer of
+# max_tx bytes and a 5-byte header buffer, allocated once; incoming payloads
+# are copied out for the callback.
+import asyncio
+import struct
+from micropython import const
+
+CONNECT = const(0x10)
+CONNACK = const(0x20)
+PUBLISH = const(0x30)
+PUBACK = const(0x40)
+SUBSCRIBE = const(0x82)
+SUBACK = const(0x90)
+PINGREQ = const(0xC0)
+PINGRESP = const(0xD0)
+DISCONNECT = const(0xE0)
+
+_PINGREQ = b"\xc0\x00"
+_DISCONNECT = b"\xe0\x00"
+
+# CONNACK return codes (MQTT 3.1.1, 3.2.2.3)
+CONNACK_NAMES = ("accepted", "bad protocol version", "client id rejected",
+                 "server unavailable", "bad user name or password", "not authorized")
+
+
+class MQTTError(Exception):
+    """The session cannot go on (connection refused, lost, timed out)."""
+
+
+class ProtocolError(MQTTError):
+    """The broker sent bytes that are not valid MQTT 3.1.1 for a client."""
+
+
+def _str(s):
+    return s.encode() if isinstance(s, str) else s
+
+
+def encode_length(buf, n):
+    """Write an MQTT remaining length at buf[1:]; returns the header size."""
+    i = 1
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            buf[i] = b | 0x80
+            i += 1
+        else:
+            buf[i] = b
+            return i + 1
+
+
+class MQTTProtocol:
+    def __init__(self, client_id, user=None, password=None, keepalive=60,
+                 will=None, max_packet=4096, max_tx=1280):
+        """will: (topic, payload, qos, retain) or None. max_packet bounds
+        incoming packets (larger ones are a protocol error); packets up to
+        max_tx bytes go out in a single write."""
+        self.client_id = _str(client_id)
+        self.user = _str(user) if user is not None else None
+        self.password = _str(password) if password is not None else None
+        self.keepalive = keepalive
+        self.will = will
+        self._hdr = bytearray(5)
+        self._rx = bytearray(max_packet)
+        self._tx = bytearray(max_tx)
+        self._txmv = memoryview(self._tx)
+        self._rxmv = memoryview(self._rx)
+        self._one = memoryview(self._rx)[0:1]
+        self._reader = None
+        self._writer = None
+        self._wlock = asyncio.Lock()
+
+    # -- sending --------------------------------------------------------
+    async def _write(self, *parts):
+        # One writer at a time: asyncio streams cannot drain concurrently.
+        async with self._wlock:
+            w = self._writer
+            if w is None:
+                raise MQTTError("not connected")
+            # One buffer, one write: separate small writes meet Nagle's
+            # algorithm and the broker's delayed ACK (~40 ms per packet).
+            n = 0
+            tx = self._tx
+            for p in parts:
+                n += len(p)
+            if n <= len(tx):
+                n = 0
+                for p in parts:
+                    tx[n:n + len(p)] = p
+                    n += len(p)
+                w.write(self._txmv[0:n])
+            else:
+                for p in parts:
+                    w.write(p)
+            await w.drain()
+        self._sent()
+
+    def _sent(self):
+        # Hook for the connectivity layer (keepalive bookkeeping).
+        pass
+
+    def connect_packet(self, clean=True):
+        """The CONNECT packet bytes (built once per connection)."""
+        flags = 0x02 if clean else 0
+        body = bytearray(b"\x00\x04MQTT\x04\x00\x00\x00")
+        body += struct.pack("!H", len(self.client_id)) + self.client_id
+        if self.will:
+            topic, msg, qos, retain = self.will
+            flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
+            topic = _str(topic)
+            body += struct.pack("!H", len(topic)) + topic
+            body += struct.pack("!H", len(msg)) + msg
+        if self.user is not None:
+            flags |= 0x80
+            body += struct.pack("!H", len(self.user)) + self.user
+            if self.password is not None:
+                flags |= 0x40
+                body += struct.pack("!H", len(self.password)) + self.password
+        body[7] = flags
+        struct.pack_into("!H", body, 8, self.keepalive)
+        hdr = bytearray(5)
+        hdr[0] = CONNECT
+        n = encode_length(hdr, len(body))
+        return bytes(hdr[:n]) + body
+
+    async def send_connect(self, clean=True):
+        await self._write(self.connect_packet(clean))
+
+    async def send_publish(self, topic, payload, qos=0, retain=False, pid=0, dup=False):
+        topic = _str(topic)
+        hdr = self._hdr
+        hdr[0] = PUBLISH | (0x08 if dup else 0) | (qos << 1) | (1 if retain else 0)
+        n = encode_length(hdr, 2 + len(topic) + (2 if qos else 0) + len(payload))
+        tl = struct.pack("!H", len(topic))
+        if qos:
+            await self._write(hdr[:n], tl, topic, struct.pack("!H", pid), payload)
+        else:
+            await self._write(hdr[:n], tl, topic, payload)
+
+    async def send_puback(self, pid):
+        await self._write(struct.pack("!BBH", PUBACK, 2, pid))
+
+    async def send_subscribe(self, pid, topic, qos=1):
+        topic = _str(topic)
+        hdr = self._hdr
+        hdr[0] = SUBSCRIBE
+        n = encode_length(hdr, 2 + 2 + len(topic) + 1)
+        await self._write(hdr[:n], struct.pack("!HH", pid, len(topic)), topic, bytes((qos,)))
+
+    async def send_pingreq(self):
+        await self._write(_PINGREQ)
+
+    async def send_disconnect(self):
+        await self._write(_DISCONNECT)
+
+    # -- receiving --------------------------------------------------------
+    async def _read_into(self, mv):
+        r = self._reader
+        got = 0
+        n = len(mv)
+        while got < n:
+            k = await r.readinto(mv[got:])
+            if k is None:
+                continue  # TLS record not complete yet
+            if not k:
+                raise MQTTError("connection closed by broker")
+            got += k
+
+    async def read_packet(self):
+        """Read one packet; returns (first byte, body length). The body is in
+        self._rx[0:length] until the next read."""
+        one = self._one
+        await self._read_into(one)
+        first = one[0]
+        n = 0
+        shift = 0
+        for _ in range(4):
+            await self._read_into(one)
+            n |= (one[0] & 0x7F) << shift
+            shift += 7
+            if not one[0] & 0x80:
+                break
+        else:
+            raise ProtocolError("remaining length longer than 4 bytes")
+        if n > len(self._rx):
+            raise ProtocolError("packet of %d bytes exceeds %d" % (n, len(self._rx)))
+        if n:
+            await self._read_into(self._rxmv[0:n])
+        self._received()
+        return first, n
+
+    def _received(self):
+        # Hook for the connectivity layer (dead-connection detection).
+        pass
+
+    async def read_connack(self):
+        first, n = await self.read_packet()
+        if first != CONNACK or n != 2 or self._rx[0] & 0xFE:
+            raise ProtocolError("expected CONNACK, got 0x%02x/%d" % (first, n))
+        rc = self._rx[1]
+        if rc:
+            name = CONNACK_NAMES[rc] if rc < len(CONNACK_NAMES) else "code %d" % rc
+            raise MQTTError("connection refused: " + name)
+        return self._rx[0] & 1  # session present
+
+    async def handle_packet(self):
+        """Read and dispatch one packet from an established session."""
+        first, n = await self.read_packet()
+        kind = first & 0xF0
+        rx = self._rx
+        if kind == PUBLISH:
+            await self._handle_publish(first, n)
+        elif first == PUBACK:
+            if n != 2:
+                raise ProtocolError("PUBACK length %d" % n)
+            self.on_puback((rx[0] << 8) | rx[1])
+        elif first == SUBACK:
+            if n < 3:
+                raise ProtocolError("SUBACK length %d" % n)
+            for i in range(2, n):
+                if rx[i] not in (0, 1, 2, 0x80):
+                    raise ProtocolError("SUBACK code 0x%02x" % rx[i])
+            self.on_suback((rx[0] << 8) | rx[1], bytes(self._rxmv[2:n]))
+        elif first == PINGRESP:
+            if n:
+                raise ProtocolError("PINGRESP with a body")
+        else:
+            raise ProtocolError("unexpected packet 0x%02x" % first)
+
+    async def _handle_publish(self, first, n):
+        qos = (first >> 1) & 3
+        if qos > 1:
+            # We subscribe with QoS <= 1, so the broker must not send QoS 2.
+            raise ProtocolError("PUBLISH with QoS %d" % qos)
+        rx = self._rx
+        if n < 2:
+            raise ProtocolError("PUBLISH too short")
+        tl = (rx[0] << 8) | rx[1]
+        off = 2 + tl
+        if qos:
+            off += 2
+        if off > n or tl == 0:
+            raise ProtocolError("PUBLISH topic length %d of %d" % (tl, n))
+        try:
+            topic = bytes(self._rxmv[2:2 + tl]).decode()
+        except UnicodeError:
+            raise ProtocolError("PUBLISH topic not UTF-8")
+        payload = bytes(self._rxmv[off:n])
+        pid = 0
+        if qos:
+            pid = (rx[2 + tl] << 8) | rx[3 + tl]
+            if pid == 0:
+                raise ProtocolError("PUBLISH QoS 1 with packet id 0")
+        # Deliver before PUBACK: a crash in between means a re-delivery,
+        # never a lost message.
+        self.on_message(topic, payload, bool(first & 1))
+        if qos:
+            await self.send_puback(pid)
+
+    # -- callbacks (overridden by the connectivity layer) ---------------------
+    def on_puback(self, pid):
+        pass
+
+    def on_suback(self, pid, codes):
+        pass
+
+    def on_message(self, topic, payload, retained):
+        pass

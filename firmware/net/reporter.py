@@ -1,0 +1,203 @@
+# Scan reporting: every decision goes to the persistent outbox first
+# (record_scan, synchronous, flash only), and a background task drains the
+# outbox into CBOR scan-report batches published with QoS 1. Records are
+# acked in the outbox only after the broker's PUBACK, so after any outage or
+# reboot exactly the unacknowledged records are sent again (at-least-once;
+# the fleet dedupes by (device, seq)).
+#
+# Outbox record (22 bytes, fixed): flags u8 (bit0 time_valid, bit1 verdict,
+# bit2 has pass hash) | reason u8 | time u32 LE | pass hash 16 bytes.
+import asyncio
+import struct
+from micropython import const
+
+from net import topics
+
+_REC_LEN = const(22)
+_F_TIME_VALID = const(1)
+_F_VERDICT = const(2)
+_F_HASH = const(4)
+_NO_HASH = bytes(16)
+MAX_MESSAGE = const(1024)  # protocol: every device message <= 1024 bytes
+MAX_SCANS = const(30)      # protocol: 1..30 scans per batch
+# device state keys this module fills (docs/protocol.md 4.2); main.py's
+# state_provider supplies the others (2 firmware, 3 applied, 6 clock, ...)
+S_ONLINE = const(1)
+S_OUTBOX_DEPTH = const(4)
+S_DROPPED = const(5)
+_DRAINED_STATE_GAP_MS = const(10000)
+
+
+def pack_scan(buf, time, time_valid, pass_hash, verdict, reason):
+    """Fill the 22-byte record buffer (reused for every scan)."""
+    flags = (_F_TIME_VALID if time_valid else 0) | (_F_VERDICT if verdict else 0)
+    if pass_hash:
+        flags |= _F_HASH
+    buf[0] = flags
+    buf[1] = reason & 0xFF
+    struct.pack_into("<I", buf, 2, time & 0xFFFFFFFF)
+    buf[6:22] = pass_hash[0:16] if pass_hash else _NO_HASH
+    return buf
+
+
+def unpack_scan(seq, rec):
+    """The protocol's scan entry for one outbox record: [seq, time,
+    time_valid, pass_hash or None, verdict, reason]; None if the record is
+    not a scan record (the batch skips it rather than stalling the outbox)."""
+    if len(rec) != _REC_LEN:
+        return None
+    flags = rec[0]
+    return [seq, struct.unpack_from("<I", rec, 2)[0], bool(flags & _F_TIME_VALID),
+            bytes(rec[6:22]) if flags & _F_HASH else None,
+            bool(flags & _F_VERDICT), rec[1]]
+
+
+def encode_batch(device_id, records, sent_at):
+    """Scan report batch (docs/protocol.md 4.1) for [(seq, record bytes)]:
+    {1: device id, 2: [scan, ...], 3: sent_at}."""
+    from codec import cbor
+    scans = []
+    for seq, rec in records:
+        e = unpack_scan(seq, rec)
+        if e is not None:
+            scans.append(e)
+    return cbor.dumps({1: device_id, 2: scans, 3: sent_at})
+
+
+def encode_state(fields, online=True):
+    """Device state (docs/protocol.md 4.2): int keys, 1 = online."""
+    from codec import cbor
+    d = dict(fields) if fields else {}
+    d[S_ONLINE] = online
+    return cbor.dumps(d)
+
+
+def last_will(device_id):
+    """(topic, payload, qos, retain) for MQTTClient(will=...): the broker
+    publishes this retained "offline" state, exactly A1 01 F4 = {1: false},
+    if the device vanishes without a DISCONNECT."""
+    return (topics.state(device_id), encode_state(None, online=False), 1, True)
+
+
+def _unix_now():
+    import time
+    t = int(time.time())
+    return t + 946684800 if time.gmtime(0)[0] == 2000 else t
+
+
+class Reporter:
+    def __init__(self, client, outbox, device_id, state_provider=None,
+                 batch_max=MAX_SCANS, max_bytes=MAX_MESSAGE, state_interval_s=300,
+                 now=None):
+        """client: net.client.MQTTClient; outbox: store.outbox.Outbox;
+        state_provider: callable -> dict of extra state fields with the
+        protocol's int keys (2 firmware, 3 applied versions, 6 clock...);
+        now: callable -> unix seconds for a batch's sent_at (hal Clock.now)."""
+        self.client = client
+        self.outbox = outbox
+        self.device_id = device_id
+        self.state_provider = state_provider
+        self.batch_max = batch_max
+        self.max_bytes = max_bytes
+        self.state_interval_ms = state_interval_s * 1000
+        self.now = now or _unix_now
+        self._rec = bytearray(_REC_LEN)
+        self._wake = asyncio.Event()
+        self._state_due = True
+        self.batches = 0       # batches acknowledged by the broker
+        self.reported = 0      # records acknowledged by the broker
+        self.skipped = 0       # outbox records that were not scan records
+        self.topic = topics.scans(device_id)
+
+    # -- called by the scan pipeline (never touches the network) --------------
+    def record_scan(self, time, time_valid, pass_hash, verdict, reason):
+        """Persist one decision; returns its seq. Raises errors.StoreError if
+        flash fails (the caller decides what the gate does then)."""
+        seq = self.outbox.append(pack_scan(self._rec, time, time_valid,
+                                           pass_hash, verdict, reason))
+        self._wake.set()
+        return seq
+
+    def notify(self):
+        """Wake the drain task (after appending to the outbox elsewhere)."""
+        self._wake.set()
+
+    # -- device state -----------------------------------------------------
+    def state_fields(self):
+        d = {}
+        if self.state_provider:
+            try:
+                d = self.state_provider() or {}
+            except Exception:  # a provider bug must not stop reporting
+                d = {}
+        d[S_OUTBOX_DEPTH] = self.outbox.depth
+        d[S_DROPPED] = self.outbox.dropped
+        return d
+
+    def publish_state(self):
+        """Queue the retained state now (or as soon as a slot frees up)."""
+        self._state_due = True
+        self._wake.set()
+
+    def on_connect(self, client):
+        """Wire as MQTTClient(on_connect=...): re-assert "online" state."""
+        self.publish_state()
+
+    def _try_state(self):
+        if not self.client.connected:
+            return
+        pid = self.client.publish(topics.state(self.device_id),
+                                  encode_state(self.state_fields()), 1, True)
+        if pid:
+            self._state_due = False
+
+    # -- drain task -------------------------------------------------------
+    def _next_batch(self):
+        """(payload, last seq) of the oldest unacked records, <= max_bytes."""
+        recs = self.outbox.pending(self.batch_max, self.max_bytes)
+        if not recs:
+            return None, 0
+        n = len(recs)
+        while True:
+            payload = encode_batch(self.device_id, recs[:n], self.now())
+            if len(payload) <= self.max_bytes or n == 1:
+                return payload, recs[n - 1][0]
+            n = n * 3 // 4 or 1
+
+    async def run(self):
+        """Drain the outbox for ever. Wire with asyncio.create_task()."""
+        from time import ticks_ms, ticks_diff
+        last_state = ticks_ms()
+        client = self.client
+        while True:
+            self._wake.clear()  # anything that happens from here on wakes us
+            if self._state_due or ticks_diff(ticks_ms(), last_state) >= self.state_interval_ms:
+                self._state_due = True
+                self._try_state()
+                if not self._state_due:
+                    last_state = ticks_ms()
+            if not client.connected:
+                await self._sleep(500)
+                continue
+            payload, last = self._next_batch()
+            if payload is None:
+                await self._sleep(1000)
+                continue
+            pid = client.publish(self.topic, payload, 1, False)
+            if not pid:
+                await self._sleep(100)  # every in-flight slot busy
+                continue
+            # The client re-sends across reconnects until PUBACK arrives.
+            await client.wait_puback(pid)
+            before = self.outbox.depth
+            self.outbox.ack(last)
+            self.batches += 1
+            self.reported += before - self.outbox.depth
+            if not self.outbox.depth and ticks_diff(ticks_ms(), last_state) >= _DRAINED_STATE_GAP_MS:
+                self._state_due = True  # let the fleet see the drained outbox
+
+    async def _sleep(self, ms):
+        try:
+            await asyncio.wait_for_ms(self._wake.wait(), ms)
+        except asyncio.TimeoutError:
+            pass

@@ -1,0 +1,49 @@
+# Every MQTT topic of docs/protocol.md section 2, built in this one place.
+# The device id (client id = username) is in every device topic, so one
+# broker ACL pattern covers the fleet; at most 5 levels.
+DEV = "gg/v1/dev/"
+FLEET = "gg/v1/fleet/"
+
+# fleet-wide, retained, signed (device subscribes)
+TRUST = FLEET + "trust"
+REVOCATION = FLEET + "revocation"
+
+
+def scans(device_id):
+    """Scan report batches, device -> fleet, QoS 1."""
+    return DEV + device_id + "/scans"
+
+
+def state(device_id):
+    """Device state, retained, QoS 1; also the Last Will topic."""
+    return DEV + device_id + "/state"
+
+
+def reply(device_id):
+    """Command replies, device -> fleet, QoS 1."""
+    return DEV + device_id + "/reply"
+
+
+def fetch(device_id):
+    """Blob chunk requests, device -> fleet, QoS 1."""
+    return DEV + device_id + "/fetch"
+
+
+def cmd(device_id):
+    """Signed commands, fleet -> device."""
+    return DEV + device_id + "/cmd"
+
+
+def config(device_id):
+    """Signed site configuration (retained), fleet -> device."""
+    return DEV + device_id + "/config"
+
+
+def blob(device_id):
+    """Blob chunks answering fetch, fleet -> device."""
+    return DEV + device_id + "/blob"
+
+
+def subscriptions(device_id):
+    """What the device subscribes to (QoS 1) right after CONNACK."""
+    return (cmd(device_id), config(device_id), blob(device_id), TRUST, REVOCATION)

@@ -1,0 +1,1 @@
+"""JSON API (FastAPI, OpenAPI at /docs and /openapi.json)."""

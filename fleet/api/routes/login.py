@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from fleet.api.deps import SESSION_COOKIE, CurrentUser, SessionDep, SettingsDep
+from fleet.api.schemas import LoginIn, LoginOut, UserOut
+from fleet.core import security
+from fleet.services import audit, users
+
+router = APIRouter(tags=["login"])
+
+
+@router.post("/login", response_model=LoginOut, summary="Log in: session token + CSRF token")
+def login(body: LoginIn, db: SessionDep, settings: SettingsDep, response: Response) -> LoginOut:
+    user = users.authenticate(db, body.username, body.password)
+    token, row = users.open_session(db, user, settings.session_ttl_s)
+    audit.record(db, user.username, "user.login", "user", user.id)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict",
+                        secure=not settings.demo, max_age=settings.session_ttl_s)
+    return LoginOut(token=token, csrf_token=security.csrf_token(settings.secret_key, token),
+                    role=user.role, business_id=user.business_id, expires_at=row.expires_at)
+
+
+@router.post("/logout", status_code=204, summary="End this session")
+def logout(request: Request, user: CurrentUser, db: SessionDep, response: Response) -> Response:
+    auth = request.headers.get("authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE)
+    users.close_session(db, token or "")
+    audit.record(db, user.username, "user.logout", "user", user.id)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/me", response_model=UserOut)
+def me(user: CurrentUser) -> UserOut:
+    return UserOut.model_validate(user)

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from fleet.api.deps import CurrentUser, Operator, SessionDep
+from fleet.api.schemas import RevocationIn, RevocationOut
+from fleet.models import Revocation
+from fleet.services import revocations
+
+router = APIRouter(prefix="/revocations", tags=["revocations"])
+
+
+@router.get("", response_model=list[RevocationOut])
+def list_revocations(_: CurrentUser, db: SessionDep, since_version: int = 0,
+                     limit: int = 1000) -> list:
+    return list(db.scalars(select(Revocation).where(Revocation.version > since_version)
+                           .order_by(Revocation.version).limit(max(1, min(limit, 10000)))))
+
+
+@router.post("", response_model=RevocationOut, status_code=201,
+             summary="Revoke a pass: a signed delta reaches every gate")
+def revoke(body: RevocationIn, user: Operator, db: SessionDep) -> Revocation:
+    return revocations.revoke(db, body.pass_hash, body.reason, user.username)

@@ -1,0 +1,307 @@
+"""Request/response bodies (pydantic v2). Unknown fields are rejected so a
+typo in a request is an error, not a silent no-op."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fleet.models import BusinessStatus, OperatingMode, Sector, Zone
+
+HexHash = Field(pattern=r"^[0-9a-fA-F]{32}$", description="pass hash: 16 bytes as hex")
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class LoginIn(In):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class LoginOut(BaseModel):
+    token: str
+    csrf_token: str
+    role: str
+    business_id: str | None
+    expires_at: dt.datetime
+
+
+class UserIn(In):
+    username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{3,64}$")
+    password: str = Field(min_length=10, max_length=256)
+    role: Literal["admin", "operator", "manager", "viewer"]
+    business_id: str | None = None
+    language: Literal["vi", "en"] = "vi"
+
+
+class UserOut(Out):
+    id: int
+    username: str
+    role: str
+    business_id: str | None
+    language: str
+    active: bool
+
+
+class BusinessIn(In):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
+    name: str = Field(min_length=1, max_length=200)
+    sector: Sector
+    address: str = Field(min_length=1, max_length=300)
+    ward: str = Field(min_length=1, max_length=100)
+    zone: Zone = Zone.GREEN
+    operating_mode: OperatingMode
+    two_doses: bool = False
+    five_k: bool = False
+    plan_approved: bool = False
+    testing_interval_days: int | None = Field(None, ge=1, le=60)
+
+
+class BusinessPatch(In):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    sector: Sector | None = None
+    address: str | None = Field(None, min_length=1, max_length=300)
+    ward: str | None = Field(None, min_length=1, max_length=100)
+    zone: Zone | None = None
+    operating_mode: OperatingMode | None = None
+    two_doses: bool | None = None
+    five_k: bool | None = None
+    plan_approved: bool | None = None
+    testing_interval_days: int | None = Field(None, ge=1, le=60)
+
+
+class BusinessOut(Out):
+    id: str
+    name: str
+    sector: str
+    address: str
+    ward: str
+    zone: str
+    status: BusinessStatus
+    operating_mode: str
+    two_doses: bool
+    five_k: bool
+    plan_approved: bool
+    testing_interval_days: int | None
+    suspended_reason: str | None
+
+
+class ReasonIn(In):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class SiteIn(In):
+    business_id: str
+    name: str = Field(min_length=1, max_length=200)
+    address: str = Field("", max_length=300)
+    capacity: int | None = Field(None, ge=1, le=100000)
+    rules: dict = Field(default_factory=dict)
+
+
+class SitePatch(In):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    address: str | None = Field(None, max_length=300)
+    capacity: int | None = Field(None, ge=1, le=100000)
+    rules: dict | None = None
+
+
+class SiteOut(Out):
+    id: int
+    business_id: str
+    name: str
+    address: str
+    capacity: int | None
+    rules: dict
+    config_version: int
+
+
+class TechnicianTokenIn(In):
+    site_id: int | None = None
+
+
+class TechnicianTokenOut(BaseModel):
+    token: str
+    expires_at: dt.datetime
+    site_id: int | None
+
+
+class DeviceRegisterIn(In):
+    device_id: str = Field(pattern=r"^[A-Za-z0-9_-]{3,32}$")
+    public_key: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="raw Ed25519 key, hex")
+    site_id: int | None = None
+    firmware: str | None = Field(None, max_length=64)
+
+
+class DeviceRegisterOut(BaseModel):
+    device_id: str
+    site_id: int | None
+    mqtt_username: str
+    mqtt_password: str = Field(description="shown once; only its hash is stored")
+    broker_url: str
+    fleet_public_key: str | None
+
+
+class DevicePatch(In):
+    site_id: int | None = None
+    status: Literal["active", "retired"] | None = None
+
+
+class DeviceOut(Out):
+    id: str
+    site_id: int | None
+    public_key: str
+    mqtt_username: str
+    firmware: str | None
+    status: str
+    online: bool
+    last_seen: dt.datetime | None
+    config_version: int | None
+    revocation_version: int | None
+    trust_version: int | None
+    outbox_depth: int | None
+    clock_drift_s: float | None
+    tamper: bool
+
+
+class CommandIn(In):
+    command: Literal["sync", "open_gate", "show_message", "reboot", "screenshot"]
+    args: dict = Field(default_factory=dict)
+
+
+class CommandOut(BaseModel):
+    id: int
+    topic: str
+
+
+class IssuerIn(In):
+    iss: str = Field(min_length=1, max_length=32)
+    public_key: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    note: str = Field("", max_length=500)
+
+
+class IssuerOut(Out):
+    id: int
+    iss: str
+    kid: str
+    public_key: str
+    active: bool
+
+
+class AllowlistIn(In):
+    pass_hash: str = HexHash
+
+
+class AllowlistOut(Out):
+    id: int
+    business_id: str
+    pass_hash: str
+    status: str
+    drafted_by: str
+    approved_by: str | None
+    decided_at: dt.datetime | None
+
+
+class PassIn(In):
+    role: int = Field(ge=0, le=4, description="0 resident, 1 worker, 2 shipper, 3 official, 4 shopper")
+    initials: str = Field(min_length=1, max_length=6)
+    birth_year: int = Field(ge=1900, le=2100)
+    valid_days: int = Field(30, ge=1, le=366)
+    business_id: str | None = None
+    doses: int | None = Field(None, ge=0, le=9)
+    last_dose: dt.date | None = None
+    zone: int | None = Field(None, ge=0, le=3)
+
+
+class PassOut(Out):
+    pass_hash: str
+    cti: str
+    iss: str
+    role: int
+    initials: str
+    birth_year: int
+    business_id: str | None
+    status: str
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+
+
+class IssuedPass(PassOut):
+    qr_text: str = Field(description="GG1 QR text; returned once, not stored")
+
+
+class CardIn(In):
+    qr_text: str = Field(min_length=5, max_length=2000)
+
+
+class RevocationIn(In):
+    pass_hash: str = HexHash
+    reason: Literal["F0", "LOST", "FRAUD", "STATUS_CHANGED", "OTHER"]
+
+
+class RevocationOut(Out):
+    pass_hash: str
+    reason: str
+    created_by: str
+    created_at: dt.datetime
+    version: int
+
+
+class F0In(In):
+    pass_hash: str = HexHash
+    days: int | None = Field(None, ge=1, le=60)
+    hours: float | None = Field(None, gt=0, le=48)
+
+
+class F0Out(Out):
+    id: int
+    pass_hash: str
+    status: str
+    opened_by: str
+    opened_at: dt.datetime
+    window_days: int
+    window_hours: float
+    exposure: list
+    suspended_businesses: list
+
+
+class AlertOut(Out):
+    id: int
+    kind: str
+    device_id: str | None
+    business_id: str | None
+    detail: dict
+    created_at: dt.datetime
+    acknowledged_by: str | None
+    acknowledged_at: dt.datetime | None
+
+
+class ScanOut(Out):
+    id: int
+    device_id: str
+    seq: int
+    site_id: int | None
+    time: int
+    time_valid: bool
+    pass_hash: str | None
+    verdict: bool
+    reason: int
+    reason_name: str = ""
+    received_at: int
+
+
+class AuditOut(Out):
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    target_type: str
+    target_id: str
+    detail: dict

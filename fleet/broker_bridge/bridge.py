@@ -1,0 +1,296 @@
+"""The broker bridge: MQTT <-> database.
+
+Ingest (device -> fleet): QoS 1 subscriptions, through a shared subscription
+(`$share/greengate/...`) when the broker has them so several workers split
+the load. paho runs with manual_ack: a message is acknowledged only after the
+transaction holding it has committed, so a worker killed mid-stream leaves
+its unacknowledged messages to the broker, which delivers them again when a
+worker with the same client id reconnects (persistent session). Re-deliveries
+are harmless: scans are unique per (device, seq) and inserted with
+ON CONFLICT DO NOTHING.
+
+Publish (fleet -> device): a thread drains the control outbox (rows written
+by the API in the same transaction as the change), signs each message with
+the fleet key, publishes it (QoS 1, retained for config / trust /
+revocations) and marks it published once the broker has acknowledged it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlparse
+
+import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from fleet.core import errors
+from fleet.core.logging import log
+from fleet.core.metrics import REGISTRY
+from fleet.models import ControlOutbox, Device, utcnow
+from fleet.services import devices as device_svc
+from fleet.services import scans as scan_svc
+
+from . import topics, wire
+
+logger = logging.getLogger("greengate.fleet.bridge")
+REGISTRY.describe("greengate_bridge_rejected_total", "counter",
+                  "Device messages refused (malformed, unknown device), by code.")
+REGISTRY.describe("greengate_bridge_batches_total", "counter", "Ingest transactions committed.")
+
+
+@dataclass
+class BrokerParams:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_file: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str, ca_file: str | None = None) -> "BrokerParams":
+        """mqtt://[user:pass@]host[:1883] or mqtts://[user:pass@]host[:8883]."""
+        u = urlparse(url)
+        if u.scheme not in ("mqtt", "mqtts"):
+            raise errors.ConfigError(f"broker URL must be mqtt:// or mqtts://, not {url!r}",
+                                     code="BAD_BROKER_URL")
+        tls = u.scheme == "mqtts"
+        return cls(host=u.hostname or "127.0.0.1", port=u.port or (8883 if tls else 1883),
+                   username=unquote(u.username) if u.username else None,
+                   password=unquote(u.password) if u.password else None, tls=tls, ca_file=ca_file)
+
+
+def make_client(params: BrokerParams, client_id: str, *, clean_session: bool,
+                manual_ack: bool = False) -> mqtt.Client:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                    clean_session=clean_session, protocol=mqtt.MQTTv311, manual_ack=manual_ack)
+    if params.username:
+        c.username_pw_set(params.username, params.password)
+    if params.tls:
+        ctx = ssl.create_default_context(cafile=params.ca_file)
+        c.tls_set_context(ctx)
+    c.max_inflight_messages_set(100)
+    c.max_queued_messages_set(0)
+    return c
+
+
+@dataclass
+class BridgeStats:
+    messages: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    published: int = 0
+    batches: int = 0
+    errors: list = field(default_factory=list)
+
+
+class Bridge:
+    def __init__(self, sessions: sessionmaker[Session], broker: BrokerParams,
+                 fleet_key: Ed25519PrivateKey | None, *, client_id: str | None = None,
+                 shared: bool = True, group: str = topics.SHARE_GROUP, ingest: bool = True,
+                 publish: bool = True, batch_max: int = 500, batch_wait_s: float = 0.02,
+                 poll_s: float = 0.2) -> None:
+        self.sessions = sessions
+        self.broker = broker
+        self.fleet_key = fleet_key
+        self.client_id = client_id or f"greengate-bridge-{uuid.uuid4().hex[:8]}"
+        self.shared, self.group = shared, group
+        self.do_ingest, self.do_publish = ingest, publish and fleet_key is not None
+        self.batch_max, self.batch_wait_s, self.poll_s = batch_max, batch_wait_s, poll_s
+        self.stats = BridgeStats()
+        self._inbox: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._sites: dict[str, int | None] = {}
+        # Persistent session: unacknowledged messages survive a worker crash.
+        self.client = make_client(broker, self.client_id, clean_session=False, manual_ack=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start(self, timeout: float = 10.0) -> "Bridge":
+        self.client.connect(self.broker.host, self.broker.port, keepalive=30)
+        self.client.loop_start()
+        if not self._connected.wait(timeout):
+            self.client.loop_stop()
+            raise errors.BrokerError(f"no MQTT connection to {self.broker.host}:{self.broker.port}")
+        if self.do_ingest:
+            self._spawn(self._ingest_loop, "ingest")
+        if self.do_publish:
+            self._spawn(self._publish_loop, "publish")
+        return self
+
+    def _spawn(self, target, name: str) -> None:  # noqa: ANN001
+        t = threading.Thread(target=target, name=f"{self.client_id}-{name}", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(5)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def filters(self) -> list[str]:
+        subs = [topics.SCANS_ALL, topics.STATE_ALL, topics.REPLY_ALL]
+        return [topics.shared(s, self.group) if self.shared else s for s in subs]
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+        if reason_code.is_failure:
+            log(logger, "mqtt.connect_failed", logging.ERROR, reason=str(reason_code))
+            return
+        if self.do_ingest:
+            client.subscribe([(f, 1) for f in self.filters()])
+        self._connected.set()
+        log(logger, "mqtt.connected", client_id=self.client_id, shared=self.shared)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+        self._connected.clear()
+        if not self._stop.is_set():
+            log(logger, "mqtt.disconnected", logging.WARNING, reason=str(reason_code))
+
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
+        self._inbox.put(msg)
+
+    # -- ingest ------------------------------------------------------------------
+    def _site_of(self, db: Session, device_id: str) -> tuple[bool, int | None]:
+        if device_id not in self._sites:
+            d = db.get(Device, device_id)
+            if d is None:
+                return False, None
+            self._sites[device_id] = d.site_id
+        return True, self._sites[device_id]
+
+    def _reject(self, msg: mqtt.MQTTMessage, code: str, detail: str) -> None:
+        self.stats.rejected += 1
+        REGISTRY.inc("greengate_bridge_rejected_total", code=code)
+        log(logger, "mqtt.rejected", logging.WARNING, topic=msg.topic, code=code, detail=detail)
+
+    def _take_batch(self) -> list[mqtt.MQTTMessage]:
+        try:
+            first = self._inbox.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.batch_wait_s
+        while len(batch) < self.batch_max:
+            left = deadline - time.monotonic()
+            try:
+                batch.append(self._inbox.get(timeout=max(left, 0)) if left > 0 else self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _ingest_loop(self) -> None:
+        while not self._stop.is_set():
+            batch = self._take_batch()
+            if not batch:
+                continue
+            while not self._stop.is_set():
+                try:
+                    self._process(batch)
+                    break
+                except Exception as e:  # database down or busy: keep the batch, retry
+                    self.stats.errors.append(repr(e)[:200])
+                    log(logger, "ingest.retry", logging.ERROR, error=type(e).__name__)
+                    self._sites.clear()
+                    time.sleep(0.5)
+            else:
+                return  # stopping: never ack what was not committed
+            for msg in batch:  # only after the commit
+                self.client.ack(msg.mid, msg.qos)
+
+    def process_messages(self, batch: list[mqtt.MQTTMessage]) -> None:
+        """Store a batch in one transaction (public for tests and benchmarks)."""
+        self._process(batch)
+
+    def _process(self, batch: list[mqtt.MQTTMessage]) -> None:
+        now = int(time.time())
+        rows: list[dict] = []
+        seen: set[tuple[str, int]] = set()
+        batch_dups = 0  # the same (device, seq) twice inside this batch
+        with self.sessions() as db:
+            for msg in batch:
+                device_id = topics.device_of(msg.topic)
+                leaf = msg.topic.rsplit("/", 1)[-1]
+                if device_id is None:
+                    self._reject(msg, "BAD_TOPIC", "")
+                    continue
+                known, site_id = self._site_of(db, device_id)
+                if not known:
+                    self._reject(msg, "UNKNOWN_DEVICE", device_id)
+                    continue
+                try:
+                    if leaf == "scans":
+                        for raw in wire.decode_scan_batch(device_id, msg.payload):
+                            e = scan_svc.validate_event(raw)
+                            if (device_id, e["seq"]) in seen:
+                                batch_dups += 1
+                                continue
+                            seen.add((device_id, e["seq"]))
+                            rows.append({**e, "device_id": device_id, "site_id": site_id,
+                                         "received_at": now})
+                    elif leaf == "state":
+                        if msg.payload:  # empty = retained state cleared
+                            device_svc.apply_state(db, device_id, wire.decode_state(msg.payload))
+                    elif leaf == "reply":
+                        device_svc.store_reply(db, device_id, wire.decode_reply(msg.payload))
+                    else:
+                        self._reject(msg, "BAD_TOPIC", leaf)
+                except errors.FleetError as e:
+                    self._reject(msg, e.code, e.message[:120])
+            res = scan_svc.ingest_rows(db, rows) if rows else scan_svc.IngestResult(0, 0)
+            db.commit()
+        self.stats.messages += len(batch)
+        self.stats.inserted += res.inserted
+        self.stats.duplicates += res.duplicates + batch_dups
+        self.stats.batches += 1
+        REGISTRY.inc("greengate_scans_ingested_total", res.inserted)
+        REGISTRY.inc("greengate_scans_duplicate_total", res.duplicates + batch_dups)
+        REGISTRY.inc("greengate_bridge_batches_total")
+
+    # -- publish -----------------------------------------------------------------
+    def _publish_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                n = self.publish_pending()
+            except Exception as e:  # broker or database trouble: try again shortly
+                self.stats.errors.append(repr(e)[:200])
+                log(logger, "publish.retry", logging.ERROR, error=type(e).__name__)
+                n = 0
+            if n == 0:
+                self._stop.wait(self.poll_s)
+
+    def publish_pending(self, limit: int = 100) -> int:
+        """Sign and publish unpublished outbox rows, oldest first; returns how
+        many were published. Each row is marked only after the broker's PUBACK."""
+        with self.sessions() as db:
+            q = (select(ControlOutbox).where(ControlOutbox.published_at.is_(None))
+                 .order_by(ControlOutbox.id).limit(limit))
+            if db.get_bind().dialect.name == "postgresql":
+                q = q.with_for_update(skip_locked=True)  # several bridges: each row once
+            rows = db.scalars(q).all()
+            for row in rows:
+                if row.signed is None:
+                    row.signed = wire.sign_control(row.kind, row.body, self.fleet_key)
+                info = self.client.publish(row.topic, row.signed, qos=1, retain=row.retain)
+                info.wait_for_publish(10)
+                if not info.is_published():
+                    raise errors.BrokerError("publish not acknowledged")
+                row.published_at = utcnow()
+                db.commit()  # one row at a time: a crash re-sends at most one message
+                self.stats.published += 1
+                REGISTRY.inc("greengate_control_published_total", kind=row.kind)
+            return len(rows)

@@ -1,0 +1,1 @@
+"""Fleet service core: settings, database, security, errors, logging, metrics."""

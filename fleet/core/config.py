@@ -1,0 +1,95 @@
+"""Fleet service settings (pydantic-settings, environment prefix GREENGATE_).
+
+Outside the demo the service refuses to start with the shipped default secrets:
+a district must set its own GREENGATE_SECRET_KEY and GREENGATE_ADMIN_PASSWORD.
+`GREENGATE_DEMO=1` (or `Settings(demo=True)`) allows them for a laptop demo.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "changethis"
+DEFAULT_ADMIN_PASSWORD = "changethis"
+DEFAULT_DATA_DIR = Path("greengate-data")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GREENGATE_", extra="ignore")
+
+    demo: bool = False
+    data_dir: Path = DEFAULT_DATA_DIR
+    # SQLite file by default; "postgresql://..." (psycopg 3) for production.
+    database_url: str = ""
+    # Empty = start the embedded amqtt broker in-process on broker_port.
+    broker_url: str = ""
+    broker_port: int = 1883
+    broker_ca_file: Path | None = None
+    fleet_key_path: Path | None = None
+    # The district's pass issuer (greengate/passes): key file and CWT "iss".
+    issuer_key_path: Path | None = None
+    issuer_name: str = Field("HCM-Q7", min_length=1, max_length=32)
+    secret_key: str = DEFAULT_SECRET_KEY
+    admin_username: str = "admin"
+    admin_password: str = DEFAULT_ADMIN_PASSWORD
+
+    # Argon2id cost for user passwords (lower it only for tests).
+    argon2_time_cost: int = Field(3, ge=1, le=10)
+    argon2_memory_kib: int = Field(65536, ge=1024)
+
+    session_ttl_s: int = Field(8 * 3600, ge=60)
+    technician_token_ttl_s: int = Field(15 * 60, ge=60)
+    # F0 exposure window: look back N days for sites where the pass was accepted,
+    # and list other passes scanned there within +/- T hours.
+    exposure_days: int = Field(14, ge=1, le=60)
+    exposure_hours: float = Field(2.0, gt=0, le=48)
+    device_offline_after_s: int = Field(5 * 60, ge=10)
+    clock_drift_alert_s: int = Field(120, ge=1)
+    outbox_alert_depth: int = Field(500, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> "Settings":
+        if not self.demo:
+            weak = []
+            if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 16:
+                weak.append("GREENGATE_SECRET_KEY")
+            if self.admin_password == DEFAULT_ADMIN_PASSWORD or len(self.admin_password) < 10:
+                weak.append("GREENGATE_ADMIN_PASSWORD")
+            if weak:
+                raise ValueError(
+                    "default or short secrets outside the demo: set "
+                    + ", ".join(weak)
+                    + " (at least 16/10 characters) or GREENGATE_DEMO=1"
+                )
+        return self
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return normalise_db_url(self.database_url)
+        return f"sqlite:///{self.data_dir / 'fleet.db'}"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.fleet_key_path or (self.data_dir / "fleet-signing.key")
+
+    @property
+    def pass_issuer_key_path(self) -> Path:
+        return self.issuer_key_path or (self.data_dir / "issuer.key")
+
+
+def normalise_db_url(url: str) -> str:
+    """`postgresql://` and `postgres://` mean psycopg 3 here (not psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,134 @@
+"""What happened: scans (exactly once per device+seq), alerts, audit log, F0
+cases, users and their sessions, and the control-message outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary,
+                        SmallInteger, String, UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, UTCDateTime, utcnow
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for 10M+ rows.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Scan(Base):
+    __tablename__ = "scan"
+    __table_args__ = (
+        UniqueConstraint("device_id", "seq"),
+        Index("ix_scan_pass_hash_time", "pass_hash", "time"),
+        Index("ix_scan_site_id_time", "site_id", "time"),
+        Index("ix_scan_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    site_id: Mapped[int | None] = mapped_column(Integer)
+    time: Mapped[int] = mapped_column(BigInteger)          # device clock, unix seconds
+    time_valid: Mapped[bool] = mapped_column(Boolean)      # device clock was trusted
+    pass_hash: Mapped[str | None] = mapped_column(String(32))  # None when the QR did not decode
+    verdict: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[int] = mapped_column(SmallInteger)
+    received_at: Mapped[int] = mapped_column(BigInteger)   # fleet clock, unix seconds
+
+
+class Alert(Base):
+    __tablename__ = "alert"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # REVOKED_PRESENTED / DEVICE_OFFLINE / CONFIG_DRIFT / REVOCATION_DRIFT /
+    # CLOCK_DRIFT / OUTBOX_BACKLOG / TAMPER
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    device_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    business_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class F0Case(Base):
+    __tablename__ = "f0_case"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pass_hash: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open / closed
+    opened_by: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    window_days: Mapped[int] = mapped_column(Integer)
+    window_hours: Mapped[float] = mapped_column()
+    # [{"site_id", "business_id", "accepted_at", "passes": [hash...]}]
+    exposure: Mapped[list] = mapped_column(JSON, default=list)
+    suspended_businesses: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # admin / operator / manager / viewer
+    business_id: Mapped[str | None] = mapped_column(ForeignKey("business.id"))
+    language: Mapped[str] = mapped_column(String(2), default="vi")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserSession(Base):
+    """Login sessions and technicians' short-lived provisioning tokens."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="session")  # session / technician
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ControlOutbox(Base):
+    """Transactional outbox: the API records control messages in the same
+    transaction as the change that caused them; the broker bridge signs and
+    publishes them and marks them published. Nothing is lost if MQTT is down."""
+
+    __tablename__ = "control_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # config / trust / revocation_snapshot|delta / command
+    topic: Mapped[str] = mapped_column(String(128))
+    retain: Mapped[bool] = mapped_column(Boolean, default=False)
+    body: Mapped[dict] = mapped_column(JSON)
+    signed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class CommandReply(Base):
+    __tablename__ = "command_reply"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(32), index=True)
+    command_id: Mapped[int] = mapped_column(Integer)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    png: Mapped[bytes | None] = mapped_column(LargeBinary)  # screenshot replies
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

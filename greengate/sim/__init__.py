@@ -1,0 +1,1 @@
+"""Host-side simulator of a GreenGate terminal (`greengate sim`)."""

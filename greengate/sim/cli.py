@@ -1,0 +1,93 @@
+"""`greengate sim`: run a simulated gate terminal, show it QR images."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import typer
+
+from greengate.sim.terminal import SimError, SimTerminal, print_event, read_qr, send
+
+app = typer.Typer(help="Simulated gate terminal: the real firmware under MicroPython.")
+
+DIR_OPT = typer.Option(Path("sim"), "--dir", help="Simulator directory (flash, events, display).")
+
+
+def _interrupt(*_args) -> None:
+    raise KeyboardInterrupt
+
+
+@app.callback(invoke_without_command=True)
+def run(
+    ctx: typer.Context,
+    dir: Path = DIR_OPT,
+    device_id: str = typer.Option(None, "--device-id", help="Device id written to config.json."),
+    broker: str = typer.Option(None, "--broker", help="MQTT broker, mqtt://host:port."),
+    module_baud: int = typer.Option(9600, "--module-baud", help="Scanner module's baud rate at power-up."),
+) -> None:
+    """Run the terminal until Ctrl-C. Events go to stderr, the display to DIR/display.png."""
+    if ctx.invoked_subcommand is not None:
+        return
+    dir.mkdir(parents=True, exist_ok=True)
+    sim = SimTerminal(dir, device_id=device_id, broker=broker, module_baud=module_baud)
+    try:
+        sim.start()
+    except SimError as e:
+        sim.stop()
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1)
+    # SIGTERM stops the simulator like Ctrl-C (the firmware child goes too)
+    signal.signal(signal.SIGTERM, _interrupt)
+    typer.echo(f"simulator running in {dir} (display: {sim.paths.display}); Ctrl-C stops", err=True)
+    seen = 0
+    try:
+        while sim.proc.poll() is None:
+            evs = sim.events()
+            for ev in evs[seen:]:
+                print_event(ev)
+            seen = len(evs)
+            time.sleep(0.2)
+        typer.echo(f"firmware exited with status {sim.proc.returncode}", err=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+
+
+@app.command()
+def scan(
+    image: Path = typer.Argument(..., exists=True, dir_okay=False, help="Image with a QR code."),
+    dir: Path = DIR_OPT,
+) -> None:
+    """Read the QR code in IMAGE and present it to the running simulator's scanner."""
+    try:
+        texts = read_qr(image)
+        for text in texts:
+            send(dir, {"cmd": "scan", "text": text})
+            typer.echo(text)
+    except SimError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def press(
+    dir: Path = DIR_OPT,
+    name: str = typer.Option("exit_button", help="Input pin to press."),
+) -> None:
+    """Press the exit button of the running simulator."""
+    try:
+        send(dir, {"cmd": "press", "name": name})
+    except SimError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1)
+
+
+def main() -> None:  # python -m greengate.sim.cli
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+# Test driver (MicroPython): open control messages against a ControlState.
+# argv: state_dir device_id site_id key_file [key_file...]
+# stdin: JSON lines {"op": "open"|"verify"|"state"|"stale"|"body", ...}
+import sys
+import json
+import os
+import hashlib
+import binascii
+
+import errors
+from control import envelope, state
+from store import revocation
+from gate import rules
+
+root, device_id, site_id = sys.argv[1], sys.argv[2], sys.argv[3]
+keys = [open(p, "rb").read() for p in sys.argv[4:]]
+st = state.ControlState(root, device_id, site_id or None)
+
+CHECKS = {
+    "revocation": revocation.check_body,
+    "config": lambda body: rules.SiteConfig(body),
+}
+
+
+def listing():
+    out = {}
+    for name in sorted(os.listdir(root)):
+        with open(root + "/" + name, "rb") as f:
+            out[name] = binascii.hexlify(hashlib.sha256(f.read()).digest()).decode()
+    return out
+
+
+for line in sys.stdin:
+    cmd = json.loads(line)
+    op = cmd["op"]
+    res = {}
+    if op in ("open", "verify"):
+        data = open(cmd["path"], "rb").read()
+        check = CHECKS.get(cmd.get("check"))
+        try:
+            if op == "open":
+                body = envelope.open_message(data, cmd["kind"], keys, st, cmd.get("now"), check)
+                res = {"ok": True, "noop": body is None, "body": repr(body)}
+            else:
+                m = envelope.verify_message(data, cmd["kind"], keys, st, cmd.get("now"), check)
+                res = {"ok": True, "noop": m is None}
+        except errors.ControlError as e:
+            res = {"ok": False, "reason": e.reason, "detail": e.detail}
+    elif op == "state":
+        res = {"files": listing(), "versions": st.versions()}
+    elif op == "reload":
+        st = state.ControlState(root, device_id, site_id or None)
+        res = {"versions": st.versions(), "errors": st.errors}
+    elif op == "stale":
+        ages = {}
+        for key, v in (cmd.get("max_age") or {}).items():
+            ages[int(key)] = v
+        k = st.stale(cmd.get("now"), ages)
+        res = {"stale": k}
+    elif op == "body":
+        res = {"body": repr(st.body(cmd["kind"]))}
+    print(json.dumps(res))

@@ -1,0 +1,92 @@
+# MicroPython harness for the end-to-end reporting tests: the real outbox,
+# reporter and MQTT client, one "scan" per counter value.
+#   argv[1]: path of a JSON file {"dir", "counter", "host", "port", "device", "scans",
+#            "interval_ms", "capacity", "segment_records", "keepalive",
+#            "cafile", "server_hostname", "exit_when_drained"}
+# Scan k is recorded as time = T0 + k, pass hash = b"SCAN" + k (4 bytes BE)
+# + 8 zero bytes, verdict = k % 3 != 0, reason = 0 or REVOKED, time_valid =
+# k even. The counter file (written by temp file + rename after each append)
+# says which scan comes next after a restart: a kill between the append and
+# the counter write repeats that scan, as a person would scan again.
+import asyncio
+import json
+import os
+import struct
+import sys
+
+from net.client import MQTTClient, tls_context
+from net import reporter as rep
+from store.outbox import Outbox
+from verify import reasons
+
+T0 = 1631000000
+
+
+def emit(**kw):
+    print(json.dumps(kw))
+
+
+def read_counter(path):
+    try:
+        with open(path) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 0
+
+
+def write_counter(path, k):
+    with open(path + ".tmp", "w") as f:
+        f.write(str(k))
+    os.rename(path + ".tmp", path)
+
+
+async def scanner(cfg, r, ob):
+    k = read_counter(cfg["counter"])
+    n = cfg["scans"]
+    interval = cfg.get("interval_ms", 2)
+    while k < n:
+        h = b"SCAN" + struct.pack(">I", k) + bytes(8)
+        verdict = k % 3 != 0
+        seq = r.record_scan(T0 + k, k % 2 == 0, h, verdict,
+                            reasons.OK if verdict else reasons.REVOKED)
+        emit(ev="appended", seq=seq, scan=k)
+        k += 1
+        write_counter(cfg["counter"], k)
+        await asyncio.sleep_ms(interval)
+    emit(ev="scanned", next_seq=ob.next_seq)
+
+
+async def main():
+    # A JSON file: the unix port crashes on command-line arguments
+    # longer than ~220 bytes ("FATAL: uncaught NLR").
+    with open(sys.argv[1]) as f:
+        cfg = json.load(f)
+    ob = Outbox(cfg["dir"], capacity=cfg.get("capacity", 2048),
+                segment_records=cfg.get("segment_records", 64))
+    emit(ev="start", next_seq=ob.next_seq, depth=ob.depth, acked=ob.acked,
+         dropped=ob.dropped)
+    dev = cfg["device"]
+    ssl = tls_context(cafile=cfg["cafile"]) if cfg.get("cafile") else None
+    client = MQTTClient(dev, cfg["host"], cfg["port"],
+                        keepalive=cfg.get("keepalive", 10),
+                        will=rep.last_will(dev), ssl=ssl,
+                        server_hostname=cfg.get("server_hostname"),
+                        backoff_min_ms=100, backoff_max_ms=1000)
+    r = rep.Reporter(client, ob, dev, state_provider=lambda: {2: "test-fw"},
+                     now=lambda: T0 + 10**6)
+    client.connect_cb = r.on_connect
+    client.start()
+    asyncio.create_task(r.run())
+    await scanner(cfg, r, ob)
+    while ob.depth:
+        await asyncio.sleep_ms(20)
+    emit(ev="drained", acked=ob.acked, reported=r.reported, batches=r.batches,
+         dropped=ob.dropped, connects=client.connects, last_error=client.last_error)
+    if cfg.get("exit_when_drained", True):
+        await client.stop()
+        return
+    while True:
+        await asyncio.sleep(1)
+
+
+asyncio.run(main())

@@ -1,0 +1,268 @@
+"""Byte-exact MQTT 3.1.1 tests of the firmware client (real MicroPython)
+against a fake broker written here: exact CONNECT / SUBSCRIBE / PUBLISH /
+PINGREQ bytes, retransmission with DUP, the QoS 0 overflow rule, and
+malformed packets from the broker (disconnect + reconnect, never a crash)."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from net_helpers import MpyProcess
+
+WILL_TOPIC = "gg/v1/dev/gate-7/state"
+WILL_MSG = bytes.fromhex("a1666f6e6c696e65f4")  # CBOR {"online": false}
+
+
+class Conn:
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        sock.settimeout(10)
+
+    def _exact(self, n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise EOFError("client closed the connection")
+            buf += chunk
+        return buf
+
+    def packet(self, timeout: float = 10) -> bytes:
+        """One whole packet as raw bytes (fixed header included)."""
+        self.sock.settimeout(timeout)
+        first = self._exact(1)
+        raw = first
+        n, shift = 0, 0
+        while True:
+            b = self._exact(1)
+            raw += b
+            n |= (b[0] & 0x7F) << shift
+            shift += 7
+            if not b[0] & 0x80:
+                break
+        return raw + self._exact(n)
+
+    def expect_closed(self, timeout: float = 10) -> None:
+        self.sock.settimeout(timeout)
+        while True:
+            try:
+                data = self.sock.recv(4096)
+            except ConnectionResetError:
+                return
+            if not data:
+                return
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class FakeBroker:
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+
+    def accept(self, timeout: float = 10) -> Conn:
+        self.sock.settimeout(timeout)
+        s, _ = self.sock.accept()
+        return Conn(s)
+
+    def session(self, expected_connect: bytes | None = None) -> Conn:
+        """Accept a connection, check its CONNECT, accept the session."""
+        c = self.accept()
+        pkt = c.packet()
+        if expected_connect is not None:
+            assert pkt == expected_connect
+        else:
+            assert pkt[0] == 0x10
+        c.send(b"\x20\x02\x00\x00")
+        return c
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def s(text: str) -> bytes:
+    b = text.encode()
+    return len(b).to_bytes(2, "big") + b
+
+
+def pkt(first: int, body: bytes) -> bytes:
+    assert len(body) < 128
+    return bytes([first, len(body)]) + body
+
+
+@pytest.fixture
+def broker():
+    b = FakeBroker()
+    yield b
+    b.close()
+
+
+def driver(tmp_path, port, **cfg) -> MpyProcess:
+    base = {"host": "127.0.0.1", "port": port, "client_id": "gate-7", "keepalive": 60,
+            "ack_timeout_ms": 400, "backoff_min_ms": 50, "backoff_max_ms": 200}
+    base.update(cfg)
+    return MpyProcess("mqtt_driver.py", base, tmp_path)
+
+
+def test_session_bytes_retransmit_ping_and_dead_link(broker, tmp_path):
+    drv = driver(tmp_path, broker.port, user="u", password="p", keepalive=2,
+                 will=[WILL_TOPIC, WILL_MSG.hex(), 1, True])
+    try:
+        # CONNECT: protocol MQTT 3.1.1, flags user|password|will retain|will
+        # QoS 1|will|clean session = 0xEE, keepalive 2 s.
+        connect = pkt(0x10, s("MQTT") + b"\x04\xee\x00\x02" + s("gate-7")
+                      + s(WILL_TOPIC) + len(WILL_MSG).to_bytes(2, "big") + WILL_MSG
+                      + s("u") + s("p"))
+        c = broker.session(connect)
+        drv.wait_for("connected")
+
+        drv.send(op="sub", topic="gg/v1/dev/gate-7/ctrl/#", qos=1)
+        assert c.packet() == pkt(0x82, b"\x00\x01" + s("gg/v1/dev/gate-7/ctrl/#") + b"\x01")
+        c.send(b"\x90\x03\x00\x01\x01")
+
+        drv.send(op="pub", topic="t/0", payload=b"abc".hex(), qos=0)
+        assert c.packet() == pkt(0x30, s("t/0") + b"abc")
+        drv.send(op="pub", topic="t/r", payload="", qos=0, retain=True)
+        assert c.packet() == pkt(0x31, s("t/r"))
+        assert [drv.wait_for("queued")["ok"] for _ in range(2)] == [True, True]
+
+        # QoS 1: no PUBACK -> the same packet again with DUP after the timeout.
+        drv.send(op="pub", topic="t/1", payload="0102", qos=1)
+        assert drv.wait_for("queued")["pid"] == 2
+        first = pkt(0x32, s("t/1") + b"\x00\x02\x01\x02")
+        assert c.packet() == first
+        assert c.packet() == pkt(0x3A, s("t/1") + b"\x00\x02\x01\x02")
+        c.send(b"\x40\x02\x00\x02")
+        assert drv.wait_for("acked")["pid"] == 2
+
+        # Incoming QoS 1 PUBLISH: delivered, then PUBACK with its packet id.
+        c.send(pkt(0x32, s("gg/v1/dev/gate-7/ctrl/cmd") + b"\x12\x34" + b"hello"))
+        m = drv.wait_for("message")
+        assert (m["topic"], bytes.fromhex(m["payload"]), m["retained"]) == (
+            "gg/v1/dev/gate-7/ctrl/cmd", b"hello", False)
+        assert c.packet() == b"\x40\x02\x12\x34"
+        c.send(pkt(0x31, s("gg/v1/dev/gate-7/ctrl/cfg") + b"\xa0"))
+        m = drv.wait_for("message")
+        assert bytes.fromhex(m["payload"]) == b"\xa0" and m["retained"] is True
+
+        # Idle: PINGREQ after keepalive/2, answered.
+        assert c.packet(timeout=5) == b"\xc0\x00"
+        c.send(b"\xd0\x00")
+        assert c.packet(timeout=5) == b"\xc0\x00"
+        # No PINGRESP any more: dead after 1.5 x keepalive -> reconnect,
+        # CONNECT again and the subscription restored.
+        c.expect_closed(timeout=8)
+        c2 = broker.session(connect)
+        assert c2.packet() == pkt(0x82, b"\x00\x03" + s("gg/v1/dev/gate-7/ctrl/#") + b"\x01")
+        c2.send(b"\x90\x03\x00\x03\x01")
+        assert drv.wait_for("connected")["n"] == 2
+        stats = drv.call(op="stats")
+        assert stats["connected"] is True and stats["dropped_qos0"] == 0
+        c2.close()
+    finally:
+        drv.kill()
+
+
+def test_unacked_qos1_resent_with_dup_after_reconnect(broker, tmp_path):
+    drv = driver(tmp_path, broker.port, ack_timeout_ms=60000, inflight=2)
+    try:
+        connect = pkt(0x10, s("MQTT") + b"\x04\x02\x00\x3c" + s("gate-7"))
+        c = broker.session(connect)
+        drv.wait_for("connected")
+        drv.send(op="pub", topic="r/1", payload="aa", qos=1)
+        drv.send(op="pub", topic="r/2", payload="bb", qos=1, retain=True)
+        drv.send(op="pub", topic="r/3", payload="cc", qos=1)
+        assert [drv.wait_for("queued")["ok"] for _ in range(3)] == [True, True, False]
+        assert c.packet() == pkt(0x32, s("r/1") + b"\x00\x01\xaa")
+        assert c.packet() == pkt(0x33, s("r/2") + b"\x00\x02\xbb")
+        c.close()  # connection lost before any PUBACK
+        c2 = broker.session(connect)
+        got = {c2.packet(), c2.packet()}
+        assert got == {pkt(0x3A, s("r/1") + b"\x00\x01\xaa"), pkt(0x3B, s("r/2") + b"\x00\x02\xbb")}
+        c2.send(b"\x40\x02\x00\x02" + b"\x40\x02\x00\x01")
+        acked = {drv.wait_for("acked")["pid"], drv.wait_for("acked")["pid"]}
+        assert acked == {1, 2}
+        assert drv.call(op="stats")["free_slots"] == 2
+        c2.close()
+    finally:
+        drv.kill()
+
+
+def test_qos0_queue_overflow_drops_oldest(broker, tmp_path):
+    drv = driver(tmp_path, broker.port, qos0_slots=8)
+    try:
+        # The client is connecting (CONNECT sent, no CONNACK yet): publishes
+        # only queue. 12 into 8 slots: the 4 oldest are dropped and counted.
+        c = broker.accept()
+        assert c.packet()[0] == 0x10
+        for i in range(12):
+            drv.send(op="pub", topic="q", payload=bytes([i]).hex(), qos=0)
+        for _ in range(12):
+            assert drv.wait_for("queued")["ok"] is True
+        assert drv.call(op="stats")["dropped_qos0"] == 4
+        c.send(b"\x20\x02\x00\x00")
+        for i in range(4, 12):
+            assert c.packet() == pkt(0x30, s("q") + bytes([i]))
+        c.close()
+    finally:
+        drv.kill()
+
+
+MALFORMED = [
+    ("remaining length of 5 bytes", b"\x30\xff\xff\xff\xff\x7f"),
+    ("oversized packet", b"\x30\xa0\x8d\x06" + b"\x00" * 64),
+    ("reserved packet type", b"\xf0\x00"),
+    ("CONNACK inside a session", b"\x20\x02\x00\x00"),
+    ("topic longer than packet", b"\x30\x04\x00\x10ab"),
+    ("empty topic", b"\x30\x03\x00\x00x"),
+    ("QoS 2 publish", b"\x34\x07\x00\x01a\x00\x01xy"),
+    ("QoS 1 publish with packet id 0", b"\x32\x06\x00\x01a\x00\x00x"),
+    ("topic not UTF-8", b"\x30\x05\x00\x02\xff\xfeX"),
+    ("PUBACK of 3 bytes", b"\x40\x03\x00\x01\x00"),
+    ("SUBACK with bad code", b"\x90\x03\x00\x01\x07"),
+    ("PINGRESP with a body", b"\xd0\x01\x00"),
+    ("truncated packet then EOF", b"\x30\x10\x00\x01a"),
+]
+
+
+def test_malformed_packets_disconnect_and_reconnect(broker, tmp_path):
+    drv = driver(tmp_path, broker.port)
+    try:
+        c = broker.session()
+        drv.wait_for("connected")
+        for n, (name, data) in enumerate(MALFORMED, start=2):
+            c.send(data)
+            if name.startswith("truncated"):
+                c.sock.shutdown(socket.SHUT_WR)
+            c.expect_closed()
+            c.close()
+            c = broker.session()
+            assert drv.wait_for("connected")["n"] == n, name
+        # Refused CONNACK: the client backs off and tries again.
+        c.close()
+        refused = broker.accept()
+        assert refused.packet()[0] == 0x10
+        refused.send(b"\x20\x02\x00\x05")  # not authorized
+        refused.expect_closed()
+        c = broker.session()
+        assert drv.wait_for("connected")["n"] == len(MALFORMED) + 2
+        stats = drv.call(op="stats")
+        assert stats["connected"] is True and "refused" in stats["last_error"]
+        # Still a working session after all that.
+        drv.send(op="pub", topic="ok", payload="01", qos=1)
+        assert c.packet() == pkt(0x32, s("ok") + b"\x00\x01\x01")
+        c.send(b"\x40\x02\x00\x01")
+        assert drv.wait_for("acked")["ok"] is True
+        c.close()
+    finally:
+        drv.kill()

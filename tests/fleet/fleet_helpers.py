@@ -1,0 +1,79 @@
+"""Helpers shared by the fleet tests (importable: tests/fleet is put on sys.path
+by tests/fleet/conftest.py)."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+
+def pubhex() -> str:
+    return Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+
+class Api:
+    """A TestClient plus a bearer token per role: `api.as_("manager").get(...)`."""
+
+    def __init__(self, client, tokens: dict[str, str]) -> None:
+        self.client = client
+        self.tokens = tokens
+
+    def headers(self, role: str | None) -> dict:
+        return {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
+
+    def as_(self, role: str | None):
+        api = self
+
+        class _Bound:
+            def __getattr__(self, method):
+                def call(url, **kw):
+                    headers = {**api.headers(role), **kw.pop("headers", {})}
+                    return getattr(api.client, method)(url, headers=headers, **kw)
+                return call
+
+        return _Bound()
+
+
+BUSINESS = {
+    "name": "Bách hoá Xanh Tân Phong", "sector": "supermarket",
+    "address": "12 Nguyễn Văn Linh", "ward": "Tân Phong", "zone": "green",
+    "operating_mode": "3_tai_cho", "two_doses": True, "five_k": True, "plan_approved": True,
+    "testing_interval_days": 7,
+}
+
+
+
+
+def wait_until(pred, timeout: float = 15.0, step: float = 0.05):
+    """Poll pred() until truthy (returns its value) or fail after timeout.
+    A deadline, not a speed assertion: slow machines only wait longer."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(step)
+
+
+def seed_registry(db, device_ids=("gate-1",), business_id="B1"):
+    """An approved business with one site and registered devices; returns
+    (site, {device_id: mqtt_password})."""
+    from fleet.models import Business, Site
+    from fleet.services import registry
+
+    db.add(Business(id=business_id, name="Cửa hàng", sector="supermarket", address="1 A",
+                    ward="Tân Phong", operating_mode="3_tai_cho", status="approved",
+                    two_doses=True, five_k=True, plan_approved=True))
+    site = Site(business_id=business_id, name="Cổng", rules={})
+    db.add(site)
+    db.flush()
+    passwords = {}
+    for d in device_ids:
+        _, pw = registry.register_device(db, d, pubhex(), site.id, "sim", "test")
+        passwords[d] = pw
+    db.commit()
+    return site, passwords

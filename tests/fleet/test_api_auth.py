@@ -1,0 +1,79 @@
+"""Login, sessions, CSRF, users, problem responses, OpenAPI, metrics."""
+
+
+
+def test_login_bad_credentials_and_bad_body(api):
+    c = api.client
+    r = c.post("/api/v1/login", json={"username": "admin", "password": "wrong"})
+    assert r.status_code == 401 and r.json()["title"] == "BAD_CREDENTIALS"
+    assert r.headers["content-type"].startswith("application/problem+json")
+    r = c.post("/api/v1/login", json={"username": "admin"})
+    assert r.status_code == 422 and r.json()["title"] == "VALIDATION"
+    r = c.post("/api/v1/login", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert c.get("/api/v1/me").status_code == 401
+    assert c.get("/api/v1/me", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_me_and_logout_invalidates_token(api):
+    r = api.as_("manager").get("/api/v1/me")
+    assert r.json()["role"] == "manager" and r.json()["business_id"] == "B1"
+    assert api.as_("manager").post("/api/v1/logout").status_code == 204
+    assert api.as_("manager").get("/api/v1/me").status_code == 401
+
+
+def test_cookie_session_requires_csrf_for_unsafe_methods(api, settings):
+    c = api.client
+    c.cookies.clear()
+    r = c.post("/api/v1/login", json={"username": "operator", "password": "operator-password-1"})
+    csrf = r.json()["csrf_token"]
+    assert "gg_session" in c.cookies
+    assert c.get("/api/v1/me").status_code == 200  # safe: cookie alone is enough
+    body = {"business_id": "B1", "name": "Cổng phụ"}
+    r = c.post("/api/v1/sites", json=body)
+    assert r.status_code == 403 and r.json()["title"] == "CSRF"
+    r = c.post("/api/v1/sites", json=body, headers={"X-CSRF-Token": "0" * 64})
+    assert r.status_code == 403
+    r = c.post("/api/v1/sites", json=body, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 201
+    c.cookies.clear()
+
+
+def test_users_admin_only_and_validation(api):
+    body = {"username": "op2", "password": "op2-password-x", "role": "operator"}
+    for role in ("operator", "manager", "viewer"):
+        assert api.as_(role).post("/api/v1/users", json=body).status_code == 403
+        assert api.as_(role).get("/api/v1/users").status_code == 403
+    assert api.as_("admin").post("/api/v1/users", json=body).status_code == 201
+    assert api.as_("admin").post("/api/v1/users", json=body).json()["title"] == "USER_EXISTS"
+    r = api.as_("admin").post("/api/v1/users", json={**body, "username": "mgr9", "role": "manager"})
+    assert r.status_code == 400 and r.json()["title"] == "BAD_BUSINESS"
+    r = api.as_("admin").post("/api/v1/users", json={**body, "username": "x", "role": "god"})
+    assert r.status_code == 422
+    r = api.as_("admin").post("/api/v1/users", json={**body, "username": "short", "password": "123"})
+    assert r.status_code == 422
+    names = [u["username"] for u in api.as_("admin").get("/api/v1/users").json()]
+    assert {"admin", "operator", "manager", "viewer", "op2"} <= set(names)
+
+
+def test_openapi_metrics_health(api):
+    spec = api.client.get("/openapi.json").json()
+    for path in ("/api/v1/login", "/api/v1/f0", "/api/v1/devices/register", "/metrics"):
+        assert path in spec["paths"]
+    assert api.client.get("/healthz").json() == {"ok": True}
+    text = api.client.get("/metrics").text
+    assert "# TYPE greengate_http_requests_total counter" in text
+    assert 'greengate_devices{state="online"} 0' in text
+    assert "greengate_control_outbox_pending" in text
+
+
+def test_unknown_route_is_a_problem(api):
+    r = api.client.get("/api/v1/nope")
+    assert r.status_code == 404 and r.json()["title"] == "NOT_FOUND"
+
+
+def test_audit_log_records_and_is_district_only(api):
+    assert api.as_("manager").get("/api/v1/audit").status_code == 403
+    assert api.as_("viewer").get("/api/v1/audit").status_code == 403
+    actions = [a["action"] for a in api.as_("operator").get("/api/v1/audit").json()]
+    assert "business.create" in actions and "business.approved" in actions and "user.login" in actions
