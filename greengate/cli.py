@@ -15,6 +15,9 @@ app = typer.Typer(no_args_is_help=True, help="GreenGate gate terminals and fleet
 # (sub-command, module holding a Typer `app`, help)
 _AREAS = [
     ("pass", "greengate.passes.cli", "Issuer keys, passes and offline checks."),
+    ("sim", "greengate.sim.cli", "Simulated gate terminal (real firmware under MicroPython)."),
+    ("provision", "provisioning.cli", "Set up a gate terminal over USB serial."),
+    ("fleet", "fleet.cli", "Fleet service: serve, and the operator's admin tasks."),
 ]
 
 
@@ -27,3 +30,7 @@ def _mount() -> None:
 def main() -> None:
     _mount()
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -37,8 +37,9 @@ class FirmwareFile:
         return hashlib.sha256(self.data).digest()
 
 
-def hello(link: Link) -> DeviceInfo:
-    a = link.request(HELLO)
+def hello(link: Link, wait: float = 10.0) -> DeviceInfo:
+    """Who the device is; waits up to `wait` s for it to start answering."""
+    a = link.connect(wait) if not link.heard_from_device else link.request(HELLO)
     return DeviceInfo(protocol=a.get(1, 0), chip_id=a.get(2, ""), device_id=a.get(3),
                       firmware=a.get(4), provisioned=bool(a.get(5)), public_key=a.get(6),
                       platform=a.get(7, "?"))
@@ -76,14 +77,29 @@ def deploy(link: Link, files: Sequence[FirmwareFile], remove: Sequence[str] = ()
                 raise TransferError(f"{f.path}: hash mismatch after {attempt + 1} uploads / "
                                     f"{f.path}: sai mã băm sau {attempt + 1} lần tải")
     if changed or remove:
-        try:
-            link.request(COMMIT, {1: [[f.path, f.sha256] for f in changed], 2: list(remove)},
-                         timeout=30.0)
-        except DeviceRefused as e:
-            if e.code == "hash":
-                raise TransferError(f"device found a corrupted file at commit: {e}") from e
-            raise
+        # the whole firmware's manifest does not fit one 2 KB frame: commit in
+        # batches that do (each batch is checked on the device before it switches)
+        batches = _commit_batches([[f.path, f.sha256] for f in changed])
+        for i, batch in enumerate(batches):
+            try:
+                link.request(COMMIT, {1: batch, 2: list(remove) if i == len(batches) - 1 else []},
+                             timeout=30.0)
+            except DeviceRefused as e:
+                if e.code == "hash":
+                    raise TransferError(f"device found a corrupted file at commit: {e}") from e
+                raise
     return [f.path for f in changed]
+
+
+def _commit_batches(entries: list, limit: int = 1536) -> list[list]:
+    import cbor2
+
+    batches: list[list] = [[]]
+    for e in entries:
+        if batches[-1] and len(cbor2.dumps({1: batches[-1] + [e], 2: []})) > limit:
+            batches.append([])
+        batches[-1].append(e)
+    return batches
 
 
 def write_config(link: Link, bundle: bytes, wifi_ssid: str | None = None,

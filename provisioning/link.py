@@ -37,6 +37,22 @@ class Link:
         self.resent = 0
         self.heard_from_device = False
 
+    def connect(self, wait: float = 10.0, every: float = 0.3) -> dict[int, Any]:
+        """HELLO until the device answers (it may still be booting, and bytes
+        sent before its console is open are lost); the HELLO answer."""
+        deadline = time.monotonic() + wait
+        saved = self.retries
+        self.retries = 1
+        try:
+            while True:
+                try:
+                    return self.request(0x01, timeout=every)
+                except DeviceSilent:
+                    if time.monotonic() >= deadline:
+                        raise
+        finally:
+            self.retries = saved
+
     def _next_seq(self) -> int:
         self.seq = (self.seq + 1) % 0xFF  # 0xFF is reserved for NAKs
         return self.seq

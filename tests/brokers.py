@@ -4,6 +4,7 @@ amqtt in-process). Each broker gets its own port and directory."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -67,8 +68,12 @@ def mosquitto(workdir: Path, extra_conf: str = "", port: int | None = None) -> M
     port = port or free_port()
     conf = workdir / "mosquitto.conf"
     log = workdir / "mosquitto.log"
+    # as root, mosquitto drops to the 'mosquitto' user, which can't read
+    # pytest's private tmp dirs (certificates, password and ACL files)
+    run_as = "user root\n" if os.geteuid() == 0 else ""
     conf.write_text(
-        "per_listener_settings false\n"
+        run_as
+        + "per_listener_settings false\n"
         f"listener {port} 127.0.0.1\n"
         "allow_anonymous true\n"
         "max_queued_messages 100000\n"

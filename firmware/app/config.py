@@ -6,6 +6,8 @@ import json
 
 DEFAULTS = {
     "device_id": "gg-unprovisioned",
+    "site_id": None,
+    "fleet_keys": [],
     "wifi": {"ssid": "", "password": ""},
     "broker": {"url": "mqtt://127.0.0.1:1883"},
     "pins": {},
@@ -16,7 +18,7 @@ DEFAULTS = {
         "terminator": "cr",
         "same_code_ms": 1000,
         "fallback_baud": 9600,
-        "timeout_ms": 300,
+        "timeout_ms": 500,
         "inter_byte_ms": 60,
         "max_len": 1024,
         "repeat_ms": 3000,
@@ -62,6 +64,25 @@ def load(flash_dir):
     cfg = _merge(DEFAULTS, data)
     cfg["error"] = None
     return cfg
+
+
+def fleet_keys(cfg):
+    """The fleet's Ed25519 public keys (config "fleet_keys": hex strings);
+    malformed entries are skipped."""
+    import binascii
+
+    out = []
+    keys = cfg.get("fleet_keys")
+    if not isinstance(keys, list):
+        return out
+    for k in keys:
+        try:
+            raw = binascii.unhexlify(k)
+        except (TypeError, ValueError):
+            continue
+        if len(raw) == 32:
+            out.append(raw)
+    return out
 
 
 def save(flash_dir, cfg):

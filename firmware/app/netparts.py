@@ -1,5 +1,5 @@
 # Builds the outbox (flash), the MQTT client and the scan reporter.
-def build(port, cfg, plane, clock):
+def build(port, cfg, plane, clock, on_connect=None):
     from store.outbox import Outbox
     from net.client import MQTTClient
     from net.reporter import Reporter, last_will
@@ -18,5 +18,11 @@ def build(port, cfg, plane, clock):
                         ssl=ssl, server_hostname=host if tls else None)
     reporter = Reporter(client, outbox, device_id, state_provider=plane.state_fields,
                         now=clock.now)
-    client.connect_cb = reporter.on_connect
+
+    def connected(c):
+        reporter.on_connect(c)  # re-assert the "online" state
+        if on_connect:
+            on_connect()  # e.g. the idle screen's online mark
+
+    client.connect_cb = connected
     return client, reporter

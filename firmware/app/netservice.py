@@ -30,6 +30,7 @@ class NetService:
         self.reporter = reporter
         self.retry_s = retry_s
         self.online = False
+        self.on_synced = None  # called after the first clock sync (redraw the clock)
 
     async def run(self):
         while not self.online:
@@ -38,6 +39,8 @@ class NetService:
                 await asyncio.sleep(self.retry_s)
         self.clock.mark_synced(self.port.sync_time())
         self.port.event("net", {"online": True, "clock_trusted": self.clock.trusted})
+        if self.on_synced:
+            self.on_synced()
         if self.client is not None:
             self.client.start()
         if self.reporter is not None:
@@ -45,3 +48,23 @@ class NetService:
         else:
             while True:
                 await asyncio.sleep(3600)
+
+
+class ClockSync:
+    """Re-syncs the clock from NTP every `period_s` once the network is up
+    (the ESP32 RTC drifts; a failed sync leaves the clock untrusted)."""
+
+    def __init__(self, port, clock, net, period_s=21600, retry_s=300):
+        self.port = port
+        self.clock = clock
+        self.net = net
+        self.period_s = period_s
+        self.retry_s = retry_s
+
+    async def run(self):
+        while True:
+            if not self.net.online:
+                await asyncio.sleep(5)
+                continue
+            await asyncio.sleep(self.period_s if self.clock.trusted else self.retry_s)
+            self.clock.mark_synced(self.port.sync_time())

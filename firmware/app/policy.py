@@ -32,23 +32,39 @@ class Policy:
         self.queue = None
         self.status_sources = ()
         self._decider = None
-        self.control = None  # the control plane service, when provisioned
+        self.control = None  # control/ message handling service, attached by main
+        self.tick = None  # fed during long rebuilds (main: the watchdog)
         import time
 
         self._boot_ms = time.ticks_ms()
         self._build()
 
     def _build(self):
-        try:
-            from control import service
+        import os
+        from control.state import ControlState
+        from app.provisioned import control_root
 
-            self.control = service.ControlService(
-                self.port.flash_dir(), self.cfg["device_id"], self.clock,
-                self.occupancy, self.cfg.get("site_id"))
-            self._decider = self.control.decider
-        except ImportError:
-            self.control = None
-            self._decider = None
+        self.root = control_root(self.port.flash_dir())
+        try:
+            os.mkdir(self.root)
+        except OSError:
+            pass  # exists
+        self.state = ControlState(self.root, self.cfg["device_id"], self.cfg.get("site_id"))
+        self.reload()
+
+    def reload(self):
+        """Rebuild the decider from the applied messages (after a commit)."""
+        from app.provisioned import load_decider
+
+        # the newest signed issue time is a floor for the clock
+        for kind in (1, 2, 3, 4):
+            rec = self.state.applied(kind)
+            if rec is not None:
+                self.clock.raise_floor(rec[2])
+        self._decider = None
+        self._decider = load_decider(self.root, self.state, self.clock, self.occupancy,
+                                     self.port.log, self.tick)
+        self._versions = self.state.versions()
 
     def attach(self, client, reporter, screen, queue):
         self.client = client
@@ -59,25 +75,27 @@ class Policy:
             self.control.attach(client, reporter)
 
     def decider(self):
-        if self.control is not None:
+        if self.control is not None and hasattr(self.control, "decider"):
             return self.control.decider()
-        return None
+        if self.state.versions() != self._versions:
+            self.reload()  # a control message was applied since
+        return self._decider
 
     def idle_fields(self):
         import time
         from hal.clock import EPOCH_OFFSET
 
-        tm = time.gmtime(self.clock.now() - EPOCH_OFFSET)
-        versions = {}
-        if self.control is not None and hasattr(self.control, "versions"):
-            versions = self.control.versions() or {}
+        d = self.decider()
+        tz = getattr(getattr(d, "config", None), "tz", self.cfg.get("tz", 25200))
+        tm = time.gmtime(self.clock.now() + tz - EPOCH_OFFSET)  # site's local time
+        versions = self.state.versions()
         return {
-            "setup_id": None if self.decider() is not None else self.cfg["device_id"],
+            "setup_id": None if d is not None else self.cfg["device_id"],
             "site_name": self.cfg.get("site_name", self.cfg["device_id"]),
             "clock_text": "%02d:%02d" % (tm[3], tm[4]) if self.clock.trusted else "--:--",
             "online": bool(self.client is not None and self.client.connected),
-            "config_version": versions.get("config", 0),
-            "revocation_version": versions.get("revocation", 0),
+            "config_version": versions.get(1, 0),
+            "revocation_version": versions.get(3, 0),
             "queue_depth": self.reporter.outbox.depth if self.reporter else 0,
         }
 
@@ -98,6 +116,10 @@ class Policy:
                 continue
             if "scanner_baud" in s:
                 d[7] = s["scanner_baud"] or 0
+        d[3] = self.state.versions()
+        snapshot = getattr(getattr(self._decider, "revocations", None), "snapshot", None)
+        if snapshot is not None:
+            d[10] = snapshot.entries
         if self.control is not None and hasattr(self.control, "state_fields"):
             d.update(self.control.state_fields())
         return d

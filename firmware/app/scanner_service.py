@@ -3,7 +3,6 @@
 # `state` is reported in the device state (baud, responsive, configured,
 # framer counters).
 import asyncio
-import time
 
 
 class ScannerService:

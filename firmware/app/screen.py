@@ -32,8 +32,11 @@ class ScreenService:
 
     def show(self, name, method, *args):
         """Show a screen for hold_ms, then idle."""
+        self.show_for(name, self.hold_ms, method, *args)
+
+    def show_for(self, name, ms, method, *args):
         self._draw(name, method, args)
-        self._until = time.ticks_add(time.ticks_ms(), self.hold_ms)
+        self._until = time.ticks_add(time.ticks_ms(), ms)
         self._wake.set()
 
     def show_fixed(self, name, method, *args):
@@ -52,6 +55,11 @@ class ScreenService:
                                         f["config_version"], f["revocation_version"],
                                         f["queue_depth"]))
         self._until = 0
+
+    def refresh(self):
+        """Redraw the idle (or set-up) screen now if it is what is showing."""
+        if self._until == 0:
+            self.idle()
 
     async def run(self):
         self.idle()

@@ -98,7 +98,15 @@ class BlobReceiver:
         want = self.size - index * self.chunk if last else self.chunk
         if len(data) != want:
             raise errors.ControlError(reasons.CTRL_MALFORMED, "chunk length")
-        self._f.write(data)
+        try:
+            self._f.write(data)
+        except OSError:  # flash full or failing: start over later
+            self.abort()
+            try:
+                os.remove(self.part)
+            except OSError:
+                pass
+            raise errors.StoreError(reasons.INTERNAL, "cannot write blob")
         self._h.update(data)
         self.next += 1
         if not last:

@@ -29,8 +29,9 @@ KIND_CONFIG = const(1)
 KIND_TRUST = const(2)
 KIND_REVOCATION = const(3)
 KIND_COMMAND = const(4)
-KINDS = (KIND_CONFIG, KIND_TRUST, KIND_REVOCATION, KIND_COMMAND)
-KIND_NAMES = {1: "config", 2: "trust", 3: "revocation", 4: "command"}
+KIND_PROVISION = const(5)  # provisioning bundle, over USB only (setup/bundle.py)
+KINDS = (KIND_CONFIG, KIND_TRUST, KIND_REVOCATION, KIND_COMMAND, KIND_PROVISION)
+KIND_NAMES = {1: "config", 2: "trust", 3: "revocation", 4: "command", 5: "provision"}
 
 SCOPE_FLEET = const(0)
 SCOPE_SITE = const(1)
@@ -41,6 +42,7 @@ _ALLOWED_SCOPES = {
     KIND_TRUST: (SCOPE_FLEET, SCOPE_SITE),
     KIND_REVOCATION: (SCOPE_FLEET, SCOPE_SITE),
     KIND_COMMAND: (SCOPE_DEVICE,),
+    KIND_PROVISION: (SCOPE_DEVICE,),
 }
 _ALG_EDDSA = const(-8)
 MAX_MESSAGE = const(8192)  # bigger things travel as blobs

@@ -116,8 +116,16 @@ class ControlState:
 def write_atomic(path, data):
     """Write a whole file so readers see the old or the new bytes, never half."""
     tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
+    try:
+        with open(tmp, "wb") as f:
+            if f.write(data) != len(data):
+                raise OSError(28)
+    except OSError:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise errors.StoreError(reasons.INTERNAL, "cannot write " + tmp)
     try:
         os.rename(tmp, path)
     except OSError:

@@ -15,7 +15,10 @@
 #   sync_time()                  -> bool (clock now trusted)
 #   event(kind, fields)          records an observable event (unix: JSON lines)
 #   log(text)                    one diagnostic line (stderr / console)
-#   reset()                      restart the device (unix: exit the process)
+#   reset()                      restart the device (unix: exit the process, status 3)
+#   open_console()               -> (stream, write): USB console for the SETUP service
+#   chip_id()                    hex id of the chip (ESP32: machine.unique_id)
+#   screenshot()                 (unix only) PNG bytes of the display
 import sys
 
 _port = None

@@ -85,6 +85,21 @@ class Port:
 
         return uart, set_baud
 
+    def open_console(self):
+        """The USB serial console for the SETUP service: binary frames, so
+        Ctrl-C (0x03) must not interrupt the firmware any more."""
+        import micropython
+
+        micropython.kbd_intr(-1)
+        stdin = getattr(sys.stdin, "buffer", sys.stdin)
+        stdout = getattr(sys.stdout, "buffer", sys.stdout)
+        return stdin, stdout.write
+
+    def chip_id(self):
+        import binascii
+
+        return binascii.hexlify(machine.unique_id()).decode()
+
     def pin_out(self, name, gpio, value=0):
         return machine.Pin(gpio, machine.Pin.OUT, value=value)
 

@@ -5,6 +5,8 @@
 #   GG_INPUT_DIR     input pins: file <dir>/<name> holding "0" or "1"
 #   GG_DISPLAY_DUMP  where the display driver writes its picture
 #   GG_CLOCK_TRUSTED "0" makes the host clock count as not synced
+#   GG_CONSOLE_PTY   the "USB console" for the SETUP service (a pty slave path)
+#   GG_CHIP_ID       the chip id (hex); default: random, kept in nvs.json
 import json
 import os
 import sys
@@ -204,10 +206,7 @@ class Port:
     def flash_dir(self):
         return self._flash
 
-    def open_scanner(self, cfg, pins):
-        path = _env("GG_SCANNER_PTY", cfg.get("pty"))
-        if not path:
-            raise OSError("no scanner pty (GG_SCANNER_PTY)")
+    def _open_tty(self, path):
         port = open(path, "r+b")
         fd = port.fileno()
         termios.setraw(fd)
@@ -217,6 +216,35 @@ class Port:
         attrs[6][_VMIN] = 0
         attrs[6][_VTIME] = 0
         termios.tcsetattr(fd, termios.TCSANOW, attrs)
+        return port
+
+    def open_console(self):
+        """(stream for asyncio.StreamReader, write(bytes)) of the console."""
+        path = _env("GG_CONSOLE_PTY")
+        if not path:
+            raise OSError("no console pty (GG_CONSOLE_PTY)")
+        port = self._open_tty(path)
+        return port, port.write
+
+    def chip_id(self):
+        cid = _env("GG_CHIP_ID")
+        if cid:
+            return cid.lower()
+        import binascii
+
+        nvs = self.nvs()
+        raw = nvs.get_blob("chip_id")
+        if not raw:
+            raw = os.urandom(6)
+            nvs.set_blob("chip_id", raw)
+        return binascii.hexlify(raw).decode()
+
+    def open_scanner(self, cfg, pins):
+        path = _env("GG_SCANNER_PTY", cfg.get("pty"))
+        if not path:
+            raise OSError("no scanner pty (GG_SCANNER_PTY)")
+        port = self._open_tty(path)
+        fd = port.fileno()
 
         def set_baud(baud):
             speed = _SPEEDS.get(baud)
@@ -242,6 +270,14 @@ class Port:
         # the display package owns the framebuffer dump; we only say where
         return {"dump": _env("GG_DISPLAY_DUMP", self._flash + "/display.png"),
                 "events": self.events}
+
+    def screenshot(self):
+        """The display's last picture (PNG bytes) or None."""
+        try:
+            with open(self.display({}, {})["dump"], "rb") as f:
+                return f.read()
+        except OSError:
+            return None
 
     def watchdog(self, timeout_ms):
         return SoftWatchdog(timeout_ms, self.events)

@@ -22,6 +22,10 @@ PINGREQ = const(0xC0)
 PINGRESP = const(0xD0)
 DISCONNECT = const(0xE0)
 
+# Largest incoming packet: signed control messages are capped at 8 KiB
+# (docs/protocol.md 1) plus topic and header. Bigger is a protocol error.
+MAX_PACKET = const(8448)
+
 _PINGREQ = b"\xc0\x00"
 _DISCONNECT = b"\xe0\x00"
 
@@ -58,7 +62,7 @@ def encode_length(buf, n):
 
 class MQTTProtocol:
     def __init__(self, client_id, user=None, password=None, keepalive=60,
-                 will=None, max_packet=4096, max_tx=1280):
+                 will=None, max_packet=MAX_PACKET, max_tx=1280):
         """will: (topic, payload, qos, retain) or None. max_packet bounds
         incoming packets (larger ones are a protocol error); packets up to
         max_tx bytes go out in a single write."""

@@ -104,6 +104,7 @@ class Reporter:
         self._rec = bytearray(_REC_LEN)
         self._wake = asyncio.Event()
         self._state_due = True
+        self._state_pid = 0
         self.batches = 0       # batches acknowledged by the broker
         self.reported = 0      # records acknowledged by the broker
         self.skipped = 0       # outbox records that were not scan records
@@ -144,11 +145,14 @@ class Reporter:
         self.publish_state()
 
     def _try_state(self):
-        if not self.client.connected:
+        c = self.client
+        # One state message in flight at a time; a newer one waits its turn.
+        if not c.connected or (self._state_pid and c.is_pending(self._state_pid)):
             return
-        pid = self.client.publish(topics.state(self.device_id),
-                                  encode_state(self.state_fields()), 1, True)
+        pid = c.publish(topics.state(self.device_id),
+                        encode_state(self.state_fields()), 1, True)
         if pid:
+            self._state_pid = pid
             self._state_due = False
 
     # -- drain task -------------------------------------------------------

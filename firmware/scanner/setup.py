@@ -11,7 +11,7 @@ PROBE_BAUDS = (115200, 9600, 57600, 38400, 19200, 14400)
 
 class Settings:
     def __init__(self, baud=115200, mode=gm65.MODE_CONTINUOUS, tail=gm65.TAIL_CR,
-                 same_code_ms=1000, fallback_baud=9600, timeout_ms=300):
+                 same_code_ms=1000, fallback_baud=9600, timeout_ms=500):
         self.baud = baud
         self.mode = mode
         self.tail = tail
@@ -29,7 +29,7 @@ class Settings:
             tail=tails.get(d.get("terminator", "cr"), gm65.TAIL_CR),
             same_code_ms=int(d.get("same_code_ms", 1000)),
             fallback_baud=int(d.get("fallback_baud", 9600)),
-            timeout_ms=int(d.get("timeout_ms", 300)),
+            timeout_ms=int(d.get("timeout_ms", 500)),
         )
 
 
@@ -67,7 +67,8 @@ def _can_set(link, baud):
         return False  # this port can't do that speed (e.g. 14400 on a pty)
 
 
-async def probe(link, parser, settings, state):
+async def probe(link, parser, settings):
+    """The first baud rate where the module answers a read, or None."""
     bauds = [settings.baud] + [b for b in PROBE_BAUDS if b != settings.baud]
     for baud in bauds:
         if not _can_set(link, baud):
@@ -84,7 +85,7 @@ async def configure(link, settings):
     parser = gm65.ReplyParser()
     state = _state()
     t = settings.timeout_ms
-    found = await probe(link, parser, settings, state)
+    found = await probe(link, parser, settings)
     if found is None:
         _can_set(link, settings.fallback_baud)
         state["baud"] = link.baud

@@ -34,7 +34,7 @@ def check_body(body):
         raise _bad("body is not a map")
     site, url, user, pw, keys, ca = (body.get(1), body.get(2), body.get(3),
                                      body.get(4), body.get(5), body.get(6))
-    if type(site) is not str or not 0 < len(site) <= 64:
+    if type(site) is not str or len(site) > 64:  # "" = not yet assigned
         raise _bad("site")
     if type(url) is not str or not (url.startswith("mqtt://") or url.startswith("mqtts://")):
         raise _bad("broker url")

@@ -253,15 +253,22 @@ class Revocations:
     def set_delta(self, delta):
         self.delta = delta
 
+    def close(self):
+        """Close the snapshot file (before its blob is deleted or replaced)."""
+        if self.snapshot is not None:
+            self.snapshot.close()
+            self.snapshot = None
+
     def contains(self, pass_hash):
+        if self.snapshot is None:
+            # closed or never opened: "not revoked" would be a lie
+            raise errors.StoreError(reasons.NOT_PROVISIONED, "no revocation snapshot")
         d = self.delta
         if d is not None and len(pass_hash) == _HASH:
             if d.n_removed and _bfind(d.removed, d.n_removed, pass_hash):
                 return False
             if d.n_added and _bfind(d.added, d.n_added, pass_hash):
                 return True
-        if self.snapshot is None:
-            return False
         return self.snapshot.contains(pass_hash)
 
 

@@ -37,7 +37,9 @@ def get_db(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_db)]
+# scope="function": commit before the response is sent, so a client that
+# uses what it was just given (a login token) never races the commit
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def _token(request: Request) -> tuple[str | None, bool]:

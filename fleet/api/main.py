@@ -6,6 +6,9 @@ import logging
 import time
 from contextlib import asynccontextmanager
 
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -13,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fleet.broker_bridge.wire import load_or_create_fleet_key
 from fleet.core import errors, security
 from fleet.core.config import Settings
 from fleet.core.db import make_engine, make_sessionmaker
@@ -20,6 +24,8 @@ from fleet.core.logging import log
 from fleet.core.metrics import REGISTRY
 from fleet.models import Alert, ControlOutbox, Device, Scan
 from fleet.services import control, users
+
+from greengate.passes import keys as gk
 
 from .routes import api_router
 
@@ -38,8 +44,7 @@ def _problem(status: int, code: str, detail: str, **extra: object) -> JSONRespon
 
 
 def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None,
-               public_broker_url: str | None = None,
-               fleet_public_key: str | None = None) -> FastAPI:
+               fleet_key: Ed25519PrivateKey | None = None) -> FastAPI:
     security.configure_hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
     engine = None
     if sessions is None:
@@ -59,9 +64,14 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
                   lifespan=lifespan)
     app.state.settings = settings
     app.state.sessions = sessions
-    app.state.public_broker_url = public_broker_url or settings.broker_url or \
+    # The fleet key signs provisioning bundles here and control messages in the bridge.
+    app.state.fleet_key = fleet_key or load_or_create_fleet_key(settings.signing_key_path,
+                                                                create=settings.demo)
+    app.state.fleet_public_key = gk.raw_public(app.state.fleet_key)
+    app.state.device_broker_url = settings.device_broker_url or settings.broker_url or \
         f"mqtt://127.0.0.1:{settings.broker_port}"
-    app.state.fleet_public_key = fleet_public_key
+    app.state.broker_ca_pem = (Path(settings.broker_ca_file).read_text()
+                               if settings.broker_ca_file else None)
 
     @app.exception_handler(errors.FleetError)
     async def fleet_error(request: Request, exc: errors.FleetError) -> JSONResponse:

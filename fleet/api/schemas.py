@@ -98,28 +98,36 @@ class ReasonIn(In):
     reason: str = Field(min_length=1, max_length=200)
 
 
+Rule = tuple[int, dict]
+RULES_DOC = ("site rules, docs/protocol.md section 8: [[type 1..11, {param: value}], ...], "
+             "param keys as digit strings, e.g. [[1, {\"1\": [1, 2]}], [10, {\"1\": 600}]]")
+
+
 class SiteIn(In):
     business_id: str
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, description="Vietnamese name")
+    name_en: str | None = Field(None, min_length=1, max_length=200)
     address: str = Field("", max_length=300)
     capacity: int | None = Field(None, ge=1, le=100000)
-    rules: dict = Field(default_factory=dict)
+    rules: list[Rule] = Field(default_factory=list, max_length=64, description=RULES_DOC)
 
 
 class SitePatch(In):
     name: str | None = Field(None, min_length=1, max_length=200)
+    name_en: str | None = Field(None, min_length=1, max_length=200)
     address: str | None = Field(None, max_length=300)
     capacity: int | None = Field(None, ge=1, le=100000)
-    rules: dict | None = None
+    rules: list[Rule] | None = Field(None, max_length=64, description=RULES_DOC)
 
 
 class SiteOut(Out):
     id: int
     business_id: str
     name: str
+    name_en: str | None
     address: str
     capacity: int | None
-    rules: dict
+    rules: list
     config_version: int
 
 
@@ -133,20 +141,35 @@ class TechnicianTokenOut(BaseModel):
     site_id: int | None
 
 
+DeviceId = Field(pattern=r"^gg-[0-9a-f]{12}$", description='"gg-" + 12 lowercase hex digits (ESP32 MAC)')
+
+
+class ChallengeIn(In):
+    device_id: str = DeviceId
+
+
+class ChallengeOut(BaseModel):
+    challenge: str = Field(description="hex; the device signs 'greengate-provision-v1:' + these bytes")
+    expires_in_s: int
+
+
 class DeviceRegisterIn(In):
-    device_id: str = Field(pattern=r"^[A-Za-z0-9_-]{3,32}$")
+    device_id: str = DeviceId
     public_key: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="raw Ed25519 key, hex")
     site_id: int | None = None
     firmware: str | None = Field(None, max_length=64)
+    challenge: str = Field(pattern=r"^[0-9a-fA-F]{80}$")
+    signature: str = Field(pattern=r"^[0-9a-fA-F]{128}$")
 
 
 class DeviceRegisterOut(BaseModel):
     device_id: str
     site_id: int | None
-    mqtt_username: str
-    mqtt_password: str = Field(description="shown once; only its hash is stored")
     broker_url: str
-    fleet_public_key: str | None
+    mqtt_username: str
+    bundle: str = Field(description="base64 of the fleet-signed provisioning bundle (kind 5), "
+                                    "which carries the MQTT password: hand it to the device only")
+    fleet_public_key: str
 
 
 class DevicePatch(In):
@@ -172,6 +195,10 @@ class DeviceOut(Out):
 
 
 class CommandIn(In):
+    """Arguments per command (docs/protocol.md 5.2): open_gate {"seconds": 1..30};
+    show_message {"vi", "en" (<= 120 characters each), "seconds": 1..300};
+    screenshot {"chunk_size": 256..768}; sync and reboot take none."""
+
     command: Literal["sync", "open_gate", "show_message", "reboot", "screenshot"]
     args: dict = Field(default_factory=dict)
 

@@ -26,13 +26,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-shared", action="store_true", help="broker without $share (amqtt)")
     p.add_argument("--no-publish", action="store_true")
     p.add_argument("--batch-max", type=int, default=500)
+    p.add_argument("--poll-s", type=float, default=0.2, help="control outbox poll interval")
     a = p.parse_args(argv)
     configure()
     engine = make_engine(normalise_db_url(a.db))
     key = load_or_create_fleet_key(a.fleet_key, create=False) if a.fleet_key else None
     bridge = Bridge(make_sessionmaker(engine), BrokerParams.from_url(a.broker, a.ca_file), key,
                     client_id=a.client_id, shared=not a.no_shared,
-                    publish=not a.no_publish and key is not None, batch_max=a.batch_max).start()
+                    publish=not a.no_publish and key is not None, batch_max=a.batch_max,
+                    poll_s=a.poll_s).start()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())

@@ -34,9 +34,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from fleet.core import errors
 from fleet.core.logging import log
 from fleet.core.metrics import REGISTRY
-from fleet.models import ControlOutbox, Device, utcnow
+from fleet.models import Blob, ControlOutbox, Device, utcnow
+from fleet.services import control
 from fleet.services import devices as device_svc
 from fleet.services import scans as scan_svc
+
+from greengate.control import blobs
 
 from . import topics, wire
 
@@ -89,6 +92,7 @@ class BridgeStats:
     duplicates: int = 0
     rejected: int = 0
     published: int = 0
+    chunks: int = 0
     batches: int = 0
     errors: list = field(default_factory=list)
 
@@ -98,7 +102,7 @@ class Bridge:
                  fleet_key: Ed25519PrivateKey | None, *, client_id: str | None = None,
                  shared: bool = True, group: str = topics.SHARE_GROUP, ingest: bool = True,
                  publish: bool = True, batch_max: int = 500, batch_wait_s: float = 0.02,
-                 poll_s: float = 0.2) -> None:
+                 poll_s: float = 0.2, refresh_every_s: float = 300.0) -> None:
         self.sessions = sessions
         self.broker = broker
         self.fleet_key = fleet_key
@@ -106,12 +110,14 @@ class Bridge:
         self.shared, self.group = shared, group
         self.do_ingest, self.do_publish = ingest, publish and fleet_key is not None
         self.batch_max, self.batch_wait_s, self.poll_s = batch_max, batch_wait_s, poll_s
+        self.refresh_every_s = refresh_every_s
         self.stats = BridgeStats()
         self._inbox: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._threads: list[threading.Thread] = []
         self._sites: dict[str, int | None] = {}
+        self._blobs: dict[str, bytes] = {}
         # Persistent session: unacknowledged messages survive a worker crash.
         self.client = make_client(broker, self.client_id, clean_session=False, manual_ack=True)
         self.client.on_connect = self._on_connect
@@ -144,7 +150,7 @@ class Bridge:
         self.client.loop_stop()
 
     def filters(self) -> list[str]:
-        subs = [topics.SCANS_ALL, topics.STATE_ALL, topics.REPLY_ALL]
+        subs = [topics.SCANS_ALL, topics.STATE_ALL, topics.REPLY_ALL, topics.FETCH_ALL]
         return [topics.shared(s, self.group) if self.shared else s for s in subs]
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
@@ -165,18 +171,27 @@ class Bridge:
         self._inbox.put(msg)
 
     # -- ingest ------------------------------------------------------------------
-    def _site_of(self, db: Session, device_id: str) -> tuple[bool, int | None]:
+    def _load_sites(self, db: Session, device_ids: set[str]) -> None:
+        """One query for the devices of a batch not seen before (10,000 gates
+        answering at once must not cost 10,000 lookups)."""
+        missing = [d for d in device_ids if d not in self._sites]
+        for i in range(0, len(missing), 1000):
+            part = missing[i:i + 1000]
+            for dev, site in db.execute(select(Device.id, Device.site_id).where(Device.id.in_(part))):
+                self._sites[dev] = site
+
+    def _site_of(self, device_id: str) -> tuple[bool, int | None]:
         if device_id not in self._sites:
-            d = db.get(Device, device_id)
-            if d is None:
-                return False, None
-            self._sites[device_id] = d.site_id
+            return False, None
         return True, self._sites[device_id]
 
     def _reject(self, msg: mqtt.MQTTMessage, code: str, detail: str) -> None:
+        self._reject_topic(msg.topic, code, detail)
+
+    def _reject_topic(self, topic: str, code: str, detail: str) -> None:
         self.stats.rejected += 1
         REGISTRY.inc("greengate_bridge_rejected_total", code=code)
-        log(logger, "mqtt.rejected", logging.WARNING, topic=msg.topic, code=code, detail=detail)
+        log(logger, "mqtt.rejected", logging.WARNING, topic=topic, code=code, detail=detail)
 
     def _take_batch(self) -> list[mqtt.MQTTMessage]:
         try:
@@ -194,7 +209,11 @@ class Bridge:
         return batch
 
     def _ingest_loop(self) -> None:
+        cache_born = time.monotonic()
         while not self._stop.is_set():
+            if time.monotonic() - cache_born > 30:  # devices move between sites
+                self._sites.clear()
+                cache_born = time.monotonic()
             batch = self._take_batch()
             if not batch:
                 continue
@@ -221,14 +240,16 @@ class Bridge:
         rows: list[dict] = []
         seen: set[tuple[str, int]] = set()
         batch_dups = 0  # the same (device, seq) twice inside this batch
+        fetches: list[tuple[str, bytes]] = []
         with self.sessions() as db:
+            self._load_sites(db, {d for d in (topics.device_of(m.topic) for m in batch) if d})
             for msg in batch:
                 device_id = topics.device_of(msg.topic)
                 leaf = msg.topic.rsplit("/", 1)[-1]
                 if device_id is None:
                     self._reject(msg, "BAD_TOPIC", "")
                     continue
-                known, site_id = self._site_of(db, device_id)
+                known, site_id = self._site_of(device_id)
                 if not known:
                     self._reject(msg, "UNKNOWN_DEVICE", device_id)
                     continue
@@ -247,12 +268,16 @@ class Bridge:
                             device_svc.apply_state(db, device_id, wire.decode_state(msg.payload))
                     elif leaf == "reply":
                         device_svc.store_reply(db, device_id, wire.decode_reply(msg.payload))
+                    elif leaf == "fetch":
+                        fetches.append((device_id, msg.payload))
                     else:
                         self._reject(msg, "BAD_TOPIC", leaf)
                 except errors.FleetError as e:
                     self._reject(msg, e.code, e.message[:120])
             res = scan_svc.ingest_rows(db, rows) if rows else scan_svc.IngestResult(0, 0)
             db.commit()
+            for device_id, payload in fetches:
+                self._answer_fetch(db, device_id, payload)
         self.stats.messages += len(batch)
         self.stats.inserted += res.inserted
         self.stats.duplicates += res.duplicates + batch_dups
@@ -261,10 +286,49 @@ class Bridge:
         REGISTRY.inc("greengate_scans_duplicate_total", res.duplicates + batch_dups)
         REGISTRY.inc("greengate_bridge_batches_total")
 
+    def _blob(self, db: Session, sha_hex: str) -> bytes | None:
+        data = self._blobs.get(sha_hex)
+        if data is None:
+            row = db.get(Blob, sha_hex)
+            if row is None:
+                return None
+            data = row.data
+            if len(self._blobs) > 64:
+                self._blobs.clear()
+            self._blobs[sha_hex] = data
+        return data
+
+    def _answer_fetch(self, db: Session, device_id: str, payload: bytes) -> None:
+        """Blob chunks on gg/v1/dev/{id}/blob (docs/protocol.md section 6).
+        QoS 1, not retained; the device re-asks after 10 s without progress."""
+        try:
+            req = blobs.parse_fetch(payload)
+        except ValueError as e:
+            self._reject_topic(topics.fetch(device_id), "BAD_FETCH", str(e)[:120])
+            return
+        data = self._blob(db, req.sha256.hex())
+        if data is None:
+            self._reject_topic(topics.fetch(device_id), "UNKNOWN_BLOB", req.sha256.hex()[:16])
+            return
+        for chunk in blobs.answer_fetch(req, data):
+            self.client.publish(topics.blob(device_id), chunk, qos=1)
+        self.stats.chunks += 1
+
     # -- publish -----------------------------------------------------------------
+    def refresh(self) -> int:
+        """Queue re-signed lists that are due (control.enqueue_refresh)."""
+        with self.sessions() as db:
+            rows = control.enqueue_refresh(db)
+            db.commit()
+        return len(rows)
+
     def _publish_loop(self) -> None:
+        next_refresh = 0.0
         while not self._stop.is_set():
             try:
+                if time.monotonic() >= next_refresh:
+                    self.refresh()
+                    next_refresh = time.monotonic() + self.refresh_every_s
                 n = self.publish_pending()
             except Exception as e:  # broker or database trouble: try again shortly
                 self.stats.errors.append(repr(e)[:200])
@@ -284,7 +348,8 @@ class Bridge:
             rows = db.scalars(q).all()
             for row in rows:
                 if row.signed is None:
-                    row.signed = wire.sign_control(row.kind, row.body, self.fleet_key)
+                    row.signed = wire.sign_control(row.kind, row.id, row.body, self.fleet_key,
+                                                   lambda sha: self._blob(db, sha))
                 info = self.client.publish(row.topic, row.signed, qos=1, retain=row.retain)
                 info.wait_for_publish(10)
                 if not info.is_published():

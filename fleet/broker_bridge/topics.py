@@ -1,7 +1,8 @@
-"""MQTT topic names (one place; docs/protocol.md is the contract).
+"""MQTT topic names, as docs/protocol.md section 2 defines them (the
+firmware's net/topics.py builds the same names on the device).
 
 Device id in every device topic, so one ACL pattern (%u = device id as MQTT
-username) covers the fleet; at most 7 levels.
+username) covers the fleet.
 """
 
 from __future__ import annotations
@@ -22,23 +23,31 @@ def reply(device_id: str) -> str:
     return f"{ROOT}/dev/{device_id}/reply"
 
 
+def fetch(device_id: str) -> str:
+    return f"{ROOT}/dev/{device_id}/fetch"
+
+
 # fleet -> device
 def command(device_id: str) -> str:
     return f"{ROOT}/dev/{device_id}/cmd"
 
 
-def site_config(site_id: int) -> str:
-    return f"{ROOT}/site/{site_id}/config"
+def config(device_id: str) -> str:
+    return f"{ROOT}/dev/{device_id}/config"
+
+
+def blob(device_id: str) -> str:
+    return f"{ROOT}/dev/{device_id}/blob"
 
 
 TRUST = f"{ROOT}/fleet/trust"
-REVOCATION_SNAPSHOT = f"{ROOT}/fleet/revocation/snapshot"
-REVOCATION_DELTA = f"{ROOT}/fleet/revocation/delta"
+REVOCATION = f"{ROOT}/fleet/revocation"
 
 # wildcard subscriptions of the bridge
 SCANS_ALL = f"{ROOT}/dev/+/scans"
 STATE_ALL = f"{ROOT}/dev/+/state"
 REPLY_ALL = f"{ROOT}/dev/+/reply"
+FETCH_ALL = f"{ROOT}/dev/+/fetch"
 
 
 def shared(topic: str, group: str = SHARE_GROUP) -> str:

@@ -18,7 +18,9 @@ DEFAULT_ADMIN_PASSWORD = "changethis"
 DEFAULT_DATA_DIR = Path("greengate-data")
 
 
-class Settings(BaseSettings):
+class StorageSettings(BaseSettings):
+    """Where things are: enough for the administrative CLI, which needs no secrets."""
+
     model_config = SettingsConfigDict(env_prefix="GREENGATE_", extra="ignore")
 
     demo: bool = False
@@ -29,10 +31,31 @@ class Settings(BaseSettings):
     broker_url: str = ""
     broker_port: int = 1883
     broker_ca_file: Path | None = None
+    # What devices are told to connect to (the bundle); default: the broker URL.
+    device_broker_url: str = ""
     fleet_key_path: Path | None = None
     # The district's pass issuer (greengate/passes): key file and CWT "iss".
     issuer_key_path: Path | None = None
     issuer_name: str = Field("HCM-Q7", min_length=1, max_length=32)
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return normalise_db_url(self.database_url)
+        return f"sqlite:///{self.data_dir / 'fleet.db'}"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.fleet_key_path or (self.data_dir / "fleet-signing.key")
+
+    @property
+    def pass_issuer_key_path(self) -> Path:
+        return self.issuer_key_path or (self.data_dir / "issuer.key")
+
+
+class Settings(StorageSettings):
+    """Everything the running service needs, secrets included."""
+
     secret_key: str = DEFAULT_SECRET_KEY
     admin_username: str = "admin"
     admin_password: str = DEFAULT_ADMIN_PASSWORD
@@ -48,6 +71,7 @@ class Settings(BaseSettings):
     exposure_days: int = Field(14, ge=1, le=60)
     exposure_hours: float = Field(2.0, gt=0, le=48)
     device_offline_after_s: int = Field(5 * 60, ge=10)
+    drift_grace_s: int = Field(120, ge=0)
     clock_drift_alert_s: int = Field(120, ge=1)
     outbox_alert_depth: int = Field(500, ge=1)
 
@@ -66,20 +90,6 @@ class Settings(BaseSettings):
                     + " (at least 16/10 characters) or GREENGATE_DEMO=1"
                 )
         return self
-
-    @property
-    def db_url(self) -> str:
-        if self.database_url:
-            return normalise_db_url(self.database_url)
-        return f"sqlite:///{self.data_dir / 'fleet.db'}"
-
-    @property
-    def signing_key_path(self) -> Path:
-        return self.fleet_key_path or (self.data_dir / "fleet-signing.key")
-
-    @property
-    def pass_issuer_key_path(self) -> Path:
-        return self.issuer_key_path or (self.data_dir / "issuer.key")
 
 
 def normalise_db_url(url: str) -> str:

@@ -108,12 +108,15 @@ class UserSession(Base):
 class ControlOutbox(Base):
     """Transactional outbox: the API records control messages in the same
     transaction as the change that caused them; the broker bridge signs and
-    publishes them and marks them published. Nothing is lost if MQTT is down."""
+    publishes them and marks them published. Nothing is lost if MQTT is down.
+    The row id is the signed message's version (monotonic for every kind and
+    every device, as docs/protocol.md requires)."""
 
     __tablename__ = "control_outbox"
+    __table_args__ = (Index("ix_control_outbox_topic_id", "topic", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))  # config / trust / revocation_snapshot|delta / command
+    kind: Mapped[str] = mapped_column(String(16))  # config / trust / revocation / command
     topic: Mapped[str] = mapped_column(String(128))
     retain: Mapped[bool] = mapped_column(Boolean, default=False)
     body: Mapped[dict] = mapped_column(JSON)
@@ -122,13 +125,45 @@ class ControlOutbox(Base):
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
-class CommandReply(Base):
-    __tablename__ = "command_reply"
+class Blob(Base):
+    """Content-addressed files devices fetch in chunks (revocation snapshot and
+    delta, allowlists): any bridge worker can answer a fetch."""
+
+    __tablename__ = "blob"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex
+    kind: Mapped[str] = mapped_column(String(16))  # snapshot / delta / allowlist
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RevocationSnapshot(Base):
+    """A cut of the revocation list: GGRV file (blob) holding every revocation
+    with version <= list_version; later ones travel in the cumulative delta."""
+
+    __tablename__ = "revocation_snapshot"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    device_id: Mapped[str] = mapped_column(String(32), index=True)
+    list_version: Mapped[int] = mapped_column(Integer)
+    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"))
+    entries: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommandReply(Base):
+    """Command replies (docs/protocol.md 4.3); chunked data (screenshots) is one
+    row per chunk, reassembled and checked against its SHA-256 when read."""
+
+    __tablename__ = "command_reply"
+    __table_args__ = (Index("ix_command_reply_device_id_command_id", "device_id", "command_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(32))
     command_id: Mapped[int] = mapped_column(Integer)
-    ok: Mapped[bool] = mapped_column(Boolean)
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
-    png: Mapped[bytes | None] = mapped_column(LargeBinary)  # screenshot replies
+    status: Mapped[int] = mapped_column(SmallInteger)   # reason code, 0 = OK
+    detail: Mapped[str] = mapped_column(String(64), default="")
+    chunk_index: Mapped[int | None] = mapped_column(Integer)
+    chunk_count: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sha256: Mapped[bytes | None] = mapped_column(LargeBinary)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -86,11 +86,15 @@ class Site(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     business_id: Mapped[str] = mapped_column(ForeignKey("business.id"), index=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))       # Vietnamese
+    name_en: Mapped[str | None] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(300), default="")
     capacity: Mapped[int | None] = mapped_column(Integer)
-    # Site rules carried in the signed site configuration (roles, hours, ...).
-    rules: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Rule list of the signed site configuration (docs/protocol.md section 8):
+    # [[type, {param: value}], ...]; JSON keeps param keys as digit strings.
+    rules: Mapped[list] = mapped_column(JSON, default=list)
+    # Counts configuration changes (shown to operators); the signed message
+    # version is the control outbox id.
     config_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -111,9 +115,12 @@ class Device(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Applied signed-message versions the device reports (state key 3).
     config_version: Mapped[int | None] = mapped_column(Integer)
     revocation_version: Mapped[int | None] = mapped_column(Integer)
     trust_version: Mapped[int | None] = mapped_column(Integer)
+    dropped: Mapped[int | None] = mapped_column(Integer)
+    last_control_error: Mapped[list | None] = mapped_column(JSON)
     outbox_depth: Mapped[int | None] = mapped_column(Integer)
     clock_drift_s: Mapped[float | None] = mapped_column(Float)
     tamper: Mapped[bool] = mapped_column(Boolean, default=False)

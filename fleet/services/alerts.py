@@ -14,6 +14,8 @@ from fleet.core import errors
 from fleet.core.config import Settings
 from fleet.models import Alert, Device, Site, utcnow
 
+from fleet.broker_bridge import topics
+
 from . import control
 
 KINDS = ("REVOKED_PRESENTED", "DEVICE_OFFLINE", "CONFIG_DRIFT", "REVOCATION_DRIFT",
@@ -36,7 +38,9 @@ def raise_alert(db: Session, kind: str, device: Device, business_id: str | None,
 
 def evaluate(db: Session, settings: Settings, now: dt.datetime | None = None) -> list[Alert]:
     now = now or utcnow()
-    rev_version = control.revocation_version(db)
+    # a gate gets DRIFT_GRACE to apply what was published before it counts as drift
+    settled = now - dt.timedelta(seconds=settings.drift_grace_s)
+    rev_desired = control.desired_version(db, topics.REVOCATION, settled)
     raised = []
     for device in db.scalars(select(Device).where(Device.status == "active")):
         site = db.get(Site, device.site_id) if device.site_id is not None else None
@@ -45,13 +49,13 @@ def evaluate(db: Session, settings: Settings, now: dt.datetime | None = None) ->
         if device.last_seen is not None and not device.online and \
                 now - device.last_seen > dt.timedelta(seconds=settings.device_offline_after_s):
             checks.append(("DEVICE_OFFLINE", {"last_seen": device.last_seen.isoformat()}))
-        if site is not None and device.config_version is not None and \
-                device.config_version != site.config_version:
+        cfg_desired = control.desired_version(db, topics.config(device.id), settled)
+        if cfg_desired is not None and (device.config_version or 0) < cfg_desired:
             checks.append(("CONFIG_DRIFT", {"applied": device.config_version,
-                                            "desired": site.config_version}))
-        if device.revocation_version is not None and device.revocation_version < rev_version:
+                                            "desired": cfg_desired}))
+        if rev_desired is not None and (device.revocation_version or 0) < rev_desired:
             checks.append(("REVOCATION_DRIFT", {"applied": device.revocation_version,
-                                                "desired": rev_version}))
+                                                "desired": rev_desired}))
         if device.clock_drift_s is not None and abs(device.clock_drift_s) > settings.clock_drift_alert_s:
             checks.append(("CLOCK_DRIFT", {"drift_s": device.clock_drift_s}))
         if (device.outbox_depth or 0) > settings.outbox_alert_depth:

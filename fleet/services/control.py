@@ -1,120 +1,225 @@
-"""Control messages the fleet sends to gates, recorded in the transactional
-outbox (models.ControlOutbox) and signed + published by the broker bridge.
+"""Control messages the fleet sends to gates (docs/protocol.md section 5),
+recorded in the transactional outbox (models.ControlOutbox) and signed and
+published by the broker bridge. The outbox row id is the signed version.
 
-Bodies are JSON-friendly dicts (bytes as hex); fleet/broker_bridge/publisher.py
-turns them into the signed wire form of docs/protocol.md.
+Bodies here are JSON-friendly (hashes as hex, blob references by SHA-256);
+fleet/broker_bridge/wire.py turns them into the protocol's CBOR.
+
+- config: one retained message per device topic (`gg/v1/dev/{id}/config`),
+  site-scoped, carrying the allowlist as a blob;
+- trust: the issuer trust list (`gg/v1/fleet/trust`);
+- revocation: a manifest of a GGRV snapshot blob + a cumulative GGRD delta
+  blob (`gg/v1/fleet/revocation`); a new snapshot is cut when the delta
+  passes DELTA_MAX entries;
+- command: to one device, never retained.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+
+import cbor2
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fleet.broker_bridge import topics
-from fleet.models import (ZONE_CODE, AllowlistEntry, Business, BusinessStatus, ControlOutbox,
-                          Issuer, Revocation, Site, Zone)
+from fleet.models import (AllowlistEntry, Blob, Business, BusinessStatus, ControlOutbox, Device,
+                          Issuer, Revocation, RevocationSnapshot, Site, utcnow)
+from greengate.control import revocation as ggrev
 
-COMMANDS = ("sync", "open_gate", "show_message", "reboot", "screenshot")
+# code, name, JSON args -> wire args (protocol 5.2)
+COMMANDS = {"sync": 1, "open_gate": 2, "show_message": 3, "reboot": 4, "screenshot": 5}
+DELTA_MAX = 2000  # protocol 7.2: cut a new snapshot past 2,000 delta entries
+RESIGN_AFTER = dt.timedelta(hours=12)  # protocol 5.4: re-sign every list at least every 12 h
+DEFAULT_MAX_AGE = {1: 86400, 2: 86400, 3: 86400}
+
+
+def store_blob(db: Session, kind: str, data: bytes) -> str:
+    sha = hashlib.sha256(data).hexdigest()
+    if db.get(Blob, sha) is None:
+        db.add(Blob(sha256=sha, kind=kind, data=data))
+        db.flush()
+    return sha
+
+
+# -- configuration ------------------------------------------------------------------
+
+def allowlist_blob(db: Session, business_id: str) -> str | None:
+    hashes = db.scalars(
+        select(AllowlistEntry.pass_hash)
+        .where(AllowlistEntry.business_id == business_id, AllowlistEntry.status == "approved")
+        .order_by(AllowlistEntry.pass_hash)
+    ).all()
+    if not hashes:
+        return None
+    return store_blob(db, "allowlist", cbor2.dumps([bytes.fromhex(h) for h in hashes]))
 
 
 def site_config_body(db: Session, site: Site) -> dict:
     business = db.get(Business, site.business_id)
-    allow = db.scalars(
-        select(AllowlistEntry.pass_hash)
-        .where(AllowlistEntry.business_id == site.business_id, AllowlistEntry.status == "approved")
-        .order_by(AllowlistEntry.pass_hash)
-    ).all()
     return {
-        "version": site.config_version,
         "site": site.id,
+        "site_version": site.config_version,
         "business": site.business_id,
         "suspended": business.status != BusinessStatus.APPROVED.value,
-        "status": business.status,
-        "zone": ZONE_CODE[Zone(business.zone)],
-        "capacity": site.capacity,
-        "rules": dict(site.rules or {}),
-        "allowlist": list(allow),
+        "rules": list(site.rules or []),
+        "allowlist": allowlist_blob(db, site.business_id),
+        "name": site.name,
+        "name_en": site.name_en or site.name,
     }
 
 
-def enqueue_site_config(db: Session, site: Site) -> ControlOutbox:
-    """Bump the site's config version and queue the new retained configuration."""
+def _config_rows(db: Session, site: Site, devices: list[Device]) -> list[ControlOutbox]:
+    body = site_config_body(db, site)
+    rows = [ControlOutbox(kind="config", topic=topics.config(d.id), retain=True, body=body)
+            for d in devices]
+    db.add_all(rows)
+    db.flush()
+    return rows
+
+
+def site_devices(db: Session, site_id: int) -> list[Device]:
+    return list(db.scalars(select(Device).where(Device.site_id == site_id,
+                                                Device.status == "active").order_by(Device.id)))
+
+
+def enqueue_site_config(db: Session, site: Site) -> list[ControlOutbox]:
+    """The site changed: bump its counter and queue its configuration for each of its gates."""
     site.config_version = (site.config_version or 0) + 1
     db.flush()
-    row = ControlOutbox(kind="config", topic=topics.site_config(site.id), retain=True,
-                        body=site_config_body(db, site))
-    db.add(row)
-    return row
+    return _config_rows(db, site, site_devices(db, site.id))
+
+
+def enqueue_device_config(db: Session, device: Device) -> list[ControlOutbox]:
+    """A gate registered or moved: send it its site's current configuration."""
+    if device.site_id is None:
+        return []
+    return _config_rows(db, db.get(Site, device.site_id), [device])
 
 
 def enqueue_business_configs(db: Session, business_id: str) -> list[ControlOutbox]:
-    sites = db.scalars(select(Site).where(Site.business_id == business_id)).all()
-    return [enqueue_site_config(db, s) for s in sites]
+    rows: list[ControlOutbox] = []
+    for s in db.scalars(select(Site).where(Site.business_id == business_id)):
+        rows += enqueue_site_config(db, s)
+    return rows
 
+
+# -- trust list -----------------------------------------------------------------------
+
+def enqueue_trust_list(db: Session) -> ControlOutbox:
+    issuers = db.scalars(select(Issuer).where(Issuer.active.is_(True)).order_by(Issuer.id)).all()
+    row = ControlOutbox(kind="trust", topic=topics.TRUST, retain=True,
+                        body={"keys": [{"iss": i.iss, "kid": i.kid, "public_key": i.public_key}
+                                       for i in issuers]})
+    db.add(row)
+    db.flush()
+    return row
+
+
+# -- revocations ------------------------------------------------------------------------
 
 def revocation_version(db: Session) -> int:
     return db.scalar(select(func.max(Revocation.version))) or 0
 
 
-# A delta is cumulative since the latest snapshot (retained, like the snapshot):
-# a gate that holds snapshot S applies the one retained delta whose base is S,
-# whatever deltas it missed while offline. Past DELTA_MAX entries a new
-# snapshot is cut and the delta starts again from it.
-DELTA_MAX = 1000
+def latest_snapshot(db: Session) -> RevocationSnapshot | None:
+    return db.scalar(select(RevocationSnapshot).order_by(RevocationSnapshot.id.desc()).limit(1))
 
 
-def snapshot_version(db: Session) -> int | None:
-    row = db.scalar(select(ControlOutbox).where(ControlOutbox.kind == "revocation_snapshot")
-                    .order_by(ControlOutbox.id.desc()).limit(1))
-    return None if row is None else int(row.body["version"])
-
-
-def enqueue_revocation_update(db: Session) -> list[ControlOutbox]:
+def cut_snapshot(db: Session) -> RevocationSnapshot:
     version = revocation_version(db)
-    base = snapshot_version(db)
-    if base is None or version - base > DELTA_MAX:
-        snap = enqueue_revocation_snapshot(db)
-        base = version
-        out = [snap]
-    else:
-        out = []
-    added = db.scalars(
-        select(Revocation.pass_hash).where(Revocation.version > base)
-        .order_by(Revocation.pass_hash)
-    ).all()
-    row = ControlOutbox(kind="revocation_delta", topic=topics.REVOCATION_DELTA, retain=True,
-                        body={"base": base, "version": version, "added": list(added),
-                              "removed": []})
-    db.add(row)
-    return out + [row]
+    hashes = [bytes.fromhex(h) for h in db.scalars(select(Revocation.pass_hash))]
+    data, info = ggrev.build_snapshot(hashes, list_version=version)
+    snap = RevocationSnapshot(list_version=version, blob_sha256=store_blob(db, "snapshot", data),
+                              entries=info.entries)
+    db.add(snap)
+    db.flush()
+    return snap
 
 
-def enqueue_revocation_snapshot(db: Session) -> ControlOutbox:
-    version = revocation_version(db)
-    hashes = db.scalars(select(Revocation.pass_hash).order_by(Revocation.pass_hash)).all()
-    row = ControlOutbox(kind="revocation_snapshot", topic=topics.REVOCATION_SNAPSHOT, retain=True,
-                        body={"version": version, "hashes": list(hashes)})
+def enqueue_revocation_update(db: Session) -> ControlOutbox:
+    """Queue the revocation manifest for the current list: the latest snapshot
+    (cut now if there is none or the delta grew past DELTA_MAX) plus the
+    cumulative delta since it."""
+    snap = latest_snapshot(db)
+    if snap is None or revocation_version(db) - snap.list_version > DELTA_MAX:
+        snap = cut_snapshot(db)
+    added = [bytes.fromhex(h) for h in db.scalars(
+        select(Revocation.pass_hash).where(Revocation.version > snap.list_version))]
+    delta = store_blob(db, "delta", ggrev.build_delta(added, [], snap.list_version)) if added else None
+    row = ControlOutbox(kind="revocation", topic=topics.REVOCATION, retain=True,
+                        body={"snapshot": snap.blob_sha256, "delta": delta,
+                              "list_version": revocation_version(db),
+                              "base": snap.list_version})
     db.add(row)
     db.flush()
     return row
 
 
-def enqueue_trust_list(db: Session) -> ControlOutbox:
-    issuers = db.scalars(select(Issuer).where(Issuer.active.is_(True)).order_by(Issuer.id)).all()
-    version = db.scalar(select(func.count()).select_from(ControlOutbox)
-                        .where(ControlOutbox.kind == "trust")) or 0
-    row = ControlOutbox(kind="trust", topic=topics.TRUST, retain=True,
-                        body={"version": version + 1,
-                              "keys": [{"iss": i.iss, "kid": i.kid, "public_key": i.public_key}
-                                       for i in issuers]})
-    db.add(row)
-    return row
-
+# -- commands -----------------------------------------------------------------------------
 
 def enqueue_command(db: Session, device_id: str, command: str, args: dict | None = None) -> ControlOutbox:
+    if command not in COMMANDS:
+        raise ValueError(f"unknown command {command!r}")
     row = ControlOutbox(kind="command", topic=topics.command(device_id), retain=False,
                         body={"device": device_id, "command": command, "args": args or {}})
     db.add(row)
     db.flush()
-    row.body = {**row.body, "id": row.id}
     return row
+
+
+# -- freshness ----------------------------------------------------------------------------
+
+def latest_row(db: Session, topic: str) -> ControlOutbox | None:
+    return db.scalar(select(ControlOutbox).where(ControlOutbox.topic == topic)
+                     .order_by(ControlOutbox.id.desc()).limit(1))
+
+
+def desired_version(db: Session, topic: str, published_before: dt.datetime | None = None) -> int | None:
+    """Version of the newest message published on a topic (what a gate should
+    have applied), optionally only counting those published before a time."""
+    q = select(func.max(ControlOutbox.id)).where(ControlOutbox.topic == topic,
+                                                 ControlOutbox.published_at.is_not(None))
+    if published_before is not None:
+        q = q.where(ControlOutbox.published_at <= published_before)
+    return db.scalar(q)
+
+
+def desired_config_versions(db: Session, published_before: dt.datetime | None = None) -> dict[str, int]:
+    """{device id: version of the newest configuration published to it}, in one
+    grouped query (dashboard drift column for the whole fleet)."""
+    q = (select(ControlOutbox.topic, func.max(ControlOutbox.id))
+         .where(ControlOutbox.kind == "config", ControlOutbox.published_at.is_not(None))
+         .group_by(ControlOutbox.topic))
+    if published_before is not None:
+        q = q.where(ControlOutbox.published_at <= published_before)
+    return {topics.device_of(t): v for t, v in db.execute(q)}
+
+
+def enqueue_refresh(db: Session, now: dt.datetime | None = None) -> list[ControlOutbox]:
+    """Re-sign (new version, new valid_until) every retained list last sent
+    more than RESIGN_AFTER ago, so gates never go OUT_OF_SYNC on a quiet day."""
+    now = now or utcnow()
+    out: list[ControlOutbox] = []
+
+    def stale(topic: str) -> bool:
+        row = latest_row(db, topic)
+        return row is None or row.created_at < now - RESIGN_AFTER
+
+    if db.scalar(select(func.count()).select_from(Issuer)) and stale(topics.TRUST):
+        out.append(enqueue_trust_list(db))
+    if stale(topics.REVOCATION):
+        out.append(enqueue_revocation_update(db))
+    # newest configuration per gate in one grouped query (10,000 gates)
+    last_config = dict(db.execute(
+        select(ControlOutbox.topic, func.max(ControlOutbox.created_at))
+        .where(ControlOutbox.kind == "config").group_by(ControlOutbox.topic)).all())
+    for device in db.scalars(select(Device).where(Device.site_id.is_not(None),
+                                                  Device.status == "active")):
+        last = last_config.get(topics.config(device.id))
+        if last is not None and last.tzinfo is None:  # SQLite returns max() as naive UTC text
+            last = last.replace(tzinfo=dt.timezone.utc)
+        if last is None or last < now - RESIGN_AFTER:
+            out += enqueue_device_config(db, device)
+    return out

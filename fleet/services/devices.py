@@ -3,20 +3,23 @@ versions, outbox depth, clock drift, tamper; and command replies."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleet.core import errors
 from fleet.models import CommandReply, Device, utcnow
 
-_INT_FIELDS = ("config_version", "revocation_version", "trust_version", "outbox_depth")
+_INT_FIELDS = ("config_version", "revocation_version", "trust_version", "outbox_depth", "dropped")
 
 
 def apply_state(db: Session, device_id: str, state: object, now: float | None = None) -> Device:
-    """`state` (decoded): {"online": bool, "firmware"?: str, "config_version"?,
-    "revocation_version"?, "trust_version"?, "outbox_depth"?: int, "clock"?: unix
-    seconds of the device clock, "tamper"?: bool}. The Last Will is {"online": false}."""
+    """`state`: fleet/broker_bridge/wire.decode_state's named form: {"online":
+    bool, "firmware"?, "config_version"?, "trust_version"?, "revocation_version"?,
+    "outbox_depth"?, "dropped"?, "clock"? (device unix time, only when its clock
+    is trusted), "last_control_error"? [kind, reason, version], "tamper"?}."""
     if not isinstance(state, dict) or type(state.get("online")) is not bool:
         raise errors.BadRequest("device state must be a map with a boolean 'online'",
                                 code="BAD_STATE")
@@ -36,24 +39,58 @@ def apply_state(db: Session, device_id: str, state: object, now: float | None = 
     clock = state.get("clock")
     if type(clock) is int and 0 < clock < 1 << 32:
         device.clock_drift_s = float(clock - now)
+    if "last_control_error" in state:
+        device.last_control_error = state["last_control_error"]
     if type(state.get("tamper")) is bool:
         device.tamper = state["tamper"]
     return device
 
 
-def store_reply(db: Session, device_id: str, reply: object) -> CommandReply:
-    """`reply` (decoded): {"id": command id, "ok": bool, "detail"?: map, "png"?: bytes}."""
-    if not isinstance(reply, dict) or type(reply.get("id")) is not int \
-            or type(reply.get("ok")) is not bool:
-        raise errors.BadRequest("command reply needs an integer id and a boolean ok",
-                                code="BAD_REPLY")
-    png = reply.get("png")
-    if png is not None and not (isinstance(png, bytes) and png.startswith(b"\x89PNG\r\n\x1a\n")):
-        raise errors.BadRequest("screenshot must be PNG bytes", code="BAD_REPLY")
-    detail = reply.get("detail") if isinstance(reply.get("detail"), dict) else {}
-    row = CommandReply(device_id=device_id, command_id=reply["id"], ok=reply["ok"],
-                       detail={str(k): v for k, v in detail.items()
-                               if isinstance(v, (str, int, float, bool))},
-                       png=png)
+def store_reply(db: Session, device_id: str, reply: dict) -> CommandReply:
+    """`reply`: wire.decode_reply's form. Chunked data (screenshots) is stored
+    per chunk; a re-delivered chunk is stored once."""
+    idx, count = reply["chunk"] if reply.get("chunk") else (None, None)
+    if idx is not None:
+        existing = db.scalar(select(CommandReply).where(
+            CommandReply.device_id == device_id, CommandReply.command_id == reply["id"],
+            CommandReply.chunk_index == idx))
+        if existing is not None:
+            return existing
+    row = CommandReply(device_id=device_id, command_id=reply["id"], status=reply["status"],
+                       detail=reply.get("detail", "")[:64], chunk_index=idx, chunk_count=count,
+                       data=reply.get("data"), sha256=reply.get("sha256"))
     db.add(row)
     return row
+
+
+def reply_data(db: Session, device_id: str, command_id: int) -> bytes | None:
+    """The whole chunked data of a reply, if every chunk arrived and the
+    SHA-256 sent in chunk 0 matches; else None."""
+    rows = db.scalars(select(CommandReply).where(
+        CommandReply.device_id == device_id, CommandReply.command_id == command_id,
+        CommandReply.chunk_index.is_not(None)).order_by(CommandReply.chunk_index)).all()
+    if not rows or rows[0].chunk_index != 0 or rows[0].sha256 is None:
+        return None
+    count = rows[0].chunk_count
+    if [r.chunk_index for r in rows] != list(range(count)):
+        return None
+    data = b"".join(r.data or b"" for r in rows)
+    return data if hashlib.sha256(data).digest() == rows[0].sha256 else None
+
+
+def latest_screenshot(db: Session, device_id: str) -> bytes | None:
+    """Newest complete PNG a device sent in answer to a screenshot command."""
+    ids = db.scalars(select(CommandReply.command_id).distinct().where(
+        CommandReply.device_id == device_id, CommandReply.chunk_index == 0)
+        .order_by(CommandReply.command_id.desc())).all()
+    for cid in ids:
+        data = reply_data(db, device_id, cid)
+        if data is not None and data.startswith(b"\x89PNG\r\n\x1a\n"):
+            return data
+    return None
+
+
+def next_bundle_version(db: Session) -> int:
+    """Provisioning bundles are versioned like every control message: by the
+    current time (monotonic enough for a message applied once at set-up)."""
+    return int(time.time())

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session

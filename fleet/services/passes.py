@@ -16,14 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleet.core import errors
-from fleet.core.config import Settings
+from fleet.core.config import StorageSettings
 from fleet.models import Issuer, Pass
 from greengate.passes import claims as gc
 from greengate.passes import issue as gi
 from greengate.passes import keys as gk
 from greengate.passes import verify as gv
 
-from . import audit, control, registry
+from . import audit, registry
 
 ROLE_LABELS = {  # Vietnamese / English, shown on the card
     0: ("Cư dân", "Resident"),
@@ -34,7 +34,7 @@ ROLE_LABELS = {  # Vietnamese / English, shown on the card
 }
 
 
-def load_issuer_key(db: Session, settings: Settings, actor: str = "system") -> Ed25519PrivateKey:
+def load_issuer_key(db: Session, settings: StorageSettings, actor: str = "system") -> Ed25519PrivateKey:
     """The district issuer key; created on first use in the demo only. Its public
     key is on the trust list (Issuer table)."""
     path = Path(settings.pass_issuer_key_path)
@@ -75,7 +75,7 @@ class PassRequest:
     zone: int | None = None
 
 
-def issue_pass(db: Session, settings: Settings, req: PassRequest, actor: str,
+def issue_pass(db: Session, settings: StorageSettings, req: PassRequest, actor: str,
                now: int | None = None) -> tuple[Pass, str]:
     if req.business_id is not None:
         registry.get_business(db, req.business_id)

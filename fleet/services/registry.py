@@ -16,7 +16,7 @@ from fleet.models import Business, BusinessStatus, Device, Issuer, Site
 
 from . import audit, control
 
-DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
+DEVICE_ID = re.compile(r"^gg-[0-9a-f]{12}$")  # docs/protocol.md: "gg-" + ESP32 base MAC
 
 
 def get_business(db: Session, business_id: str) -> Business:
@@ -65,10 +65,12 @@ def decode_public_key(text: str) -> bytes:
 def register_device(db: Session, device_id: str, public_key_hex: str, site_id: int | None,
                     firmware: str | None, actor: str) -> tuple[Device, str]:
     """Register a gate (its own key pair: the private key never leaves it) and
-    issue its MQTT credentials. Returns (device, mqtt_password): the password
-    is shown once; only its mosquitto hash is stored."""
+    issue its MQTT credentials (username = device id). Returns (device,
+    mqtt_password): the password goes to the device once, inside the signed
+    provisioning bundle; only its mosquitto hash is stored. Queues the site's
+    configuration for the gate."""
     if not DEVICE_ID.match(device_id):
-        raise errors.BadRequest("device_id: 3..32 of A-Z a-z 0-9 _ -", code="BAD_DEVICE_ID")
+        raise errors.BadRequest("device_id must be gg- and 12 lowercase hex digits", code="BAD_DEVICE_ID")
     raw = decode_public_key(public_key_hex)
     if site_id is not None:
         get_site(db, site_id)
@@ -89,6 +91,7 @@ def register_device(db: Session, device_id: str, public_key_hex: str, site_id: i
     audit.record(db, actor, "device.register" if existing is None else "device.reregister",
                  "device", device_id, site_id=device.site_id,
                  key_sha256=hashlib.sha256(raw).hexdigest()[:16])
+    control.enqueue_device_config(db, device)
     return device, password
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -59,7 +59,27 @@ def validate_event(ev: object) -> dict:
 
 
 def _insert(dialect: str):  # noqa: ANN202
-    return postgresql.insert(Scan) if dialect == "postgresql" else sqlite.insert(Scan)
+    table = Scan.__table__
+    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    # One cached statement run as executemany: SQLAlchemy batches it into
+    # multi-row INSERT ... RETURNING ("insertmanyvalues") on both databases.
+    return (ins.on_conflict_do_nothing(index_elements=["device_id", "seq"])
+            .returning(table.c.device_id, table.c.seq, table.c.site_id, table.c.pass_hash,
+                       table.c.reason))
+
+
+_COLUMNS = ("device_id", "seq", "site_id", "time", "time_valid", "pass_hash", "verdict", "reason",
+            "received_at")
+# PostgreSQL: one statement with one array per column, however many rows:
+# psycopg spends most of its time parsing huge multi-row VALUES statements.
+_PG_UNNEST = text(
+    "INSERT INTO scan (device_id, seq, site_id, time, time_valid, pass_hash, verdict, reason, received_at) "
+    "SELECT * FROM unnest(CAST(:device_id AS varchar[]), CAST(:seq AS bigint[]), "
+    "CAST(:site_id AS integer[]), CAST(:time AS bigint[]), CAST(:time_valid AS boolean[]), "
+    "CAST(:pass_hash AS varchar[]), CAST(:verdict AS boolean[]), CAST(:reason AS smallint[]), "
+    "CAST(:received_at AS bigint[])) "
+    "ON CONFLICT (device_id, seq) DO NOTHING "
+    "RETURNING device_id, seq, site_id, pass_hash, reason")
 
 
 def ingest(db: Session, device_id: str, events: list[dict], *, site_id: int | None = None,
@@ -71,18 +91,17 @@ def ingest(db: Session, device_id: str, events: list[dict], *, site_id: int | No
                             for e in events])
 
 
-def ingest_rows(db: Session, rows: list[dict], chunk: int = 2000) -> IngestResult:
+def ingest_rows(db: Session, rows: list[dict]) -> IngestResult:
     """Insert complete scan rows (several devices at once), skipping (device,
     seq) pairs already stored; raises REVOKED_PRESENTED alerts for new rows.
     The caller commits."""
-    new: list = []
-    dialect = db.get_bind().dialect.name
-    for i in range(0, len(rows), chunk):
-        part = rows[i:i + chunk]
-        stmt = (_insert(dialect).values(part)
-                .on_conflict_do_nothing(index_elements=["device_id", "seq"])
-                .returning(Scan.device_id, Scan.seq, Scan.site_id, Scan.pass_hash, Scan.reason))
-        new += db.execute(stmt).all()
+    if not rows:
+        return IngestResult(0, 0)
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        new = conn.execute(_PG_UNNEST, {c: [r[c] for r in rows] for c in _COLUMNS}).all()
+    else:
+        new = conn.execute(_insert(conn.dialect.name), rows).all()
     for device_id, seq, site_id, pass_hash, reason in new:
         if reason == REVOKED_REASON:
             site = db.get(Site, site_id) if site_id is not None else None

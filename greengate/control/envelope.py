@@ -23,13 +23,15 @@ KIND_CONFIG = 1
 KIND_TRUST = 2
 KIND_REVOCATION = 3
 KIND_COMMAND = 4
-KINDS = {"config": KIND_CONFIG, "trust": KIND_TRUST, "revocation": KIND_REVOCATION, "command": KIND_COMMAND}
+KIND_PROVISION = 5  # provisioning bundle, handed over USB (docs/provisioning.md)
+KINDS = {"config": KIND_CONFIG, "trust": KIND_TRUST, "revocation": KIND_REVOCATION,
+         "command": KIND_COMMAND, "provision": KIND_PROVISION}
 
 SCOPE_FLEET = 0
 SCOPE_SITE = 1
 SCOPE_DEVICE = 2
 ALG_EDDSA = -8
-MAX_MESSAGE = 8192
+MAX_MESSAGE = 4000  # the device client's max packet is 4 KiB
 
 
 def fleet_scope() -> list:
@@ -86,7 +88,7 @@ def sign_message(
     issued_at: int,
     valid_until: int,
 ) -> bytes:
-    """One signed control message, ready to publish (<= 8 KiB; keep it ~1 KiB)."""
+    """One signed control message, ready to publish (<= 4,000 bytes; keep it ~1 KiB)."""
     data = sign_payload(encode_payload(kind, version, body, scope, issued_at, valid_until), fleet_key)
     if len(data) > MAX_MESSAGE:
         raise ValueError(f"control message is {len(data)} bytes; send big parts as blobs")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from greengate.sim.gm65 import TERMIOS_SPEED
 from greengate.sim.terminal import SimError, SimTerminal, print_event, read_qr, send
 
 app = typer.Typer(help="Simulated gate terminal: the real firmware under MicroPython.")
@@ -30,6 +31,9 @@ def run(
     """Run the terminal until Ctrl-C. Events go to stderr, the display to DIR/display.png."""
     if ctx.invoked_subcommand is not None:
         return
+    if module_baud not in TERMIOS_SPEED:
+        typer.echo(f"error: --module-baud must be one of {sorted(TERMIOS_SPEED)}", err=True)
+        raise typer.Exit(2)
     dir.mkdir(parents=True, exist_ok=True)
     sim = SimTerminal(dir, device_id=device_id, broker=broker, module_baud=module_baud)
     try:
@@ -41,9 +45,10 @@ def run(
     # SIGTERM stops the simulator like Ctrl-C (the firmware child goes too)
     signal.signal(signal.SIGTERM, _interrupt)
     typer.echo(f"simulator running in {dir} (display: {sim.paths.display}); Ctrl-C stops", err=True)
+    typer.echo(f"console (provisioning tool): {sim.console_path}", err=True)
     seen = 0
     try:
-        while sim.proc.poll() is None:
+        while sim.poll() is None:
             evs = sim.events()
             for ev in evs[seen:]:
                 print_event(ev)

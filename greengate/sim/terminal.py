@@ -7,6 +7,9 @@ Layout of the simulator directory (DIR):
   display.png       the display's last picture
   sim.sock          the running simulator's control socket (JSON lines)
 
+The firmware's USB console is a pty too (`console_path`, printed by
+`greengate sim`): the provisioning tool talks to the SETUP service there.
+
 The scanner is a pty: the firmware opens its slave as the UART and
 `FakeGM65` plays the module on the master (answers set-up frames at the
 module's baud rate, "reads" codes by typing them at that rate).
@@ -96,8 +99,12 @@ class SimTerminal:
         self.proc: subprocess.Popen | None = None
         self.fake: FakeGM65 | None = None
         self._master = self._slave = -1
+        self._console: list[int] = []  # firmware pty pair + tool pty pair
+        self.console_path: str | None = None  # for the provisioning tool
         self._server: socket.socket | None = None
         self._stop = threading.Event()
+        self._stdout = self._stderr = None
+        self.reboots = 0
 
     # -- lifecycle -----------------------------------------------------------
     def start(self, stdout=None, stderr=None) -> "SimTerminal":
@@ -110,21 +117,65 @@ class SimTerminal:
         tty.setraw(self._slave)
         self.fake = FakeGM65(self._master, baud=self.module_baud,
                              responsive=self.module_responsive).start()
+        self._open_console()
+        self._stdout, self._stderr = stdout, stderr
+        self._spawn()
+        self._serve()
+        return self
+
+    def _spawn(self) -> None:
+        p = self.paths
         env = dict(os.environ)
         env.update(
             MICROPYPATH=f"{FIRMWARE}:.frozen",
             GG_FLASH_DIR=str(p.flash),
             GG_SCANNER_PTY=os.ttyname(self._slave),
+            GG_CONSOLE_PTY=os.ttyname(self._console[1]),
             GG_EVENT_FILE=str(p.events),
             GG_INPUT_DIR=str(p.inputs),
             GG_DISPLAY_DUMP=str(p.display),
         )
         self.proc = subprocess.Popen(
             [micropython_binary(), "-X", f"heapsize={self.heap}", str(FIRMWARE / "main.py")],
-            env=env, cwd=str(p.root), stdout=stdout, stderr=stderr,
+            env=env, cwd=str(p.root), stdout=self._stdout, stderr=self._stderr,
         )
-        self._serve()
-        return self
+
+    def poll(self) -> int | None:
+        """None while the firmware runs. A reset (exit status 3: hal.unix
+        Port.reset, e.g. after the reboot command) boots it again, like the
+        device would."""
+        if self.proc is None:
+            return None
+        rc = self.proc.poll()
+        if rc == 3 and not self._stop.is_set():
+            self.reboots += 1
+            self._spawn()
+            return None
+        return rc
+
+    def _open_console(self) -> None:
+        # the firmware's console pty and the one a provisioning tool opens,
+        # bridged (a pty master has no path the tool could open)
+        fw_master, fw_slave = pty.openpty()
+        tool_master, tool_slave = pty.openpty()
+        for fd in (fw_slave, tool_slave):
+            tty.setraw(fd)
+        self._console = [fw_master, fw_slave, tool_master, tool_slave]
+        self.console_path = os.ttyname(tool_slave)
+        threading.Thread(target=self._bridge, args=(fw_master, tool_master),
+                         name="sim-console", daemon=True).start()
+
+    def _bridge(self, a: int, b: int) -> None:
+        import select
+
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select([a, b], [], [], 0.1)
+                for fd in ready:
+                    data = os.read(fd, 1024)
+                    os.write(b if fd == a else a, data)
+            except OSError:
+                time.sleep(0.1)  # one side not open yet / any more
 
     def stop(self) -> None:
         self._stop.set()
@@ -143,13 +194,14 @@ class SimTerminal:
                 self.proc.wait()
         if self.fake is not None:
             self.fake.stop()
-        for fd in (self._master, self._slave):
+        for fd in [self._master, self._slave] + self._console:
             if fd >= 0:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
         self._master = self._slave = -1
+        self._console = []
 
     def __enter__(self) -> "SimTerminal":
         return self.start()
@@ -173,7 +225,7 @@ class SimTerminal:
             for ev in evs[after:]:
                 if predicate(ev):
                     return ev
-            if self.proc is not None and self.proc.poll() is not None:
+            if self.poll() is not None:
                 raise SimError(f"firmware exited with status {self.proc.returncode}")
             time.sleep(0.05)
         raise SimError("timed out waiting for the firmware")
@@ -230,7 +282,8 @@ class SimTerminal:
             return {"ok": True}
         if cmd == "status":
             return {"ok": True, "running": self.proc is not None and self.proc.poll() is None,
-                    "module_baud": self.fake.baud if self.fake else None}
+                    "module_baud": self.fake.baud if self.fake else None,
+                    "console": self.console_path, "reboots": self.reboots}
         raise SimError(f"unknown command {cmd!r}")
 
 

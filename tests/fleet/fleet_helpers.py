@@ -11,6 +11,35 @@ def pubhex() -> str:
     return Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
 
+def dev_id(n: int) -> str:
+    return f"gg-{n:012x}"
+
+
+SIGN_CONTEXT = b"greengate-provision-v1:"
+
+
+def registration(client, headers: dict, device_id: str, site_id=None, key=None, **extra) -> dict:
+    """A register body the way the provisioning tool builds it: challenge from
+    the fleet, signed by the device's own key."""
+    key = key or Ed25519PrivateKey.generate()
+    r = client.post("/api/v1/devices/challenge", json={"device_id": device_id}, headers=headers)
+    assert r.status_code == 200, r.text
+    challenge = bytes.fromhex(r.json()["challenge"])
+    pub = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    body = {"device_id": device_id, "public_key": pub.hex(), "site_id": site_id, "firmware": "0.1.0",
+            "challenge": challenge.hex(), "signature": key.sign(SIGN_CONTEXT + challenge).hex()}
+    body.update(extra)
+    return body
+
+
+def register(api, role: str, device_id: str, site_id=None) -> dict:
+    h = api.headers(role)
+    r = api.client.post("/api/v1/devices/register", json=registration(api.client, h, device_id, site_id),
+                        headers=h)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
 class Api:
     """A TestClient plus a bearer token per role: `api.as_("manager").get(...)`."""
 
@@ -59,7 +88,7 @@ def wait_until(pred, timeout: float = 15.0, step: float = 0.05):
         time.sleep(step)
 
 
-def seed_registry(db, device_ids=("gate-1",), business_id="B1"):
+def seed_registry(db, device_ids=(), business_id="B1"):
     """An approved business with one site and registered devices; returns
     (site, {device_id: mqtt_password})."""
     from fleet.models import Business, Site

@@ -77,3 +77,24 @@ def test_audit_log_records_and_is_district_only(api):
     assert api.as_("viewer").get("/api/v1/audit").status_code == 403
     actions = [a["action"] for a in api.as_("operator").get("/api/v1/audit").json()]
     assert "business.create" in actions and "business.approved" in actions and "user.login" in actions
+
+
+def test_json_logs_carry_no_personal_data(api, caplog):
+    import json
+    import logging
+
+    from fleet.core.logging import JsonFormatter, log
+
+    caplog.set_level(logging.INFO, logger="greengate")
+    r = api.as_("operator").post("/api/v1/passes", json={
+        "role": 0, "initials": "ĐTH", "birth_year": 1961, "valid_days": 5})
+    assert r.status_code == 201
+    api.client.post("/api/v1/login", json={"username": "operator", "password": "operator-password-1"})
+    log(logging.getLogger("greengate.test"), "probe", initials="ĐTH", qr_text="GG1:X", pass_hash="ab" * 16)
+    lines = [JsonFormatter().format(rec) for rec in caplog.records if rec.name.startswith("greengate")]
+    assert any(json.loads(line)["event"] == "http" for line in lines)
+    text = "\n".join(lines)
+    for secret in ("ĐTH", "1961", "GG1:", "operator-password-1", r.json()["qr_text"][:20]):
+        assert secret not in text
+    probe = json.loads(lines[-1])
+    assert probe["pass_hash"] == "ab" * 16 and "initials" not in probe and "qr_text" not in probe

@@ -1,23 +1,27 @@
 """Scans query, alerts, and the F0 workflow end to end through the API."""
 
+import datetime as dt
 import time
 
 from sqlalchemy import select
 
 from fleet.broker_bridge import topics
-from fleet.models import AuditLog, ControlOutbox
+from fleet.models import AuditLog, Blob, ControlOutbox, utcnow
+from greengate.control import revocation as ggrev
 from fleet.services import scans
-from fleet_helpers import pubhex
+from fleet_helpers import dev_id, register
 
 H = {n: f"{n:02x}" * 16 for n in range(1, 10)}  # pass hashes
+
+
+G1, G2 = dev_id(0xB1), dev_id(0xB2)
 
 
 def setup_gates(api):
     op = api.as_("operator")
     sites = {s["business_id"]: s["id"] for s in op.get("/api/v1/sites").json()}
-    for bid in ("B1", "B2"):
-        op.post("/api/v1/devices/register", json={"device_id": f"gate-{bid}", "public_key": pubhex(),
-                                                  "site_id": sites[bid]})
+    register(api, "operator", G1, sites["B1"])
+    register(api, "operator", G2, sites["B2"])
     return sites
 
 
@@ -36,14 +40,14 @@ def ingest(session_factory, device, events):
 def test_scans_query_scoped(api, session_factory):
     setup_gates(api)
     now = int(time.time())
-    assert ingest(session_factory, "gate-B1", [ev(1, now, H[1]), ev(2, now, None, False, 2)]).inserted == 2
-    assert ingest(session_factory, "gate-B2", [ev(1, now, H[2])]).inserted == 1
+    assert ingest(session_factory, G1, [ev(1, now, H[1]), ev(2, now, None, False, 2)]).inserted == 2
+    assert ingest(session_factory, G2, [ev(1, now, H[2])]).inserted == 1
     op, mgr = api.as_("operator"), api.as_("manager")
     rows = op.get("/api/v1/scans").json()
     assert len(rows) == 3
     bad = [r for r in rows if not r["verdict"]][0]
     assert bad["reason_name"] == "BASE45" and bad["pass_hash"] is None
-    assert {r["device_id"] for r in mgr.get("/api/v1/scans").json()} == {"gate-B1"}
+    assert {r["device_id"] for r in mgr.get("/api/v1/scans").json()} == {G1}
     assert mgr.get("/api/v1/scans?business_id=B2").status_code == 403
     assert [r["seq"] for r in op.get(f"/api/v1/scans?pass_hash={H[2]}").json()] == [1]
     assert op.get("/api/v1/scans?pass_hash=xyz").status_code == 422
@@ -59,16 +63,19 @@ def test_revoked_presented_alert_and_fleet_checks(api, session_factory, settings
 
     setup_gates(api)
     now = int(time.time())
-    ingest(session_factory, "gate-B1", [ev(1, now, H[3], False, 12)])
-    ingest(session_factory, "gate-B1", [ev(1, now, H[3], False, 12)])  # re-delivery: no 2nd alert
+    ingest(session_factory, G1, [ev(1, now, H[3], False, 12)])
+    ingest(session_factory, G1, [ev(1, now, H[3], False, 12)])  # re-delivery: no 2nd alert
     op, mgr = api.as_("operator"), api.as_("manager")
     alerts = op.get("/api/v1/alerts").json()
     assert [(a["kind"], a["business_id"], a["detail"]["pass_hash"]) for a in alerts] == \
         [("REVOKED_PRESENTED", "B1", H[3])]
     with session_factory() as db:
-        d = db.get(Device, "gate-B2")
+        d = db.get(Device, G2)
         d.clock_drift_s, d.outbox_depth, d.tamper = 999.0, 10_000, True
         d.config_version = 0
+        # the bridge published G2's configuration 10 minutes ago; G2 still reports version 0
+        for row in db.scalars(select(ControlOutbox).where(ControlOutbox.topic == topics.config(G2))):
+            row.published_at = utcnow() - dt.timedelta(minutes=10)
         db.commit()
     assert mgr.post("/api/v1/alerts/evaluate").status_code == 403
     kinds = sorted(a["kind"] for a in op.post("/api/v1/alerts/evaluate").json())
@@ -93,14 +100,14 @@ def test_f0_workflow(api, session_factory):
     hour = 3600
     # F0 pass H1 accepted at B1 two days ago; H2 there 1 h later (exposed), H3 there 5 h later
     # (outside +/- 2 h), H4 denied at B2 (F0 pass denied there: not an exposure)
-    ingest(session_factory, "gate-B1", [
+    ingest(session_factory, G1, [
         ev(1, now - 2 * 86400, H[1]), ev(2, now - 2 * 86400 + hour, H[2]),
         ev(3, now - 2 * 86400 + 5 * hour, H[3]),
         # an untrusted device clock: the fleet's receive time counts instead
         ev(4, 5, H[5], time_valid=False),
         ev(5, now - 40 * 86400, H[1]), ev(6, now - 40 * 86400, H[6]),  # outside N days
     ])
-    ingest(session_factory, "gate-B2", [ev(1, now - 86400, H[1], False, 12), ev(2, now - 86400, H[4])])
+    ingest(session_factory, G2, [ev(1, now - 86400, H[1], False, 12), ev(2, now - 86400, H[4])])
     op, mgr = api.as_("operator"), api.as_("manager")
     assert mgr.post("/api/v1/f0", json={"pass_hash": H[1]}).status_code == 403
     assert op.post("/api/v1/f0", json={"pass_hash": "zz"}).status_code == 422
@@ -119,12 +126,13 @@ def test_f0_workflow(api, session_factory):
     assert op.get("/api/v1/businesses/B1").json()["status"] == "suspended"
     assert op.get("/api/v1/businesses/B2").json()["status"] == "approved"
     with session_factory() as db:
-        cfg = db.scalars(select(ControlOutbox).where(ControlOutbox.topic == topics.site_config(sites["B1"]))
+        cfg = db.scalars(select(ControlOutbox).where(ControlOutbox.topic == topics.config(G1))
                          .order_by(ControlOutbox.id.desc())).first()
-        delta = db.scalars(select(ControlOutbox).where(ControlOutbox.kind == "revocation_delta")
-                           .order_by(ControlOutbox.id.desc())).first()
-    assert cfg.body["suspended"] is True and cfg.body["status"] == "suspended"
-    assert H[1] in delta.body["added"] or H[1] in _snapshot_hashes(session_factory)
+        manifest = db.scalars(select(ControlOutbox).where(ControlOutbox.kind == "revocation")
+                              .order_by(ControlOutbox.id.desc())).first()
+        snap = db.get(Blob, manifest.body["snapshot"]).data
+    assert cfg.body["suspended"] is True and cfg.body["site"] == sites["B1"]
+    assert ggrev.contains(snap, bytes.fromhex(H[1]))  # the F0 pass is on every gate's list
     # step 4: reinstate
     assert op.post("/api/v1/businesses/B1/reinstate").json()["status"] == "approved"
     assert op.post(f"/api/v1/f0/{case['id']}/close").json()["status"] == "closed"
@@ -144,13 +152,8 @@ def test_f0_workflow(api, session_factory):
 def test_f0_exposure_uses_receive_time_for_untrusted_clocks(api, session_factory):
     setup_gates(api)
     now = int(time.time())
-    ingest(session_factory, "gate-B2", [ev(1, now - 600, H[7]), ev(2, 12345, H[8], time_valid=False)])
+    ingest(session_factory, G2, [ev(1, now - 600, H[7]), ev(2, 12345, H[8], time_valid=False)])
     case = api.as_("operator").post("/api/v1/f0", json={"pass_hash": H[7]}).json()
     assert case["exposure"][0]["passes"] == [H[8]]
 
 
-def _snapshot_hashes(session_factory):
-    with session_factory() as db:
-        snap = db.scalars(select(ControlOutbox).where(ControlOutbox.kind == "revocation_snapshot")
-                          .order_by(ControlOutbox.id.desc())).first()
-    return snap.body["hashes"]

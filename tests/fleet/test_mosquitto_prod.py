@@ -16,7 +16,7 @@ import cbor2
 import pytest
 from sqlalchemy import func, select
 
-from brokers import Mosquitto, free_port, mosquitto
+from brokers import Mosquitto, free_port
 from fleet.broker_bridge import mosquitto_conf as mc
 from fleet.broker_bridge import topics
 from fleet.broker_bridge.bridge import Bridge, BrokerParams, make_client
@@ -25,10 +25,11 @@ from fleet.broker_bridge.wire import load_or_create_fleet_key
 from fleet.core.db import make_engine, make_sessionmaker
 from fleet.models import Base, Scan
 from fleet.services import control
-from fleet_helpers import seed_registry, wait_until
+from fleet_helpers import dev_id, seed_registry, wait_until
 from tls_helpers import make_ca_and_server
 
 BRIDGE_PW = "bridge-secret-password"
+G1, G2, G3 = dev_id(1), dev_id(2), dev_id(3)
 
 
 def test_password_hash_matches_mosquitto_passwd(tmp_path):
@@ -53,8 +54,8 @@ def fleet_db(tmp_path):
     Base.metadata.create_all(engine)
     sessions = make_sessionmaker(engine)
     with sessions() as db:
-        site, pws = seed_registry(db, ("gate-1", "gate-2"))
-        other_site, more = seed_registry(db, ("gate-3",), business_id="B2")
+        site, pws = seed_registry(db, (G1, G2))
+        other_site, more = seed_registry(db, (G3,), business_id="B2")
     yield sessions, site, other_site, {**pws, **more}
     engine.dispose()
 
@@ -74,6 +75,17 @@ def bridge_params(port: int) -> BrokerParams:
     return BrokerParams(port=port, username=mc.BRIDGE_USER, password=BRIDGE_PW)
 
 
+def test_generated_acl_is_the_protocol_acl():
+    acl = mc.render_acl()
+    lines = {ln.strip() for ln in acl.splitlines() if ln.strip() and not ln.startswith("#")}
+    assert lines == {
+        "pattern write gg/v1/dev/%u/scans", "pattern write gg/v1/dev/%u/state",
+        "pattern write gg/v1/dev/%u/reply", "pattern write gg/v1/dev/%u/fetch",
+        "pattern read gg/v1/dev/%u/cmd", "pattern read gg/v1/dev/%u/config",
+        "pattern read gg/v1/dev/%u/blob", "pattern read gg/v1/fleet/trust",
+        "pattern read gg/v1/fleet/revocation", "user fleet-bridge", "topic readwrite gg/v1/#"}
+
+
 def test_credentials_and_acl_enforced_by_mosquitto(tmp_path, fleet_db):
     sessions, site, other_site, pws = fleet_db
     m = start_generated(tmp_path, sessions)
@@ -82,27 +94,29 @@ def test_credentials_and_acl_enforced_by_mosquitto(tmp_path, fleet_db):
     devs = []
     try:
         # wrong password: refused at CONNECT
-        bad = SimDevice("gate-1", BrokerParams(port=m.port), site_id=site.id, password="wrong")
+        bad = SimDevice(G1, BrokerParams(port=m.port), password="wrong")
         bad.connect()
         assert bad.connect_error is not None and bad.connect_error.is_failure
         bad.client.loop_stop()
-        g1 = SimDevice("gate-1", BrokerParams(port=m.port), site_id=site.id, password=pws["gate-1"]).connect()
-        g2 = SimDevice("gate-2", BrokerParams(port=m.port), site_id=site.id, password=pws["gate-2"]).connect()
+        g1 = SimDevice(G1, BrokerParams(port=m.port), password=pws[G1]).connect()
+        g2 = SimDevice(G2, BrokerParams(port=m.port), password=pws[G2]).connect()
         devs = [g1, g2]
         assert g1.connect_error is None
-        # gate-1 forges gate-2's scans: the broker drops it; its own arrive
-        g1.client.publish(topics.scans("gate-2"), cbor2.dumps({"device": "gate-2", "scans": [
-            {"seq": 1, "time": 1, "time_valid": True, "pass": b"\x01" * 16, "verdict": True, "reason": 0}]}),
-            qos=1).wait_for_publish(10)
-        g1.client.publish(topics.state("gate-2"), cbor2.dumps({"online": True}), qos=1).wait_for_publish(10)
+        # gate-1 forges gate-2's scans and state, and tries fleet topics: the broker drops them
+        forged = cbor2.dumps({1: G2, 2: [[1, 1, True, b"\x01" * 16, True, 0]]})
+        g1.client.publish(topics.scans(G2), forged, qos=1).wait_for_publish(10)
+        g1.client.publish(topics.state(G2), cbor2.dumps({1: True}), qos=1).wait_for_publish(10)
+        g1.client.publish(topics.REVOCATION, b"forged", qos=1, retain=True).wait_for_publish(10)
         g1.publish_scans(0, 5).wait_for_publish(10)
-        with sessions() as db:
-            count = lambda dev: db.scalar(select(func.count()).select_from(Scan).where(Scan.device_id == dev))  # noqa: E731
-            wait_until(lambda: count("gate-1") == 5)
-        # gate-1 may not read gate-2's commands nor another site's configuration
-        sub = SimDevice("gate-1", BrokerParams(port=m.port), password=pws["gate-1"], client_id="sim-gate-1-b")
+
+        def count(dev):
+            with sessions() as db:
+                return db.scalar(select(func.count()).select_from(Scan).where(Scan.device_id == dev))
+        wait_until(lambda: count(G1) == 5)
+        # gate-1 may not read gate-2's commands / configuration
+        sub = SimDevice(G1, BrokerParams(port=m.port), password=pws[G1], client_id=G1 + "-b")
         sub.client.on_connect = lambda c, u, f, rc, p: c.subscribe(
-            [(topics.command("gate-2"), 1), (topics.site_config(other_site.id), 1), (topics.command("gate-1"), 1)])
+            [(topics.command(G2), 1), (topics.config(G3), 1), (topics.command(G1), 1)])
         sub.client.connect("127.0.0.1", m.port)
         sub.client.loop_start()
         devs.append(sub)
@@ -110,21 +124,23 @@ def test_credentials_and_acl_enforced_by_mosquitto(tmp_path, fleet_db):
         # granted QoS, then filters every delivery through the ACL read check
         wait_until(lambda: sub.suback)
         with sessions() as db:
-            control.enqueue_command(db, "gate-2", "reboot")
-            control.enqueue_site_config(db, db.get(type(site), other_site.id))
-            control.enqueue_command(db, "gate-1", "sync")
+            control.enqueue_command(db, G2, "reboot")
+            control.enqueue_site_config(db, db.get(type(site), other_site.id))  # config for G3
+            control.enqueue_command(db, G1, "sync")
             db.commit()
-        wait_until(lambda: g1.messages(topics.command("gate-1")))
-        wait_until(lambda: sub.messages(topics.command("gate-1")))  # its own: delivered
-        wait_until(lambda: g2.messages(topics.command("gate-2")))
-        assert sub.messages(topics.command("gate-2")) == []
-        assert sub.messages(topics.site_config(other_site.id)) == []
-        assert g1.messages(topics.command("gate-2")) == []
-        assert g1.messages(topics.site_config(other_site.id)) == []
+        wait_until(lambda: g1.messages(topics.command(G1)))
+        wait_until(lambda: sub.messages(topics.command(G1)))  # its own: delivered
+        wait_until(lambda: g2.messages(topics.command(G2)))
+        wait_until(lambda: g1.messages(topics.config(G1)))    # own retained config: delivered
+        assert sub.messages(topics.command(G2)) == []
+        assert sub.messages(topics.config(G3)) == []
+        # the forged retained manifest never reached a subscriber: only signed fleet ones
+        for payload in g2.messages(topics.REVOCATION):
+            assert payload != b"forged"
+        assert count(G2) == 0
         with sessions() as db:
             from fleet.models import Device
-            assert db.get(Device, "gate-2").online is False  # the forged "online" state was dropped
-            assert count("gate-2") == 0
+            assert db.get(Device, G2).online is False  # the forged "online" state was dropped
     finally:
         for d in devs:
             d.close()
@@ -142,8 +158,8 @@ def test_tls_listener_with_generated_ca(tmp_path, fleet_db):
     assert params.tls and params.port == tls.port
     bridge = Bridge(sessions, params, fleet_key).start()
     try:
-        dev = SimDevice("gate-1", BrokerParams(port=tls.port, tls=True, ca_file=str(ca)),
-                        site_id=site.id, password=pws["gate-1"]).connect()
+        dev = SimDevice(G1, BrokerParams(port=tls.port, tls=True, ca_file=str(ca)),
+                        password=pws[G1]).connect()
         dev.publish_scans(0, 3).wait_for_publish(10)
         with sessions() as db:
             wait_until(lambda: db.scalar(select(func.count()).select_from(Scan)) == 3)
@@ -174,7 +190,7 @@ def test_shared_workers_killed_mid_stream_lose_and_duplicate_nothing(tmp_path, f
     log = (tmp_path / "workers.log").open("w")
     w1 = _worker(db_url, m.port, "bridge-w1", log)
     w2 = _worker(db_url, m.port, "bridge-w2", log)
-    dev = SimDevice("gate-1", BrokerParams(port=m.port), password=pws["gate-1"]).connect()
+    dev = SimDevice(G1, BrokerParams(port=m.port), password=pws[G1]).connect()
     total = 0
     try:
         def stored():
@@ -202,4 +218,42 @@ def test_shared_workers_killed_mid_stream_lose_and_duplicate_nothing(tmp_path, f
             w.send_signal(signal.SIGTERM)
             w.wait(10)
         log.close()
+        m.stop()
+
+
+def test_generated_queue_limits_keep_a_qos1_burst(tmp_path, fleet_db):
+    """A 20,000-message QoS 1 burst to one subscriber arrives whole (with
+    Debian's default max_queued_messages most of it was dropped)."""
+    import threading
+
+    sessions, _, _, pws = fleet_db
+    m = start_generated(tmp_path, sessions)
+    got = []
+    done = threading.Event()
+    sub = make_client(bridge_params(m.port), "burst-sub", clean_session=True)
+
+    def on_message(c, u, msg):
+        got.append(msg.payload)
+        time.sleep(0.0001)  # a consumer slower than the producer
+        if len(got) == 20_000:
+            done.set()
+    sub.on_message = on_message
+    sub.on_connect = lambda c, u, f, rc, p: c.subscribe(topics.SCANS_ALL, 1)
+    sub.connect("127.0.0.1", m.port)
+    sub.loop_start()
+    pub = make_client(BrokerParams(port=m.port, username=G1, password=pws[G1]), G1, clean_session=True)
+    pub.max_inflight_messages_set(1000)
+    pub.connect("127.0.0.1", m.port)
+    pub.loop_start()
+    try:
+        wait_until(lambda: sub.is_connected() and pub.is_connected())
+        time.sleep(0.3)  # subscription in place
+        infos = [pub.publish(topics.scans(G1), i.to_bytes(4, "big"), qos=1) for i in range(20_000)]
+        for i in infos:
+            i.wait_for_publish(60)
+        assert done.wait(90), f"only {len(got)} of 20000 arrived"
+        assert len(set(got)) == 20_000
+    finally:
+        pub.loop_stop()
+        sub.loop_stop()
         m.stop()

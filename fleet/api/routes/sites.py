@@ -5,10 +5,24 @@ from sqlalchemy import select
 
 from fleet.api.deps import CurrentUser, Operator, SessionDep, business_scope, check_business
 from fleet.api.schemas import SiteIn, SiteOut, SitePatch
+from fleet.core import errors
 from fleet.models import Site
 from fleet.services import audit, control, registry
 
 router = APIRouter(prefix="/sites", tags=["sites"])
+
+
+def check_rules(rules: list) -> list:
+    """Shape check of the rule list (docs/protocol.md section 8); the device
+    validates every parameter again and denies with RULE_ERROR on a bad one."""
+    out = []
+    for i, (rtype, params) in enumerate(rules):
+        if not 1 <= rtype <= 11:
+            raise errors.BadRequest(f"rule {i}: type must be 1..11", code="BAD_RULES")
+        if not all(isinstance(k, str) and k.isdigit() for k in params):
+            raise errors.BadRequest(f"rule {i}: parameter keys are digit strings", code="BAD_RULES")
+        out.append([rtype, params])
+    return out
 
 
 @router.get("", response_model=list[SiteOut])
@@ -25,11 +39,10 @@ def list_sites(user: CurrentUser, db: SessionDep, business_id: str | None = None
 @router.post("", response_model=SiteOut, status_code=201)
 def create_site(body: SiteIn, user: Operator, db: SessionDep) -> Site:
     registry.get_business(db, body.business_id)
-    site = Site(**body.model_dump())
+    site = Site(**{**body.model_dump(), "rules": check_rules(body.rules)})
     db.add(site)
     db.flush()
     audit.record(db, user.username, "site.create", "site", site.id, business_id=site.business_id)
-    control.enqueue_site_config(db, site)
     return site
 
 
@@ -44,6 +57,8 @@ def get_site(site_id: int, user: CurrentUser, db: SessionDep) -> Site:
 def update_site(site_id: int, body: SitePatch, user: Operator, db: SessionDep) -> Site:
     site = registry.get_site(db, site_id)
     changes = body.model_dump(exclude_unset=True)
+    if changes.get("rules") is not None:
+        changes["rules"] = check_rules(body.rules)
     for k, v in changes.items():
         setattr(site, k, v)
     audit.record(db, user.username, "site.update", "site", site.id, fields=sorted(changes))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 10:23:31.018544
+Create Date: 2026-11-26 10:31:04.797274
 """
 from alembic import op
 import sqlalchemy as sa
@@ -47,6 +47,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_log_action'), ['action'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
 
+    op.create_table('blob',
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('created_at', fleet.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('sha256', name=op.f('pk_blob'))
+    )
     op.create_table('business',
     sa.Column('id', sa.String(length=16), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -72,18 +79,21 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('device_id', sa.String(length=32), nullable=False),
     sa.Column('command_id', sa.Integer(), nullable=False),
-    sa.Column('ok', sa.Boolean(), nullable=False),
-    sa.Column('detail', sa.JSON(), nullable=False),
-    sa.Column('png', sa.LargeBinary(), nullable=True),
+    sa.Column('status', sa.SmallInteger(), nullable=False),
+    sa.Column('detail', sa.String(length=64), nullable=False),
+    sa.Column('chunk_index', sa.Integer(), nullable=True),
+    sa.Column('chunk_count', sa.Integer(), nullable=True),
+    sa.Column('data', sa.LargeBinary(), nullable=True),
+    sa.Column('sha256', sa.LargeBinary(), nullable=True),
     sa.Column('received_at', fleet.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_command_reply'))
     )
     with op.batch_alter_table('command_reply', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_command_reply_device_id'), ['device_id'], unique=False)
+        batch_op.create_index('ix_command_reply_device_id_command_id', ['device_id', 'command_id'], unique=False)
 
     op.create_table('control_outbox',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('topic', sa.String(length=128), nullable=False),
     sa.Column('retain', sa.Boolean(), nullable=False),
     sa.Column('body', sa.JSON(), nullable=False),
@@ -94,6 +104,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('control_outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_control_outbox_published_at'), ['published_at'], unique=False)
+        batch_op.create_index('ix_control_outbox_topic_id', ['topic', 'id'], unique=False)
 
     op.create_table('f0_case',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -193,10 +204,20 @@ def upgrade() -> None:
     with op.batch_alter_table('pass', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_pass_business_id'), ['business_id'], unique=False)
 
+    op.create_table('revocation_snapshot',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('list_version', sa.Integer(), nullable=False),
+    sa.Column('blob_sha256', sa.String(length=64), nullable=False),
+    sa.Column('entries', sa.Integer(), nullable=False),
+    sa.Column('created_at', fleet.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['blob_sha256'], ['blob.sha256'], name=op.f('fk_revocation_snapshot_blob_sha256_blob')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_revocation_snapshot'))
+    )
     op.create_table('site',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('business_id', sa.String(length=16), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('name_en', sa.String(length=200), nullable=True),
     sa.Column('address', sa.String(length=300), nullable=False),
     sa.Column('capacity', sa.Integer(), nullable=True),
     sa.Column('rules', sa.JSON(), nullable=False),
@@ -234,6 +255,8 @@ def upgrade() -> None:
     sa.Column('config_version', sa.Integer(), nullable=True),
     sa.Column('revocation_version', sa.Integer(), nullable=True),
     sa.Column('trust_version', sa.Integer(), nullable=True),
+    sa.Column('dropped', sa.Integer(), nullable=True),
+    sa.Column('last_control_error', sa.JSON(), nullable=True),
     sa.Column('outbox_depth', sa.Integer(), nullable=True),
     sa.Column('clock_drift_s', sa.Float(), nullable=True),
     sa.Column('tamper', sa.Boolean(), nullable=False),
@@ -280,6 +303,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_site_business_id'))
 
     op.drop_table('site')
+    op.drop_table('revocation_snapshot')
     with op.batch_alter_table('pass', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_pass_business_id'))
 
@@ -305,17 +329,19 @@ def downgrade() -> None:
 
     op.drop_table('f0_case')
     with op.batch_alter_table('control_outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_control_outbox_topic_id')
         batch_op.drop_index(batch_op.f('ix_control_outbox_published_at'))
 
     op.drop_table('control_outbox')
     with op.batch_alter_table('command_reply', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_command_reply_device_id'))
+        batch_op.drop_index('ix_command_reply_device_id_command_id')
 
     op.drop_table('command_reply')
     with op.batch_alter_table('business', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_business_status'))
 
     op.drop_table('business')
+    op.drop_table('blob')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_log_at'))
         batch_op.drop_index(batch_op.f('ix_audit_log_action'))

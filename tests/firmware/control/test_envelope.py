@@ -157,3 +157,20 @@ def test_out_of_sync_from_valid_until_and_max_age(fleet):
     assert out[7]["stale"] == 2
     assert out[8]["stale"] == 2
     assert out[9]["stale"] is None
+
+
+def test_garbage_and_truncations_are_refused_cleanly(fleet):
+    import random
+
+    rnd = random.Random(42)
+    good = fleet.msg(1, 5, config_body())
+    cases = [good[:n] for n in range(0, len(good), 3)]
+    cases += [rnd.randbytes(rnd.randrange(1, 200)) for _ in range(150)]
+    cases += [good[:i] + rnd.randbytes(rnd.randrange(1, 8)) + good[i:] for i in rnd.sample(range(len(good)), 40)]
+    cases += [cbor2.dumps(cbor2.CBORTag(18, [b"", {}, b"", b""])), cbor2.dumps(cbor2.CBORTag(18, "x")),
+              b"\xd2\x84" + b"\x9f" * 3000]
+    cmds = [{"op": "open", "path": fleet.file(c), "kind": 1, "now": NOW, "check": "config"} for c in cases]
+    out = session(fleet, cmds + [{"op": "state"}])
+    for c, res in zip(cases, out[:-1]):
+        assert res["ok"] is False and 40 <= res["reason"] <= 46, (c.hex(), res)
+    assert out[-1]["files"] == {}

@@ -78,6 +78,9 @@ def test_delta_adds_and_removes_on_top_of_its_snapshot(tmp_path):
     assert got[10:15] == [False] * 5
     assert got[15:60] == [True] * 45
     assert got[60:] == [rv.contains(data, p) for p in probes[60:]]
+    # a closed store never answers "not revoked"
+    out = rev([snap, delta], [{"op": "close"}, {"op": "has", "hex": hexes[:12]}])
+    assert out[1]["has"] == [["error", 27]] * 12
     # a delta made for another snapshot version is ignored
     out = rev([snap, stale_delta], [{"op": "info"}, {"op": "has", "hex": hexes}])
     assert out[0]["delta"] is False

@@ -147,3 +147,49 @@ def test_malformed_config_is_refused_with_a_clear_error(name, body):
     (got,) = run([{"config": body, "claims": claims(), "hash": H, "now": NOW}])
     assert got["config_error"][0] == MALFORMED, name
     assert got["config_error"][1].startswith("config:"), got
+
+
+def test_host_rule_builders_are_understood_by_the_device():
+    from greengate.control import config as hc
+
+    allow_hash = H
+    week = [[(420, 1140)]] * 5 + [[(480, 720)]] + [[]]  # Mon-Fri 07-19, Sat 08-12, Sun closed
+    rules_list = [
+        hc.roles([0, 1, 2]),
+        hc.any_of(hc.vaccination(2, 14), hc.negative_test(72)),
+        hc.no_f0(),
+        hc.health_declaration(1, for_roles=[1, 2]),
+        hc.zones([0, 1]),
+        hc.opening_hours(week),
+        hc.workers(),
+        hc.capacity(100),
+        hc.duplicate_window(300),
+    ]
+    body = hc.site_config("q7-bhx-012", rules_list, business_id="BIZ-0001")
+    good = claims(role=1, business="BIZ-0001", vaccination=[2, TODAY - 30], health_decl=TODAY, zone=0)
+    cases = [
+        {"config": body, "claims": good, "hash": allow_hash, "now": NOW, "allowlist": [allow_hash]},
+        {"config": body, "claims": good, "hash": allow_hash, "now": NOW, "allowlist": []},
+        {"config": body, "claims": good | {"zone": 2}, "hash": allow_hash, "now": NOW,
+         "allowlist": [allow_hash]},
+        # Sunday 2021-09-26 10:00 local: closed
+        {"config": body, "claims": good | {"health_decl": TODAY + 4}, "hash": allow_hash,
+         "now": NOW + 4 * 86400, "allowlist": [allow_hash]},
+    ]
+    out = run(cases)
+    assert [o["reason"] for o in out] == [OK, NOT_LISTED, ZONE, HOURS]
+    with pytest.raises(ValueError):
+        hc.site_config("", [])
+    with pytest.raises(ValueError):
+        hc.opening_hours([[(600, 500)]] * 7)
+    with pytest.raises(ValueError):
+        hc.any_of(hc.any_of(hc.roles([0])))
+    assert cbor2.loads(hc.allowlist_blob([H, H, CTI])) == sorted([H, CTI])
+
+
+@pytest.mark.parametrize("name,body", MALFORMED_CONFIGS, ids=[n for n, _ in MALFORMED_CONFIGS])
+def test_host_check_refuses_what_the_device_refuses(name, body):
+    from greengate.control import config as hc
+
+    with pytest.raises(ValueError, match="config"):
+        hc.check_config(body)

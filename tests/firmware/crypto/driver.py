@@ -10,7 +10,7 @@ One request per stdin line, one answer per stdout line:
         -> {"p": bool, "vp": [bool], "v": [bool] (verify()) or null}
   {"op": "types"}        -> {"raised": [..]}: non-bytes arguments that raised
   {"op": "base_table"}   -> {"same": bool}: stored base table == build_table(B)
-  {"op": "impl"}         -> {"sha": name of the block function in use}
+  {"op": "impl"}         -> {"sha": "viper"/"py" block function, "impl", "files"}
 Any exception becomes {"err": "..."} so the host sees it.
 """
 
@@ -116,7 +116,8 @@ def main():
                 out = _base_table(req)
             elif op == "impl":
                 py = sha512.compress is sha512.compress_py
-                out = {"sha": "py" if py else "viper", "impl": sys.implementation.name}
+                out = {"sha": "py" if py else "viper", "impl": sys.implementation.name,
+                       "files": [ed25519.__file__, sha512.__file__]}
             else:
                 out = {"err": "unknown op"}
         except Exception as e:

@@ -27,3 +27,37 @@ def test_generated_file_is_current(generator, target):
     proc = subprocess.run([sys.executable, str(REPO / "bench" / generator)],
                           capture_output=True, text=True, check=True)
     assert proc.stdout == (FIRMWARE / "crypto" / target).read_text()
+
+
+def test_compiled_mpy_gives_the_same_verdicts(tmp_path):
+    """The device runs .mpy files (big-int const() folding, viper machine
+    code): compile crypto/ for this machine's arch and rerun Wycheproof."""
+    import json
+    import platform
+
+    from crypto_harness import DRIVER
+    from mpy import TESTDATA, run_micropython
+
+    march = {"x86_64": "x64", "aarch64": "arm64"}.get(platform.machine())
+    if march is None:
+        pytest.skip("no mpy-cross arch for " + platform.machine())
+    (tmp_path / "crypto").mkdir()
+    for src in CRYPTO_FILES:
+        subprocess.run(["mpy-cross", "-march=" + march, str(src), "-o", str(tmp_path / "crypto" / (src.stem + ".mpy"))],
+                       check=True)
+    data = json.loads((TESTDATA / "wycheproof" / "ed25519_test.json").read_text())
+    reqs = [{"op": "ver_many", "pk": g["publicKey"]["pk"], "cases": [[t["sig"], t["msg"]] for t in g["tests"]]}
+            for g in data["testGroups"]]
+    reqs.append({"op": "sha", "d": (b"abc" * 100).hex()})
+    reqs.append({"op": "impl"})
+    proc = run_micropython(DRIVER, stdin="".join(json.dumps(r) + "\n" for r in reqs), extra_path=[tmp_path])
+    assert proc.returncode == 0, proc.stderr.decode()
+    answers = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    for g, ans in zip(data["testGroups"], answers):
+        want = [t["result"] == "valid" for t in g["tests"]]
+        assert ans["vp"] == want and ans["v"] == want
+    import hashlib
+
+    assert answers[-2]["h"] == hashlib.sha512(b"abc" * 100).hexdigest()
+    assert answers[-1]["sha"] == "viper"
+    assert answers[-1]["files"] == [str(tmp_path / "crypto" / "ed25519.mpy"), str(tmp_path / "crypto" / "sha512.mpy")]

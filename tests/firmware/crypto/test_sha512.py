@@ -25,7 +25,7 @@ BOUNDARY = [0, 1, 55, 56, 63, 64, 111, 112, 113, 127, 128, 129, 239, 240, 255, 2
 
 def test_block_function_is_viper_under_micropython(mpy_run):
     (ans,) = mpy_run([{"op": "impl"}])
-    assert ans == {"sha": "viper", "impl": "micropython"}
+    assert (ans["sha"], ans["impl"]) == ("viper", "micropython")
 
 
 @pytest.mark.parametrize("py", [False, True], ids=["default", "pure"])

@@ -51,7 +51,7 @@ async def main():
         ack_timeout_ms=cfg.get("ack_timeout_ms", 10000),
         backoff_min_ms=cfg.get("backoff_min_ms", 100),
         backoff_max_ms=cfg.get("backoff_max_ms", 1000),
-        max_packet=cfg.get("max_packet", 4096))
+        **({"max_packet": cfg["max_packet"]} if "max_packet" in cfg else {}))
     client.start()
     stdin = asyncio.StreamReader(sys.stdin)
     while True:

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[2]
+for p in (REPO, HERE):  # greengate.sim, and provision_kit next to the tests
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
 
 
 class ScannerLine:

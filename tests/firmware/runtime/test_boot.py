@@ -152,3 +152,18 @@ def test_boot_without_scanner_port_keeps_running(tmp_path):
     scanner = [e for e in evs if e["kind"] == "scanner"]
     assert scanner and scanner[0]["state"] == "absent"
     assert not [e for e in evs if e["kind"] == "watchdog"]
+
+
+def test_console_answers_the_provisioning_tool(sim):
+    import serial
+
+    from provisioning.device import hello
+    from provisioning.link import Link
+
+    sim.wait_for(kind("scanner"))
+    port = serial.Serial(sim.console_path, 115200, timeout=0.1)
+    try:
+        info = hello(Link(port, timeout=3.0))
+    finally:
+        port.close()
+    assert len(info.chip_id) == 12 and info.device_id == "gg-" + info.chip_id

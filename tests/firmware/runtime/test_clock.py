@@ -27,7 +27,6 @@ print(json.dumps(out))
 
 
 def run(tmp_path, **env):
-    import os
     import subprocess
 
     from mpy import MICROPYTHON, mpy_env
@@ -52,8 +51,22 @@ def test_unix_seconds_floor_and_persistence(tmp_path):
     assert out["floor_reloaded"] == out["future"]  # kept across reboots
     second = run(tmp_path)  # a new boot reads the stored floor
     assert second["floor0"] == out["future"] and second["now0"] == out["future"]
+    assert second["trusted0"] is True  # synced before, the RTC kept running
 
 
 def test_untrusted_host_clock(tmp_path):
     out = run(tmp_path, GG_CLOCK_TRUSTED="0")
     assert out["trusted1"] is False
+
+
+def test_rtc_that_went_back_or_is_stale_is_not_trusted(tmp_path):
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    now = int(time.time())
+    for synced in (now + 10**6, now - 4 * 86400):  # clock behind the last sync / sync too old
+        (flash / "nvs.json").write_text(json.dumps({"clock_synced": synced}))
+        out = run(tmp_path, GG_CLOCK_TRUSTED="0")
+        assert out["trusted0"] is False and out["trusted1"] is False
+    (flash / "nvs.json").write_text(json.dumps({"clock_synced": now - 3600}))
+    out = run(tmp_path, GG_CLOCK_TRUSTED="0")
+    assert out["trusted0"] is True and out["trusted1"] is True  # a failed re-sync keeps it

@@ -12,7 +12,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 
 from greengate.sim.gm65 import ACK, FakeGM65
 from mpy import MICROPYTHON, mpy_env
@@ -32,7 +31,7 @@ WRITE_BAUD_115200 = H("7e 00 08 02 00 2a 1a 00 e4 7e")
 SAVE = H("7e 00 09 01 00 00 00 de c8")  # verbatim from the GM65 manual
 
 SETTINGS = {"baud": 115200, "mode": "continuous", "terminator": "cr", "same_code_ms": 1000,
-            "timeout_ms": 250, "repeat_ms": 1500, "inter_byte_ms": 60}
+            "timeout_ms": 500, "repeat_ms": 1500, "inter_byte_ms": 60}
 
 
 class Run:
@@ -147,16 +146,16 @@ def test_codes_at_wrong_speed_are_noise_not_codes(scanner_line):
 def test_repeat_and_framing_over_the_wire(scanner_line):
     fake = FakeGM65(scanner_line.master, baud=115200).start()
     try:
-        run = Run(scanner_line, SETTINGS, listen_ms=2500)
+        run = Run(scanner_line, SETTINGS, listen_ms=3000)
         run.until("STATE ")
         run.until("LISTENING")
         fake.scan("GG1:AAA")
         fake.scan("GG1:AAA")  # same code at once: suppressed
         fake.write_raw(b"\x00\xff")  # line noise between codes, then a pause
-        time.sleep(0.3)
+        time.sleep(0.5)
         fake.scan("GG1:BBB")
         fake.write_raw(b"GG1:NO-TERMINATOR")  # ends by inter-byte timeout
-        time.sleep(0.3)
+        time.sleep(0.5)
         fake.write_raw(b"GG1:X\x01Y\r")  # control byte inside: dropped
         fake.write_raw(b"A" * 1500 + b"\r")  # over the cap: dropped
         fake.scan("GG1:CCC")

@@ -35,7 +35,7 @@ def broker(tmp_path):
     subprocess.run(["mosquitto_passwd", "-b", str(pw), "fleet-bridge", "pf"], check=True)
     acl = tmp_path / "acl"
     acl.write_text(ACL)
-    b = mosquitto(tmp_path / "m", extra_conf=f"user root\nallow_anonymous false\npassword_file {pw}\nacl_file {acl}\n")
+    b = mosquitto(tmp_path / "m", extra_conf=f"allow_anonymous false\npassword_file {pw}\nacl_file {acl}\n")
     b.start()
     yield b
     b.stop()

@@ -22,3 +22,4 @@ def test_host_fetch_answers():
         except ValueError:
             continue
         raise AssertionError(f"accepted {bad!r}")
+

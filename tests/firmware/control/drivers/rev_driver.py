@@ -49,6 +49,9 @@ for line in sys.stdin:
             if contains(h.digest()[:16]):
                 hits += 1
         res = {"hits": hits, "us": time.ticks_diff(time.ticks_us(), t)}
+    elif op == "close":
+        revs.close()
+        res = {}
     elif op == "has":
         out = []
         for hx in cmd["hex"]:

@@ -1,0 +1,402 @@
+# The control plane's MQTT side (docs/protocol.md sections 5-6): turns the
+# messages of the control topics into applied state, fetches blobs, runs
+# commands and answers them.
+#
+#   svc = ControlService(state, root, fleet_keys, clock, on_applied, on_command, log)
+#   svc.attach(client, reporter)   subscribe + route client.message_cb here
+#   await svc.run()                the task that verifies and applies
+#   svc.state_fields()             {3: applied versions, 12: last error, 13: fetch}
+#
+# The MQTT read loop must not stall for a signature check (~1.2 s on an
+# ESP32), so on_message() only queues signed messages in a bounded inbox:
+# one slot per list kind (a newer config / trust / revocation message replaces
+# the queued one) and at most 4 commands (overflow: the oldest command is
+# dropped and counted in .dropped; the operator sees no reply and re-sends).
+# Blob chunks are handled at once (a file append and a hash update).
+#
+# on_applied(kind) is called after a commit (the app rebuilds its decider).
+# on_command(code, args) -> (status, detail, data or None) runs a verified
+# command; data (a screenshot PNG) goes back in reply chunks.
+import asyncio
+from micropython import const
+
+import errors
+from verify import reasons
+from control import envelope
+
+_INBOX = const(4)  # commands waiting
+_FETCH_RETRY_MS = const(10000)
+_REPLY_CHUNK = const(768)
+_SUFFIX_KIND = {"config": 1, "cmd": 4}
+
+
+class ControlService:
+    def __init__(self, state, root, fleet_keys, clock, on_applied=None, on_command=None,
+                 log=None):
+        self.state = state
+        self.root = root
+        self.keys = fleet_keys
+        self.clock = clock
+        self.on_applied = on_applied
+        self.on_command = on_command
+        self.log = log or (lambda *_a: None)
+        self.client = None
+        self.reporter = None
+        self.device_id = state.device_id
+        self._inbox = []          # [kind, payload]
+        self.dropped = 0
+        self.last_error = None    # [kind, reason, version]
+        self.pending = {}         # kind -> envelope.Message waiting for its blobs
+        self.receiver = None      # control.blob.BlobReceiver
+        self._fetch_ms = 0
+        self._wake = asyncio.Event()
+        self._replies = []        # reply payloads waiting for a free QoS 1 slot
+
+    # -- wiring ---------------------------------------------------------------
+    def topics(self):
+        d = "gg/v1/dev/" + self.device_id + "/"
+        return (d + "cmd", d + "config", d + "blob", "gg/v1/fleet/trust", "gg/v1/fleet/revocation")
+
+    def attach(self, client, reporter=None):
+        self.client = client
+        self.reporter = reporter
+        client.message_cb = self.on_message
+        for t in self.topics():
+            client.subscribe(t, 1)
+
+    def kind_of(self, topic):
+        """Control kind for a topic, 0 for blob chunks, None if not ours."""
+        if topic == "gg/v1/fleet/trust":
+            return envelope.KIND_TRUST
+        if topic == "gg/v1/fleet/revocation":
+            return envelope.KIND_REVOCATION
+        prefix = "gg/v1/dev/" + self.device_id + "/"
+        if not topic.startswith(prefix):
+            return None
+        rest = topic[len(prefix):]
+        if rest == "blob":
+            return 0
+        return _SUFFIX_KIND.get(rest)
+
+    def on_message(self, topic, payload, retained=False):
+        kind = self.kind_of(topic)
+        if kind is None:
+            return
+        if kind == 0:
+            self.on_chunk(payload)
+            return
+        for item in self._inbox:
+            if item[0] == kind and kind != envelope.KIND_COMMAND:
+                item[1] = bytes(payload)  # the newer one supersedes
+                self._wake.set()
+                return
+        if kind == envelope.KIND_COMMAND:
+            n = 0
+            for item in self._inbox:
+                if item[0] == kind:
+                    n += 1
+            if n >= _INBOX:
+                for i in range(len(self._inbox)):
+                    if self._inbox[i][0] == kind:
+                        self._inbox.pop(i)  # the oldest command goes
+                        break
+                self.dropped += 1
+        self._inbox.append([kind, bytes(payload)])
+        self._wake.set()
+
+    def state_fields(self):
+        fetching = None
+        if self.receiver is not None:
+            fetching = [self.receiver.sha, self.receiver.next, self.receiver.count]
+        return {3: self.state.versions(), 12: self.last_error, 13: fetching}
+
+    # -- the task -------------------------------------------------------------
+    async def run(self):
+        while True:
+            try:
+                await asyncio.wait_for_ms(self._wake.wait(), 1000)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                self.step()
+            except Exception as e:  # noqa: one bad message must not stop the plane
+                self.log("control step failed: %r" % (e,))
+            await self._flush_replies()
+
+    def step(self):
+        """Process everything queued (also the test entry point, no asyncio)."""
+        while self._inbox:
+            kind, data = self._inbox.pop(0)
+            self.handle(kind, data)
+        if self.receiver is not None or self.pending:
+            from time import ticks_ms, ticks_diff
+
+            if ticks_diff(ticks_ms(), self._fetch_ms) >= _FETCH_RETRY_MS:
+                if self.receiver is None:
+                    self._fetch_ms = ticks_ms()
+                    self._next_fetch()  # after a failed blob write
+                else:
+                    self._request()
+
+    def _now(self):
+        c = self.clock
+        if c is None:
+            return None
+        return c.now() if c.trusted else None
+
+    def _check_for(self, kind):
+        if kind == envelope.KIND_CONFIG:
+            from gate import rules
+
+            return rules.SiteConfig
+        if kind == envelope.KIND_REVOCATION:
+            from store import revocation
+
+            return revocation.check_body
+        if kind == envelope.KIND_TRUST:
+            return _check_trust
+        return _check_command
+
+    def handle(self, kind, data):
+        """Verify one signed message and apply it (or start its blob fetch).
+        Returns the reason code (OK, or the CTRL_* refusal)."""
+        try:
+            msg = envelope.verify_message(data, kind, self.keys, self.state, self._now(),
+                                          self._check_for(kind))
+        except errors.GateError as e:
+            reason = e.reason if isinstance(e, errors.ControlError) else reasons.INTERNAL
+            self.last_error = [kind, reason, 0]
+            self.log("control %d refused: %s %s" % (kind, reasons.name(reason), e.detail))
+            if kind == envelope.KIND_COMMAND:
+                self._reply(0, reason, e.detail)
+            self._state_changed()
+            return reason
+        if msg is None:
+            return reasons.OK  # the applied message again (retained re-delivery)
+        if kind == envelope.KIND_COMMAND:
+            try:
+                self.state.commit(msg)  # before running it: a replay never runs twice
+            except errors.GateError as e:
+                self._reply(msg.version, e.reason, "cannot record command")
+                return e.reason
+            self._run_command(msg)
+            return reasons.OK
+        self.pending.pop(kind, None)  # a newer message of this kind wins
+        if self._missing(msg):
+            self.pending[kind] = msg
+            self._next_fetch()
+            return reasons.OK
+        self._commit(msg)
+        self._next_fetch()
+        return reasons.OK
+
+    def _refs(self, msg):
+        refs = ()
+        if msg.kind == envelope.KIND_REVOCATION:
+            refs = (msg.body.get(1), msg.body.get(2))
+        elif msg.kind == envelope.KIND_CONFIG:
+            refs = (msg.body.get(6),)
+        return [r for r in refs if r is not None]
+
+    def _missing(self, msg):
+        from control import blob
+
+        return [r for r in self._refs(msg) if not blob.have(self.root, r)]
+
+    def _commit(self, msg):
+        try:
+            self.state.commit(msg)
+        except errors.GateError as e:  # flash full or failing: keep the old state
+            self.last_error = [msg.kind, e.reason, msg.version]
+            self.log("control %d: commit failed: %s" % (msg.kind, e.detail))
+            self._state_changed()
+            return False
+        self.last_error = None
+        self.log("control %d: version %d applied" % (msg.kind, msg.version))
+        if self.on_applied is not None:
+            try:
+                self.on_applied(msg.kind)
+            except Exception as e:  # noqa: the app logs; state is committed
+                self.log("control %d: on_applied failed: %r" % (msg.kind, e))
+        self._state_changed()
+        self._cleanup()
+        return True
+
+    # -- blobs ----------------------------------------------------------------
+    def _next_fetch(self):
+        """Commit pending messages whose blobs are all here; fetch the next
+        missing blob (one at a time, in kind order)."""
+        from control import blob
+
+        wanted = []
+        for kind in sorted(self.pending):
+            msg = self.pending[kind]
+            missing = self._missing(msg)
+            if not missing:
+                del self.pending[kind]
+                self._commit(msg)
+            else:
+                wanted += missing
+        rx = self.receiver
+        if rx is not None:
+            for ref in wanted:
+                if ref[1] == rx.sha:
+                    return  # keep the transfer in progress
+            rx.abort()
+            self.receiver = None
+        if wanted:
+            self.receiver = blob.BlobReceiver(self.root, wanted[0])
+            self._request()
+
+    def _request(self):
+        from time import ticks_ms
+
+        self._fetch_ms = ticks_ms()
+        if self.client is not None and self.receiver is not None:
+            self.client.publish("gg/v1/dev/" + self.device_id + "/fetch",
+                                self.receiver.fetch_request(), 1)
+
+    def on_chunk(self, payload):
+        rx = self.receiver
+        if rx is None:
+            return
+        from codec import cbor
+
+        before = rx.next
+        try:
+            chunk = cbor.loads(payload)
+            done = rx.add(chunk)
+        except errors.GateError as e:
+            self.last_error = [0, e.reason, 0]
+            self.log("blob chunk refused: %s" % e.detail)
+            if isinstance(e, errors.StoreError):
+                self.receiver = None  # retried by step() after _FETCH_RETRY_MS
+            return
+        if rx.next != before:
+            from time import ticks_ms
+
+            self._fetch_ms = ticks_ms()  # progress: no retry yet
+        if not done:
+            if rx.next and rx.next % 16 == 0 and type(chunk) is dict and chunk.get(2) == rx.next - 1:
+                self._request()  # window consumed: ask for the next one
+            return
+        self.receiver = None
+        self._next_fetch()
+
+    def _cleanup(self):
+        # blobs no applied message names any more
+        import os
+
+        keep = []
+        for kind, key in ((envelope.KIND_REVOCATION, 1), (envelope.KIND_REVOCATION, 2),
+                          (envelope.KIND_CONFIG, 6)):
+            try:
+                body = self.state.body(kind)
+            except Exception:  # noqa: unreadable: keep everything
+                return
+            if body is not None and type(body) is dict and body.get(key) is not None:
+                keep.append(_blob_name(body[key][1]))
+        for msg in self.pending.values():
+            for ref in self._refs(msg):
+                keep.append(_blob_name(ref[1]))
+                keep.append(_blob_name(ref[1]) + ".part")
+        try:
+            names = os.listdir(self.root)
+        except OSError:
+            return
+        for name in names:
+            if name.startswith("blob_") and name not in keep:
+                try:
+                    os.remove(self.root + "/" + name)
+                except OSError:
+                    pass
+
+    # -- commands -------------------------------------------------------------
+    def _run_command(self, msg):
+        code = msg.body.get(1)
+        args = msg.body.get(2) or {}
+        if code == 1:  # sync now
+            if self.receiver is not None:
+                self._request()
+            self._state_changed()
+            self._reply(msg.version, reasons.OK, "sync")
+            return
+        if self.on_command is None:
+            self._reply(msg.version, reasons.INTERNAL, "no command handler")
+            return
+        try:
+            status, detail, data = self.on_command(code, args)
+        except Exception as e:  # noqa: a failing command is answered, not fatal
+            self._reply(msg.version, reasons.INTERNAL, ("%r" % (e,))[:64])
+            return
+        if data:
+            self._reply_chunks(msg.version, status, detail, data, args.get(1) or _REPLY_CHUNK)
+        else:
+            self._reply(msg.version, status, detail)
+
+    def _reply(self, version, status, detail):
+        from codec import cbor
+
+        self._replies.append(cbor.dumps({1: version, 2: status, 3: (detail or "")[:64]}))
+        self._wake.set()
+
+    def _reply_chunks(self, version, status, detail, data, size):
+        import hashlib
+        from codec import cbor
+
+        size = max(256, min(_REPLY_CHUNK, size))
+        count = (len(data) + size - 1) // size
+        for i in range(count):
+            m = {1: version, 2: status, 3: (detail or "")[:64], 4: [i, count],
+                 5: bytes(data[i * size:(i + 1) * size])}
+            if i == 0:
+                m[6] = hashlib.sha256(data).digest()
+            self._replies.append(cbor.dumps(m))
+        self._wake.set()
+
+    async def _flush_replies(self):
+        while self._replies and self.client is not None:
+            pid = self.client.publish("gg/v1/dev/" + self.device_id + "/reply", self._replies[0], 1)
+            if not pid:
+                await asyncio.sleep_ms(200)  # every QoS 1 slot busy: wait
+                continue
+            self._replies.pop(0)
+
+    def take_replies(self):
+        """Queued reply payloads (tests and clients without asyncio)."""
+        out = self._replies
+        self._replies = []
+        return out
+
+    def _state_changed(self):
+        if self.reporter is not None and hasattr(self.reporter, "publish_state"):
+            try:
+                self.reporter.publish_state()
+            except Exception:  # noqa: state is re-published periodically anyway
+                pass
+
+
+def _blob_name(sha):
+    from control import blob
+
+    return "blob_%s.bin" % blob.hexid(sha)
+
+
+def _check_trust(body):
+    if type(body) is not list or not body:
+        raise errors.ControlError(reasons.CTRL_MALFORMED, "trust list must be a non-empty array")
+    for it in body:
+        if (type(it) is not list or len(it) != 4 or type(it[0]) is not bytes
+                or not 1 <= len(it[0]) <= 16 or type(it[1]) is not bytes or len(it[1]) != 32
+                or type(it[2]) is not str or not 1 <= len(it[2]) <= 32
+                or type(it[3]) is not int or it[3] < 0):
+            raise errors.ControlError(reasons.CTRL_MALFORMED, "bad trust entry")
+
+
+def _check_command(body):
+    if type(body) is not dict or type(body.get(1)) is not int or not 1 <= body[1] <= 5:
+        raise errors.ControlError(reasons.CTRL_MALFORMED, "unknown command")
+    args = body.get(2, {})
+    if args is not None and type(args) is not dict:
+        raise errors.ControlError(reasons.CTRL_MALFORMED, "command args must be a map")

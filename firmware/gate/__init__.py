@@ -1,0 +1,1 @@
+# Gate: I/O, occupancy, site rules and the decision pipeline.

@@ -1,0 +1,509 @@
+"""`greengate fleet ...`: run the fleet service and script its administration.
+
+Library first: every command is a thin layer over fleet.services (the same
+functions the API calls). Data goes to stdout (a JSON document with --json),
+diagnostics and errors to stderr; a failure exits 1 with its error code.
+
+    greengate fleet serve                         # SQLite + amqtt in-process + API on :8000
+    greengate fleet serve --db postgresql://u:p@h/db --broker mqtts://fleet-bridge:pw@h:8883
+    greengate fleet businesses list --json
+    greengate fleet revocations add <pass hash> --reason LOST
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from fleet.core import errors
+
+app = typer.Typer(no_args_is_help=True, help="Fleet service: serve it, and administer it.")
+businesses_app = typer.Typer(no_args_is_help=True, help="Businesses (doanh nghiệp).")
+devices_app = typer.Typer(no_args_is_help=True, help="Gate devices (thiết bị).")
+passes_app = typer.Typer(no_args_is_help=True, help="Passes (thẻ).")
+revocations_app = typer.Typer(no_args_is_help=True, help="Revocations (thu hồi).")
+users_app = typer.Typer(no_args_is_help=True, help="Operator accounts.")
+for _sub, _name in ((businesses_app, "businesses"), (devices_app, "devices"), (passes_app, "passes"),
+                    (revocations_app, "revocations"), (users_app, "users")):
+    app.add_typer(_sub, name=_name)
+
+DbOpt = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: GREENGATE_DATABASE_URL "
+                                                           "or the SQLite file in the data dir).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+ACTOR = f"cli:{os.environ.get('USER', 'operator')}"
+
+
+def _fail(e: errors.FleetError) -> None:
+    typer.echo(f"error [{e.code}]: {e.message}", err=True)
+    raise typer.Exit(1)
+
+
+def _storage(db: str | None):  # noqa: ANN202
+    from fleet.core.config import StorageSettings
+
+    s = StorageSettings()
+    return s.model_copy(update={"database_url": db}) if db else s
+
+
+@contextmanager
+def _session(db: str | None, migrate: bool = True):  # noqa: ANN202
+    from fleet.core.db import make_engine, make_sessionmaker
+    from fleet.migrations import upgrade
+
+    settings = _storage(db)
+    if migrate:
+        upgrade(settings.db_url)
+    engine = make_engine(settings.db_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            try:
+                yield session, settings
+                session.commit()
+            except errors.FleetError as e:
+                session.rollback()
+                _fail(e)
+    finally:
+        engine.dispose()
+
+
+def _out(data: Any, as_json: bool, columns: list[str] | None = None) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, default=str, indent=2))
+        return
+    rows = data if isinstance(data, list) else [data]
+    for r in rows:
+        keys = columns or list(r)
+        typer.echo("\t".join(str(r.get(k, "")) for k in keys))
+
+
+def _row(obj: Any, fields: list[str]) -> dict:
+    return {f: getattr(obj, f) for f in fields}
+
+
+# -- serve ------------------------------------------------------------------------------
+
+def _local_secrets(data_dir: Path) -> dict:
+    """Embedded mode without configured secrets: random ones, made once and kept
+    in data_dir/secrets.json (0600); the admin password is printed on creation."""
+    path = data_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    values = {"secret_key": secrets.token_urlsafe(32), "admin_password": secrets.token_urlsafe(12)}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(values, f)
+    typer.echo(f"first start: admin password / mật khẩu quản trị: {values['admin_password']} "
+               f"(kept in {path})", err=True)
+    return values
+
+
+@app.command()
+def serve(
+    db: DbOpt = None,
+    broker: Annotated[Optional[str], typer.Option(help="mqtt://user:pw@host:1883 or mqtts://...; "
+                                                       "default: amqtt in-process")] = None,
+    host: Annotated[str, typer.Option(help="API listen address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="API port")] = 8000,
+    broker_port: Annotated[Optional[int], typer.Option(help="embedded broker port")] = None,
+    broker_bind: Annotated[str, typer.Option(help="embedded broker address (0.0.0.0 for gates "
+                                                  "on the LAN; it has no per-device ACL)")] = "127.0.0.1",
+    shared: Annotated[Optional[bool], typer.Option(help="$share subscriptions (default: on for an "
+                                                        "external broker)")] = None,
+) -> None:
+    """Run the API, the broker bridge, the alert checks and (by default) the embedded broker."""
+    import uvicorn
+
+    from fleet.api.main import create_app
+    from fleet.broker_bridge.bridge import Bridge, BrokerParams
+    from fleet.broker_bridge.embedded import EmbeddedBroker
+    from fleet.broker_bridge.wire import load_or_create_fleet_key
+    from fleet.core.config import Settings
+    from fleet.core.db import make_engine, make_sessionmaker
+    from fleet.core.logging import configure
+    from fleet.migrations import upgrade
+    from fleet.services import alerts
+
+    configure()
+    overrides: dict[str, Any] = {}
+    if db:
+        overrides["database_url"] = db
+    if broker:
+        overrides["broker_url"] = broker
+    if broker_port:
+        overrides["broker_port"] = broker_port
+    embedded = not (db or broker or os.environ.get("GREENGATE_DATABASE_URL")
+                    or os.environ.get("GREENGATE_BROKER_URL"))
+    try:
+        if embedded and not os.environ.get("GREENGATE_SECRET_KEY"):
+            base = _storage(None)
+            overrides.update(_local_secrets(base.data_dir))
+        settings = Settings(**overrides)
+    except ValueError as e:
+        typer.echo(f"error [CONFIG]: {e}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        upgrade(settings.db_url)
+        fleet_key = load_or_create_fleet_key(settings.signing_key_path,
+                                             create=embedded or settings.demo)
+        engine = make_engine(settings.db_url)
+        sessions = make_sessionmaker(engine)
+        local = None
+        if not settings.broker_url:
+            local = EmbeddedBroker(settings.broker_port, host=broker_bind).start()
+            params = BrokerParams(port=settings.broker_port)
+            typer.echo(f"embedded MQTT broker (amqtt) on {local.url}", err=True)
+        else:
+            params = BrokerParams.from_url(settings.broker_url,
+                                           str(settings.broker_ca_file) if settings.broker_ca_file else None)
+        use_shared = shared if shared is not None else local is None
+        bridge = Bridge(sessions, params, fleet_key, shared=use_shared,
+                        client_id=os.environ.get("GREENGATE_BRIDGE_CLIENT_ID", "fleet-bridge-1")).start()
+    except errors.FleetError as e:
+        _fail(e)
+    stop = threading.Event()
+
+    def alert_loop() -> None:
+        while not stop.wait(60):
+            try:
+                with sessions() as s:
+                    alerts.evaluate(s, settings)
+                    s.commit()
+            except Exception as e:  # keep checking; the log says why
+                typer.echo(f"alert check failed: {type(e).__name__}", err=True)
+
+    threading.Thread(target=alert_loop, name="alerts", daemon=True).start()
+    app_ = create_app(settings, sessions=sessions, fleet_key=fleet_key)
+    try:  # the operators' dashboard (fleet/web), when present
+        from fleet import web
+    except ImportError:
+        web = None
+    if web is not None and hasattr(web, "mount"):
+        app_ = web.mount(app_)
+    typer.echo(f"fleet API on http://{host}:{port} (OpenAPI: /docs)", err=True)
+    try:
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
+        bridge.stop()
+        if local:
+            local.stop()
+        engine.dispose()
+
+
+@app.command()
+def migrate(db: DbOpt = None) -> None:
+    """Bring the database schema to the latest revision (alembic upgrade head)."""
+    from fleet.migrations import upgrade
+
+    upgrade(_storage(db).db_url)
+    typer.echo("database at head", err=True)
+
+
+@app.command("bridge")
+def bridge_worker(
+    broker: Annotated[str, typer.Option(help="mqtt(s)://fleet-bridge:pw@host:port")],
+    client_id: Annotated[str, typer.Option(help="stable per worker: its session survives restarts")],
+    db: DbOpt = None,
+    ca_file: Annotated[Optional[Path], typer.Option()] = None,
+    publish: Annotated[bool, typer.Option(help="also sign and publish the control outbox")] = False,
+    shared: Annotated[bool, typer.Option(help="$share subscriptions")] = True,
+) -> None:
+    """One more bridge worker (shares the ingest load through $share)."""
+    from fleet.broker_bridge.__main__ import main
+
+    args = ["--db", _storage(db).db_url, "--broker", broker, "--client-id", client_id]
+    if ca_file:
+        args += ["--ca-file", str(ca_file)]
+    if publish:
+        args += ["--fleet-key", str(_storage(db).signing_key_path)]
+    else:
+        args += ["--no-publish"]
+    if not shared:
+        args += ["--no-shared"]
+    main(args)
+
+
+@app.command("broker-config")
+def broker_config(
+    out: Annotated[Path, typer.Option(help="directory for mosquitto.conf, passwd, acl")],
+    bridge_password: Annotated[str, typer.Option(envvar="GREENGATE_BRIDGE_PASSWORD",
+                                                 help="password of the fleet-bridge MQTT user")],
+    db: DbOpt = None,
+    port: int = 1883,
+    tls_port: int = 8883,
+    cafile: Optional[Path] = None,
+    certfile: Optional[Path] = None,
+    keyfile: Optional[Path] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write the production mosquitto 2 configuration from the device registry
+    (reload mosquitto with SIGHUP after devices change)."""
+    from fleet.broker_bridge import mosquitto_conf as mc
+
+    tls = None
+    if cafile or certfile or keyfile:
+        if not (cafile and certfile and keyfile):
+            typer.echo("error [BAD_TLS]: --cafile, --certfile and --keyfile go together", err=True)
+            raise typer.Exit(1)
+        tls = mc.TlsFiles(cafile=cafile, certfile=certfile, keyfile=keyfile, port=tls_port)
+    with _session(db) as (s, _):
+        accounts = mc.device_accounts(s)
+    conf = mc.write_config(out, accounts, bridge_password, port=port, tls=tls)
+    _out({"conf": str(conf), "devices": len(accounts)}, json_out)
+
+
+# -- businesses ---------------------------------------------------------------------------
+
+BUSINESS_FIELDS = ["id", "name", "sector", "ward", "zone", "status", "operating_mode", "two_doses",
+                   "five_k", "plan_approved", "testing_interval_days", "suspended_reason"]
+
+
+@businesses_app.command("list")
+def businesses_list(db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    from sqlalchemy import select
+
+    from fleet.models import Business
+
+    with _session(db) as (s, _):
+        rows = [_row(b, BUSINESS_FIELDS) for b in s.scalars(select(Business).order_by(Business.id))]
+    _out(rows, json_out, ["id", "status", "sector", "ward", "name"])
+
+
+@businesses_app.command("add")
+def businesses_add(
+    business_id: str, name: str,
+    sector: Annotated[str, typer.Option(help="priority sector, e.g. supermarket, pharmacy_clinic")],
+    address: Annotated[str, typer.Option()], ward: Annotated[str, typer.Option()],
+    mode: Annotated[str, typer.Option(help="3_tai_cho or 1_cung_duong_2_diem_den")] = "3_tai_cho",
+    zone: str = "green", two_doses: bool = False, five_k: bool = False, plan_approved: bool = False,
+    testing_interval_days: Optional[int] = None, db: DbOpt = None, json_out: JsonOpt = False,
+) -> None:
+    from pydantic import ValidationError
+
+    from fleet.api.schemas import BusinessIn
+    from fleet.models import Business
+    from fleet.services import audit
+
+    try:
+        body = BusinessIn(id=business_id, name=name, sector=sector, address=address, ward=ward,
+                          zone=zone, operating_mode=mode, two_doses=two_doses, five_k=five_k,
+                          plan_approved=plan_approved, testing_interval_days=testing_interval_days)
+    except ValidationError as e:
+        typer.echo(f"error [VALIDATION]: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}", err=True)
+        raise typer.Exit(1) from None
+    with _session(db) as (s, _):
+        if s.get(Business, body.id) is not None:
+            _fail(errors.Conflict(f"business {body.id} exists", code="BUSINESS_EXISTS"))
+        b = Business(**{**body.model_dump(), "sector": body.sector.value, "zone": body.zone.value,
+                        "operating_mode": body.operating_mode.value})
+        s.add(b)
+        s.flush()
+        audit.record(s, ACTOR, "business.create", "business", b.id)
+        out = _row(b, BUSINESS_FIELDS)
+    _out(out, json_out, ["id", "status"])
+
+
+def _set_status(business_id: str, status: str, reason: str | None, db: str | None, as_json: bool) -> None:
+    from fleet.models import BusinessStatus
+    from fleet.services import f0, registry
+
+    with _session(db) as (s, _):
+        if status == "reinstate":
+            f0.reinstate(s, business_id, ACTOR)
+        else:
+            registry.set_business_status(s, registry.get_business(s, business_id),
+                                         BusinessStatus(status), ACTOR, reason)
+        out = _row(registry.get_business(s, business_id), BUSINESS_FIELDS)
+    _out(out, as_json, ["id", "status"])
+
+
+@businesses_app.command("approve")
+def businesses_approve(business_id: str, db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    _set_status(business_id, "approved", None, db, json_out)
+
+
+@businesses_app.command("suspend")
+def businesses_suspend(business_id: str, reason: Annotated[str, typer.Option()], db: DbOpt = None,
+                       json_out: JsonOpt = False) -> None:
+    _set_status(business_id, "suspended", reason, db, json_out)
+
+
+@businesses_app.command("reinstate")
+def businesses_reinstate(business_id: str, db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    _set_status(business_id, "reinstate", None, db, json_out)
+
+
+# -- devices -----------------------------------------------------------------------------------
+
+DEVICE_FIELDS = ["id", "site_id", "status", "online", "last_seen", "firmware", "config_version",
+                 "revocation_version", "trust_version", "outbox_depth", "clock_drift_s"]
+
+
+@devices_app.command("list")
+def devices_list(db: DbOpt = None, json_out: JsonOpt = False,
+                 site: Annotated[Optional[int], typer.Option()] = None) -> None:
+    from sqlalchemy import select
+
+    from fleet.models import Device
+
+    with _session(db) as (s, _):
+        q = select(Device).order_by(Device.id)
+        if site is not None:
+            q = q.where(Device.site_id == site)
+        rows = [_row(d, DEVICE_FIELDS) for d in s.scalars(q)]
+    _out(rows, json_out, ["id", "site_id", "online", "last_seen", "firmware"])
+
+
+@devices_app.command("command")
+def devices_command(device_id: str, command: str,
+                    arg: Annotated[list[str], typer.Option(help="name=value, e.g. seconds=5")] = [],  # noqa: B006
+                    db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Queue a signed command: sync, open_gate, show_message, reboot, screenshot."""
+    from fleet.api.routes.devices import check_command_args
+    from fleet.services import audit, control, registry
+
+    args: dict[str, Any] = {}
+    for a in arg:
+        k, _, v = a.partition("=")
+        args[k] = int(v) if v.isdigit() else v
+    if command not in control.COMMANDS:
+        _fail(errors.BadRequest(f"unknown command {command}", code="BAD_COMMAND"))
+    with _session(db) as (s, _):
+        registry.get_device(s, device_id)
+        row = control.enqueue_command(s, device_id, command, check_command_args(command, args))
+        audit.record(s, ACTOR, f"device.command.{command}", "device", device_id, command_id=row.id)
+        out = {"id": row.id, "topic": row.topic}
+    _out(out, json_out)
+
+
+@app.command("technician-token")
+def technician_token(username: Annotated[str, typer.Option(help="operator the token acts for")],
+                     site: Annotated[Optional[int], typer.Option()] = None,
+                     ttl: Annotated[int, typer.Option(help="seconds")] = 900,
+                     db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """A short-lived token for `greengate provision run --token`."""
+    from sqlalchemy import select
+
+    from fleet.models import User
+    from fleet.services import audit, registry, users
+
+    with _session(db) as (s, _):
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None or user.role not in ("admin", "operator"):
+            _fail(errors.Forbidden("tokens are made for an admin or operator account", code="ROLE"))
+        if site is not None:
+            registry.get_site(s, site)
+        token, row = users.open_session(s, user, ttl, kind="technician", site_id=site)
+        audit.record(s, ACTOR, "technician_token.create", "site", site)
+        out = {"token": token, "expires_at": row.expires_at.isoformat(), "site_id": site}
+    _out(out, json_out)
+
+
+# -- users ---------------------------------------------------------------------------------------
+
+@users_app.command("add")
+def users_add(username: str, role: Annotated[str, typer.Option(help="admin, operator, manager, viewer")],
+              business: Annotated[Optional[str], typer.Option()] = None,
+              password: Annotated[Optional[str], typer.Option(envvar="GREENGATE_NEW_PASSWORD",
+                                                            help="default: a random one, printed")] = None,
+              db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    from fleet.services import audit, users
+
+    pw = password or secrets.token_urlsafe(12)
+    with _session(db) as (s, _):
+        u = users.create_user(s, username, pw, role, business)
+        audit.record(s, ACTOR, "user.create", "user", u.id, role=role)
+        out = {"id": u.id, "username": u.username, "role": u.role, "business_id": u.business_id}
+        if not password:
+            out["password"] = pw
+    _out(out, json_out)
+
+
+# -- passes -------------------------------------------------------------------------------------
+
+PASS_FIELDS = ["pass_hash", "cti", "role", "initials", "birth_year", "business_id", "status",
+               "issued_at", "expires_at"]
+
+
+@passes_app.command("issue")
+def passes_issue(role: Annotated[int, typer.Option(help="0 resident, 1 worker, 2 shipper, 3 official, 4 shopper")],
+                 initials: Annotated[str, typer.Option()], birth_year: Annotated[int, typer.Option()],
+                 business: Annotated[Optional[str], typer.Option()] = None,
+                 valid_days: int = 30, doses: Optional[int] = None,
+                 last_dose: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD")] = None,
+                 card: Annotated[Optional[Path], typer.Option(help="also write the printable card PDF")] = None,
+                 db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Issue a pass with the district issuer key; prints the QR text once."""
+    import datetime as dt
+
+    from fleet.services import passes as svc
+
+    req = svc.PassRequest(role=role, initials=initials, birth_year=birth_year, valid_days=valid_days,
+                          business_id=business, doses=doses,
+                          last_dose=dt.date.fromisoformat(last_dose) if last_dose else None)
+    with _session(db) as (s, settings):
+        row, text = svc.issue_pass(s, settings, req, ACTOR)
+        out = {**_row(row, PASS_FIELDS), "qr_text": text}
+        if card:
+            card.write_bytes(svc.card_pdf(row, text))
+            out["card"] = str(card)
+    _out(out, json_out, ["pass_hash", "qr_text"])
+
+
+@passes_app.command("list")
+def passes_list(db: DbOpt = None, json_out: JsonOpt = False,
+                business: Annotated[Optional[str], typer.Option()] = None, limit: int = 100) -> None:
+    from sqlalchemy import select
+
+    from fleet.models import Pass
+
+    with _session(db) as (s, _):
+        q = select(Pass).order_by(Pass.id.desc()).limit(limit)
+        if business:
+            q = q.where(Pass.business_id == business)
+        rows = [_row(p, PASS_FIELDS) for p in s.scalars(q)]
+    _out(rows, json_out, ["pass_hash", "role", "initials", "status", "expires_at"])
+
+
+# -- revocations -----------------------------------------------------------------------------------
+
+@revocations_app.command("list")
+def revocations_list(db: DbOpt = None, json_out: JsonOpt = False, since_version: int = 0) -> None:
+    from sqlalchemy import select
+
+    from fleet.models import Revocation
+
+    with _session(db) as (s, _):
+        rows = [_row(r, ["pass_hash", "reason", "version", "created_by", "created_at"])
+                for r in s.scalars(select(Revocation).where(Revocation.version > since_version)
+                                   .order_by(Revocation.version))]
+    _out(rows, json_out, ["version", "pass_hash", "reason"])
+
+
+@revocations_app.command("add")
+def revocations_add(pass_hash: str,
+                    reason: Annotated[str, typer.Option(help="F0, LOST, FRAUD, STATUS_CHANGED, OTHER")],
+                    db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Revoke a pass; the next bridge publish carries it to every gate."""
+    from fleet.services import revocations
+
+    with _session(db) as (s, _):
+        r = revocations.revoke(s, pass_hash, reason, ACTOR)
+        out = _row(r, ["pass_hash", "reason", "version"])
+    _out(out, json_out)
+
+
+def main() -> None:  # `python -m fleet.cli`
+    app()
+
+
+if __name__ == "__main__":
+    main()

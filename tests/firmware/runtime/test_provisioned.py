@@ -1,0 +1,43 @@
+"""A provisioned simulated terminal admits a valid pass (relay pulse, accept
+screen) and refuses a revoked one, end to end through the scanner pty."""
+
+from __future__ import annotations
+
+import time
+
+from greengate.sim.terminal import SimTerminal
+from provision_kit import pass_hash, provision
+
+
+def kind(k, **match):
+    return lambda e: e.get("kind") == k and all(e.get(a) == b for a, b in match.items())
+
+
+def test_valid_pass_opens_the_gate_revoked_pass_does_not(tmp_path):
+    root = tmp_path / "sim"
+    passes = provision(root / "flash", "gg-prov-1", tmp_path)
+    with SimTerminal(root, device_id="gg-prov-1", broker="mqtt://127.0.0.1:9") as sim:
+        sim.wait_for(kind("scanner", state="ready"))
+        sim.wait_for(kind("screen", screen="idle"))  # provisioned: idle, not set-up
+        n = len(sim.events())
+        sim.scan(passes.good_pass)
+        decision = sim.wait_for(kind("decision"), after=n, timeout=30)
+        assert decision["verdict"] is True and decision["reason"] == "OK"
+        assert decision["pass"] == pass_hash(passes.good_pass).hex()
+        opened = sim.wait_for(kind("pin", name="relay", value=1), after=n)
+        closed = sim.wait_for(kind("pin", name="relay", value=0), after=n)
+        assert closed["ms"] - opened["ms"] >= 3000  # the configured pulse
+        sim.wait_for(kind("screen", screen="accept"), after=n)
+        sim.wait_for(kind("pin", name="led_green", value=1), after=n)
+
+        n = len(sim.events())
+        sim.scan(passes.revoked_pass)
+        decision = sim.wait_for(kind("decision"), after=n, timeout=30)
+        assert decision["verdict"] is False and decision["reason"] == "REVOKED"
+        sim.wait_for(kind("screen", screen="deny"), after=n)
+        time.sleep(0.3)
+        assert not [e for e in sim.events()[n:] if e.get("name") == "relay" and e.get("value") == 1]
+
+        sim.press("exit_button")
+        ev = sim.wait_for(kind("exit"))
+        assert ev["inside"] == 0 and ev["exits"] == 1  # one admitted, one left

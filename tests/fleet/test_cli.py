@@ -1,0 +1,122 @@
+"""`greengate fleet ...` (fleet/cli.py): admin commands print JSON with --json;
+`serve` with no options runs SQLite + amqtt + the API, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from brokers import free_port, wait_port
+from fleet.broker_bridge.bridge import BrokerParams
+from fleet.broker_bridge.simulator import SimDevice
+from fleet.cli import app
+from fleet_helpers import dev_id, registration, wait_until
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("GREENGATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("GREENGATE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("GREENGATE_DEMO", "1")  # lets `passes issue` make the issuer key
+
+    def run(*args, ok=True):
+        r = runner.invoke(app, list(args))
+        if ok:
+            assert r.exit_code == 0, (r.stdout, r.stderr)
+        return r
+    return run
+
+
+def test_business_lifecycle_json(cli):
+    r = cli("businesses", "add", "B1", "Nhà thuốc Tân Phong", "--sector", "pharmacy_clinic",
+            "--address", "1 Nguyễn Văn Linh", "--ward", "Tân Phong", "--two-doses", "--five-k",
+            "--plan-approved", "--json")
+    assert json.loads(r.stdout)["status"] == "pending"
+    r = cli("businesses", "add", "B1", "x", "--sector", "pharmacy_clinic", "--address", "a",
+            "--ward", "w", ok=False)
+    assert r.exit_code == 1 and "BUSINESS_EXISTS" in r.stderr
+    r = cli("businesses", "add", "B2", "x", "--sector", "casino", "--address", "a", "--ward", "w", ok=False)
+    assert r.exit_code == 1 and "VALIDATION" in r.stderr
+    assert json.loads(cli("businesses", "approve", "B1", "--json").stdout)["status"] == "approved"
+    out = json.loads(cli("businesses", "suspend", "B1", "--reason", "F0", "--json").stdout)
+    assert out["status"] == "suspended" and out["suspended_reason"] == "F0"
+    assert json.loads(cli("businesses", "reinstate", "B1", "--json").stdout)["status"] == "approved"
+    rows = json.loads(cli("businesses", "list", "--json").stdout)
+    assert [(b["id"], b["sector"]) for b in rows] == [("B1", "pharmacy_clinic")]
+    assert cli("businesses", "list").stdout.startswith("B1\tapproved\tpharmacy_clinic")
+    r = cli("businesses", "reinstate", "NOPE", ok=False)
+    assert r.exit_code == 1 and "NOT_FOUND" in r.stderr
+
+
+def test_passes_revocations_users_devices(cli, tmp_path):
+    cli("businesses", "add", "B1", "Siêu thị", "--sector", "supermarket", "--address", "a", "--ward", "w")
+    card = tmp_path / "card.pdf"
+    out = json.loads(cli("passes", "issue", "--role", "1", "--initials", "NVA", "--birth-year", "1990",
+                         "--business", "B1", "--card", str(card), "--json").stdout)
+    assert out["qr_text"].startswith("GG1:") and card.read_bytes().startswith(b"%PDF")
+    assert json.loads(cli("passes", "list", "--json").stdout)[0]["pass_hash"] == out["pass_hash"]
+    r = json.loads(cli("revocations", "add", out["pass_hash"], "--reason", "LOST", "--json").stdout)
+    assert r["version"] == 1
+    r = cli("revocations", "add", out["pass_hash"], "--reason", "LOST", ok=False)
+    assert "ALREADY_REVOKED" in r.stderr
+    assert json.loads(cli("revocations", "list", "--json").stdout)[0]["pass_hash"] == out["pass_hash"]
+    u = json.loads(cli("users", "add", "op1", "--role", "operator", "--json").stdout)
+    assert u["role"] == "operator" and len(u["password"]) >= 10
+    assert "BAD_ROLE" in cli("users", "add", "x1", "--role", "god", ok=False).stderr
+    t = json.loads(cli("technician-token", "--username", "op1", "--json").stdout)
+    assert len(t["token"]) > 20
+    assert json.loads(cli("devices", "list", "--json").stdout) == []
+    assert "NOT_FOUND" in cli("devices", "command", dev_id(1), "sync", ok=False).stderr
+    conf = json.loads(cli("broker-config", "--out", str(tmp_path / "mq"), "--bridge-password",
+                          "bridge-pw-123", "--json").stdout)
+    assert conf["devices"] == 0 and "acl_file" in open(conf["conf"]).read()
+
+
+def test_serve_with_no_options_runs_the_embedded_stack(tmp_path):
+    """SQLite + amqtt in-process + API: a gate registers, connects and reports a scan."""
+    api_port, mqtt_port = free_port(), free_port()
+    env = {**os.environ, "GREENGATE_DATA_DIR": str(tmp_path / "data"),
+           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    for k in ("GREENGATE_DATABASE_URL", "GREENGATE_BROKER_URL", "GREENGATE_SECRET_KEY", "GREENGATE_DEMO"):
+        env.pop(k, None)
+    log = (tmp_path / "serve.log").open("w")
+    p = subprocess.Popen([sys.executable, "-m", "fleet.cli", "serve", "--port", str(api_port),
+                          "--broker-port", str(mqtt_port)], env=env, stdout=log, stderr=log)
+    dev = None
+    try:
+        wait_port(api_port, timeout=60)
+        secrets_file = tmp_path / "data" / "secrets.json"
+        assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
+        pw = json.loads(secrets_file.read_text())["admin_password"]
+        c = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=10)
+        tok = c.post("/api/v1/login", json={"username": "admin", "password": pw}).json()["token"]
+        h = {"Authorization": f"Bearer {tok}"}
+        assert c.post("/api/v1/businesses", headers=h, json={
+            "id": "B1", "name": "Chợ", "sector": "supermarket", "address": "a", "ward": "w",
+            "operating_mode": "3_tai_cho", "two_doses": True, "five_k": True,
+            "plan_approved": True}).status_code == 201
+        site = c.post("/api/v1/sites", headers=h, json={"business_id": "B1", "name": "Cổng"}).json()
+        reg = c.post("/api/v1/devices/register", headers=h,
+                     json=registration(c, h, dev_id(1), site["id"])).json()
+        assert reg["broker_url"] == f"mqtt://127.0.0.1:{mqtt_port}"
+        dev = SimDevice(dev_id(1), BrokerParams(port=mqtt_port)).connect()
+        dev.publish_state()
+        dev.publish_scans(0, 3).wait_for_publish(10)
+        wait_until(lambda: len(c.get("/api/v1/scans", headers=h).json()) == 3, timeout=30)
+        wait_until(lambda: c.get(f"/api/v1/devices/{dev_id(1)}", headers=h).json()["online"])
+        wait_until(lambda: dev.messages(f"gg/v1/dev/{dev_id(1)}/config"))  # its signed config
+        assert "greengate_scans_ingested_total 3" in c.get("/metrics").text
+    finally:
+        if dev:
+            dev.close()
+        p.terminate()
+        p.wait(20)
+        log.close()

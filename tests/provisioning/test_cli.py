@@ -1,0 +1,76 @@
+"""`greengate provision`: clear messages and exit codes for what a
+technician meets before any device answers."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from provisioning import ports
+from provisioning.errors import PortError
+from provisioning.vcable import VirtualCable
+
+
+def run(*args, env=None):
+    e = dict(os.environ)
+    e.pop("GREENGATE_TECH_TOKEN", None)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "greengate.cli", *args], capture_output=True,
+                          text=True, env=e, timeout=60)
+
+
+def test_missing_token_is_a_usage_error():
+    r = run("provision", "run", "--port", "/dev/null")
+    assert r.returncode == 2
+    assert "token" in r.stderr
+
+
+def test_missing_port_says_so():
+    r = run("provision", "info", "--port", "/dev/ttyUSB-gone")
+    assert r.returncode == 1
+    assert "NO_PORT" in r.stderr and "/dev/ttyUSB-gone" in r.stderr
+
+
+def test_silent_device_says_so():
+    with VirtualCable() as cable:
+        r = run("provision", "info", "--port", cable.host_path)
+    assert r.returncode == 1
+    assert "DEVICE_SILENT" in r.stderr
+
+
+def test_info_prints_json(setup_device):
+    dev = setup_device(chip_id="feedfacecafe")
+    r = run("provision", "info", "--port", dev.cable.host_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["device_id"] == "gg-feedfacecafe"
+
+
+def test_ports_lists_json():
+    r = run("provision", "ports", "--json")
+    assert r.returncode == 0
+    assert isinstance(json.loads(r.stdout), list)
+
+
+def test_pick_port_prefers_the_single_board_and_refuses_ambiguity():
+    board = ports.PortInfo("/dev/ttyUSB0", "CP210x", 0x10C4, 0xEA60, True)
+    other = ports.PortInfo("/dev/ttyS0", "ttyS0", None, None, False)
+    assert ports.pick_port([other, board]) == "/dev/ttyUSB0"
+    with pytest.raises(PortError) as e:
+        ports.pick_port([])
+    assert e.value.code == "NO_PORT"
+    with pytest.raises(PortError) as e:
+        ports.pick_port([board, ports.PortInfo("/dev/ttyUSB1", "CH340", 0x1A86, 0x7523, True)])
+    assert e.value.code == "AMBIGUOUS_PORT"
+
+
+def test_busy_port_says_so():
+    with VirtualCable() as cable:
+        first = ports.open_port(cable.host_path)
+        try:
+            with pytest.raises(PortError) as e:
+                ports.open_port(cable.host_path)
+            assert e.value.code == "PORT_BUSY"
+        finally:
+            first.close()
