@@ -177,7 +177,9 @@ def pages(n_businesses: int) -> list[str]:
     return ["/ui/", "/ui/?page=100", "/ui/?state=offline", "/ui/?drift=1",
             f"/ui/?business={mid}", "/ui/?q=gg-00000000270", "/ui/feed",
             "/ui/charts", f"/ui/charts?business={mid}&range=24h",
-            f"/ui/charts?business={mid}&range=30d", "/ui/alerts", "/ui/businesses"]
+            f"/ui/charts?business={mid}&range=30d", "/ui/alerts", "/ui/businesses",
+            "/ui/businesses?page=10", f"/ui/businesses/{mid}", "/ui/passes", "/ui/revocations",
+            "/ui/f0"]
 
 
 def measure(url: str, data_dir: Path, requests: int) -> list[dict]:

@@ -11,8 +11,8 @@ How (docs/memory.md has the numbers and the reasoning):
   temp dir mirroring firmware/ (fonts copied): on the device the modules are
   .mpy or frozen, never source compiled on the heap.
 - The simulator's device is provisioned as in the field: trust list,
-  revocation snapshot, a site config with rules and a 500-entry worker
-  allowlist blob, fleet key in config.json; a real mosquitto carries the
+  revocation snapshot of 1,000,000 entries (--revoked), a site config with
+  rules and a 500-entry worker allowlist blob, fleet key in config.json; a real mosquitto carries the
   MQTT side (scan reports, state, signed control messages).
 - The real firmware (main.mpy, `micropython -X heapsize=... -c "import main"`)
   boots; a bench-only wrapper around hal.unix.Port.event adds a `mem` event
@@ -66,6 +66,7 @@ DEVICE = "gg-heap-1"
 SITE = "q7-heap-001"
 BUSINESS = "BIZ-0001"
 CHUNK = 768
+REVOKED = [1_000_000]  # entries in the revocation snapshot (--revoked)
 TOPIC = {2: "gg/v1/fleet/trust", 3: "gg/v1/fleet/revocation", 1: f"gg/v1/dev/{DEVICE}/config"}
 
 # bench-only instrumentation, not part of the firmware: a `mem` event with
@@ -95,6 +96,13 @@ def _event(self, kind, fields=None):
     if kind in ("decision", "control", "command") or (kind == "scanner" and fields and fields.get("state") == "ready"):
         _gc.collect()
         _ev(self, "mem", {"after": kind, "alloc": _gc.mem_alloc() - _rom, "free": _gc.mem_free(), "rom": _rom})
+        if kind == "decision" and os.getenv("GG_HEAP_MAP"):
+            # the heap block map after the first scan, for the ESP32 estimate
+            import micropython
+            micropython.mem_info(1)
+            micropython.qstr_info()
+            print("MAP-END")
+            os.unsetenv("GG_HEAP_MAP")
 _u.Port.event = _event
 if os.getenv("GG_HEAP_TRACE"):
     _seen = set(sys.modules)
@@ -119,14 +127,14 @@ class Build:
     executed in place (frozen modules / ROMFS partition on the ESP32);
     "mpy": .mpy files loaded into the heap; "source": firmware/*.py."""
 
-    def __init__(self, mode: str, workdir: Path):
+    def __init__(self, mode: str, workdir: Path, src: Path = FIRMWARE):
         self.mode = mode
         self.romfs = None
         self.rom_kb = 0  # heap the ROMFS image occupies here (added to -X heapsize)
         if mode == "source":
-            self.tree = FIRMWARE
+            self.tree = src
             return
-        self.tree = compile_tree(workdir / "fw")
+        self.tree = compile_tree(workdir / "fw", src)
         if mode == "rom":
             import contextlib
             import io
@@ -165,7 +173,7 @@ def compile_tree(dst: Path, src: Path = FIRMWARE) -> Path:
 class Provisioning:
     """Keys, passes and signed control messages for one simulated device."""
 
-    def __init__(self, allowlist_size: int = 500):
+    def __init__(self, allowlist_size: int = 500, revoked: int = 1_000_000):
         now = int(time.time())
         self.now = now
         self.fleet = Ed25519PrivateKey.generate()
@@ -185,7 +193,7 @@ class Provisioning:
         # (text, verdict, reason) in scan order
         self.scans = [(self.good, True, "OK"), (self.revoked, False, "REVOKED"),
                       (self.worker, True, "OK"), (self.stranger, False, "NOT_LISTED")]
-        others = [hashlib.sha256(b"other-%d" % i).digest()[:16] for i in range(300)]
+        others = [hashlib.sha256(b"other-%d" % i).digest()[:16] for i in range(revoked - 1)]
         self.snapshot, _ = build_snapshot([pass_hash(self.revoked)] + others)
         listed = [hashlib.sha256(b"worker-%d" % i).digest()[:16] for i in range(allowlist_size - 1)]
         self.allowlist = cc.allowlist_blob(listed + [pass_hash(self.worker)])
@@ -221,10 +229,8 @@ class Provisioning:
             p = tmp / f"ctrl{i}.bin"
             p.write_bytes(data)
             req["messages"].append({"kind": kind, "path": str(p)})
-        for i, data in enumerate(self.blobs.values()):
-            p = tmp / f"blob{i}.bin"
-            p.write_bytes(data)
-            req["blobs"].append({"path": str(p)})
+        for sha, data in self.blobs.items():  # named as control/blob.py blob_path()
+            (root / f"blob_{sha[:8].hex()}.bin").write_bytes(data)
         res = run_micropython(APPLY, stdin=json.dumps(req))
         if res.returncode != 0 or json.loads(res.stdout) != [True, True, True]:
             raise RuntimeError("provisioning failed: " + res.stderr.decode())
@@ -272,7 +278,7 @@ class HeapSim(SimTerminal):
         self.errfile = errfile  # the firmware's stderr (log lines, HEAP trace)
 
     def start(self, stdout=None, stderr=None) -> "HeapSim":
-        return super().start(stdout, stderr or self.errfile)
+        return super().start(stdout or self.errfile, stderr or self.errfile)
 
     def _spawn(self) -> None:
         p = self.paths
@@ -284,11 +290,17 @@ class HeapSim(SimTerminal):
         )
         if self.trace:
             env_["GG_HEAP_TRACE"] = "1"
+            env_["GG_HEAP_MAP"] = "1"
         if self.romfs:
             env_.update(MICROPYPATH=".frozen", GG_ROMFS=str(self.romfs))
         self.proc = subprocess.Popen(
             [micropython_binary(), "-X", f"heapsize={self.heap}", "-c", BOOT],
             env=env_, cwd=str(p.root), stdout=self._stdout, stderr=self._stderr)
+
+
+# what a code cut in two (or garbled) by the pty under host load decodes to;
+# a heap failure shows as INTERNAL / NOT_PROVISIONED / a crash instead
+_CUT = ("PREFIX", "BASE45", "INFLATE", "CBOR", "COSE")
 
 
 def is_kind(k, **match):
@@ -300,8 +312,8 @@ def run(build: Build, heap_kb: int, scans: int = 200, control_every: int = 50,
     """Boot the provisioned firmware, do `scans` scans (+ control messages).
     Returns {"ok", "error", "boot", "mem": [...], "decisions", "stderr"}."""
     tmp = Path(tempfile.mkdtemp(prefix="gg-heap-"))
-    prov = Provisioning()
-    out = {"ok": False, "error": None, "mem": [], "decisions": 0, "heap_kb": heap_kb}
+    prov = Provisioning(revoked=REVOKED[0])
+    out = {"ok": False, "error": None, "mem": [], "decisions": 0, "rescans": 0, "heap_kb": heap_kb}
     broker = mosquitto(tmp / "broker").start()
     fleet = None
     errf = (tmp / "stderr.txt").open("wb")
@@ -326,9 +338,19 @@ def run(build: Build, heap_kb: int, scans: int = 200, control_every: int = 50,
                         fleet.publish(f"gg/v1/dev/{DEVICE}/cmd", prov.command_open(version))
                         sim.wait_for(is_kind("command", code=2), after=n, timeout=30)
                     text, verdict, reason = prov.scans[i % len(prov.scans)]
-                    n = len(sim.events())
-                    sim.scan(text)
-                    d = sim.wait_for(is_kind("decision"), after=n, timeout=30)
+                    for attempt in range(4):
+                        n = len(sim.events())
+                        sim.scan(text)
+                        d = sim.wait_for(is_kind("decision"), after=n, timeout=30)
+                        if d["reason"] not in _CUT or attempt == 3:
+                            break
+                        # the code reached the firmware cut in two (on a loaded
+                        # host the fake module's typing can stall longer than
+                        # the 60 ms inter-byte timeout): not a heap matter;
+                        # let the pieces drain, wait out the scanner's 3 s
+                        # repeat filter and show the pass again
+                        out["rescans"] += 1
+                        time.sleep(3.5)
                     if d["verdict"] is not verdict or d["reason"] != reason:
                         raise SimError(f"scan {i}: expected {reason}, got {d}")
                     out["decisions"] += 1
@@ -357,9 +379,59 @@ def steady(build: Build, heap_kb: int = 1024, scans: int = 200) -> dict:
             "after_all_scans": dec[-1] if dec else None,
             "max_after_scan": max(dec) if dec else None,
             "after_control": max(ctl) if ctl else None,
+            "map": heap_map(r["stderr"], mem[0].get("rom", 0) if mem else 0),
             "decisions": r["decisions"], "trace": [ln for ln in r["stderr"].splitlines()
                                                     if ln.startswith("HEAP ")],
             "stderr_tail": r["stderr"][-2000:] if not r["ok"] else ""}
+
+
+def heap_map(text: str, exclude: int = 0) -> dict:
+    """Parse micropython.mem_info(1)'s block map (one char per 32-byte block on
+    the 64-bit port: a head letter, then '=' per extra block) and estimate the
+    same live objects on the 32-bit ESP32 (16-byte blocks, 4-byte pointers):
+    allocations of 8+ blocks that are raw storage (head 'h': byte buffers,
+    tables) keep their size; smaller ones and typed objects halve (their
+    fields are pointers / machine words), at least one 16-byte block. The
+    qstr pool (interned names) is reported apart: frozen modules keep their
+    qstrs in flash. `exclude`: bytes of one allocation to leave out (the
+    ROMFS image)."""
+    if "GC memory layout" not in text:
+        return {}
+    body = text.split("GC memory layout", 1)[1].split("MAP-END", 1)[0]
+    allocs: list[tuple[str, int]] = []
+    import re
+
+    for line in body.splitlines()[1:]:
+        m = re.match(r"^[0-9a-f]{8}: (\S+)$", line)
+        if not m:
+            continue  # "(N lines all free)", or the firmware's own log lines
+        for ch in m.group(1):
+            if ch == "=":
+                if allocs:
+                    allocs[-1] = (allocs[-1][0], allocs[-1][1] + 1)
+            elif ch == ".":
+                allocs.append((".", 0))
+            elif ch.strip():
+                allocs.append((ch, 1))
+    allocs = [a for a in allocs if a[0] != "."]
+    if exclude and allocs:
+        i = max(range(len(allocs)), key=lambda j: allocs[j][1])
+        if allocs[i][1] * 32 >= exclude * 9 // 10:  # the image: by far the largest block
+            del allocs[i]
+    big = sum(n * 32 for ch, n in allocs if ch == "h" and n >= 8)
+    small = sum(n * 32 for ch, n in allocs if not (ch == "h" and n >= 8))
+    est = big + sum(max(16, (n * 32) // 2) for ch, n in allocs if not (ch == "h" and n >= 8))
+    qstr = 0
+    if "n_total_bytes=" in body:
+        qstr = int(body.split("n_total_bytes=")[1].split()[0])
+    by_type: dict[str, list[int]] = {}
+    for ch, n in allocs:
+        t = by_type.setdefault(ch, [0, 0])
+        t[0] += 1
+        t[1] += n * 32
+    sizes = sorted((n * 32 for ch, n in allocs if ch == "h" and n >= 8), reverse=True)
+    return {"big": big, "small": small, "esp32": est, "qstr": qstr, "largest": sizes[:24],
+            "esp32_frozen": est - qstr, "by_type": by_type, "count": len(allocs)}
 
 
 def search(build: Build, lo: int, hi: int, scans: int = 200, step: int = 4) -> tuple[int, int, dict]:
@@ -387,7 +459,7 @@ sys.path.insert(0, "/rom")
 """
 
 IMPORTS = """
-import gc, sys
+import gc, sys, micropython
 gc.collect()
 base = gc.mem_alloc()
 prev = base
@@ -398,18 +470,22 @@ for m in sys.argv[1:]:
     print("%s %d" % (m, a - prev))
     prev = a
 print("TOTAL %d" % (prev - base))
+micropython.qstr_info()
 """
 
 
-def import_costs(build: Build) -> list[tuple[str, int]]:
-    mods = []
+def import_costs(build: Build, modules: list[str] | None = None) -> tuple[list[tuple[str, int]], int]:
+    """Live heap each module's import adds (in the given order: a module's
+    cost includes whatever it imports first), and the qstr pool bytes after
+    all of them (interned names: in ROM when the modules are frozen)."""
+    mods = list(modules or [])
     tree = build.tree
-    for p in sorted(tree.rglob("*.mpy" if build.mode != "source" else "*.py")):
-        rel = p.relative_to(tree).with_suffix("")
-        if rel.name == "main":
-            continue
-        name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
-        mods.append(name)
+    if modules is None:
+        for p in sorted(tree.rglob("*.mpy" if build.mode != "source" else "*.py")):
+            rel = p.relative_to(tree).with_suffix("")
+            if rel.name == "main":
+                continue
+            mods.append(".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts))
     env_ = dict(os.environ, MICROPYPATH=f"{tree}:.frozen")
     script = IMPORTS
     if build.romfs:
@@ -419,7 +495,217 @@ def import_costs(build: Build) -> list[tuple[str, int]]:
                          capture_output=True, text=True, env=env_, timeout=120)
     if res.returncode:
         raise RuntimeError(res.stderr)
-    return [(ln.split()[0], int(ln.split()[1])) for ln in res.stdout.splitlines()]
+    costs, qstr = [], 0
+    for ln in res.stdout.splitlines():
+        if ln.startswith("qstr pool:"):
+            qstr = int(ln.split("n_total_bytes=")[1])
+        elif ln.startswith("TOTAL"):
+            continue
+        else:
+            costs.append((ln.split()[0], int(ln.split()[1])))
+    return costs, qstr
+
+
+CHECK = """
+import gc, sys, json, time
+from hal.clock import Clock
+from control.state import ControlState
+from app.provisioned import load_decider
+from verify import reasons
+req = json.loads(sys.stdin.read())
+
+
+def headroom(fn):
+    # smallest free heap (256-byte steps) fn() succeeds in: all other free
+    # heap is held by ballast blocks, the GC runs as on the device
+    lo, hi = 0, 512 * 1024
+    while hi - lo > 256:
+        mid = (lo + hi) // 2
+        gc.collect()
+        ballast = [None] * 2048
+        n = 0
+        for size in (16384, 1024, 64):
+            while gc.mem_free() - mid > size + 64 and n < 2048:
+                try:
+                    ballast[n] = bytearray(size)
+                    n += 1
+                except MemoryError:
+                    break
+        try:
+            ok = fn()
+        except MemoryError:
+            ok = False
+        ballast = None
+        gc.collect()
+        if ok:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+state = ControlState(req["root"], req["device"], req["site"])
+clock = Clock(None, trusted=True)
+now = clock.now()
+build = lambda: load_decider(req["root"], state, clock, None, print) is not None
+gc.collect()
+a0 = gc.mem_alloc()
+decider = load_decider(req["root"], state, clock, None, print)
+gc.collect()
+out = {"decider_bytes": gc.mem_alloc() - a0, "rebuild_headroom": 0, "checks": []}
+for text, reason in req["passes"]:
+    want = getattr(reasons, reason)
+    def check():
+        return decider.decide(text, now).reason == want
+    if not check():
+        raise SystemExit("unexpected verdict for " + reason)
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    check()
+    volume = gc.mem_alloc() - a
+    gc.enable()
+    out["checks"].append({"expect": reason, "headroom": headroom(check), "allocated": volume})
+decider = None
+gc.collect()
+out["rebuild_headroom"] = headroom(build)  # the old decider dropped first, as policy.reload does
+print(json.dumps(out))
+"""
+
+
+def pass_check(build: Build) -> dict:
+    """Heap a full pass check needs beyond the steady state (decode, COSE,
+    Ed25519 verify, revocation lookup, rules) and the rebuild of the decider
+    after a control message (trust keys prepared again)."""
+    tmp = Path(tempfile.mkdtemp(prefix="gg-check-"))
+    try:
+        prov = Provisioning(revoked=REVOKED[0])
+        prov.install(tmp / "flash", tmp)
+        req = {"root": str(tmp / "flash" / "control"), "device": DEVICE, "site": SITE,
+               "passes": [[t, r] for t, _, r in prov.scans]}
+        env_ = dict(os.environ, MICROPYPATH=f"{build.tree}:.frozen")
+        script = CHECK
+        if build.romfs:
+            env_.update(MICROPYPATH=".frozen", GG_ROMFS=str(build.romfs))
+            script = ROM_MOUNT + CHECK
+        res = subprocess.run([micropython_binary(), "-X", "heapsize=4m", "-c", script],
+                             input=json.dumps(req), capture_output=True, text=True, env=env_,
+                             timeout=600)
+        if res.returncode:
+            raise RuntimeError(res.stdout + res.stderr)
+        return json.loads(res.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+COMPONENTS = """
+import gc, sys
+for m in sys.argv[1:]:  # every module first: what follows is data only
+    try:
+        __import__(m)
+    except ImportError:
+        pass  # the other port's HAL
+gc.collect()
+last = [gc.mem_alloc()]
+
+
+def mark(label):
+    gc.collect()
+    a = gc.mem_alloc()
+    print("%s|%d" % (label, a - last[0]))
+    last[0] = a
+
+
+# main.py's wiring, step by step (keep in step with firmware/main.py)
+from hal import port as get_port
+from hal.clock import Clock
+from app import config, pins as pinmap
+from app.codequeue import CodeQueue
+from app.supervisor import Supervisor
+port = get_port()
+cfg = config.load(port.flash_dir())
+pins = pinmap.merged(cfg.get("pins"))
+clock = Clock(port.nvs())
+mark("HAL port, config, pins, clock")
+queue = CodeQueue(cfg.get("queue", 8))
+sup = Supervisor(port.log)
+mark("code queue (8 slots) + supervisor")
+from app import gateparts
+gate = gateparts.build(port, cfg, pins)
+mark("gate I/O + occupancy")
+from app import policy
+plane = policy.Policy(port, cfg, clock, gate.occupancy)
+mark("decider: control state, trust (prepared keys), revocation index, allowlist, rules")
+d = plane._decider
+k = d.verifier.trust.prepared_keys()
+print("  of which prepared key tables|%d" % sum(len(p.table) for p in k.values()))
+print("  of which revocation index + block buffer|%d" % (len(d.revocations.snapshot._keys) + len(d.revocations.snapshot._buf)))
+al = d.config.allowlist
+print("  of which allowlist table (%d entries)|%d" % (len(al), len(getattr(al, "_t", b""))))
+d = k = al = None
+from crypto import ed25519
+ed25519._base()
+mark("Ed25519 base table (in ROM with ROMFS / frozen)")
+from app.screen import ScreenService
+screen = ScreenService(policy.make_screens(port, cfg, pins), port, plane.idle_fields)
+mark("display panel, fonts, screens")
+from app import netparts
+client, reporter = netparts.build(port, cfg, plane, clock, on_connect=screen.refresh)
+mark("outbox + MQTT client (rx/tx buffers) + reporter")
+from app import controlservice
+from app.config import fleet_keys
+plane.control = controlservice.build(plane, fleet_keys(cfg), port, gate, screen, port.log)
+plane.attach(client, reporter, screen, queue)
+mark("control service")
+from app.scanner_service import ScannerService
+from app.decisions import DecisionService
+from app.netservice import NetService, ClockSync
+scanner = ScannerService(port, cfg["scanner"], pins, queue.put)
+decisions = DecisionService(queue, plane.decider, clock, gate, screen, reporter.record_scan, port)
+net = NetService(port, cfg, clock, client, reporter)
+mark("scanner, decision, net services")
+from setup import start as setup_start
+try:
+    setup = setup_start.build(port, cfg)
+except OSError:
+    pass
+mark("setup (provisioning console) service")
+screen.idle()
+mark("first idle screen drawn")
+"""
+
+
+def components(build: Build) -> list[tuple[str, int]]:
+    """Objects each part of main.py's wiring builds (all modules imported
+    beforehand, so this is data only; imports: import_costs)."""
+    import pty
+
+    tmp = Path(tempfile.mkdtemp(prefix="gg-comp-"))
+    master, slave = pty.openpty()
+    try:
+        prov = Provisioning(revoked=REVOKED[0])
+        prov.install(tmp / "flash", tmp)
+        mods = []
+        for p in sorted(build.tree.rglob("*.mpy" if build.mode != "source" else "*.py")):
+            rel = p.relative_to(build.tree).with_suffix("")
+            if rel.name != "main":
+                mods.append(".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts))
+        env_ = dict(os.environ, MICROPYPATH=f"{build.tree}:.frozen", GG_FLASH_DIR=str(tmp / "flash"),
+                    GG_CONSOLE_PTY=os.ttyname(slave), GG_EVENT_FILE=str(tmp / "events.jsonl"),
+                    GG_DISPLAY_DUMP=str(tmp / "display.png"), GG_INPUT_DIR=str(tmp / "inputs"))
+        script = COMPONENTS
+        if build.romfs:
+            env_.update(MICROPYPATH=".frozen", GG_ROMFS=str(build.romfs))
+            script = ROM_MOUNT + COMPONENTS
+        res = subprocess.run([micropython_binary(), "-X", "heapsize=4m", "-c", script, *mods],
+                             capture_output=True, text=True, env=env_, cwd=str(tmp), timeout=300)
+        if res.returncode:
+            raise RuntimeError(res.stdout + res.stderr)
+        return [(ln.split("|")[0], int(ln.split("|")[1])) for ln in res.stdout.splitlines() if "|" in ln]
+    finally:
+        os.close(master)
+        os.close(slave)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
@@ -427,16 +713,22 @@ def main() -> None:
     ap.add_argument("--steady", action="store_true")
     ap.add_argument("--imports", action="store_true")
     ap.add_argument("--search", action="store_true")
+    ap.add_argument("--check", action="store_true", help="heap of one pass check / decider rebuild")
+    ap.add_argument("--components", action="store_true", help="objects built by each part of main.py")
     ap.add_argument("--mode", choices=("rom", "mpy", "source"), default="rom",
                     help="rom: .mpy executed in place from a ROMFS image (as frozen on the"
                          " device, default); mpy: .mpy files loaded into the heap; source: .py")
     ap.add_argument("--scans", type=int, default=200)
+    ap.add_argument("--revoked", type=int, default=1_000_000, help="revocation snapshot entries")
+    ap.add_argument("--firmware", type=Path, default=FIRMWARE,
+                    help="firmware tree to measure (default: firmware/; e.g. a copy for a before/after)")
     ap.add_argument("--lo", type=int, default=64)
     ap.add_argument("--hi", type=int, default=512)
     args = ap.parse_args()
-    everything = not (args.steady or args.imports or args.search)
+    REVOKED[0] = args.revoked
+    everything = not (args.steady or args.imports or args.search or args.check or args.components)
     with tempfile.TemporaryDirectory(prefix="gg-mpy-") as d:
-        build = Build(args.mode, Path(d))
+        build = Build(args.mode, Path(d), args.firmware)
         kind = {"rom": ".mpy (mpy-cross -march=x64) in a ROMFS image, executed in place",
                 "mpy": ".mpy (mpy-cross -march=x64) files, loaded into the heap",
                 "source": "firmware/*.py source"}[args.mode]
@@ -445,30 +737,72 @@ def main() -> None:
             print(f"(ROMFS image {build.romfs.stat().st_size:,} bytes: subtracted from every live-heap"
                   f" number, {build.rom_kb} KB added to each -X heapsize)")
         if everything or args.imports:
-            costs = import_costs(build)
-            print("\nimport cost per module (live heap after gc.collect(), bytes; in import order,"
-                  " a package's cost includes its __init__):")
+            costs, qstr = import_costs(build)
+            print("\nimport cost per module (live heap after gc.collect(), bytes; alphabetical,"
+                  " a module's cost includes what it imports first):")
             for name, n in costs:
                 print(f"  {name:28s} {n:7,d}")
+            print(f"  {'all modules':28s} {sum(n for _, n in costs):7,d}"
+                  f"  (of which qstr pool {qstr:,})")
+        if everything or args.components:
+            print("\nobjects built by each part of main.py's wiring (all modules imported before;"
+                  " live heap after gc.collect(), bytes):")
+            for label, n in components(build):
+                print(f"  {label:74s} {n:8,d}")
         if everything or args.steady:
             s = steady(build, scans=args.scans)
             print(f"\nsteady state, live heap (gc.collect(); gc.mem_alloc()), {s['decisions']} scans,"
                   f" ok={s['ok']} {s['error'] or ''}")
             for k in ("boot", "after_first_scan", "after_all_scans", "max_after_scan", "after_control"):
                 print(f"  {k:18s} {s[k] if s[k] is None else format(s[k], ',')}")
-            print("  boot timeline (live heap at each gc.collect() of the firmware, + modules"
-                  " imported since the previous one):")
-            for ln in s["trace"]:
-                print("   ", ln[5:])
+            phases = [(int(ln.split()[1]), ln.split()[2:]) for ln in s["trace"]]
+            order = [m for _, mods in phases for m in mods if m not in ("main", "gc")]
+            costs, qstr = import_costs(build, order)
+            cost = dict(costs)
+            print("  boot, at each gc.collect() of the firmware: live heap, growth, of which"
+                  " imports (code: measured alone, same order) / data (objects the firmware built)")
+            prev = 0
+            for alloc, mods in phases:
+                if not [m for m in mods if m != "gc"]:
+                    break  # boot is over (later collections: decider rebuilds)
+                code = sum(cost.get(m, 0) for m in mods)
+                grow = alloc - prev
+                label = " ".join(sorted(m for m in mods if m != "gc"))
+                print(f"    {alloc:8,d} {grow:+8,d}  code {code:7,d}  data {grow - code:+8,d}  {label[:90]}")
+                prev = alloc
+            total_code = sum(cost.values())
+            print(f"  imports of the running firmware: {total_code:,} (qstr pool {qstr:,});"
+                  f" data at boot: {s['boot'] - total_code:,}")
+            hm = s["map"]
+            if hm:
+                names = {"h": "raw/untyped", "T": "tuple", "L": "list", "D": "dict", "S": "str/bytes",
+                         "A": "bytearray/array", "B": "function", "M": "module", "F": "float"}
+                print(f"  heap map after the first scan: {hm['count']:,} allocations;"
+                      f" raw buffers >= 256 B: {hm['big']:,}, other objects: {hm['small']:,}")
+                print("    largest raw buffers: " + " ".join(f"{b:,}" for b in hm["largest"]))
+                for ch, (cnt, b) in sorted(hm["by_type"].items(), key=lambda kv: -kv[1][1]):
+                    print(f"    {names.get(ch, ch):16s} {cnt:6,d} allocations {b:9,d} bytes")
+                print(f"  ESP32 estimate (32-bit: raw buffers same size, other objects half):"
+                      f" {hm['esp32']:,}" + (f"; with the modules frozen (qstr pool {hm['qstr']:,}"
+                                             f" in flash): {hm['esp32_frozen']:,}"
+                                             if build.romfs else " (bytecode on the heap)"))
             if s["stderr_tail"]:
                 print(s["stderr_tail"])
+        if everything or args.check:
+            r = pass_check(build)
+            print(f"\npass check (decider alone, {r['decider_bytes']:,} bytes live): free heap needed"
+                  " (ballast method, 256-byte steps) / bytes allocated with the GC off")
+            for ch in r["checks"]:
+                print(f"  {ch['expect']:12s} {ch['headroom']:8,d} {ch['allocated']:10,d}")
+            print(f"  rebuild of the decider (trust keys prepared again): {r['rebuild_headroom']:,}")
         if everything or args.search:
             hi, lo, last = search(build, args.lo, args.hi, scans=args.scans)
             if hi == lo:
                 print(f"\ndoes not survive even with -X heapsize={hi}k: {last['error']}\n"
                       f"{last['stderr'][-1500:]}")
             else:
-                print(f"\nsmallest heap surviving {args.scans} scans + control messages:"
+                print(f"\nsmallest heap surviving {args.scans} scans + control messages"
+                      f" (rescans of a code cut in two by host load: {last['rescans']}):"
                       f" {hi} KB (fails at {lo} KB)" + (" beyond the ROMFS image" if build.romfs else ""))
 
 

@@ -147,8 +147,6 @@ class _Conn(asyncio.Protocol):
                 i += 1
                 if not b & 0x80:
                     break
-            else:
-                break
             if b & 0x80 or i + length > n:  # header or body incomplete
                 break
             self.dev._on_packet(buf[pos], bytes(buf[i:i + length]))
@@ -188,6 +186,7 @@ class SimDevice:
         self.applied: dict[int, int] = {}         # kind -> version (state key 3)
         self.digests: dict[int, bytes] = {}       # kind -> SHA-256(bytes)[:16]
         self.applied_at: dict[int, float] = {}    # kind -> time.time() of the last commit
+        self.received_at: dict[int, float] = {}   # kind -> time.time() the last message arrived
         self.have: set[bytes] = set(sim.preload)  # blob sha256s on "flash"
         self.pending: dict[int, envelope.Opened] = {}
         self.pending_raw: dict[int, bytes] = {}
@@ -329,6 +328,7 @@ class SimDevice:
         """firmware/control/envelope.verify_message's order of checks."""
         if not data:
             return  # retained message cleared
+        self.received_at[kind] = time.time()
         dig = envelope.digest(data)
         if self.digests.get(kind) == dig:
             self.sim.stats.noops += 1
@@ -385,6 +385,7 @@ class SimDevice:
         if self.rx is not None and any(r[1] == self.rx.sha for r in wanted):
             return
         self.rx = None
+        self.sim._fetching.discard(self)
         if wanted:
             self.rx = _Blob(wanted[0])
             self.sim._fetching.add(self)

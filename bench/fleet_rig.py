@@ -182,7 +182,7 @@ def stop_profilers(spies: list[tuple[subprocess.Popen, Path]], top: int = 22) ->
             for f in set(frames[1:]):
                 incl[f] += n
             leaf[frames[-1]] += n
-        print(f"--- py-spy {path.name}: {total} samples at 200/s (all threads, idle included) ---",
+        print(f"--- py-spy {path.name}: {total} samples at 200/s (all threads; idle ones not sampled) ---",
               file=sys.stderr)
         for title, c in (("thread", threads), ("inclusive", incl), ("leaf", leaf)):
             print(f"  by {title}:", file=sys.stderr)

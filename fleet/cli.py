@@ -114,7 +114,7 @@ def serve(
     port: Annotated[int, typer.Option(help="API port")] = 8000,
     broker_port: Annotated[Optional[int], typer.Option(help="embedded broker port")] = None,
     broker_bind: Annotated[str, typer.Option(help="embedded broker address (0.0.0.0 for gates "
-                                                  "on the LAN; it has no per-device ACL)")] = "127.0.0.1",
+                                                  "on the LAN)")] = "127.0.0.1",
     shared: Annotated[Optional[bool], typer.Option(help="$share subscriptions (default: on for an "
                                                         "external broker)")] = None,
 ) -> None:
@@ -122,8 +122,12 @@ def serve(
     import uvicorn
 
     from fleet.api.main import create_app
+    from sqlalchemy import select
+
+    from fleet.broker_bridge import mosquitto_conf as mc
     from fleet.broker_bridge.bridge import Bridge, BrokerParams
     from fleet.broker_bridge.embedded import EmbeddedBroker
+    from fleet.models import Device
     from fleet.broker_bridge.wire import load_or_create_fleet_key
     from fleet.core.config import Settings
     from fleet.core.db import make_engine, make_sessionmaker
@@ -157,12 +161,31 @@ def serve(
         sessions = make_sessionmaker(engine)
         local = None
         if not settings.broker_url:
-            local = EmbeddedBroker(settings.broker_port, host=broker_bind).start()
-            params = BrokerParams(port=settings.broker_port)
+            # per-device credentials and the protocol ACL, like production (amqtt_acl.py)
+            bridge_pw = secrets.token_urlsafe(24)
+            bridge_hash = mc.password_hash(bridge_pw)
+
+            def lookup(user: str) -> str | None:
+                if user == mc.BRIDGE_USER:
+                    return bridge_hash
+                with sessions() as s:
+                    return s.scalar(select(Device.mqtt_password_hash).where(
+                        Device.mqtt_username == user, Device.status == "active"))
+            local = EmbeddedBroker(settings.broker_port, host=broker_bind, lookup=lookup).start()
+            params = BrokerParams(port=settings.broker_port, username=mc.BRIDGE_USER, password=bridge_pw)
             typer.echo(f"embedded MQTT broker (amqtt) on {local.url}", err=True)
         else:
             params = BrokerParams.from_url(settings.broker_url,
                                            str(settings.broker_ca_file) if settings.broker_ca_file else None)
+        accounts = None
+        if settings.mosquitto_passwd_file and settings.mosquitto_pid_file:
+            from fleet.broker_bridge.account_sync import MosquittoAccountSync
+
+            try:
+                accounts = MosquittoAccountSync(sessions, settings.mosquitto_passwd_file,
+                                                settings.mosquitto_pid_file).start()
+            except (OSError, ValueError) as e:
+                raise errors.FleetError(f"mosquitto accounts: {e}", code="BROKER_ACCOUNTS") from e
         use_shared = shared if shared is not None else local is None
         bridge = Bridge(sessions, params, fleet_key, shared=use_shared,
                         client_id=os.environ.get("GREENGATE_BRIDGE_CLIENT_ID", "fleet-bridge-1")).start()
@@ -193,6 +216,8 @@ def serve(
     finally:
         stop.set()
         bridge.stop()
+        if accounts:
+            accounts.stop()
         if local:
             local.stop()
         engine.dispose()

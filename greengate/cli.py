@@ -18,6 +18,7 @@ _AREAS = [
     ("sim", "greengate.sim.cli", "Simulated gate terminal (real firmware under MicroPython)."),
     ("provision", "provisioning.cli", "Set up a gate terminal over USB serial."),
     ("fleet", "fleet.cli", "Fleet service: serve, and the operator's admin tasks."),
+    ("demo", "greengate.demo.cli", "A living District 7 fleet: fleet service, dashboard and simulated gates."),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from provisioning.link import Link
 HELLO, KEY, SIGN = 0x01, 0x02, 0x03
 PUT, HASH, COMMIT = 0x10, 0x11, 0x12
 CONFIG, REBOOT = 0x20, 0x30
+COMMIT_LIST = "commit.json"  # firmware/setup/commands.py
 CHUNK = 512  # bytes of file data per PUT frame (well under MAX_PAYLOAD)
 
 
@@ -77,29 +79,26 @@ def deploy(link: Link, files: Sequence[FirmwareFile], remove: Sequence[str] = ()
                 raise TransferError(f"{f.path}: hash mismatch after {attempt + 1} uploads / "
                                     f"{f.path}: sai mã băm sau {attempt + 1} lần tải")
     if changed or remove:
-        # the whole firmware's manifest does not fit one 2 KB frame: commit in
-        # batches that do (each batch is checked on the device before it switches)
-        batches = _commit_batches([[f.path, f.sha256] for f in changed])
-        for i, batch in enumerate(batches):
-            try:
-                link.request(COMMIT, {1: batch, 2: list(remove) if i == len(batches) - 1 else []},
-                             timeout=30.0)
-            except DeviceRefused as e:
-                if e.code == "hash":
-                    raise TransferError(f"device found a corrupted file at commit: {e}") from e
-                raise
+        _commit(link, changed, remove)
     return [f.path for f in changed]
 
 
-def _commit_batches(entries: list, limit: int = 1536) -> list[list]:
-    import cbor2
-
-    batches: list[list] = [[]]
-    for e in entries:
-        if batches[-1] and len(cbor2.dumps({1: batches[-1] + [e], 2: []})) > limit:
-            batches.append([])
-        batches[-1].append(e)
-    return batches
+def _commit(link: Link, changed: Sequence[FirmwareFile], remove: Sequence[str]) -> None:
+    """One COMMIT switches every file: the manifest goes up as the staged
+    file commit.json (a whole firmware's list does not fit one frame) and the
+    COMMIT names its SHA-256; the device checks it and every file again."""
+    listing = json.dumps({"files": [[f.path, f.sha256.hex()] for f in changed],
+                          "remove": list(remove)}).encode()
+    for off in range(0, max(len(listing), 1), CHUNK):
+        link.request(PUT, {1: COMMIT_LIST, 2: off, 3: listing[off : off + CHUNK],
+                           4: len(listing)}, timeout=5.0)
+    try:
+        link.request(COMMIT, {3: hashlib.sha256(listing).digest()}, timeout=60.0)
+    except DeviceRefused as e:
+        if e.code == "hash":
+            raise TransferError(f"device found a corrupted file at commit: {e} / "
+                                f"thiết bị phát hiện tệp bị lỗi khi cài") from e
+        raise
 
 
 def write_config(link: Link, bundle: bytes, wifi_ssid: str | None = None,

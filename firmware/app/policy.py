@@ -61,9 +61,16 @@ class Policy:
             rec = self.state.applied(kind)
             if rec is not None:
                 self.clock.raise_floor(rec[2])
+        # keep only the parts whose inputs did not change (prepared keys,
+        # revocation store, allowlist): a config or revocation update then
+        # has no Ed25519 prepare peak (app/provisioned.py reusable())
+        from app.provisioned import reusable
+
+        reuse = reusable(self._decider)
         self._decider = None
         self._decider = load_decider(self.root, self.state, self.clock, self.occupancy,
-                                     self.port.log, self.tick)
+                                     self.port.log, self.tick, reuse)
+        reuse = None
         self._versions = self.state.versions()
 
     def attach(self, client, reporter, screen, queue):

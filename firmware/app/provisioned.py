@@ -18,13 +18,41 @@ def _read(path):
         return f.read()
 
 
-def load_decider(root, state, clock, occupancy, log, tick=None):
+def reusable(decider):
+    """The parts of a decider a rebuild may keep when their inputs did not
+    change (load_decider's reuse): prepared keys by raw key, the revocation
+    store by its blob hashes, the allowlist by its blob hash. Rebuilding only
+    what changed keeps the heap peak of a config or revocation update low
+    (no Ed25519 prepare, no new 10 KB index block in a fragmented heap)."""
+    out = {}
+    if decider is None:
+        return out
+    trust = getattr(getattr(decider, "verifier", None), "trust", None)
+    if hasattr(trust, "prepared_keys"):
+        out["keys"] = trust.prepared_keys()
+    rev = getattr(decider, "revocations", None)
+    if getattr(rev, "refs", None) is not None and rev.snapshot is not None:
+        out["revocations"] = rev
+    cfg = getattr(decider, "config", None)
+    ref = getattr(cfg, "allowlist_ref", None)
+    if ref and cfg.allowlist is not None:
+        out["allowlist"] = (ref[1], cfg.allowlist)
+    return out
+
+
+def load_decider(root, state, clock, occupancy, log, tick=None, reuse=None):
     """tick(): called between keys (each Ed25519 prepare is ~0.5 s on an
-    ESP32): main feeds the watchdog there, the loop is bounded."""
+    ESP32): main feeds the watchdog there, the loop is bounded.
+    reuse: reusable(previous decider), a dict this function empties: the
+    parts whose inputs are unchanged are kept, the others are dropped before
+    anything new is allocated."""
+    if reuse is None:
+        reuse = {}
     trust_body = state.body(2)
     rev_body = state.body(3)
     cfg_body = state.body(1)
     if trust_body is None or rev_body is None or cfg_body is None:
+        reuse.clear()
         return None
     try:
         from control import blob
@@ -34,22 +62,49 @@ def load_decider(root, state, clock, occupancy, log, tick=None):
         from verify.trust import TrustStore
         from verify.verifier import Verifier
 
-        trust = TrustStore()
-        for entry in trust_body:
-            trust.add(entry[1], entry[2], entry[0], entry[3])
-            if tick is not None:
-                tick()
+        # The caller dropped the old decider; of its parts only those whose
+        # inputs are unchanged are kept, the rest is freed first. Then the
+        # big long-lived blocks (revocation index ~10 KB per million
+        # entries, allowlist, 12 KB table per key) are taken while the freed
+        # holes are still whole, before the bigint churn of the Ed25519
+        # prepares fragments the heap (docs/memory.md).
         delta_ref = rev_body.get(2)
-        revocations = Revocations.open(
-            blob.blob_path(root, rev_body[1][1]),
-            blob.blob_path(root, delta_ref[1]) if delta_ref else None)
-        allowlist = None
+        refs = (rev_body[1][1], delta_ref[1] if delta_ref else None)
         ref = cfg_body.get(6) if type(cfg_body) is dict else None
-        if ref:
+        revocations = reuse.pop("revocations", None)
+        if revocations is not None and revocations.refs != refs:
+            revocations = None  # another list: dropped before the new one opens
+        old_allow = reuse.pop("allowlist", None)
+        allowlist = old_allow[1] if old_allow and ref and old_allow[0] == ref[1] else None
+        old_allow = None
+        keys = reuse.pop("keys", None) or {}
+        listed = {}
+        for entry in trust_body:
+            pk = keys.get(entry[1]) if type(entry[1]) is bytes else None
+            if pk is not None:
+                listed[entry[1]] = pk
+        keys.clear()  # keys no longer listed are freed now
+        keys = None
+        gc.collect()
+        if revocations is None:
+            revocations = Revocations.open(
+                blob.blob_path(root, refs[0]),
+                blob.blob_path(root, refs[1]) if refs[1] else None)
+            revocations.refs = refs  # what reusable() compares next time
+        if ref and allowlist is None:
             allowlist = rules.load_allowlist(_read(blob.blob_path(root, ref[1])))
         site = rules.SiteConfig(cfg_body, allowlist)
         gc.collect()
+        trust = TrustStore()
+        for entry in trust_body:
+            pk = listed.get(entry[1]) if type(entry[1]) is bytes else None
+            trust.add(entry[1], entry[2], entry[0], entry[3], prepared=pk)
+            if tick is not None:
+                tick()
+        listed = None
+        gc.collect()
         return Decider(Verifier(trust), revocations, site, occupancy, clock, sync=state)
     except Exception as e:  # noqa: any broken piece refuses every pass, logged
+        reuse.clear()
         log("provisioned state unusable: %r" % (e,))
         return None

@@ -60,8 +60,10 @@ class Message:
         self.raw = raw
 
 
-def _fail(reason, detail):
-    return errors.ControlError(reason, detail)
+def _fail(reason, detail, version=0):
+    e = errors.ControlError(reason, detail)
+    e.version = version  # known once the signature verified (state key 12)
+    return e
 
 
 def digest(data):
@@ -164,11 +166,11 @@ def verify_message(data, kind, fleet_keys, state, now, check=None):
     _check_scope(kind, scope, state)
     if applied is not None:
         if version < applied[0]:
-            raise _fail(reasons.CTRL_ROLLBACK, "older than applied")
+            raise _fail(reasons.CTRL_ROLLBACK, "older than applied", version)
         if version == applied[0]:
-            raise _fail(reasons.CTRL_REPLAY, "version already applied")
+            raise _fail(reasons.CTRL_REPLAY, "version already applied", version)
     if now is not None and now > until:
-        raise _fail(reasons.CTRL_EXPIRED, "past valid_until")
+        raise _fail(reasons.CTRL_EXPIRED, "past valid_until", version)
     if check is not None:
         try:
             check(body)

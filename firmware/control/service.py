@@ -166,7 +166,7 @@ class ControlService:
                                           self._check_for(kind))
         except errors.GateError as e:
             reason = e.reason if isinstance(e, errors.ControlError) else reasons.INTERNAL
-            self.last_error = [kind, reason, 0]
+            self.last_error = [kind, reason, getattr(e, "version", 0)]
             self.log("control %d refused: %s %s" % (kind, reasons.name(reason), e.detail))
             if kind == envelope.KIND_COMMAND:
                 self._reply(0, reason, e.detail)

@@ -105,6 +105,7 @@ class Reporter:
         self._wake = asyncio.Event()
         self._state_due = True
         self._state_pid = 0
+        self._drained = False  # drained since the last state: tell the fleet
         self.batches = 0       # batches acknowledged by the broker
         self.reported = 0      # records acknowledged by the broker
         self.skipped = 0       # outbox records that were not scan records
@@ -154,6 +155,7 @@ class Reporter:
         if pid:
             self._state_pid = pid
             self._state_due = False
+            self._drained = False  # this state carries the current depth
 
     # -- drain task -------------------------------------------------------
     def _next_batch(self):
@@ -175,6 +177,8 @@ class Reporter:
         client = self.client
         while True:
             self._wake.clear()  # anything that happens from here on wakes us
+            if self._drained and ticks_diff(ticks_ms(), last_state) >= _DRAINED_STATE_GAP_MS:
+                self._state_due = True  # drained soon after the last state
             if self._state_due or ticks_diff(ticks_ms(), last_state) >= self.state_interval_ms:
                 self._state_due = True
                 self._try_state()
@@ -197,8 +201,8 @@ class Reporter:
             self.outbox.ack(last)
             self.batches += 1
             self.reported += before - self.outbox.depth
-            if not self.outbox.depth and ticks_diff(ticks_ms(), last_state) >= _DRAINED_STATE_GAP_MS:
-                self._state_due = True  # let the fleet see the drained outbox
+            if not self.outbox.depth:
+                self._drained = True  # let the fleet see it (at most every 10 s)
 
     async def _sleep(self, ms):
         try:

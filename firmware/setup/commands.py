@@ -28,6 +28,7 @@ PROTOCOL_VERSION = const(1)
 STAGE = ".stage"
 MANIFEST = "manifest.json"
 SIGN_CONTEXT = b"greengate-provision-v1:"
+COMMIT_LIST = "commit.json"  # staged manifest for a COMMIT too big for one frame
 # files the tool may never overwrite with PUT
 _PROTECTED = ("identity.key", "config.json", "nvs.json", MANIFEST)
 _SUFFIXES = (".py", ".mpy", ".bin", ".json")
@@ -203,8 +204,12 @@ class Commands:
         return {1: offset + len(data)}
 
     def _commit(self, req):
-        items = _get(req, 1, list)
-        removes = _get(req, 2, list, required=False) or []
+        listing = _get(req, 3, bytes, required=False)
+        if listing is not None:
+            items, removes = self._staged_listing(listing)
+        else:
+            items = _get(req, 1, list)
+            removes = _get(req, 2, list, required=False) or []
         checked = []
         for item in items:
             if type(item) is not list or len(item) != 2 or type(item[1]) is not bytes:
@@ -232,4 +237,33 @@ class Commands:
         for path in removes:
             if _exists(self._abs(path)):
                 os.remove(self._abs(path))
+        if listing is not None:
+            os.remove(self._abs(COMMIT_LIST, True))
         return {1: len(checked)}
+
+    def _staged_listing(self, digest):
+        """A whole firmware's manifest does not fit one frame: the tool PUTs it
+        as the staged file commit.json ({"files": [[path, sha256 hex]...],
+        "remove": [...]}) and COMMIT names its SHA-256."""
+        import binascii
+        import json
+
+        path = self._abs(COMMIT_LIST, True)
+        if not _exists(path) or file_sha256(path, self.buf)[0] != digest:
+            raise SetupError("hash", COMMIT_LIST)
+        with open(path) as f:
+            doc = json.load(f)
+        if type(doc) is not dict or type(doc.get("files")) is not list:
+            raise SetupError("field", COMMIT_LIST)
+        items = []
+        for e in doc["files"]:
+            if type(e) is not list or len(e) != 2 or type(e[1]) is not str:
+                raise SetupError("field", "manifest entry")
+            try:
+                items.append([e[0], binascii.unhexlify(e[1])])
+            except ValueError:
+                raise SetupError("field", "manifest hash")
+        removes = doc.get("remove") or []
+        if type(removes) is not list:
+            raise SetupError("field", "remove")
+        return items, removes

@@ -27,8 +27,10 @@ class TrustStore:
         self.count = 0
         self.invalid = 0
 
-    def add(self, public_key_raw, issuer_id, kid=None, not_after=0):
-        """Install one key; False if it is not a valid Ed25519 public key."""
+    def add(self, public_key_raw, issuer_id, kid=None, not_after=0, prepared=None):
+        """Install one key; False if it is not a valid Ed25519 public key.
+        prepared: ed25519.prepare() of this very key from an earlier store
+        (prepared_keys()), reused instead of preparing it again."""
         from crypto import ed25519
 
         public_key_raw = bytes(public_key_raw)
@@ -43,7 +45,8 @@ class TrustStore:
         for e in entries:
             if e[3] == public_key_raw:
                 return True  # already installed
-        prepared = ed25519.prepare(public_key_raw)
+        if prepared is None or getattr(prepared, "raw", None) != public_key_raw:
+            prepared = ed25519.prepare(public_key_raw)
         if prepared is None:
             self.invalid += 1
             if not entries:
@@ -52,6 +55,15 @@ class TrustStore:
         entries.append((prepared, issuer_id, not_after or 0, public_key_raw))
         self.count += 1
         return True
+
+    def prepared_keys(self):
+        """{public_key_raw: PreparedKey}: for the next store built from a new
+        trust list, so unchanged keys skip the prepare (time, heap peak)."""
+        out = {}
+        for entries in self._by_kid.values():
+            for e in entries:
+                out[e[3]] = e[0]
+        return out
 
     def keys_for(self, kid):
         """Prepared keys with this kid (empty list if none)."""

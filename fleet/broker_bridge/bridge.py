@@ -243,6 +243,12 @@ class Bridge:
         fetches: list[tuple[str, bytes]] = []
         with self.sessions() as db:
             self._load_sites(db, {d for d in (topics.device_of(m.topic) for m in batch) if d})
+            # Devices that sent a state, loaded in one query and held in `loaded`
+            # (the identity map is weak) until the commit: apply_state's
+            # Session.get then finds them without a SELECT and an autoflush per
+            # message, and the commit sends their UPDATEs as one executemany.
+            states = {topics.device_of(m.topic) for m in batch if m.topic.endswith("/state")} - {None}
+            loaded = db.scalars(select(Device).where(Device.id.in_(states))).all() if states else []
             for msg in batch:
                 device_id = topics.device_of(msg.topic)
                 leaf = msg.topic.rsplit("/", 1)[-1]
@@ -276,6 +282,7 @@ class Bridge:
                     self._reject(msg, e.code, e.message[:120])
             res = scan_svc.ingest_rows(db, rows) if rows else scan_svc.IngestResult(0, 0)
             db.commit()
+            del loaded
             for device_id, payload in fetches:
                 self._answer_fetch(db, device_id, payload)
         self.stats.messages += len(batch)

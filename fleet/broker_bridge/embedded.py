@@ -1,11 +1,16 @@
 """The embedded broker for demos and laptops: amqtt, in-process, on its own
 asyncio loop in a daemon thread.
 
+With `lookup` (username -> stored `$7$` hash, e.g. from the device registry)
+it refuses anonymous clients and enforces the protocol's per-device topic
+ACL (amqtt_acl.py), like the generated mosquitto configuration; without it
+(tests of the bridge alone) it is anonymous.
+
 Limits (why production uses mosquitto 2, see mosquitto_conf.py): amqtt speaks
 MQTT 3.1.1 only, has no shared subscriptions (`$share/...` would be a plain,
 never-matching filter, so the bridge subscribes without it and runs as one
-worker), accepts anonymous clients here, enforces no per-device ACL and moved
-~1,400 QoS 1 msg/s in our measurements. It listens on loopback by default.
+worker), and moved ~1,400 QoS 1 msg/s in our measurements. It listens on
+loopback by default.
 """
 
 from __future__ import annotations
@@ -13,13 +18,69 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 
 from fleet.core import errors
 
 
+class _SnapshotDict(dict):
+    """amqtt 0.12 iterates its subscription table with awaits inside the loop
+    (retained messages on connect, topic filtering on broadcast); a client
+    subscribing to a new topic meanwhile raised "dictionary changed size
+    during iteration" and killed that connection or broadcast. Iterating
+    over a copy of the keys makes those loops safe."""
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(list(super().keys()))
+
+    def items(self):  # noqa: ANN201
+        return list(super().items())
+
+    def keys(self):  # noqa: ANN201
+        return list(super().keys())
+
+    def values(self):  # noqa: ANN201
+        return list(super().values())
+
+
+def _broker_class():  # noqa: ANN202 (amqtt is imported lazily)
+    import asyncio as aio
+
+    from amqtt.broker import Broker
+    from amqtt.contexts import Action
+
+    class FleetAmqttBroker(Broker):
+        """amqtt 0.12 sends a connecting client the retained messages of every
+        topic *anyone* subscribed to, without topic filtering: every gate
+        would get every other gate's configuration. Retained messages go
+        only to a session that subscribed to the filter itself, and only
+        those its ACL lets it receive."""
+
+        async def _publish_retained_messages_for_subscription(self, subscription, session):  # noqa: ANN001, ANN202
+            topic_filter, qos = subscription
+            if not any(s.client_id == session.client_id
+                       for s, _ in self._subscriptions.get(topic_filter, [])):
+                return
+            handler = self._get_handler(session)
+            if handler is None:
+                return
+            tasks = []
+            for topic, retained in list(self._retained_messages.items()):
+                if self._matches(topic, topic_filter) and \
+                        await self._topic_filtering(session, topic=topic, action=Action.RECEIVE):
+                    tasks.append(aio.ensure_future(handler.mqtt_publish(
+                        retained.topic, retained.data, min(qos, retained.qos or qos), retain=True)))
+            if tasks:
+                await aio.wait(tasks)
+
+    return FleetAmqttBroker
+
+
 class EmbeddedBroker:
-    def __init__(self, port: int = 1883, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int = 1883, host: str = "127.0.0.1",
+                 lookup: Callable[[str], str | None] | None = None) -> None:
         self.host, self.port = host, port
+        self.lookup = lookup
         self._loop: asyncio.AbstractEventLoop | None = None
         self._broker = None
         self._thread: threading.Thread | None = None
@@ -43,17 +104,23 @@ class EmbeddedBroker:
         return self
 
     def _run(self) -> None:
-        from amqtt.broker import Broker
+        Broker = _broker_class()  # noqa: N806
 
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
+        if self.lookup is None:
+            plugins: dict = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
+        else:
+            plugins = {"fleet.broker_bridge.amqtt_acl.FleetAuthPlugin": {"lookup": self.lookup},
+                       "fleet.broker_bridge.amqtt_acl.FleetTopicPlugin": {}}
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "plugins": plugins,
         }
 
         async def boot() -> None:
             self._broker = Broker(config)
+            self._broker._subscriptions = _SnapshotDict()  # see _SnapshotDict
             await self._broker.start()
 
         try:

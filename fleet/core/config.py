@@ -33,6 +33,10 @@ class StorageSettings(BaseSettings):
     broker_ca_file: Path | None = None
     # What devices are told to connect to (the bundle); default: the broker URL.
     device_broker_url: str = ""
+    # A mosquitto on this host whose password file the service keeps equal to
+    # the registered devices (rewritten, then SIGHUP to the pid in the pid file).
+    mosquitto_passwd_file: Path | None = None
+    mosquitto_pid_file: Path | None = None
     fleet_key_path: Path | None = None
     # The district's pass issuer (greengate/passes): key file and CWT "iss".
     issuer_key_path: Path | None = None

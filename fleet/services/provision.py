@@ -14,7 +14,6 @@ import os
 import struct
 import time
 
-import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -23,7 +22,6 @@ from greengate.control import envelope
 
 SIGN_CONTEXT = b"greengate-provision-v1:"  # firmware/setup/commands.py
 CHALLENGE_TTL_S = 300
-KIND_PROVISION = getattr(envelope, "KIND_PROVISION", 5)
 BUNDLE_VALIDITY_S = 3600
 
 
@@ -63,11 +61,6 @@ def make_bundle(fleet_key: Ed25519PrivateKey, fleet_public_keys: list[bytes], de
     now = int(time.time() if now is None else now)
     body = {1: str(site_id) if site_id is not None else "", 2: broker_url, 3: username,
             4: password, 5: list(fleet_public_keys), 6: ca_pem}
-    scope = envelope.device_scope(device_id)
-    if KIND_PROVISION in envelope.KINDS.values():
-        return envelope.sign_message(KIND_PROVISION, version, body, scope, fleet_key, now,
-                                     now + BUNDLE_VALIDITY_S)
-    # greengate.control.envelope does not list kind 5 yet: same payload layout.
-    payload = cbor2.dumps({1: KIND_PROVISION, 2: version, 3: now, 4: now + BUNDLE_VALIDITY_S,
-                           5: scope, 6: body}, canonical=True)
-    return envelope.sign_payload(payload, fleet_key)
+    return envelope.sign_message(envelope.KIND_PROVISION, version, body,
+                                 envelope.device_scope(device_id), fleet_key, now,
+                                 now + BUNDLE_VALIDITY_S)

@@ -82,6 +82,23 @@ _PG_UNNEST = text(
     "RETURNING device_id, seq, site_id, pass_hash, reason")
 
 
+def _pg_array(values: list) -> str:
+    """PostgreSQL array literal of ints, bools, None and text (quoted, escaped).
+    str.join is several times faster than psycopg's per-element list dumper,
+    which took a third of the bridge's CPU when ingesting scans."""
+    out = []
+    for v in values:
+        if v is None:
+            out.append("NULL")
+        elif v is True or v is False:
+            out.append("t" if v else "f")
+        elif type(v) is int:
+            out.append(str(v))
+        else:
+            out.append('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return "{" + ",".join(out) + "}"
+
+
 def ingest(db: Session, device_id: str, events: list[dict], *, site_id: int | None = None,
            received_at: int | None = None) -> IngestResult:
     """Store validated events of one device; the caller commits (and only then
@@ -99,7 +116,7 @@ def ingest_rows(db: Session, rows: list[dict]) -> IngestResult:
         return IngestResult(0, 0)
     conn = db.connection()
     if conn.dialect.name == "postgresql":
-        new = conn.execute(_PG_UNNEST, {c: [r[c] for r in rows] for c in _COLUMNS}).all()
+        new = conn.execute(_PG_UNNEST, {c: _pg_array([r[c] for r in rows]) for c in _COLUMNS}).all()
     else:
         new = conn.execute(_insert(conn.dialect.name), rows).all()
     for device_id, seq, site_id, pass_hash, reason in new:

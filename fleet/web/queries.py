@@ -9,11 +9,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, and_, cast, func, or_, select
+from sqlalchemy import Integer, and_, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from fleet.broker_bridge import topics
 from fleet.core.config import Settings
-from fleet.models import Alert, Device, Scan, Site
+from fleet.models import Alert, ControlOutbox, Device, Scan, Site
 from fleet.services import control
 
 PER_PAGE = 50
@@ -31,8 +32,26 @@ class DeviceRow:
     outbox_alert: bool
 
 
+def _desired_config():  # noqa: ANN202
+    """Per device topic, the version (control outbox id) of the newest
+    configuration published to it: what the gate should report as applied.
+    Same rule as the drift alerts (fleet/services/alerts.py)."""
+    return (select(ControlOutbox.topic.label("topic"), func.max(ControlOutbox.id).label("version"))
+            .where(ControlOutbox.kind == "config", ControlOutbox.published_at.is_not(None))
+            .group_by(ControlOutbox.topic).subquery())
+
+
+def _with_desired(query, desired):  # noqa: ANN001, ANN202
+    topic = literal(topics.config("")[: -len("/config")]) + Device.id + literal("/config")
+    return query.outerjoin(desired, desired.c.topic == topic)
+
+
+def _revocation_desired(db: Session) -> int:
+    return control.desired_version(db, topics.REVOCATION) or 0
+
+
 def _device_filters(scope: str | None, business: str | None, q: str | None,
-                    state: str | None, drift_only: bool, rev: int) -> list:
+                    state: str | None, drift_only: bool, rev: int, desired) -> list:  # noqa: ANN001
     conds = []
     if scope is not None:
         conds.append(Site.business_id == scope)
@@ -46,7 +65,7 @@ def _device_filters(scope: str | None, business: str | None, q: str | None,
     elif state == "offline":
         conds.append(Device.online.is_(False))
     if drift_only:
-        conds.append(_drift_expr(rev))
+        conds.append(_drift_expr(rev, desired))
     return conds
 
 
@@ -55,20 +74,23 @@ def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _drift_expr(rev: int):  # noqa: ANN202
-    return or_(and_(Device.config_version.is_not(None), Device.config_version != Site.config_version),
-               and_(Device.revocation_version.is_not(None), Device.revocation_version < rev))
+def _drift_expr(rev: int, desired):  # noqa: ANN001, ANN202
+    return or_(and_(desired.c.version.is_not(None),
+                    func.coalesce(Device.config_version, 0) < desired.c.version),
+               and_(rev > 0, func.coalesce(Device.revocation_version, 0) < rev))
 
 
 def fleet_overview(db: Session, settings: Settings, *, scope: str | None, business: str | None,
                    q: str | None, state: str | None, drift_only: bool, page: int,
                    per_page: int = PER_PAGE) -> dict:
-    rev = control.revocation_version(db)
-    conds = _device_filters(scope, business, q, state, drift_only, rev)
-    base = select(Device, Site.name, Site.business_id, Site.config_version) \
-        .outerjoin(Site, Device.site_id == Site.id).where(Device.status == "active", *conds)
-    total = db.scalar(select(func.count()).select_from(Device)
-                      .outerjoin(Site, Device.site_id == Site.id)
+    rev = _revocation_desired(db)
+    desired_q = _desired_config()
+    conds = _device_filters(scope, business, q, state, drift_only, rev, desired_q)
+    base = _with_desired(select(Device, Site.name, Site.business_id, desired_q.c.version)
+                         .outerjoin(Site, Device.site_id == Site.id), desired_q) \
+        .where(Device.status == "active", *conds)
+    total = db.scalar(_with_desired(select(func.count()).select_from(Device)
+                                    .outerjoin(Site, Device.site_id == Site.id), desired_q)
                       .where(Device.status == "active", *conds)) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
@@ -77,9 +99,8 @@ def fleet_overview(db: Session, settings: Settings, *, scope: str | None, busine
     for device, site_name, business_id, desired in rows:
         out.append(DeviceRow(
             device=device, site_name=site_name, business_id=business_id, desired_config=desired,
-            config_drift=device.config_version is not None and desired is not None
-            and device.config_version != desired,
-            revocation_drift=device.revocation_version is not None and device.revocation_version < rev,
+            config_drift=desired is not None and (device.config_version or 0) < desired,
+            revocation_drift=rev > 0 and (device.revocation_version or 0) < rev,
             clock_alert=device.clock_drift_s is not None
             and abs(device.clock_drift_s) > settings.clock_drift_alert_s,
             outbox_alert=(device.outbox_depth or 0) > settings.outbox_alert_depth))
@@ -87,15 +108,17 @@ def fleet_overview(db: Session, settings: Settings, *, scope: str | None, busine
 
 
 def fleet_summary(db: Session, scope: str | None) -> dict:
-    rev = control.revocation_version(db)
+    rev = _revocation_desired(db)
+    desired_q = _desired_config()
     scoped = [Device.status == "active"]
     if scope is not None:
         scoped.append(Site.business_id == scope)
-    row = db.execute(
+    row = db.execute(_with_desired(
         select(func.count(),
                func.sum(cast(Device.online, Integer)),
-               func.sum(cast(_drift_expr(rev), Integer)))
-        .select_from(Device).outerjoin(Site, Device.site_id == Site.id).where(*scoped)).one()
+               func.sum(cast(_drift_expr(rev, desired_q), Integer)))
+        .select_from(Device).outerjoin(Site, Device.site_id == Site.id), desired_q)
+        .where(*scoped)).one()
     total, online, drift = row[0] or 0, row[1] or 0, row[2] or 0
     aq = select(func.count()).select_from(Alert).where(Alert.acknowledged_at.is_(None))
     if scope is not None:

@@ -105,6 +105,7 @@ class SimTerminal:
         self._stop = threading.Event()
         self._stdout = self._stderr = None
         self.reboots = 0
+        self._respawn = threading.Lock()  # poll() runs in the watcher and in callers
 
     # -- lifecycle -----------------------------------------------------------
     def start(self, stdout=None, stderr=None) -> "SimTerminal":
@@ -121,6 +122,7 @@ class SimTerminal:
         self._stdout, self._stderr = stdout, stderr
         self._spawn()
         self._serve()
+        threading.Thread(target=self._watch, name="sim-reboot", daemon=True).start()
         return self
 
     def _spawn(self) -> None:
@@ -144,14 +146,20 @@ class SimTerminal:
         """None while the firmware runs. A reset (exit status 3: hal.unix
         Port.reset, e.g. after the reboot command) boots it again, like the
         device would."""
-        if self.proc is None:
-            return None
-        rc = self.proc.poll()
-        if rc == 3 and not self._stop.is_set():
-            self.reboots += 1
-            self._spawn()
-            return None
-        return rc
+        with self._respawn:
+            if self.proc is None:
+                return None
+            rc = self.proc.poll()
+            if rc == 3 and not self._stop.is_set():
+                self.reboots += 1
+                self._spawn()
+                return None
+            return rc
+
+    def _watch(self) -> None:
+        # a device comes back by itself after a reset: nobody needs to ask
+        while not self._stop.wait(0.2):
+            self.poll()
 
     def _open_console(self) -> None:
         # the firmware's console pty and the one a provisioning tool opens,

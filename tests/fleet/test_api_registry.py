@@ -250,3 +250,46 @@ def test_screenshot_route_reassembles_chunks_and_checks_scope(api, session_facto
                                                   "data": png, "sha256": b"\0" * 32})
         db.commit()
     assert api.as_("operator").get(f"/api/v1/devices/{dev_id(0x5D)}/screenshot").status_code == 404
+
+
+def test_bundle_opens_with_the_firmware_code(api):
+    """The provisioning bundle the API answers is accepted by the device's own
+    firmware/setup/bundle.py under MicroPython (blank device, then a device
+    already holding the fleet key); a tampered one is refused."""
+    import base64
+
+    from mpy import run_micropython
+
+    out = register(api, "operator", dev_id(0xB0), site_of(api, "B1")["id"])
+    bundle = base64.b64decode(out["bundle"])
+    bad = bytearray(bundle)
+    bad[-1] ^= 1
+    script = (
+        "import binascii, sys\n"
+        "from setup import bundle\n"
+        "data = binascii.unhexlify(sys.stdin.readline().strip())\n"
+        "bad = binascii.unhexlify(sys.stdin.readline().strip())\n"
+        "key = binascii.unhexlify(sys.stdin.readline().strip())\n"
+        f"b = bundle.open_bundle(data, '{dev_id(0xB0)}', [])\n"
+        "print(b[1], b[3], len(b[4]), b[2])\n"
+        f"b = bundle.open_bundle(data, '{dev_id(0xB0)}', [key])\n"
+        "try:\n"
+        f"    bundle.open_bundle(bad, '{dev_id(0xB0)}', [key])\n"
+        "    print('ACCEPTED')\n"
+        "except Exception as e:\n"
+        "    print('refused', e.reason)\n"
+        "try:\n"
+        f"    bundle.open_bundle(data, '{dev_id(0xB1)}', [key])\n"
+        "    print('ACCEPTED')\n"
+        "except Exception as e:\n"
+        "    print('refused', e.reason)\n"
+    )
+    stdin = "\n".join([bundle.hex(), bytes(bad).hex(), out["fleet_public_key"]]) + "\n"
+    r = run_micropython(script, stdin=stdin, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().split("\n")
+    site_id, user, pw_len, url = lines[0].split(" ")
+    assert (site_id, user, url) == (str(out["site_id"]), dev_id(0xB0), out["broker_url"])
+    assert int(pw_len) >= 24
+    assert lines[1] == "refused 41"   # CTRL_SIGNATURE
+    assert lines[2] == "refused 46"   # CTRL_SCOPE: a bundle for another device

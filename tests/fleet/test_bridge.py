@@ -165,6 +165,12 @@ def test_retained_config_and_suspension_reach_a_late_device(broker, sqlite_sessi
             registry.set_business_status(db, registry.get_business(db, "B1"), BusinessStatus.SUSPENDED,
                                          "test", "F0 case 1")
             db.commit()
+        # another gate connecting later gets its own topics only, never D1's retained config
+        other = SimDevice(D2, params).connect()
+        wait_until(lambda: other.suback)
+        time.sleep(0.3)
+        assert other.messages(topics.config(D1)) == []
+        other.close()
         latest = lambda: opened(fleet_key, d.messages(topics.config(D1))[-1])  # noqa: E731
         wait_until(lambda: latest().body[4] is True)
         assert latest().version > m.version  # a newer version: the gate applies it

@@ -75,9 +75,24 @@ def test_passes_revocations_users_devices(cli, tmp_path):
     assert len(t["token"]) > 20
     assert json.loads(cli("devices", "list", "--json").stdout) == []
     assert "NOT_FOUND" in cli("devices", "command", dev_id(1), "sync", ok=False).stderr
+    from fleet.core.config import StorageSettings
+    from fleet.core.db import make_engine, make_sessionmaker
+    from fleet_helpers import pubhex
+    from fleet.services import registry
+    engine = make_engine(StorageSettings().db_url)
+    with make_sessionmaker(engine)() as db:
+        registry.register_device(db, dev_id(1), pubhex(), None, "0.1", "test")
+        db.commit()
+    engine.dispose()
+    assert [d["id"] for d in json.loads(cli("devices", "list", "--json").stdout)] == [dev_id(1)]
+    out = json.loads(cli("devices", "command", dev_id(1), "open_gate", "--arg", "seconds=5", "--json").stdout)
+    assert out["topic"] == f"gg/v1/dev/{dev_id(1)}/cmd"
+    assert "BAD_COMMAND" in cli("devices", "command", dev_id(1), "open_gate", "--arg", "seconds=99",
+                                ok=False).stderr
     conf = json.loads(cli("broker-config", "--out", str(tmp_path / "mq"), "--bridge-password",
                           "bridge-pw-123", "--json").stdout)
-    assert conf["devices"] == 0 and "acl_file" in open(conf["conf"]).read()
+    assert conf["devices"] == 1 and "acl_file" in open(conf["conf"]).read()
+    assert (tmp_path / "mq" / "passwd").read_text().splitlines()[1].startswith(dev_id(1) + ":$7$")
 
 
 def test_serve_with_no_options_runs_the_embedded_stack(tmp_path):
@@ -107,7 +122,17 @@ def test_serve_with_no_options_runs_the_embedded_stack(tmp_path):
         reg = c.post("/api/v1/devices/register", headers=h,
                      json=registration(c, h, dev_id(1), site["id"])).json()
         assert reg["broker_url"] == f"mqtt://127.0.0.1:{mqtt_port}"
-        dev = SimDevice(dev_id(1), BrokerParams(port=mqtt_port)).connect()
+        import base64
+
+        import cbor2
+        bundle = cbor2.loads(cbor2.loads(base64.b64decode(reg["bundle"])).value[2])[6]
+        assert bundle[3] == dev_id(1)
+        anon = SimDevice(dev_id(1), BrokerParams(port=mqtt_port), client_id="anon")
+        anon.connect()  # the embedded broker refuses clients without credentials
+        assert anon.connect_error is not None or not anon.client.is_connected()
+        anon.client.loop_stop()
+        dev = SimDevice(dev_id(1), BrokerParams(port=mqtt_port), password=bundle[4]).connect()
+        assert dev.connect_error is None
         dev.publish_state()
         dev.publish_scans(0, 3).wait_for_publish(10)
         wait_until(lambda: len(c.get("/api/v1/scans", headers=h).json()) == 3, timeout=30)

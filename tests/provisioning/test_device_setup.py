@@ -161,3 +161,33 @@ def test_nothing_on_the_line_is_device_silent():
                 Link(port, timeout=0.3, retries=2).request(device.HELLO)
         finally:
             port.close()
+
+
+def test_whole_firmware_switches_in_one_commit(setup_device):
+    from greengate.paths import FIRMWARE
+    from provisioning import build
+
+    dev = setup_device()
+    link = dev.link()
+    files = build.source_firmware(FIRMWARE)
+    assert len(files) > 40  # its manifest is far bigger than one frame
+    sent = device.deploy(link, files)
+    assert len(sent) == len(files)
+    for f in files:
+        assert (dev.flash / f.path).read_bytes() == f.data, f.path
+    assert not (dev.flash / ".stage" / "commit.json").exists()
+    assert device.deploy(link, files) == []  # nothing changed: nothing sent
+
+
+def test_a_staged_manifest_that_does_not_match_its_hash_is_refused(setup_device):
+    dev = setup_device()
+    link = dev.link()
+    listing = json.dumps({"files": [["m.py", hashlib.sha256(b"abc").hexdigest()]]}).encode()
+    link.request(device.PUT, {1: "m.py", 2: 0, 3: b"abc", 4: 3})
+    link.request(device.PUT, {1: "commit.json", 2: 0, 3: listing, 4: len(listing)})
+    with pytest.raises(DeviceRefused) as e:
+        link.request(device.COMMIT, {3: hashlib.sha256(listing + b" ").digest()})
+    assert e.value.code == "hash"
+    assert not (dev.flash / "m.py").exists()
+    link.request(device.COMMIT, {3: hashlib.sha256(listing).digest()})
+    assert (dev.flash / "m.py").read_bytes() == b"abc"

@@ -39,7 +39,8 @@ def acknowledge(alert_id: int, user: Manager, db: SessionDep) -> Alert:
     a = db.get(Alert, alert_id)
     if a is None:
         raise errors.NotFound(f"alert {alert_id} not found")
-    check_business(user, a.business_id) if user.role == "manager" else None
+    if user.role == "manager":
+        check_business(user, a.business_id)
     alerts.acknowledge(db, alert_id, user.username)
     audit.record(db, user.username, "alert.ack", "alert", alert_id, kind=a.kind)
     return a

@@ -258,11 +258,40 @@ def events_of(path: Path) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+class DecisionCounter:
+    """Counts decision events by reading only what was appended to the
+    event file since the last call (whole lines only)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = 0
+        self.count = 0
+        self._rest = b""
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self._lock:
+            return self._read()
+
+    def _read(self) -> int:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return self.count
+        self.offset += len(data)
+        lines = (self._rest + data).split(b"\n")
+        self._rest = lines.pop()
+        self.count += sum(1 for line in lines if b'"kind": "decision"' in line)
+        return self.count
+
+
 def boot(root: Path, device_id: str, port: int) -> SimTerminal:
     return SimTerminal(root, device_id=device_id, broker=broker_url(port))
 
 
 __all__ = ["kind", "reason_code", "claims", "Site", "config_body", "provision_site",
            "broker_url", "issue_pass", "read_outbox", "scan_record", "reported", "same_scan",
-           "PersistentSubscriber", "power_cut", "events_of", "boot", "pass_hash",
+           "PersistentSubscriber", "DecisionCounter", "power_cut", "events_of", "boot", "pass_hash",
            "SITE", "BUSINESS", "Subscriber"]

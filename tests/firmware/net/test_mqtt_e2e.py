@@ -160,10 +160,8 @@ def test_outages_while_draining_lose_nothing(mosquitto_broker, tmp_path):
 def test_tls_with_generated_ca(tmp_path):
     certs = make_certs(tmp_path / "certs")
     tls_port = free_port()
-    # mosquitto started as root drops to user "mosquitto", which cannot read
-    # pytest's private tmp_path: keep the test user.
+    # (tests/brokers.py keeps a root mosquitto as root: it must read tmp_path)
     broker = mosquitto(tmp_path / "tls-broker", extra_conf=(
-        "user root\n"
         f"listener {tls_port} 127.0.0.1\n"
         f"cafile {certs['ca']}\ncertfile {certs['cert']}\nkeyfile {certs['key']}\n"
     )).start()

@@ -150,6 +150,27 @@ def test_dashboard_in_chromium(served):
             expect(page.locator("svg.chart").first).to_be_visible()
             shot(page, "06-charts-en")
 
+            # Issue a pass: the QR is shown once, with the printable card form.
+            page.goto(base + "/ui/passes?lang=vi")
+            page.select_option("select[name=role]", "1")
+            page.fill("input[name=initials]", "NVA")
+            page.fill("input[name=birth_year]", "1988")
+            page.fill("input[name=business_id]", "B1")
+            page.get_by_role("button", name="Cấp thẻ").click()
+            expect(page.locator(".issued .qr svg")).to_be_visible()
+            expect(page.get_by_role("button", name="Tải thẻ in (PDF)")).to_be_visible()
+            shot(page, "08-pass-issued")
+            # The QR as the browser drew it decodes (zxing-cpp) to the issued GG1 text.
+            import io
+
+            import zxingcpp
+            from PIL import Image
+
+            png = page.locator(".issued .qr svg").screenshot()
+            decoded = [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
+            qr_text = page.locator("input[name=qr_text]").get_attribute("value")
+            assert qr_text.startswith("GG1:") and decoded == [qr_text]
+
             # The gate drops off the network: its Last Will marks it offline.
             sim.crash()
 

@@ -13,6 +13,8 @@ from web_helpers import DEVICES
 
 from fleet.models import (Alert, AllowlistEntry, AuditLog, Business, ControlOutbox, Device, F0Case,
                           Pass, Revocation, Site)
+from fleet.broker_bridge import topics
+from fleet.models.base import utcnow
 from fleet.services import devices, scans
 
 PAGES = ["/ui/", "/ui/feed", "/ui/charts", "/ui/alerts", "/ui/businesses", "/ui/businesses/B1",
@@ -199,15 +201,23 @@ def test_businesses_search_and_pages(web, session_factory):
 def test_overview_filters_and_drift(web, session_factory):
     _, _, b = web
     with session_factory() as db:
+        # drift = the gate reports an older version than the newest one published to it
+        published = ControlOutbox(kind="config", topic=topics.config(DEVICES["B1"]), retain=True,
+                                  body={}, published_at=utcnow())
+        db.add(published)
+        db.flush()
         devices.apply_state(db, DEVICES["B1"], {"online": True, "firmware": "2.0.1",
-                                                 "config_version": 99, "outbox_depth": 7})
+                                                 "config_version": published.id - 1,
+                                                 "outbox_depth": 7})
         db.commit()
+        desired = published.id
     op = b["operator"]
     page = op.get("/ui/?state=online").text
     assert DEVICES["B1"] in page and DEVICES["B2"] not in page and "2.0.1" in page
     assert DEVICES["B1"] not in op.get("/ui/?state=offline").text
     drift = op.get("/ui/?drift=1").text
-    assert DEVICES["B1"] in drift and DEVICES["B2"] not in drift and "99 →" in drift
+    assert DEVICES["B1"] in drift and DEVICES["B2"] not in drift
+    assert f"{desired - 1} → {desired}" in drift
     assert DEVICES["B2"] in op.get("/ui/?q=gg-0000000000b2").text
     assert DEVICES["B1"] not in op.get("/ui/?q=gg-0000000000b2").text
     assert op.get("/ui/?q=%25").status_code == 200  # LIKE wildcard is escaped

@@ -7,7 +7,11 @@ import time
 
 from web_helpers import DEVICES, seed
 
-from fleet.models import Device
+from sqlalchemy import func, select
+
+from fleet.broker_bridge import topics
+from fleet.models import ControlOutbox, Device
+from fleet.models.base import utcnow
 from fleet.services import devices, registry, scans
 from fleet.web import queries
 from fleet_helpers import pubhex
@@ -67,7 +71,15 @@ def test_overview_pages_and_drift(settings, session_factory):
         sites = seed(db, settings)
         for i in range(118):
             registry.register_device(db, f"gg-{i:012x}", pubhex(), sites["B2"], "1.0.0", "test")
-        devices.apply_state(db, "gg-000000000003", {"online": True, "config_version": 42})
+        # gg-...03 applied an older configuration than the one published to it;
+        # gg-...04 applied the newest: only the first drifts
+        for dev in ("gg-000000000003", "gg-000000000004"):
+            db.add(ControlOutbox(kind="config", topic=topics.config(dev), retain=True, body={},
+                                 published_at=utcnow()))
+        db.flush()
+        newest = db.scalar(select(func.max(ControlOutbox.id)))
+        devices.apply_state(db, "gg-000000000003", {"online": True, "config_version": newest - 2})
+        devices.apply_state(db, "gg-000000000004", {"online": False, "config_version": newest})
         db.commit()
         first = queries.fleet_overview(db, settings, scope=None, business=None, q=None, state=None,
                                        drift_only=False, page=1)

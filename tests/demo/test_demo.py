@@ -1,0 +1,232 @@
+"""`greengate demo` end to end, as a newcomer runs it: a subprocess in its own
+session (like a shell job), two gates, shortened timings. The gates are
+provisioned over their console ptys and come online (fleet API), their scans
+reach the database (API) and the dashboard (Debian's Chromium), the F0 case
+suspends a business and its gate then denies with SUSPENDED; Ctrl-C (SIGINT to
+the whole process group, as a terminal sends it) and SIGTERM (to the demo
+alone, as a service manager sends it) leave no process of the session
+running (checked in /proc)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from greengate import cli as root_cli
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PASSWORD = "demo-password-test"
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def demo_command() -> list[str]:
+    if any(name == "demo" for name, *_ in root_cli._AREAS):  # mounted in `greengate`
+        return [sys.executable, "-c", "from greengate.cli import main; main()", "demo"]
+    return [sys.executable, "-m", "greengate.demo"]
+
+
+def session_processes(sid: int) -> list[str]:
+    """Live (non-zombie) processes of a session, from /proc/*/stat."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        state, _ppid, _pgrp, session = stat[stat.rindex(")") + 2 :].split()[:4]
+        if int(session) == sid and state != "Z":
+            out.append(f"{entry} {name}")
+    return out
+
+
+class Demo:
+    def __init__(self, tmp: Path, *args: str) -> None:
+        self.port = free_port()
+        self.out, self.err = tmp / "demo.out", tmp / "demo.err"
+        env = dict(os.environ, GREENGATE_DEMO_PASSWORD=PASSWORD)
+        self.proc = subprocess.Popen(
+            demo_command() + ["--port", str(self.port), "--dir", str(tmp / "demo"), *args],
+            stdout=self.out.open("wb"), stderr=self.err.open("wb"), env=env,
+            start_new_session=True)
+        self.sid = self.proc.pid
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stdout(self) -> str:
+        return self.out.read_text(errors="replace")
+
+    def stderr(self) -> str:
+        return self.err.read_text(errors="replace")
+
+    def wait_banner(self, timeout: float = 150) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "Ctrl-C" in self.stdout():
+                return self.stdout()
+            assert self.proc.poll() is None, f"demo exited early:\n{self.stderr()[-3000:]}"
+            time.sleep(0.5)
+        raise AssertionError(f"no banner in {timeout} s:\n{self.stderr()[-3000:]}")
+
+    def stop(self, sig: int, group: bool) -> int:
+        if group:
+            os.killpg(self.sid, sig)
+        else:
+            os.kill(self.proc.pid, sig)
+        try:
+            return self.proc.wait(60)
+        finally:
+            if self.proc.poll() is None:  # never leave it behind, even on failure
+                os.killpg(self.sid, signal.SIGKILL)
+                self.proc.wait()
+
+    def kill(self) -> None:
+        # whatever is left of the session, even after a failed assertion
+        try:
+            os.killpg(self.sid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+
+def wait_until(fn, timeout: float, step: float = 0.5, what: str = ""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError(f"timed out: {what}")
+
+
+def login(url: str) -> httpx.Client:
+    c = httpx.Client(base_url=url + "/api/v1", timeout=20)
+    token = c.post("/login", json={"username": "operator", "password": PASSWORD}).json()["token"]
+    c.cookies.clear()
+    c.headers["Authorization"] = f"Bearer {token}"
+    return c
+
+
+def test_demo_runs_a_living_fleet_and_ctrl_c_leaves_nothing(tmp_path):
+    demo = Demo(tmp_path, "--terminals", "2", "--speed", "4", "--f0-after", "60")
+    try:
+        banner = demo.wait_banner()
+        assert f"{demo.url}/ui/" in banner and f"operator / {PASSWORD}" in banner
+        devices = [line.split("\t")[0] for line in banner.splitlines() if line.startswith("gg-")]
+        assert len(devices) == 2, banner
+        api = login(demo.url)
+
+        # provisioned through the real path: registered with their own keys, online
+        rows = wait_until(lambda: [d for d in api.get("/devices").json()
+                                   if d["id"] in devices and d["online"]] or None,
+                          timeout=30, what="devices online")
+        assert {d["id"] for d in rows} == set(devices)
+        assert all(len(d["public_key"]) == 64 and d["site_id"] for d in rows)
+
+        # scans reach the database, with the gates' own verdicts
+        scans = wait_until(lambda: (s := api.get("/scans", params={"limit": 200}).json())
+                           and len(s) >= 6 and s, timeout=60, what="scans stored")
+        assert {s["device_id"] for s in scans} <= set(devices)
+        assert any(s["verdict"] for s in scans) and any(not s["verdict"] for s in scans)
+
+        # the dashboard shows the gates online and the scans in the feed
+        if CHROMIUM.exists():
+            dashboard(demo.url, devices, api)
+
+        # F0 after 60 s / speed 4: a business suspended, its gate denies SUSPENDED
+        case = wait_until(lambda: [c for c in api.get("/f0").json() if c["suspended_businesses"]],
+                          timeout=60, what="F0 case with a suspended business")[0]
+        suspended = case["suspended_businesses"]
+        assert api.get(f"/businesses/{suspended[0]}").json()["status"] == "suspended"
+        revoked = api.get("/revocations", params={"since_version": 0}).json()
+        assert case["pass_hash"] in {r["pass_hash"] for r in revoked}
+        wait_until(lambda: [s for s in api.get("/scans", params={"limit": 50}).json()
+                            if s["reason_name"] == "SUSPENDED"],
+                   timeout=60, what="a SUSPENDED decision from a gate")
+        api.close()
+
+        # Ctrl-C in a terminal: SIGINT to the whole foreground process group
+        rc = demo.stop(signal.SIGINT, group=True)
+        assert rc == 0, demo.stderr()[-3000:]
+        assert "no process left behind" in demo.stderr()
+        assert session_processes(demo.sid) == []
+        with pytest.raises(httpx.TransportError):
+            httpx.get(demo.url + "/healthz", timeout=2)
+    finally:
+        demo.kill()
+
+
+def dashboard(url: str, devices: list[str], api: httpx.Client) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.set_default_timeout(20_000)
+            page.goto(url + "/ui/")
+            page.fill("input[name=username]", "operator")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            for dev in devices:
+                expect(page.locator(f'tr[data-device="{dev}"]')).to_contain_text("Trực tuyến")
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "demo-01-overview.png"), full_page=True)
+            page.goto(url + "/ui/feed")
+            stored = api.get("/scans", params={"limit": 20}).json()
+            prefixes = [s["pass_hash"][:8] for s in stored if s["pass_hash"]]
+            assert prefixes
+            feed = page.locator("#feed tbody")
+            expect(feed).to_contain_text(prefixes[-1])  # an older one: rendered with the page
+            # a scan made while the page is open arrives live
+            newest = stored[0]["id"]
+            fresh = wait_until(lambda: [s for s in api.get("/scans", params={"limit": 5}).json()
+                                        if s["id"] > newest and s["pass_hash"]],
+                               timeout=30, what="a new scan")
+            expect(feed).to_contain_text(fresh[0]["pass_hash"][:8])
+            page.screenshot(path=str(SHOTS / "demo-02-feed.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_sigterm_stops_the_demo_and_its_children(tmp_path):
+    demo = Demo(tmp_path, "--terminals", "1", "--speed", "4")
+    try:
+        demo.wait_banner()
+        assert len(session_processes(demo.sid)) >= 3  # demo, fleet, firmware
+        rc = demo.stop(signal.SIGTERM, group=False)  # the demo only, as systemd would
+        assert rc == 0, demo.stderr()[-3000:]
+        assert session_processes(demo.sid) == []
+    finally:
+        demo.kill()
+
+
+def test_ctrl_c_during_start_up_stops_everything(tmp_path):
+    demo = Demo(tmp_path, "--terminals", "2")
+    try:
+        wait_until(lambda: "provisioning: firmware" in demo.stderr() or demo.proc.poll() is not None,
+                   timeout=120, step=0.1, what="provisioning started")
+        rc = demo.stop(signal.SIGINT, group=True)
+        assert rc == 0, demo.stderr()[-3000:]
+        assert session_processes(demo.sid) == []
+    finally:
+        demo.kill()
