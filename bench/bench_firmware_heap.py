@@ -1,33 +1,42 @@
 """Heap of the running firmware (MicroPython unix port), measured as on a device.
 
-    python3 bench/bench_firmware_heap.py              # everything below
-    python3 bench/bench_firmware_heap.py --steady     # steady state only
-    python3 bench/bench_firmware_heap.py --imports    # import cost per module
-    python3 bench/bench_firmware_heap.py --search     # smallest -X heapsize
-    python3 bench/bench_firmware_heap.py --source     # run the .py sources instead
+    python3 bench/bench_firmware_heap.py               # everything below (~10-20 min)
+    python3 bench/bench_firmware_heap.py --imports     # import cost per module
+    python3 bench/bench_firmware_heap.py --components  # objects each part of main.py builds
+    python3 bench/bench_firmware_heap.py --steady      # steady state, boot breakdown, heap map
+    python3 bench/bench_firmware_heap.py --check       # pass check / decider rebuild working heap
+    python3 bench/bench_firmware_heap.py --search      # smallest -X heapsize that survives
+    options: --mode rom|mpy|source (default rom), --scans N (200), --revoked N
+             (1,000,000), --firmware DIR (a copy of firmware/, for before/after)
 
 How (docs/memory.md has the numbers and the reasoning):
 - firmware/ is compiled to .mpy for the host (`mpy-cross -march=x64`) into a
-  temp dir mirroring firmware/ (fonts copied): on the device the modules are
-  .mpy or frozen, never source compiled on the heap.
+  temp dir mirroring firmware/ (fonts copied) and packed into a ROMFS image
+  mounted with vfs.VfsRom: the bytecode executes in place, as frozen modules
+  or a ROMFS partition do on the ESP32. The image is one heap block here,
+  subtracted from every number and added to each -X heapsize.
+  --mode mpy / source: .mpy files / .py source (bytecode on the heap).
 - The simulator's device is provisioned as in the field: trust list,
-  revocation snapshot of 1,000,000 entries (--revoked), a site config with
-  rules and a 500-entry worker allowlist blob, fleet key in config.json; a real mosquitto carries the
-  MQTT side (scan reports, state, signed control messages).
+  revocation snapshot of 1,000,000 entries, a site config with rules and a
+  500-entry worker allowlist blob, fleet key in config.json; a real
+  mosquitto carries the MQTT side (scan reports, state, signed control
+  messages, blob fetches).
 - The real firmware (main.mpy, `micropython -X heapsize=... -c "import main"`)
-  boots; a bench-only wrapper around hal.unix.Port.event adds a `mem` event
-  (gc.collect(); gc.mem_alloc()) after boot, each decision and each applied
-  control message: that is the steady state, live objects only.
+  boots under greengate.sim.terminal; a bench-only wrapper around
+  hal.unix.Port.event adds a `mem` event (gc.collect(); gc.mem_alloc()) after
+  boot, each decision, control message and command: the steady state, live
+  objects only. Nothing in firmware/ is changed for the measurement.
 - Scans: 4 different passes in turn (resident admitted, revoked, listed
-  worker admitted, unlisted worker) typed into the scanner pty, one at a time;
-  every 50 scans the fleet publishes a newer signed site config (the device
-  fetches the allowlist blob and rebuilds its whole decider: trust keys
-  prepared again = the heap peak) and a signed "open gate" command.
+  worker admitted, unlisted worker) typed into the scanner pty, one at a
+  time, each verdict checked; every 50 scans the fleet publishes a newer
+  signed site config (the device fetches the allowlist blob and rebuilds its
+  decider) and a signed "open gate" command.
 - --search: binary search on -X heapsize for the smallest heap that survives
   the whole run (every scan decided with the expected verdict, every control
   message applied, no crash).
-The unix port is 64-bit (8-byte pointers and object slots); the ESP32 is
-32-bit: see docs/memory.md for the conversion.
+The unix port is 64-bit (8-byte pointers and object slots, 32-byte GC
+blocks); the ESP32 is 32-bit (16-byte blocks): the ESP32 estimate printed
+with --steady and its limits are explained in docs/memory.md.
 """
 
 from __future__ import annotations

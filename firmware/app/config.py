@@ -86,14 +86,12 @@ def fleet_keys(cfg):
 
 
 def save(flash_dir, cfg):
-    path = flash_dir + "/" + FILE
-    tmp = path + ".tmp"
+    """Write config.json atomically (temp file + rename), without the
+    load-time `error` field."""
+    from fsutil import write_atomic
+
     data = {}
     for k in cfg:
         if k != "error":
             data[k] = cfg[k]
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-    import os
-
-    os.rename(tmp, path)
+    write_atomic(flash_dir + "/" + FILE, json.dumps(data).encode())

@@ -12,9 +12,8 @@
 # File = CBOR [version, digest(16 B), issued_at, valid_until, signed bytes or
 # null (commands keep no bytes)]. A file that does not parse counts as
 # "nothing applied" for that kind and is reported by .errors.
-import os
-
 import errors
+from fsutil import write_atomic
 from verify import reasons
 
 _KINDS = (1, 2, 3, 4)
@@ -112,29 +111,3 @@ class ControlState:
                 return k
         return None
 
-
-def write_atomic(path, data):
-    """Write a whole file so readers see the old or the new bytes, never half."""
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "wb") as f:
-            if f.write(data) != len(data):
-                raise OSError(28)
-    except OSError:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise errors.StoreError(reasons.INTERNAL, "cannot write " + tmp)
-    try:
-        os.rename(tmp, path)
-    except OSError:
-        # FAT cannot rename over a file; LittleFS (the default) never gets here
-        try:
-            os.remove(path)
-        except OSError:
-            pass
-        try:
-            os.rename(tmp, path)
-        except OSError:
-            raise errors.StoreError(reasons.INTERNAL, "cannot replace " + path)

@@ -15,6 +15,8 @@ import _thread
 
 import termios
 
+from fsutil import makedirs
+
 # Linux termios speed codes (MicroPython's termios lacks some names)
 _SPEEDS = {
     9600: 13,
@@ -31,25 +33,6 @@ _VMIN = 6
 def _env(name, default=None):
     value = os.getenv(name)
     return value if value else default
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def _makedirs(path):
-    parts = path.split("/")
-    cur = "" if path.startswith("/") else "."
-    for part in parts:
-        if not part:
-            continue
-        cur = cur + "/" + part
-        if not _exists(cur):
-            os.mkdir(cur)
 
 
 class EventLog:
@@ -198,7 +181,7 @@ class Port:
 
     def __init__(self):
         self._flash = _env("GG_FLASH_DIR", "flash")
-        _makedirs(self._flash)
+        makedirs(self._flash)
         self.events = EventLog(_env("GG_EVENT_FILE"))
         self.input_dir = _env("GG_INPUT_DIR", self._flash + "/inputs")
         self._nvs = None

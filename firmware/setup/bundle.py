@@ -10,10 +10,8 @@
 # a provisioned device accepts a new bundle only if a fleet key it already
 # holds signed it, so a stranger with a USB cable cannot re-home a gate.
 # Wi-Fi credentials are the technician's input and travel beside the bundle.
-import json
-import os
-
 import errors
+from fsutil import write_atomic
 from verify import reasons
 
 KIND_PROVISION = 5
@@ -74,6 +72,8 @@ def apply(root, cfg, device_id, data, wifi, now=None):
 
     trusted = [binascii.unhexlify(k) for k in cfg.get("fleet_keys") or ()]
     body = open_bundle(data, device_id, trusted, now)
+    from app import config as app_config
+
     new = {}
     for k in cfg:
         new[k] = cfg[k]
@@ -81,8 +81,7 @@ def apply(root, cfg, device_id, data, wifi, now=None):
     new["site_id"] = body[1]
     broker = {"url": body[2], "user": body[3], "password": body[4]}
     if body.get(6):
-        with open(root + "/ca.pem", "w") as f:
-            f.write(body[6])
+        write_atomic(root + "/ca.pem", body[6].encode())
         broker["ca"] = root + "/ca.pem"
     new["broker"] = broker
     new["fleet_keys"] = [_hex(k) for k in body[5]]
@@ -90,8 +89,5 @@ def apply(root, cfg, device_id, data, wifi, now=None):
         ssid, pw = wifi.get(1), wifi.get(2)
         if type(ssid) is str and type(pw) is str and len(ssid) <= 32 and len(pw) <= 64:
             new["wifi"] = {"ssid": ssid, "password": pw}
-    tmp = root + "/config.json.tmp"
-    with open(tmp, "w") as f:
-        json.dump(new, f)
-    os.rename(tmp, root + "/config.json")
+    app_config.save(root, new)
     return new

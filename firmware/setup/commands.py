@@ -11,6 +11,7 @@ import os
 from micropython import const
 
 import errors
+from fsutil import exists as _exists, makedirs as _makedirs
 from verify import reasons
 
 HELLO = const(0x01)
@@ -42,25 +43,6 @@ class SetupError(errors.GateError):
     def __init__(self, code, detail=""):
         self.code = code
         super().__init__(None, detail)
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def _makedirs(path):
-    cur = ""
-    for part in path.split("/"):
-        if not part:
-            cur = "/"
-            continue
-        cur = part if cur in ("", ) else (cur + part if cur.endswith("/") else cur + "/" + part)
-        if not _exists(cur):
-            os.mkdir(cur)
 
 
 def check_path(path):
