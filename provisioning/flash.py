@@ -24,8 +24,8 @@ def flash_micropython(port: str, image: Path, chip: str = "esp32", baud: int = 4
     if offset is None:
         raise ChipError(f"unsupported chip {chip!r}: esp32 or esp32s3", code="WRONG_CHIP")
     log = io.StringIO()
-    for args in (["--chip", chip, "--port", port, "erase_flash"],
-                 ["--chip", chip, "--port", port, "--baud", str(baud), "write_flash", "-z",
+    for args in (["--chip", chip, "--port", port, "erase-flash"],
+                 ["--chip", chip, "--port", port, "--baud", str(baud), "write-flash", "-z",
                   offset, str(image)]):
         try:
             with contextlib.redirect_stdout(log):
@@ -35,5 +35,9 @@ def flash_micropython(port: str, image: Path, chip: str = "esp32", baud: int = 4
             if "Wrong --chip" in text or "This chip is" in text:
                 raise ChipError(f"this board is not an {chip}: {e} / bo mạch không phải {chip}",
                                 code="WRONG_CHIP") from e
+            if "Failed to connect" in text:
+                raise ChipError("no ESP32 bootloader answers on this port: hold BOOT, press EN, "
+                                "then try again / không kết nối được chip ESP32: giữ nút BOOT, "
+                                "nhấn EN rồi thử lại", code="NO_BOOTLOADER") from e
             raise ChipError(f"esptool failed: {e} / esptool lỗi", code="FLASH") from e
     return log.getvalue()

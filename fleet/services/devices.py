@@ -12,6 +12,11 @@ from sqlalchemy.orm import Session
 from fleet.core import errors
 from fleet.models import CommandReply, Device, utcnow
 
+# A refused control message that was not signed by the fleet (CTRL_UNSIGNED,
+# CTRL_SIGNATURE: firmware/verify/reasons.py) means someone is injecting
+# messages into the gate's control channel: a tamper alert, not drift.
+_TAMPER_REASONS = (40, 41)
+
 _INT_FIELDS = ("config_version", "revocation_version", "trust_version", "outbox_depth", "dropped")
 
 
@@ -40,7 +45,10 @@ def apply_state(db: Session, device_id: str, state: object, now: float | None = 
     if type(clock) is int and 0 < clock < 1 << 32:
         device.clock_drift_s = float(clock - now)
     if "last_control_error" in state:
-        device.last_control_error = state["last_control_error"]
+        err = state["last_control_error"]
+        device.last_control_error = err
+        if isinstance(err, list) and len(err) == 3 and err[1] in _TAMPER_REASONS:
+            device.tamper = True
     if type(state.get("tamper")) is bool:
         device.tamper = state["tamper"]
     return device

@@ -157,3 +157,20 @@ def test_f0_exposure_uses_receive_time_for_untrusted_clocks(api, session_factory
     assert case["exposure"][0]["passes"] == [H[8]]
 
 
+
+
+def test_forged_control_message_reported_by_a_gate_marks_it_tampered(api, session_factory):
+    from fleet.models import Device
+    from fleet.services import devices
+
+    setup_gates(api)
+    with session_factory() as db:
+        # a rollback is drift, not tamper
+        devices.apply_state(db, G1, {"online": True, "last_control_error": [1, 42, 7]})
+        assert not db.get(Device, G1).tamper
+        # a message no fleet key signed (CTRL_SIGNATURE) is someone injecting
+        devices.apply_state(db, G1, {"online": True, "last_control_error": [1, 41, 0]})
+        assert db.get(Device, G1).tamper
+        db.commit()
+    kinds = [a["kind"] for a in api.as_("operator").post("/api/v1/alerts/evaluate").json()]
+    assert "TAMPER" in kinds

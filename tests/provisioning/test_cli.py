@@ -74,3 +74,18 @@ def test_busy_port_says_so():
             assert e.value.code == "PORT_BUSY"
         finally:
             first.close()
+
+
+def test_flash_on_a_port_without_an_esp32_says_so(tmp_path):
+    image = tmp_path / "micropython.bin"
+    image.write_bytes(b"\xe9" + bytes(4095))
+    with VirtualCable() as cable:
+        r = run("provision", "flash", str(image), "--port", cable.host_path)
+    assert r.returncode == 1
+    assert "NO_BOOTLOADER" in r.stderr and "BOOT" in r.stderr
+
+
+def test_flash_with_a_missing_image_says_so(tmp_path):
+    r = run("provision", "flash", str(tmp_path / "nope.bin"), "--port", "/dev/null")
+    assert r.returncode == 1
+    assert "IMAGE" in r.stderr

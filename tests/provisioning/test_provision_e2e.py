@@ -146,3 +146,29 @@ def test_wrong_token_and_unreachable_fleet_fail_with_their_messages(fleet_with_m
     with pytest.raises(FleetError) as e:
         gone.challenge("gg-000000000001")
     assert e.value.code == "FLEET_UNREACHABLE"
+
+
+def test_unknown_site_says_so(fleet_with_mosquitto):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    url, api = fleet_with_mosquitto
+    r = api.post("/api/v1/technician-tokens", json={})
+    assert r.status_code == 201, r.text
+    fleet = FleetClient(url, r.json()["token"])
+    key = Ed25519PrivateKey.generate()
+    challenge = fleet.challenge("gg-00000000abcd")
+    sig = key.sign(b"greengate-provision-v1:" + challenge)
+    with pytest.raises(FleetError) as e:
+        fleet.register("gg-00000000abcd", gk.raw_public(key), 9999, "0.1.0", challenge, sig)
+    assert e.value.code == "SITE_UNKNOWN" and "9999" in str(e.value)
+
+
+def test_device_label_carries_the_device_id_as_a_qr(tmp_path):
+    import zxingcpp
+    from PIL import Image
+
+    from provisioning.label import write_label
+
+    png, pdf = write_label("gg-0123456789ab", "12", tmp_path)
+    assert [b.text for b in zxingcpp.read_barcodes(Image.open(png))] == ["gg-0123456789ab"]
+    assert pdf.read_bytes().startswith(b"%PDF")
