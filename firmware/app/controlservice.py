@@ -38,12 +38,22 @@ class Commands:
             asyncio.create_task(self._reboot())
             self.port.event("command", {"code": 4})
             return reasons.OK, "rebooting", None
-        if code == 5:  # screenshot
-            data = self.port.screenshot() if hasattr(self.port, "screenshot") else None
+        if code == 5:  # screenshot: the panel's canvas as a 1-bit PNG
+            data = self._screenshot()
             if not data:
-                return reasons.INTERNAL, "no screenshot on this device", None
+                return reasons.INTERNAL, "no display on this device", None
             return reasons.OK, "png", data
         return reasons.CTRL_MALFORMED, "unsupported command", None
+
+    def _screenshot(self):
+        screens = self.screen.screens if self.screen is not None else None
+        if screens is None:
+            return None
+        import io
+
+        out = io.BytesIO()
+        screens.d.screenshot(out)
+        return out.getvalue()
 
     async def _reboot(self):
         await asyncio.sleep_ms(2000)

@@ -52,6 +52,20 @@ class Canvas:
             self._fonts[name] = f
         return f
 
+    # -- what the fleet's screenshot command sends back --
+    def screenshot(self, stream):
+        """Write the 1-bit canvas as a PNG to `stream` (lit pixels white),
+        one row at a time: works on every panel, ESP32 included."""
+        from display import png
+
+        row = bytearray((self.width + 7) >> 3)
+        row_fb = framebuf.FrameBuffer(row, self.width, 1, framebuf.MONO_HLSB)
+        w = png.PNGWriter(stream, self.width, self.height, png.GRAY, 1)
+        for y in range(self.height):
+            row_fb.blit(self.fb, 0, -y)
+            w.write_row(row)
+        w.close()
+
     # -- plain drawing --
     def clear(self, color=0):
         self.fb.fill(color)

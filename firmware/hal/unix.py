@@ -254,14 +254,6 @@ class Port:
         return {"dump": _env("GG_DISPLAY_DUMP", self._flash + "/display.png"),
                 "events": self.events}
 
-    def screenshot(self):
-        """The display's last picture (PNG bytes) or None."""
-        try:
-            with open(self.display({}, {})["dump"], "rb") as f:
-                return f.read()
-        except OSError:
-            return None
-
     def watchdog(self, timeout_ms):
         return SoftWatchdog(timeout_ms, self.events)
 

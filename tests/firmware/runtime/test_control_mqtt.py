@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import time
 
 import cbor2
@@ -137,11 +138,19 @@ def test_provisioning_over_mqtt_then_admit_and_command(tmp_path, mosquitto_broke
                 if fleet.replies and len(fleet.replies) == fleet.replies[0].get(4, [0, 1])[1]:
                     break
                 time.sleep(0.1)
+            replied_at = time.time()
             parts = sorted(fleet.replies, key=lambda r: r[4][0])
             assert parts and all(r[1] == 2 and r[2] == 0 for r in parts)
             png = b"".join(r[5] for r in parts)
             assert hashlib.sha256(png).digest() == parts[0][6]
-            assert Image.open(io.BytesIO(png)).size == (128, 64)
+            shown = Image.open(io.BytesIO(png))
+            assert shown.size == (128, 64)
+            # the panel's own canvas, not a file: the same pixels as the display
+            # dump (unless the screen was redrawn since, e.g. the idle clock ticked)
+            if os.path.getmtime(sim.paths.display) <= replied_at - 1:
+                dump = Image.open(sim.paths.display).convert("1")
+                assert list(shown.convert("1").getdata()) == list(dump.getdata())
+            assert shown.convert("1").getbbox() is not None  # not a blank picture
 
             # signed command: reboot; the simulator boots the firmware again
             fleet.replies.clear()
