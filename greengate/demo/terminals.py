@@ -7,7 +7,6 @@ short-lived technician token an operator asked the fleet for."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,8 +27,6 @@ class DemoTerminal:
         self.device_id: str | None = None
         self.summary: dict | None = None
         self.log = self.root / "firmware.log"
-        self._stop = threading.Event()
-        self._watch: threading.Thread | None = None
         self._seen = 0
         self._out = None
 
@@ -41,17 +38,9 @@ class DemoTerminal:
         self.root.mkdir(parents=True, exist_ok=True)
         # kept open: a reboot spawns the firmware again with the same output
         self._out = open(self.log, "ab")
+        # SimTerminal boots the firmware again by itself after a reset
         self.sim.start(stdout=self._out, stderr=self._out)
-        # a reboot (exit status 3) boots the firmware again only when polled
-        self._watch = threading.Thread(target=self._supervise, name=f"sim-{self.number}", daemon=True)
-        self._watch.start()
         return self
-
-    def _supervise(self) -> None:
-        while not self._stop.wait(0.2):
-            rc = self.sim.poll()
-            if rc is not None:
-                return  # crashed (not a reboot): the demo reports it
 
     @property
     def running(self) -> bool:
@@ -88,10 +77,7 @@ class DemoTerminal:
         self.sim.press("exit_button", hold_s=0.15)
 
     def stop(self) -> None:
-        self._stop.set()
         self.sim.stop()
-        if self._watch is not None:
-            self._watch.join(2)
         if self._out is not None:
             self._out.close()
 

@@ -236,6 +236,12 @@ class OutageProxy:
     def down(self) -> None:
         s, self._listener = self._listener, None
         if s:
+            # close() alone leaves a socket blocked in accept() (other thread)
+            # listening on Linux: shut it down first so the port is free again
+            try:
+                s.shutdown(self._socket.SHUT_RDWR)
+            except OSError:
+                pass
             s.close()
         with self._lock:
             conns, self._conns = self._conns, []
