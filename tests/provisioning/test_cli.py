@@ -89,3 +89,37 @@ def test_flash_with_a_missing_image_says_so(tmp_path):
     r = run("provision", "flash", str(tmp_path / "nope.bin"), "--port", "/dev/null")
     assert r.returncode == 1
     assert "IMAGE" in r.stderr
+
+
+# No ESP32-S3 and no non-root user exist on this machine: these two feed the
+# tool the exact errors esptool and the kernel give, to pin the messages.
+def test_wrong_chip_is_named(monkeypatch, tmp_path):
+    import esptool
+
+    from provisioning.errors import ChipError
+    from provisioning.flash import flash_micropython
+
+    def fake_main(args):
+        raise esptool.FatalError("This chip is ESP32-S3, not ESP32. Wrong --chip argument?")
+
+    monkeypatch.setattr(esptool, "main", fake_main)
+    image = tmp_path / "fw.bin"
+    image.write_bytes(b"\xe9" + bytes(100))
+    with pytest.raises(ChipError) as e:
+        flash_micropython("/dev/ttyUSB0", image, "esp32")
+    assert e.value.code == "WRONG_CHIP" and "esp32" in str(e.value)
+
+
+def test_no_permission_says_dialout(monkeypatch):
+    import errno
+
+    import serial
+
+    def refuse(*args, **kwargs):
+        raise serial.SerialException(errno.EACCES, "could not open port /dev/ttyUSB0: "
+                                     "[Errno 13] Permission denied: '/dev/ttyUSB0'")
+
+    monkeypatch.setattr(serial, "Serial", refuse)
+    with pytest.raises(PortError) as e:
+        ports.open_port("/dev/ttyUSB0")
+    assert e.value.code == "PORT_PERMISSION" and "dialout" in str(e.value)
