@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import shutil
 import sys
 import tempfile
 import time
@@ -141,15 +140,7 @@ async def run(a: argparse.Namespace) -> int:
               f"refused={sim.stats.refused} target<=10s {'MET' if ok and t_db <= 10 else 'MISSED'} {cpu}")
         return 0 if ok else 1
     finally:
-        if sim is not None:
-            await sim.close()
-        fleet_rig.stop_workers(procs)
-        if broker is not None:
-            broker.stop()
-        if a.keep:
-            print(f"kept {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        await fleet_rig.teardown(sim, procs, broker, tmp, a.keep)
 
 
 def main() -> None:
@@ -158,11 +149,7 @@ def main() -> None:
     ap.add_argument("--devices", type=int, default=10_000)
     ap.add_argument("--revoked", type=int, default=1000, help="passes already in the snapshot")
     ap.add_argument("--workers", type=int, default=1, help="bridge processes (worker 0 publishes)")
-    ap.add_argument("--max-inflight", type=int, default=100, help="mosquitto max_inflight_messages")
-    ap.add_argument("--poll", type=float, default=0.05, help="fleet DB poll interval (s)")
-    ap.add_argument("--timeout", type=float, default=120.0)
-    ap.add_argument("--profile", action="store_true", help="py-spy the bridge workers during the timed part")
-    ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, DB)")
+    fleet_rig.add_common_args(ap, poll=0.05, timeout=120.0)
     sys.exit(asyncio.run(run(ap.parse_args())))
 
 

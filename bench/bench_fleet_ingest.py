@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import sys
 import tempfile
 import time
@@ -118,15 +117,7 @@ async def run(a: argparse.Namespace) -> int:
               f"target>=20000 {'MET' if ok and rate >= 20000 else 'MISSED'} {cpu}")
         return 0 if ok else 1
     finally:
-        if sim is not None:
-            await sim.close()
-        fleet_rig.stop_workers(procs)
-        if broker is not None:
-            broker.stop()
-        if a.keep:
-            print(f"kept {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        await fleet_rig.teardown(sim, procs, broker, tmp, a.keep)
 
 
 def main() -> None:
@@ -138,11 +129,7 @@ def main() -> None:
     ap.add_argument("--inflight", type=int, default=8, help="unacknowledged batches per gate")
     ap.add_argument("--dup-every", type=int, default=4, help="re-send every n-th batch (0: never)")
     ap.add_argument("--batch-max", type=int, default=500, help="bridge: messages per transaction")
-    ap.add_argument("--max-inflight", type=int, default=100, help="mosquitto max_inflight_messages")
-    ap.add_argument("--poll", type=float, default=0.02, help="database poll interval (s)")
-    ap.add_argument("--timeout", type=float, default=240.0)
-    ap.add_argument("--profile", action="store_true", help="py-spy the bridge workers during the timed part")
-    ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, DB)")
+    fleet_rig.add_common_args(ap, poll=0.02, timeout=240.0)
     sys.exit(asyncio.run(run(ap.parse_args())))
 
 

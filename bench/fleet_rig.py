@@ -231,3 +231,25 @@ class CpuMeter:
         wall = time.monotonic() - self.wall
         parts = " ".join(f"{k}={now[k] - self.t0[k]:.1f}" for k in now)
         return f"cpu_s[{parts} wall={wall:.1f}]"
+
+
+def add_common_args(ap, *, poll: float, timeout: float) -> None:  # noqa: ANN001
+    """The options every fleet bench shares (argparse)."""
+    ap.add_argument("--max-inflight", type=int, default=100, help="mosquitto max_inflight_messages")
+    ap.add_argument("--poll", type=float, default=poll, help="database poll interval (s)")
+    ap.add_argument("--timeout", type=float, default=timeout)
+    ap.add_argument("--profile", action="store_true", help="py-spy the bridge workers during the timed part")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, DB)")
+
+
+async def teardown(sim, procs: list[subprocess.Popen], broker, tmp: Path, keep: bool) -> None:  # noqa: ANN001
+    """Stop the simulator, the bridge workers and mosquitto; drop or keep tmp."""
+    if sim is not None:
+        await sim.close()
+    stop_workers(procs)
+    if broker is not None:
+        broker.stop()
+    if keep:
+        print(f"kept {tmp}", file=sys.stderr)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
