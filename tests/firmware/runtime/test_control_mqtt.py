@@ -149,7 +149,7 @@ def test_provisioning_over_mqtt_then_admit_and_command(tmp_path, mosquitto_broke
             # dump (unless the screen was redrawn since, e.g. the idle clock ticked)
             if os.path.getmtime(sim.paths.display) <= replied_at - 1:
                 dump = Image.open(sim.paths.display).convert("1")
-                assert list(shown.convert("1").getdata()) == list(dump.getdata())
+                assert shown.convert("1").tobytes() == dump.tobytes()
             assert shown.convert("1").getbbox() is not None  # not a blank picture
 
             # signed command: reboot; the simulator boots the firmware again
