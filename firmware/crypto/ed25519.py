@@ -19,6 +19,12 @@ Policy (checked by the Wycheproof and differential tests):
 *MemoryError propagates: running out of heap is not a bad signature.
 
 Field elements are plain ints mod p = 2^255 - 19 (bigints on the device).
+In the hot loops (_comb2, _sq) products are reduced by folding, since
+2^255 = 19 mod p: (x & M) + 19 * (x >> 255), instead of `% P` (a general
+mpz division, ~3x a multiply): once where the value only feeds another
+multiply, twice for values that carry over (then below 2^256, maybe not
+< p or even negative); encode_point() and every other exit reduces by
+`% P`, so all results and comparisons stay canonical.
 Scalar multiplication is a 4-way comb over signed radix-16 digits: each
 scalar is 64 digits e_i in [-8, 8); point j*16^(4m)*P (j = 1..8, m = 0..15)
 sits in a table, so [s]P = sum over r of 16^r * sum_m e_(4m+r) T[m]. Both
@@ -41,6 +47,7 @@ D2 = const(0x2406D9DC56DFFCE7198E80F2EEF3D13000E0149A8283B156EBD69B9426B2F159)
 SQRT_M1 = const(0x2B8324804FC1DF0B2B4D00993DFBD7A72F431806AD2FE478C4EE1B274A0EA0B0)
 BX = const(0x216936D3CD6E53FEC0A4E231FDD6DC5C692CC7609525A7B2C9562D608F25D51A)
 BY = const(0x6666666666666666666666666666666666666666666666666666666666666658)
+_M = const(0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF)  # 2^255 - 1
 
 _BYTES = (bytes, bytearray, memoryview)
 _POINT = const(96)  # bytes per table entry: y+x, y-x, 2dxy (32 each)
@@ -48,8 +55,12 @@ _TABLE = const(12288)  # 16 positions x 8 multiples x 96 bytes
 
 
 def _sq(x, n):
+    """x^(2^n) mod p, left in [0, 2^256) (every caller reduces the product it
+    feeds this into): two folds by 2^255 = 19 (mod p) cost less than `% P`."""
     for _ in range(n):
-        x = x * x % P
+        x = x * x
+        x = (x & _M) + (x >> 255) * 19
+        x = (x & _M) + (x >> 255) * 19
     return x
 
 
@@ -240,52 +251,80 @@ def _base():
 
 
 def _digits(s):
-    """Signed radix-16 digits of 0 <= s < 2^253: 64 values in [-8, 8)."""
+    """Signed radix-16 digits of 0 <= s < 2^253: 64 values in [-8, 8).
+    Read from the bytes: shifting the bigint would allocate 64 times."""
     out = [0] * 64
     carry = 0
-    for i in range(64):
-        e = ((s >> (4 * i)) & 15) + carry
+    i = 0
+    for byte in s.to_bytes(32, "little"):
+        e = (byte & 15) + carry
         carry = (e + 8) >> 4
         out[i] = e - (carry << 4)
+        e = (byte >> 4) + carry
+        carry = (e + 8) >> 4
+        out[i + 1] = e - (carry << 4)
+        i += 2
     return out
 
 
 def _comb2(sd, btab, kd, atab):
-    """sum_i 16^i (sd[i] B + kd[i] A') with the two comb tables; extended."""
+    """sum_i 16^i (sd[i] B + kd[i] A') with the two comb tables; (X, Y, Z),
+    each in (-2^42, 2^256), not reduced (encode_point() reduces).
+
+    `x % P` is a general mpz division, ~3x the cost of the multiply, so:
+    a product that only feeds another product is folded once (below 2^281
+    in magnitude here, maybe negative); X, Y, Z are folded twice, which
+    brings any product below 2^300 back under 2^256, so the bounds do not
+    grow from one step to the next (docs/crypto.md has the bound chain).
+    T = e * h is never stored: only the next addition needs it, folded."""
     fb = int.from_bytes
-    X, Y, Z, T = 0, 1, 1, 0
+    X, Y, Z, e, h = 0, 1, 1, 0, 0
     for r in (3, 2, 1, 0):
         if r != 3:
             for i in range(4):
-                a = X * X % P
-                b = Y * Y % P
-                c = Z * Z % P
+                a = X * X
+                a = (a & _M) + (a >> 255) * 19
+                b = Y * Y
+                b = (b & _M) + (b >> 255) * 19
+                c = Z * Z
+                c = (c & _M) + (c >> 255) * 19
                 c += c
                 s = X + Y
-                e = s * s % P - a - b
+                s = s * s
+                e = (s & _M) + (s >> 255) * 19 - a - b
                 g = b - a
                 f = g - c
                 h = -a - b
-                X = e * f % P
-                Y = g * h % P
-                Z = f * g % P
-            T = e * h % P
+                X = e * f
+                X = (X & _M) + (X >> 255) * 19
+                X = (X & _M) + (X >> 255) * 19
+                Y = g * h
+                Y = (Y & _M) + (Y >> 255) * 19
+                Y = (Y & _M) + (Y >> 255) * 19
+                Z = f * g
+                Z = (Z & _M) + (Z >> 255) * 19
+                Z = (Z & _M) + (Z >> 255) * 19
         for tab, dg in ((btab, sd), (atab, kd)):
-            for m in range(16):
-                j = dg[4 * m + r]
+            for m in range(r, 64, 4):
+                j = dg[m]
                 if j == 0:
                     continue
+                t = e * h
+                t = (t & _M) + (t >> 255) * 19
                 if j > 0:
-                    o = (8 * m + j - 1) * 96
+                    o = (2 * m - 2 * r + j - 1) * 96
                     yp = fb(tab[o:o + 32], "little")
                     ym = fb(tab[o + 32:o + 64], "little")
                 else:
-                    o = (8 * m - j - 1) * 96
+                    o = (2 * m - 2 * r - j - 1) * 96
                     ym = fb(tab[o:o + 32], "little")
                     yp = fb(tab[o + 32:o + 64], "little")
-                a = (Y - X) * ym % P
-                b = (Y + X) * yp % P
-                c = T * fb(tab[o + 64:o + 96], "little") % P
+                a = (Y - X) * ym
+                a = (a & _M) + (a >> 255) * 19
+                b = (Y + X) * yp
+                b = (b & _M) + (b >> 255) * 19
+                c = t * fb(tab[o + 64:o + 96], "little")
+                c = (c & _M) + (c >> 255) * 19
                 d = Z + Z
                 e = b - a
                 h = b + a
@@ -295,10 +334,15 @@ def _comb2(sd, btab, kd, atab):
                 else:
                     f = d + c
                     g = d - c
-                X = e * f % P
-                Y = g * h % P
-                Z = f * g % P
-                T = e * h % P
+                X = e * f
+                X = (X & _M) + (X >> 255) * 19
+                X = (X & _M) + (X >> 255) * 19
+                Y = g * h
+                Y = (Y & _M) + (Y >> 255) * 19
+                Y = (Y & _M) + (Y >> 255) * 19
+                Z = f * g
+                Z = (Z & _M) + (Z >> 255) * 19
+                Z = (Z & _M) + (Z >> 255) * 19
     return X, Y, Z
 
 
