@@ -41,30 +41,25 @@ class Link:
         """HELLO until the device answers (it may still be booting, and bytes
         sent before its console is open are lost); the HELLO answer."""
         deadline = time.monotonic() + wait
-        saved = self.retries
-        self.retries = 1
-        try:
-            while True:
-                try:
-                    return self.request(0x01, timeout=every)
-                except DeviceSilent:
-                    if time.monotonic() >= deadline:
-                        raise
-        finally:
-            self.retries = saved
+        while True:
+            try:
+                return self.request(0x01, timeout=every, retries=1)
+            except DeviceSilent:
+                if time.monotonic() >= deadline:
+                    raise
 
     def _next_seq(self) -> int:
         self.seq = (self.seq + 1) % 0xFF  # 0xFF is reserved for NAKs
         return self.seq
 
     def request(self, ftype: int, body: dict[int, Any] | None = None,
-                timeout: float | None = None) -> dict[int, Any]:
+                timeout: float | None = None, retries: int | None = None) -> dict[int, Any]:
         payload = cbor2.dumps(body or {})
         seq = self._next_seq()
         data = frame.build(ftype, seq, payload)
         wait = timeout or self.timeout
         damaged = 0
-        for attempt in range(self.retries):
+        for attempt in range(retries or self.retries):
             if attempt:
                 self.resent += 1
             self.port.write(data)

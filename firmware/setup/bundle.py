@@ -14,8 +14,6 @@ import errors
 from fsutil import write_atomic
 from verify import reasons
 
-KIND_PROVISION = 5
-
 
 def _bad(detail):
     return errors.ControlError(reasons.CTRL_MALFORMED, detail)
@@ -54,7 +52,7 @@ def open_bundle(data, device_id, trusted_keys, now=None):
 
     sign1, cbor = envelope._parse(bytes(data))
     kind, version, iat, until, scope, body = envelope.decode_payload(sign1.payload, cbor)
-    if kind != KIND_PROVISION:
+    if kind != envelope.KIND_PROVISION:
         raise _bad("not a provisioning bundle")
     if scope[0] != envelope.SCOPE_DEVICE or scope[1] != device_id:
         raise errors.ControlError(reasons.CTRL_SCOPE, "bundle for another device")
