@@ -75,7 +75,10 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
 
     @app.exception_handler(errors.FleetError)
     async def fleet_error(request: Request, exc: errors.FleetError) -> JSONResponse:
-        return _problem(exc.status, exc.code, exc.message, **exc.extra)
+        resp = _problem(exc.status, exc.code, exc.message, **exc.extra)
+        if "retry_after_s" in exc.extra:
+            resp.headers["Retry-After"] = str(exc.extra["retry_after_s"])
+        return resp
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

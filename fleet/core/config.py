@@ -70,6 +70,12 @@ class Settings(StorageSettings):
 
     session_ttl_s: int = Field(8 * 3600, ge=60)
     technician_token_ttl_s: int = Field(15 * 60, ge=60)
+    # Log-in throttle (fleet/services/throttle.py): failures per username and
+    # per client address within the window, then locked for lockout_s.
+    login_user_failures: int = Field(5, ge=1)
+    login_ip_failures: int = Field(30, ge=1)
+    login_window_s: int = Field(15 * 60, ge=1)
+    login_lockout_s: int = Field(15 * 60, ge=1)
     # F0 exposure window: look back N days for sites where the pass was accepted,
     # and list other passes scanned there within +/- T hours.
     exposure_days: int = Field(14, ge=1, le=60)

@@ -8,6 +8,7 @@
     +-- CsrfError              403 CSRF
     +-- NotFound               404 NOT_FOUND
     +-- Conflict               409 CONFLICT         (duplicate, wrong state)
+    +-- TooManyAttempts        429 TOO_MANY_ATTEMPTS (log-in throttled; retry_after_s)
     +-- ConfigError            500 CONFIG           (settings, keys missing)
     +-- BrokerError            503 BROKER           (MQTT unavailable)
 
@@ -57,6 +58,10 @@ class NotFound(FleetError):
 
 class Conflict(FleetError):
     status, code = 409, "CONFLICT"
+
+
+class TooManyAttempts(FleetError):
+    status, code = 429, "TOO_MANY_ATTEMPTS"
 
 
 class ConfigError(FleetError):

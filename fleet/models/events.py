@@ -105,6 +105,18 @@ class UserSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class LoginThrottle(Base):
+    """Failed log-ins per username and per client address: shared by every
+    worker, so a guesser cannot spread attempts over processes."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)  # "user:<name>" / "ip:<addr>"
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 class ControlOutbox(Base):
     """Transactional outbox: the API records control messages in the same
     transaction as the change that caused them; the broker bridge signs and

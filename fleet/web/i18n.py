@@ -34,6 +34,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "username": ("Tên đăng nhập", "Username"),
     "password": ("Mật khẩu", "Password"),
     "login.failed": ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password."),
+    "login.throttled": ("Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {0} phút.",
+                        "Too many failed sign-ins. Please try again in {0} min."),
     "role.admin": ("Quản trị viên", "Administrator"),
     "role.operator": ("Cán bộ quận", "District operator"),
     "role.manager": ("Quản lý doanh nghiệp", "Business manager"),

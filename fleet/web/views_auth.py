@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from fleet.api.deps import SESSION_COOKIE
 from fleet.core import errors, security
-from fleet.services import audit, users
+from fleet.services import audit, throttle, users
 
 from .context import (PRELOGIN_COOKIE, Ctx, _lang, _resolve_user, action, new_prelogin,
                       prelogin_csrf, render)
@@ -25,13 +25,17 @@ def _safe_next(value: str | None) -> str:
     return "/ui/"
 
 
-def _login_form(ctx: Ctx, status: int = 200, failed: bool = False) -> Response:
+def _login_form(ctx: Ctx, status: int = 200, failed: bool = False,
+                throttled: int = 0) -> Response:
     value = ctx.request.cookies.get(PRELOGIN_COOKIE) or new_prelogin()
     ctx.extra_cookies[PRELOGIN_COOKIE] = (value, {"httponly": True, "samesite": "strict",
                                                   "secure": not ctx.settings.demo, "max_age": 3600})
-    return render(ctx, "login.html", http_status=status, failed=failed,
+    resp = render(ctx, "login.html", http_status=status, failed=failed, throttled=throttled,
                   login_csrf=prelogin_csrf(ctx.settings, value),
                   next=_safe_next(ctx.request.query_params.get("next")))
+    if throttled:
+        resp.headers["Retry-After"] = str(throttled * 60)
+    return resp
 
 
 @router.get("/login")
@@ -62,7 +66,10 @@ async def login_submit(request: Request) -> Response:
             username = (form.get("username") or "")[:64]
             password = (form.get("password") or "")[:256]
             try:
-                user = users.authenticate(db, username, password)
+                user = throttle.login(db, settings, username, password,
+                                      request.client.host if request.client else None)
+            except errors.TooManyAttempts as e:
+                return _login_form(ctx, status=429, throttled=(e.extra["retry_after_s"] + 59) // 60)
             except errors.NotAuthenticated:
                 return _login_form(ctx, status=401, failed=True)
             token, _ = users.open_session(db, user, settings.session_ttl_s)

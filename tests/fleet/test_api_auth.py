@@ -98,3 +98,58 @@ def test_json_logs_carry_no_personal_data(api, caplog):
         assert secret not in text
     probe = json.loads(lines[-1])
     assert probe["pass_hash"] == "ab" * 16 and "initials" not in probe and "qr_text" not in probe
+
+
+def test_login_throttle_per_username(api, settings):
+    c = api.client
+    c.cookies.clear()
+    good = {"username": "viewer", "password": "viewer-password-1"}
+    bad = {"username": "viewer", "password": "nope-nope-nope"}
+    for _ in range(settings.login_user_failures):
+        assert c.post("/api/v1/login", json=bad).status_code == 401
+    r = c.post("/api/v1/login", json=good)  # right password, but locked now
+    assert r.status_code == 429 and r.json()["title"] == "TOO_MANY_ATTEMPTS"
+    wait = int(r.headers["Retry-After"])
+    assert 0 < wait <= settings.login_lockout_s and r.json()["retry_after_s"] == wait
+    assert "phút" in r.json()["detail"] and "min" in r.json()["detail"]
+    # another user from the same client is not locked by viewer's failures
+    assert c.post("/api/v1/login", json={"username": "operator",
+                                         "password": "operator-password-1"}).status_code == 200
+
+
+def test_login_throttle_expires_and_success_clears(api, settings, session_factory):
+    import datetime as dt
+
+    from fleet.models import LoginThrottle, utcnow
+
+    c = api.client
+    c.cookies.clear()
+    bad = {"username": "manager", "password": "nope-nope-nope"}
+    good = {"username": "manager", "password": "manager-password-1"}
+    for _ in range(settings.login_user_failures):
+        c.post("/api/v1/login", json=bad)
+    assert c.post("/api/v1/login", json=good).status_code == 429
+    with session_factory() as db:  # the lockout ends
+        row = db.get(LoginThrottle, "user:manager")
+        row.locked_until = utcnow() - dt.timedelta(seconds=1)
+        row.window_start = utcnow() - dt.timedelta(seconds=settings.login_window_s + 1)
+        db.commit()
+    assert c.post("/api/v1/login", json=bad).status_code == 401  # a new window: 1 failure
+    assert c.post("/api/v1/login", json=good).status_code == 200
+    with session_factory() as db:
+        assert db.get(LoginThrottle, "user:manager") is None  # success cleared the count
+
+
+def test_login_throttle_per_client_address(api, settings, session_factory):
+    from fleet.models import LoginThrottle
+
+    c = api.client
+    c.cookies.clear()
+    for i in range(settings.login_ip_failures):  # one failure each for many usernames
+        assert c.post("/api/v1/login", json={"username": f"guess{i}",
+                                             "password": "nope-nope-nope"}).status_code == 401
+    r = c.post("/api/v1/login", json={"username": "operator", "password": "operator-password-1"})
+    assert r.status_code == 429
+    with session_factory() as db:
+        row = db.get(LoginThrottle, "ip:testclient")
+        assert row.failures == settings.login_ip_failures and row.locked_until is not None

@@ -5,14 +5,16 @@ from fastapi import APIRouter, Request, Response
 from fleet.api.deps import SESSION_COOKIE, CurrentUser, SessionDep, SettingsDep
 from fleet.api.schemas import LoginIn, LoginOut, UserOut
 from fleet.core import security
-from fleet.services import audit, users
+from fleet.services import audit, throttle, users
 
 router = APIRouter(tags=["login"])
 
 
 @router.post("/login", response_model=LoginOut, summary="Log in: session token + CSRF token")
-def login(body: LoginIn, db: SessionDep, settings: SettingsDep, response: Response) -> LoginOut:
-    user = users.authenticate(db, body.username, body.password)
+def login(body: LoginIn, request: Request, db: SessionDep, settings: SettingsDep,
+          response: Response) -> LoginOut:
+    user = throttle.login(db, settings, body.username, body.password,
+                          request.client.host if request.client else None)
     token, row = users.open_session(db, user, settings.session_ttl_s)
     audit.record(db, user.username, "user.login", "user", user.id)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict",

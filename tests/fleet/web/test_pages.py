@@ -387,3 +387,21 @@ def test_feed_stream_resume_far_behind_jumps_ahead(web, session_factory):
     # A feed page with nothing shown resumes after the newest scan, not from 0.
     page = b["operator"].get("/ui/feed").text
     assert 'data-after="630"' in page
+
+
+def test_login_throttled_page(web, settings):
+    app, _, _ = web
+    from fastapi.testclient import TestClient
+
+    from web_helpers import Browser
+
+    with TestClient(app) as client:
+        fresh = Browser(client)
+        for _ in range(settings.login_user_failures):
+            assert fresh.login("ghost-user", "wrong-password").status_code == 401
+        r = fresh.login("ghost-user", "wrong-password")
+        assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= settings.login_lockout_s
+        assert "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau 15 phút." in r.text
+        client.get("/ui/login?lang=en")
+        r = fresh.login("ghost-user", "wrong-password")
+        assert r.status_code == 429 and "Too many failed sign-ins. Please try again in 15 min." in r.text
