@@ -344,7 +344,7 @@ class Bridge:
             if n == 0:
                 self._stop.wait(self.poll_s)
 
-    def publish_pending(self, limit: int = 100) -> int:
+    def publish_pending(self, limit: int = 500) -> int:
         """Sign and publish unpublished outbox rows, oldest first; returns how
         many were published. Each row is marked only after the broker's PUBACK."""
         with self.sessions() as db:
@@ -353,16 +353,31 @@ class Bridge:
             if db.get_bind().dialect.name == "postgresql":
                 q = q.with_for_update(skip_locked=True)  # several bridges: each row once
             rows = db.scalars(q).all()
+            # Pipelined: all rows of the batch go out, then the PUBACKs are
+            # awaited in order and the acknowledged prefix is marked in one
+            # commit. A crash re-sends at most one batch: gates ignore a
+            # version they already applied (replay rule), and a clear is
+            # idempotent.
+            sent = []
             for row in rows:
-                if row.signed is None:
-                    row.signed = wire.sign_control(row.kind, row.id, row.body, self.fleet_key,
-                                                   lambda sha: self._blob(db, sha))
-                info = self.client.publish(row.topic, row.signed, qos=1, retain=row.retain)
-                info.wait_for_publish(10)
-                if not info.is_published():
-                    raise errors.BrokerError("publish not acknowledged")
-                row.published_at = utcnow()
-                db.commit()  # one row at a time: a crash re-sends at most one message
-                self.stats.published += 1
-                REGISTRY.inc("greengate_control_published_total", kind=row.kind)
+                if row.kind == "clear":
+                    payload = b""  # deletes the retained message
+                else:
+                    if row.signed is None:
+                        row.signed = wire.sign_control(row.kind, row.id, row.body, self.fleet_key,
+                                                       lambda sha: self._blob(db, sha))
+                    payload = row.signed
+                sent.append((row, self.client.publish(row.topic, payload, qos=1, retain=row.retain)))
+            done = 0
+            try:
+                for row, info in sent:
+                    info.wait_for_publish(10)
+                    if not info.is_published():
+                        raise errors.BrokerError("publish not acknowledged")
+                    row.published_at = utcnow()
+                    done += 1
+                    REGISTRY.inc("greengate_control_published_total", kind=row.kind)
+            finally:
+                db.commit()  # the acknowledged prefix (and signatures made) stay
+                self.stats.published += done
             return len(rows)

@@ -91,6 +91,16 @@ def enqueue_site_config(db: Session, site: Site) -> list[ControlOutbox]:
     return _config_rows(db, site, site_devices(db, site.id))
 
 
+def enqueue_clear_config(db: Session, device: Device) -> ControlOutbox:
+    """A gate was retired: remove its retained configuration from the broker
+    (an empty retained message, unsigned: MQTT's way to delete it), so no
+    stale signed config waits there for whoever connects with that id."""
+    row = ControlOutbox(kind="clear", topic=topics.config(device.id), retain=True, body={})
+    db.add(row)
+    db.flush()
+    return row
+
+
 def enqueue_device_config(db: Session, device: Device) -> list[ControlOutbox]:
     """A gate registered or moved: send it its site's current configuration."""
     if device.site_id is None:
@@ -180,6 +190,7 @@ def desired_version(db: Session, topic: str, published_before: dt.datetime | Non
     """Version of the newest message published on a topic (what a gate should
     have applied), optionally only counting those published before a time."""
     q = select(func.max(ControlOutbox.id)).where(ControlOutbox.topic == topic,
+                                                 ControlOutbox.kind != "clear",
                                                  ControlOutbox.published_at.is_not(None))
     if published_before is not None:
         q = q.where(ControlOutbox.published_at <= published_before)
@@ -215,11 +226,14 @@ def enqueue_refresh(db: Session, now: dt.datetime | None = None) -> list[Control
     last_config = dict(db.execute(
         select(ControlOutbox.topic, func.max(ControlOutbox.created_at))
         .where(ControlOutbox.kind == "config").group_by(ControlOutbox.topic)).all())
+    due: dict[int, list[Device]] = {}
     for device in db.scalars(select(Device).where(Device.site_id.is_not(None),
-                                                  Device.status == "active")):
+                                                  Device.status == "active").order_by(Device.id)):
         last = last_config.get(topics.config(device.id))
         if last is not None and last.tzinfo is None:  # SQLite returns max() as naive UTC text
             last = last.replace(tzinfo=dt.timezone.utc)
         if last is None or last < now - RESIGN_AFTER:
-            out += enqueue_device_config(db, device)
+            due.setdefault(device.site_id, []).append(device)
+    for site_id, devices in due.items():  # one body per site, not per gate
+        out += _config_rows(db, db.get(Site, site_id), devices)
     return out

@@ -52,6 +52,24 @@ def set_business_status(db: Session, business: Business, status: BusinessStatus,
     return business
 
 
+def update_device(db: Session, device: Device, changes: dict, actor: str) -> Device:
+    """Apply a PATCH (site_id, label, status...). Moving or re-activating a
+    gate queues its site's configuration; retiring it clears its retained
+    configuration on the broker (its MQTT account also drops out)."""
+    if changes.get("site_id") is not None:
+        get_site(db, changes["site_id"])
+    moved = "site_id" in changes and changes["site_id"] != device.site_id
+    was = device.status
+    for k, v in changes.items():
+        setattr(device, k, v)
+    audit.record(db, actor, "device.update", "device", device.id, **changes)
+    if device.status == "retired" and was != "retired":
+        control.enqueue_clear_config(db, device)
+    elif device.status == "active" and (moved or was != "active"):
+        control.enqueue_device_config(db, device)
+    return device
+
+
 def decode_public_key(text: str) -> bytes:
     try:
         raw = bytes.fromhex(text)

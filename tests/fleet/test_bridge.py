@@ -185,6 +185,44 @@ def test_retained_config_and_suspension_reach_a_late_device(broker, sqlite_sessi
         bridge.stop()
 
 
+def test_retiring_a_gate_clears_its_retained_config(broker, sqlite_sessions, fleet_key):
+    kind, params = broker
+    from fleet.services import registry
+
+    with sqlite_sessions() as db:
+        seed_registry(db, (D1,))
+    bridge = start_bridge(kind, params, sqlite_sessions, fleet_key)
+    try:
+        wait_until(lambda: bridge.stats.published >= 1)
+        with sqlite_sessions() as db:
+            registry.update_device(db, registry.get_device(db, D1), {"status": "retired"}, "test")
+            db.commit()
+
+        def cleared():
+            with sqlite_sessions() as db:
+                return db.scalar(select(ControlOutbox.published_at).where(ControlOutbox.kind == "clear"))
+        wait_until(cleared)
+        late = SimDevice(D1, params).connect()  # whoever connects with that id now
+        wait_until(lambda: late.suback)
+        time.sleep(0.5)
+        assert late.messages(topics.config(D1)) == []  # nothing retained any more
+        with sqlite_sessions() as db:  # back in service: a fresh signed config
+            registry.update_device(db, registry.get_device(db, D1), {"status": "active"}, "test")
+            db.commit()
+        cfg = wait_until(lambda: late.messages(topics.config(D1)))
+        m = opened(fleet_key, cfg[-1])
+        assert m.kind == envelope.KIND_CONFIG
+        with sqlite_sessions() as db:
+            kinds = [r.kind for r in db.scalars(select(ControlOutbox).where(
+                ControlOutbox.topic == topics.config(D1)).order_by(ControlOutbox.id))]
+            assert kinds[-2:] == ["clear", "config"] and "clear" not in kinds[:-2]
+            # the clear does not count as a version the gate should have applied
+            assert control.desired_version(db, topics.config(D1)) == m.version
+        late.close()
+    finally:
+        bridge.stop()
+
+
 def test_revocation_manifest_and_blob_fetch(broker, sqlite_sessions, fleet_key):
     kind, params = broker
     with sqlite_sessions() as db:

@@ -133,16 +133,7 @@ def _any_reader(request: Request, db) -> tuple[User, UserSession | None]:  # noq
 @router.patch("/devices/{device_id}", response_model=DeviceOut)
 def update_device(device_id: str, body: DevicePatch, user: Operator, db: SessionDep) -> Device:
     device = registry.get_device(db, device_id)
-    changes = body.model_dump(exclude_unset=True)
-    if changes.get("site_id") is not None:
-        registry.get_site(db, changes["site_id"])
-    moved = "site_id" in changes and changes["site_id"] != device.site_id
-    for k, v in changes.items():
-        setattr(device, k, v)
-    audit.record(db, user.username, "device.update", "device", device.id, **changes)
-    if moved:
-        control.enqueue_device_config(db, device)
-    return device
+    return registry.update_device(db, device, body.model_dump(exclude_unset=True), user.username)
 
 
 def check_command_args(command: str, args: dict) -> dict:
