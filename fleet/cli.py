@@ -507,10 +507,11 @@ def revocations_list(db: DbOpt = None, json_out: JsonOpt = False, since_version:
     from fleet.models import Revocation
 
     with _session(db) as (s, _):
-        rows = [_row(r, ["pass_hash", "reason", "version", "created_by", "created_at"])
+        rows = [_row(r, ["pass_hash", "reason", "version", "created_by", "created_at", "active",
+                         "lift_reason", "lifted_by", "lifted_at"])
                 for r in s.scalars(select(Revocation).where(Revocation.version > since_version)
                                    .order_by(Revocation.version))]
-    _out(rows, json_out, ["version", "pass_hash", "reason"])
+    _out(rows, json_out, ["version", "pass_hash", "reason", "active"])
 
 
 @revocations_app.command("add")
@@ -523,6 +524,19 @@ def revocations_add(pass_hash: str,
     with _session(db) as (s, _):
         r = revocations.revoke(s, pass_hash, reason, ACTOR)
         out = _row(r, ["pass_hash", "reason", "version"])
+    _out(out, json_out)
+
+
+@revocations_app.command("lift")
+def revocations_lift(pass_hash: str,
+                     reason: Annotated[str, typer.Option(help="ERROR, RECOVERED, FOUND, OTHER")],
+                     db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Lift a revocation; the next delta removes it on every gate."""
+    from fleet.services import revocations
+
+    with _session(db) as (s, _):
+        r = revocations.lift(s, pass_hash, reason, ACTOR)
+        out = _row(r, ["pass_hash", "lift_reason", "version", "active"])
     _out(out, json_out)
 
 

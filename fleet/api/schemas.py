@@ -278,7 +278,15 @@ class RevocationOut(Out):
     reason: str
     created_by: str
     created_at: dt.datetime
-    version: int
+    version: int  # list version of the last change (revoked, or lifted)
+    active: bool  # False: lifted, gates admit the pass again
+    lift_reason: str | None = None
+    lifted_by: str | None = None
+    lifted_at: dt.datetime | None = None
+
+
+class LiftIn(In):
+    reason: Literal["ERROR", "RECOVERED", "FOUND", "OTHER"]
 
 
 class F0In(In):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, SmallInteger, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
@@ -46,8 +46,10 @@ class AllowlistEntry(Base):
 
 
 class Revocation(Base):
-    """One revoked pass. `version` is the revocation list version that added it
-    (strictly increasing): a delta from version a to b is every row a < v <= b."""
+    """One pass on (or lifted from) the revocation list. `version` is the list
+    version of the row's last change (strictly increasing over all rows): a
+    delta from version a to b is every row a < v <= b, added if `active`,
+    removed if lifted. Re-revoking a lifted pass re-activates its row."""
 
     __tablename__ = "revocation"
 
@@ -57,3 +59,7 @@ class Revocation(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    lift_reason: Mapped[str | None] = mapped_column(String(16))  # ERROR / RECOVERED / FOUND / OTHER
+    lifted_by: Mapped[str | None] = mapped_column(String(64))
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

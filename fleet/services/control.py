@@ -139,7 +139,8 @@ def latest_snapshot(db: Session) -> RevocationSnapshot | None:
 
 def cut_snapshot(db: Session) -> RevocationSnapshot:
     version = revocation_version(db)
-    hashes = [bytes.fromhex(h) for h in db.scalars(select(Revocation.pass_hash))]
+    hashes = [bytes.fromhex(h) for h in db.scalars(select(Revocation.pass_hash)
+                                                   .where(Revocation.active.is_(True)))]
     data, info = ggrev.build_snapshot(hashes, list_version=version)
     snap = RevocationSnapshot(list_version=version, blob_sha256=store_blob(db, "snapshot", data),
                               entries=info.entries)
@@ -155,9 +156,12 @@ def enqueue_revocation_update(db: Session) -> ControlOutbox:
     snap = latest_snapshot(db)
     if snap is None or revocation_version(db) - snap.list_version > DELTA_MAX:
         snap = cut_snapshot(db)
-    added = [bytes.fromhex(h) for h in db.scalars(
-        select(Revocation.pass_hash).where(Revocation.version > snap.list_version))]
-    delta = store_blob(db, "delta", ggrev.build_delta(added, [], snap.list_version)) if added else None
+    added, removed = [], []
+    for h, active in db.execute(select(Revocation.pass_hash, Revocation.active)
+                                .where(Revocation.version > snap.list_version)):
+        (added if active else removed).append(bytes.fromhex(h))
+    delta = (store_blob(db, "delta", ggrev.build_delta(added, removed, snap.list_version))
+             if added or removed else None)
     row = ControlOutbox(kind="revocation", topic=topics.REVOCATION, retain=True,
                         body={"snapshot": snap.blob_sha256, "delta": delta,
                               "list_version": revocation_version(db),

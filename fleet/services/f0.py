@@ -56,10 +56,11 @@ def mark_f0(db: Session, pass_hash: str, actor: str, days: int, hours: float,
     pass_hash = revocations.check_pass_hash(pass_hash)
     now = int(now if now is not None else time.time())
     existing = db.scalar(select(Revocation).where(Revocation.pass_hash == pass_hash))
-    if existing is None:
+    already = existing is not None and existing.active
+    if not already:
         revocations.revoke(db, pass_hash, "F0", actor)
     audit.record(db, actor, "f0.mark", "pass", pass_hash, days=days, hours=hours,
-                 already_revoked=existing is not None)
+                 already_revoked=already)
     exp = exposure(db, pass_hash, days, hours, now)
     case_row = F0Case(pass_hash=pass_hash, opened_by=actor, window_days=days, window_hours=hours,
                       exposure=exp, suspended_businesses=[])

@@ -1,4 +1,5 @@
-"""Revocations: each one gets the next list version and queues a delta."""
+"""Revocations and their lifting: each change gets the next list version and
+queues a delta (added or removed hashes since the last snapshot)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fleet.core import errors
-from fleet.models import Pass, Revocation
+from fleet.models import Pass, Revocation, utcnow
 
 from . import audit, control
 
 REASONS = ("F0", "LOST", "FRAUD", "STATUS_CHANGED", "OTHER")
+# why a revocation is lifted: issued in error, holder recovered (F0 closed),
+# lost card found again, other
+LIFT_REASONS = ("ERROR", "RECOVERED", "FOUND", "OTHER")
 PASS_HASH = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -24,28 +28,70 @@ def check_pass_hash(value: str) -> str:
     return value
 
 
+def _claim_version(db: Session, row: Revocation, change) -> bool:  # noqa: ANN001
+    """Give `row` the next list version and apply `change(row)`. Concurrent
+    changes race for the version: the unique constraint decides, the loser
+    (False) retries with a fresh maximum."""
+    try:
+        with db.begin_nested():
+            row.version = control.revocation_version(db) + 1
+            change(row)
+            db.add(row)
+            db.flush()
+        return True
+    except IntegrityError:
+        return False
+
+
 def revoke(db: Session, pass_hash: str, reason: str, actor: str) -> Revocation:
     """Add the pass to the revocation list (version +1) and queue the delta.
-    Concurrent revocations race for the next version: the unique constraint
-    decides and the loser retries."""
+    A pass lifted earlier is revoked again on its existing row."""
     pass_hash = check_pass_hash(pass_hash)
     if reason not in REASONS:
         raise errors.BadRequest(f"reason must be one of {', '.join(REASONS)}", code="BAD_REASON")
-    if db.scalar(select(Revocation).where(Revocation.pass_hash == pass_hash)) is not None:
-        raise errors.Conflict("pass already revoked / thẻ đã bị thu hồi", code="ALREADY_REVOKED")
+
+    def change(row: Revocation) -> None:
+        row.active, row.reason, row.created_by, row.created_at = True, reason, actor, utcnow()
+        row.lift_reason = row.lifted_by = row.lifted_at = None
+
     for _ in range(5):
-        base = control.revocation_version(db)
-        row = Revocation(pass_hash=pass_hash, reason=reason, created_by=actor, version=base + 1)
-        try:
-            with db.begin_nested():
-                db.add(row)
-                db.flush()
-        except IntegrityError:
+        row = db.scalar(select(Revocation).where(Revocation.pass_hash == pass_hash))
+        if row is not None and row.active:
+            raise errors.Conflict("pass already revoked / thẻ đã bị thu hồi", code="ALREADY_REVOKED")
+        if row is None:
+            row = Revocation(pass_hash=pass_hash)
+        if not _claim_version(db, row, change):
             continue
         p = db.scalar(select(Pass).where(Pass.pass_hash == pass_hash))
         if p is not None:
             p.status = "f0" if reason == "F0" else "revoked"
         audit.record(db, actor, "pass.revoke", "pass", pass_hash, reason=reason, version=row.version)
+        control.enqueue_revocation_update(db)
+        return row
+    raise errors.Conflict("revocation list busy, try again", code="BUSY")
+
+
+def lift(db: Session, pass_hash: str, reason: str, actor: str) -> Revocation:
+    """Take a pass off the revocation list (version +1): the next delta lists
+    it as removed, so gates admit it again; the row stays, for the record."""
+    pass_hash = check_pass_hash(pass_hash)
+    if reason not in LIFT_REASONS:
+        raise errors.BadRequest(f"reason must be one of {', '.join(LIFT_REASONS)}", code="BAD_REASON")
+
+    def change(row: Revocation) -> None:
+        row.active, row.lift_reason, row.lifted_by, row.lifted_at = False, reason, actor, utcnow()
+
+    for _ in range(5):
+        row = db.scalar(select(Revocation).where(Revocation.pass_hash == pass_hash))
+        if row is None or not row.active:
+            raise errors.Conflict("pass is not revoked / thẻ không bị thu hồi", code="NOT_REVOKED")
+        if not _claim_version(db, row, change):
+            db.refresh(row)
+            continue
+        p = db.scalar(select(Pass).where(Pass.pass_hash == pass_hash))
+        if p is not None and p.status in ("revoked", "f0"):
+            p.status = "active"
+        audit.record(db, actor, "pass.unrevoke", "pass", pass_hash, reason=reason, version=row.version)
         control.enqueue_revocation_update(db)
         return row
     raise errors.Conflict("revocation list busy, try again", code="BUSY")

@@ -283,7 +283,8 @@ async def pass_card(request: Request, pass_hash: str) -> Response:
 def revocations_page(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
         rows = list(ctx.db.scalars(select(Revocation).order_by(Revocation.version.desc()).limit(200)))
-        return render(ctx, "revocations.html", rows=rows, reasons=revocations.REASONS)
+        return render(ctx, "revocations.html", rows=rows, reasons=revocations.REASONS,
+                      lift_reasons=revocations.LIFT_REASONS)
     return page(request, READERS_DISTRICT, view)
 
 
@@ -293,4 +294,12 @@ async def revoke(request: Request) -> Response:
         revocations.revoke(ctx.db, field_str(form, "pass_hash", 32), form.get("reason") or "",
                            ctx.user.username)
         return "/ui/revocations?ok=rev.done"
+    return await action(request, DISTRICT, do)
+
+
+@router.post("/revocations/{pass_hash}/lift")
+async def lift(request: Request, pass_hash: str) -> Response:
+    def do(ctx: Ctx, form: dict) -> str:
+        revocations.lift(ctx.db, pass_hash, form.get("reason") or "", ctx.user.username)
+        return "/ui/revocations?ok=rev.lifted_done"
     return await action(request, DISTRICT, do)

@@ -68,6 +68,10 @@ def test_passes_revocations_users_devices(cli, tmp_path):
     r = cli("revocations", "add", out["pass_hash"], "--reason", "LOST", ok=False)
     assert "ALREADY_REVOKED" in r.stderr
     assert json.loads(cli("revocations", "list", "--json").stdout)[0]["pass_hash"] == out["pass_hash"]
+    r = json.loads(cli("revocations", "lift", out["pass_hash"], "--reason", "ERROR", "--json").stdout)
+    assert (r["version"], r["active"], r["lift_reason"]) == (2, False, "ERROR")
+    assert "NOT_REVOKED" in cli("revocations", "lift", out["pass_hash"], "--reason", "ERROR", ok=False).stderr
+    assert json.loads(cli("revocations", "list", "--json").stdout)[0]["active"] is False
     u = json.loads(cli("users", "add", "op1", "--role", "operator", "--json").stdout)
     assert u["role"] == "operator" and len(u["password"]) >= 10
     assert "BAD_ROLE" in cli("users", "add", "x1", "--role", "god", ok=False).stderr

@@ -4,7 +4,8 @@ mosquitto. The gate gets its signed trust list, revocation list (blobs
 fetched in chunks from the bridge) and site configuration from the fleet,
 admits a pass the fleet issued, and the scan lands in the fleet database;
 then the F0 workflow revokes the pass and suspends the business, and the
-same gate denies with REVOKED and SUSPENDED; a screenshot command comes back
+same gate denies with REVOKED and SUSPENDED; once the business is reinstated
+and the revocation lifted it admits the pass again; a screenshot command comes back
 as a PNG."""
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from fleet.broker_bridge.bridge import Bridge, BrokerParams
 from fleet.broker_bridge.wire import load_or_create_fleet_key
 from fleet.core.config import Settings
 from fleet.core.db import make_engine, make_sessionmaker
-from fleet.models import Alert, Base, Device, Scan
-from fleet.services import control, devices as device_svc, f0, passes
+from fleet.models import Alert, Base, BusinessStatus, Device, Scan
+from fleet.services import control, devices as device_svc, f0, passes, registry, revocations
 from fleet_helpers import dev_id, seed_registry, wait_until
 from greengate.passes import keys as gk
 from greengate.passes import reasons
@@ -107,6 +108,19 @@ def test_fleet_and_real_firmware(tmp_path, mosquitto_broker):
             assert [r.reason for r in rows] == [0, reasons.code("REVOKED"), reasons.code("SUSPENDED")]
             with sessions() as db:
                 assert db.scalar(select(Alert).where(Alert.kind == "REVOKED_PRESENTED")) is not None
+
+            # the case closes: business reinstated, revocation lifted (a delta
+            # that removes the hash) -> the same pass is admitted again
+            with sessions() as db:
+                registry.set_business_status(db, registry.get_business(db, "B1"),
+                                             BusinessStatus.APPROVED, "operator")
+                revocations.lift(db, good.pass_hash, "RECOVERED", "operator")
+                db.commit()
+            n = len(sim.events())
+            sim.wait_for(kind("control", msg_kind=1, applied=True), after=n, timeout=60)
+            sim.wait_for(kind("control", msg_kind=3, applied=True), after=n, timeout=60)
+            d = decide(good_qr)
+            assert d["verdict"] is True, d
 
             # a signed screenshot command comes back as a PNG, in chunks
             with sessions() as db:

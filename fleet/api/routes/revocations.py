@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from fleet.api.deps import CurrentUser, Operator, SessionDep
-from fleet.api.schemas import RevocationIn, RevocationOut
+from fleet.api.schemas import LiftIn, RevocationIn, RevocationOut
 from fleet.models import Revocation
 from fleet.services import revocations
 
@@ -22,3 +22,9 @@ def list_revocations(_: CurrentUser, db: SessionDep, since_version: int = 0,
              summary="Revoke a pass: a signed delta reaches every gate")
 def revoke(body: RevocationIn, user: Operator, db: SessionDep) -> Revocation:
     return revocations.revoke(db, body.pass_hash, body.reason, user.username)
+
+
+@router.post("/{pass_hash}/lift", response_model=RevocationOut,
+             summary="Lift a revocation: the next signed delta removes it on every gate")
+def lift(pass_hash: str, body: LiftIn, user: Operator, db: SessionDep) -> Revocation:
+    return revocations.lift(db, pass_hash, body.reason, user.username)

@@ -322,6 +322,19 @@ def test_passes_card_and_revocation(web, session_factory):
         assert db.scalar(select(Revocation.version).where(Revocation.pass_hash == p.pass_hash)) == 1
         assert db.scalar(select(Pass.status).where(Pass.id == p.id)) == "revoked"
     assert "Mất thẻ" in op.get("/ui/revocations").text
+    # Lifting it from the page: removed on the next delta, the pass is active again.
+    assert f'action="/ui/revocations/{p.pass_hash}/lift"' in op.get("/ui/revocations").text
+    assert m.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "FOUND"}).status_code == 403
+    assert op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "nope"}).status_code == 400
+    assert op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "FOUND"}).status_code == 303
+    assert op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "FOUND"}).status_code == 409
+    with session_factory() as db:
+        row = db.scalar(select(Revocation).where(Revocation.pass_hash == p.pass_hash))
+        assert (row.active, row.lift_reason, row.lifted_by, row.version) == (False, "FOUND", "operator", 2)
+        assert db.scalar(select(Pass.status).where(Pass.id == p.id)) == "active"
+    page = op.get("/ui/revocations").text
+    assert "Đã gỡ thu hồi: Đã tìm lại thẻ" in page
+    assert f'action="/ui/revocations/{p.pass_hash}/lift"' not in page
 
 
 def test_f0_workflow_pages(web, session_factory):
