@@ -673,12 +673,12 @@ scanner = ScannerService(port, cfg["scanner"], pins, queue.put)
 decisions = DecisionService(queue, plane.decider, clock, gate, screen, reporter.record_scan, port)
 net = NetService(port, cfg, clock, client, reporter)
 mark("scanner, decision, net services")
-from setup import start as setup_start
-try:
-    setup = setup_start.build(port, cfg)
+from setup.watch import ConsoleWatch
+try:  # provisioned: the watcher only; the SETUP service loads on the first frame
+    console = ConsoleWatch(port, cfg, resident=not fleet_keys(cfg))
 except OSError:
     pass
-mark("setup (provisioning console) service")
+mark("setup console watcher (provisioned device)")
 screen.idle()
 mark("first idle screen drawn")
 """

@@ -1,7 +1,7 @@
 # GreenGate terminal: wires the services together, nothing else.
 #   scanner -> code queue -> decision (decide, outbox, gate I/O, screen)
 #   exit button -> occupancy;  net (Wi-Fi, NTP, MQTT, reporter);  control;
-#   setup (provisioning over the USB console)
+#   setup (provisioning over the USB console: loaded on demand once provisioned)
 # A supervisor restarts failed services and feeds the watchdog only while
 # all of them run; the loop's exception handler logs every task failure.
 import gc
@@ -80,14 +80,22 @@ def main():
     sup.add("clock", ClockSync(port, clock, net).run)
     sup.add("control", plane.run)
 
-    # SETUP: provisioning frames on the USB console (docs/provisioning.md)
-    from setup import start as setup_start
+    # SETUP: provisioning frames on the USB console (docs/provisioning.md);
+    # on a provisioned device the service is loaded only while frames come
+    from setup.watch import ConsoleWatch
 
     try:
-        setup = setup_start.build(port, cfg)
-        sup.add("setup", setup.run)
+        console = ConsoleWatch(port, cfg, resident=not keys,
+                               quiet_ms=cfg.get("setup_quiet_ms", 60000))
+        sup.add("setup", console.run)
     except OSError as e:
         port.log("no console, SETUP service off: %r" % (e,))
+
+    # boot-only modules (the SETUP service loads app.config again if needed)
+    from app import unload
+
+    config = pinmap = fleet_keys = None
+    unload("app.config", "app.pins")
     gc.collect()
 
     async def run():

@@ -50,9 +50,19 @@ class Commands:
         if screens is None:
             return None
         import io
+        import sys
 
+        # the PNG writer: resident on the unix port (its panel dumps PNGs),
+        # loaded only for this rare command on the ESP32, and dropped again
+        rare = "display.png" not in sys.modules
         out = io.BytesIO()
-        screens.d.screenshot(out)
+        try:
+            screens.d.screenshot(out)
+        finally:
+            if rare:
+                from app import unload
+
+                unload("display.png")
         return out.getvalue()
 
     async def _reboot(self):

@@ -3,6 +3,10 @@
 # and the control task. The control plane itself (verification, state files,
 # blobs) lives in control/; this module only connects it to the services.
 import asyncio
+import gc
+
+OOM_KEY = "oom_resets"  # NVS: resets for a decider rebuild out of memory
+RESET_GUARD_MS = 60000  # below this uptime, no second reset for the same cause
 
 
 def make_screens(port, cfg, pins):
@@ -34,6 +38,9 @@ class Policy:
         self._decider = None
         self.control = None  # control/ message handling service, attached by main
         self.tick = None  # fed during long rebuilds (main: the watchdog)
+        self.rebuild_error = None  # a reason code while a rebuild ran out of heap
+        # resets for a rebuild out of memory since the last good rebuild (NVS)
+        self.oom_resets = port.nvs().get_int(OOM_KEY, 0) or 0
         import time
 
         self._boot_ms = time.ticks_ms()
@@ -54,7 +61,7 @@ class Policy:
 
     def reload(self):
         """Rebuild the decider from the applied messages (after a commit)."""
-        from app.provisioned import load_decider
+        from app.provisioned import reusable
 
         # the newest signed issue time is a floor for the clock
         for kind in (1, 2, 3, 4):
@@ -64,14 +71,59 @@ class Policy:
         # keep only the parts whose inputs did not change (prepared keys,
         # revocation store, allowlist): a config or revocation update then
         # has no Ed25519 prepare peak (app/provisioned.py reusable())
-        from app.provisioned import reusable
-
         reuse = reusable(self._decider)
         self._decider = None
-        self._decider = load_decider(self.root, self.state, self.clock, self.occupancy,
-                                     self.port.log, self.tick, reuse)
+        try:
+            self._decider = self._load(reuse)
+        except MemoryError:
+            # most likely a fragmented heap: free what the failed attempt
+            # left and try once more, keeping what it finished (reuse)
+            gc.collect()
+            try:
+                self._decider = self._load(reuse)
+            except MemoryError:
+                reuse.clear()
+                gc.collect()
+                self._out_of_memory()
         reuse = None
+        if self._decider is not None:
+            self.rebuild_error = None
+            if self.oom_resets:
+                self.oom_resets = 0
+                self.port.nvs().set_int(OOM_KEY, 0)
         self._versions = self.state.versions()
+
+    def _load(self, reuse):
+        from app.provisioned import load_decider
+
+        return load_decider(self.root, self.state, self.clock, self.occupancy,
+                            self.port.log, self.tick, reuse)
+
+    def _out_of_memory(self):
+        """The rebuild failed twice for want of heap: the gate refuses
+        everyone (NOT_PROVISIONED) until it is rebuilt. A reset gives back a
+        whole, unfragmented heap, and the boot rebuilds from flash. Not when
+        the last reset was for the same cause and we booted less than
+        RESET_GUARD_MS ago: the cold rebuild itself does not fit, and
+        resetting again would loop (the next control message tries again)."""
+        import time
+        from verify import reasons
+
+        up_ms = time.ticks_diff(time.ticks_ms(), self._boot_ms)  # < 0: wrapped, days
+        reset = not self.oom_resets or not 0 <= up_ms <= RESET_GUARD_MS
+        self.rebuild_error = reasons.INTERNAL
+        self.port.log("decider rebuild failed: MemoryError (%s), %s" % (
+            reasons.name(reasons.INTERNAL),
+            "resetting" if reset else "no reset: the last one was for the same cause"))
+        self.port.event("rebuild", {"error": "MemoryError", "reset": reset,
+                                    "oom_resets": self.oom_resets, "uptime_ms": up_ms})
+        if reset:
+            try:
+                self.port.nvs().set_int(OOM_KEY, self.oom_resets + 1)
+            except OSError:
+                return  # the guard cannot be recorded: no reset, no loop
+            self.oom_resets += 1
+            self.port.reset()
 
     def attach(self, client, reporter, screen, queue):
         self.client = client
@@ -129,6 +181,8 @@ class Policy:
             d[10] = snapshot.entries
         if self.control is not None and hasattr(self.control, "state_fields"):
             d.update(self.control.state_fields())
+        if self.rebuild_error is not None and self._decider is None and d.get(12) is None:
+            d[12] = [0, self.rebuild_error, 0]  # kind 0: the device's own rebuild
         return d
 
     async def run(self):

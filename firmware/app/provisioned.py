@@ -45,7 +45,10 @@ def load_decider(root, state, clock, occupancy, log, tick=None, reuse=None):
     ESP32): main feeds the watchdog there, the loop is bounded.
     reuse: reusable(previous decider), a dict this function empties: the
     parts whose inputs are unchanged are kept, the others are dropped before
-    anything new is allocated."""
+    anything new is allocated.
+    MemoryError is not caught: `reuse` then holds what is done (unchanged
+    parts, the newly opened store and allowlist, the keys prepared so far),
+    so the caller's retry (policy.reload) does not redo it."""
     if reuse is None:
         reuse = {}
     trust_body = state.body(2)
@@ -71,19 +74,22 @@ def load_decider(root, state, clock, occupancy, log, tick=None, reuse=None):
         delta_ref = rev_body.get(2)
         refs = (rev_body[1][1], delta_ref[1] if delta_ref else None)
         ref = cfg_body.get(6) if type(cfg_body) is dict else None
-        revocations = reuse.pop("revocations", None)
+        revocations = reuse.get("revocations")
         if revocations is not None and revocations.refs != refs:
-            revocations = None  # another list: dropped before the new one opens
+            del reuse["revocations"]  # another list: dropped before the new one opens
+            revocations = None
         old_allow = reuse.pop("allowlist", None)
         allowlist = old_allow[1] if old_allow and ref and old_allow[0] == ref[1] else None
         old_allow = None
-        keys = reuse.pop("keys", None) or {}
+        if allowlist is not None:
+            reuse["allowlist"] = (ref[1], allowlist)
+        keys = reuse.get("keys") or {}
         listed = {}
         for entry in trust_body:
             pk = keys.get(entry[1]) if type(entry[1]) is bytes else None
             if pk is not None:
                 listed[entry[1]] = pk
-        keys.clear()  # keys no longer listed are freed now
+        reuse["keys"] = listed  # keys no longer listed are freed now
         keys = None
         gc.collect()
         if revocations is None:
@@ -91,11 +97,16 @@ def load_decider(root, state, clock, occupancy, log, tick=None, reuse=None):
                 blob.blob_path(root, refs[0]),
                 blob.blob_path(root, refs[1]) if refs[1] else None)
             revocations.refs = refs  # what reusable() compares next time
+            reuse["revocations"] = revocations
         if ref and allowlist is None:
             allowlist = rules.load_allowlist(_read(blob.blob_path(root, ref[1])))
+            reuse["allowlist"] = (ref[1], allowlist)
         site = rules.SiteConfig(cfg_body, allowlist)
         gc.collect()
-        trust = TrustStore()
+        # a retry after MemoryError goes on with the keys already installed
+        trust = reuse.get("trust")
+        if trust is None:
+            trust = reuse["trust"] = TrustStore()
         for entry in trust_body:
             pk = listed.get(entry[1]) if type(entry[1]) is bytes else None
             trust.add(entry[1], entry[2], entry[0], entry[3], prepared=pk)
@@ -103,7 +114,11 @@ def load_decider(root, state, clock, occupancy, log, tick=None, reuse=None):
                 tick()
         listed = None
         gc.collect()
-        return Decider(Verifier(trust), revocations, site, occupancy, clock, sync=state)
+        decider = Decider(Verifier(trust), revocations, site, occupancy, clock, sync=state)
+        reuse.clear()
+        return decider
+    except MemoryError:
+        raise  # not a broken file: the caller retries or resets (policy.reload)
     except Exception as e:  # noqa: any broken piece refuses every pass, logged
         reuse.clear()
         log("provisioned state unusable: %r" % (e,))

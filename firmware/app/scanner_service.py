@@ -1,8 +1,10 @@
 # The scanner as a service: open the serial line, run the boot-time module
-# set-up (scanner/setup.py), then read codes into the code queue for ever.
+# set-up (scanner/setup.py, unloaded after it), then read codes into the code
+# queue for ever.
 # `state` is reported in the device state (baud, responsive, configured,
 # framer counters).
 import asyncio
+import gc
 
 
 class ScannerService:
@@ -21,9 +23,7 @@ class ScannerService:
         self._configured = False
 
     async def run(self):
-        from scanner import setup
         from scanner.framer import Framer
-        from scanner.link import SerialLink
         from scanner.reader import ScannerReader
 
         while self._serial is None:
@@ -43,16 +43,8 @@ class ScannerService:
                     await asyncio.sleep_ms(1000)
         if not self._configured:
             # once per boot: a restarted reader must not re-probe the module
-            link = SerialLink(self._serial, self._set_baud, None)
-            settings = setup.Settings.from_dict(self.cfg)
-            st = await setup.configure(link, settings)
-            st["status"] = "ready" if st["configured"] else (
-                "unconfigured" if st["responsive"] else "silent")
-            self.state = st
+            await self._configure()
             self._configured = True
-            self.port.event("scanner", {"state": st["status"], "baud": st["baud"],
-                                        "found_baud": st["found_baud"]})
-            self.port.log("scanner: %s at %s baud" % (st["status"], st["baud"]))
             if self.on_ready:
                 self.on_ready()
         if self.framer is None:
@@ -62,6 +54,28 @@ class ScannerService:
                                     inter_byte_ms=self.cfg.get("inter_byte_ms", 60))
         self.reader.beat = self.beat
         await self.reader.run()
+
+    async def _configure(self):
+        from scanner import setup
+        from scanner.link import SerialLink
+
+        try:
+            link = SerialLink(self._serial, self._set_baud, None)
+            st = await setup.configure(link, setup.Settings.from_dict(self.cfg))
+        finally:
+            # boot-only code: the set-up and the module's command protocol
+            # are not needed again until the next boot (docs/memory.md)
+            link = setup = SerialLink = None
+            from app import unload
+
+            unload("scanner.setup", "scanner.gm65", "scanner.link")
+            gc.collect()
+        st["status"] = "ready" if st["configured"] else (
+            "unconfigured" if st["responsive"] else "silent")
+        self.state = st
+        self.port.event("scanner", {"state": st["status"], "baud": st["baud"],
+                                    "found_baud": st["found_baud"]})
+        self.port.log("scanner: %s at %s baud" % (st["status"], st["baud"]))
 
     def status(self):
         d = {"scanner": self.state.get("status"), "scanner_baud": self.state.get("baud")}

@@ -1,10 +1,11 @@
 # SETUP as a service: answers provisioning frames on the console.
 #
 # The console is the USB serial line (sys.stdin/stdout on the ESP32, a pty
-# under the unix port). The service always listens: on a blank device the
-# gate shows SETUP and waits for the technician; on a provisioned one the
-# same frames update firmware and configuration (a new configuration must
-# then be signed with a fleet key the device already trusts).
+# under the unix port). On a blank device the service always listens (the
+# gate shows SETUP and waits for the technician); on a provisioned one only
+# setup/watch.py stays resident and starts this service on the first frame:
+# the same frames then update firmware and configuration (a new
+# configuration must be signed with a fleet key the device already trusts).
 import asyncio
 import time
 
@@ -65,7 +66,10 @@ class SetupService:
             self.commands.reboot_pending = False
             self.commands.on_reboot()
 
-    async def run(self):
+    async def run(self, quiet_ms=None):
+        """Answer frames for ever; with quiet_ms, return once the console
+        has been quiet that long with no frame half-read (setup/watch.py
+        then drops the service)."""
         last = time.ticks_ms()
         while True:
             if self.beat:
@@ -84,5 +88,7 @@ class SetupService:
             elif self.parser.n and time.ticks_diff(now, last) >= self.idle_ms:
                 self.parser.idle(self.out)
                 self._drain(self.out)
+            elif quiet_ms is not None and not self.parser.n and time.ticks_diff(now, last) >= quiet_ms:
+                return
             else:
                 await asyncio.sleep_ms(5)

@@ -1,9 +1,12 @@
 # Builds the SETUP service from the platform: console stream, NVS (key
-# seed), flash directory, chip id, reset. main.py adds it to the supervisor.
+# seed), flash directory, chip id, reset. setup/watch.py starts it (at boot
+# on a blank device, on the first frame on a provisioned one).
 FIRMWARE_VERSION = "0.1.0"
 
 
-def build(port, cfg, on_config=None):
+def build(port, cfg, on_config=None, console=None):
+    """console: (stream, write) already open (setup/watch.py); default:
+    port.open_console()."""
     from app import config as app_config
     from setup import bundle
     from setup.commands import Commands
@@ -26,5 +29,5 @@ def build(port, cfg, on_config=None):
             on_config(new)
 
     commands = Commands(root, Identity(port.nvs()), info, write_config, on_reboot=port.reset)
-    stream, write = port.open_console()
+    stream, write = console or port.open_console()
     return SetupService(stream, write, commands, log=port.log)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from greengate.sim.terminal import SimTerminal
-from provision_kit import pass_hash, provision
+from provision_kit import pass_hash, provision, write_device_config
 
 
 def kind(k, **match):
@@ -41,3 +41,31 @@ def test_valid_pass_opens_the_gate_revoked_pass_does_not(tmp_path):
         sim.press("exit_button")
         ev = sim.wait_for(kind("exit"))
         assert ev["inside"] == 0 and ev["exits"] == 1  # one admitted, one left
+
+
+def test_console_on_a_provisioned_device_loads_setup_on_demand(tmp_path):
+    """With fleet keys the SETUP service is not resident: the first frame
+    loads it and is answered without a resend; quiet, it is dropped."""
+    import json
+
+    import serial
+
+    from provisioning.link import Link
+
+    root = tmp_path / "sim"
+    passes = provision(root / "flash", "gg-prov-2", tmp_path)
+    write_device_config(root / "flash", "gg-prov-2", passes.fleet_public)
+    cfg_path = root / "flash" / "config.json"
+    cfg_path.write_text(json.dumps({**json.loads(cfg_path.read_text()), "setup_quiet_ms": 1500}))
+    with SimTerminal(root, device_id="gg-prov-2", broker="mqtt://127.0.0.1:9") as sim:
+        sim.wait_for(kind("scanner", state="ready"))
+        assert not [e for e in sim.events() if e.get("kind") == "setup"]
+        port = serial.Serial(sim.console_path, 115200, timeout=0.1)
+        try:
+            link = Link(port, timeout=5.0)
+            info = link.request(0x01, retries=1)  # the very first frame
+        finally:
+            port.close()
+        assert info[5] is True and link.resent == 0  # HELLO: provisioned
+        sim.wait_for(kind("setup", service="on"))
+        sim.wait_for(kind("setup", service="off"), timeout=15)
