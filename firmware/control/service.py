@@ -46,11 +46,13 @@ class ControlService:
         self._inbox = []          # [kind, payload]
         self.dropped = 0
         self.last_error = None    # [kind, reason, version]
+        self._lost = None         # state file error already reported
         self.pending = {}         # kind -> envelope.Message waiting for its blobs
         self.receiver = None      # control.blob.BlobReceiver
         self._fetch_ms = 0
         self._wake = asyncio.Event()
         self._replies = []        # reply payloads waiting for a free QoS 1 slot
+        self._state_errors()      # files found unusable at start
 
     # -- wiring ---------------------------------------------------------------
     def topics(self):
@@ -219,9 +221,22 @@ class ControlService:
                 self.on_applied(msg.kind)
             except Exception as e:  # noqa: the app logs; state is committed
                 self.log("control %d: on_applied failed: %r" % (msg.kind, e))
-        self._state_changed()
         self._cleanup()
+        self._state_errors()  # the rebuild and clean-up read files back from flash
+        self._state_changed()
         return True
+
+    def _state_errors(self):
+        # An applied message whose file went missing or corrupt counts as not
+        # applied (the decider refuses every pass until it applies again):
+        # say so in the log and in state key 12.
+        st = self.state
+        if not st.errors:
+            return
+        self.last_error = [st.errors[-1], reasons.INTERNAL, 0]
+        if st.last_error != self._lost:
+            self._lost = st.last_error
+            self.log("control state: %s" % st.last_error)
 
     # -- blobs ----------------------------------------------------------------
     def _next_fetch(self):
@@ -295,6 +310,8 @@ class ControlService:
                 body = self.state.body(kind)
             except Exception:  # noqa: unreadable: keep everything
                 return
+            if body is None and kind in self.state.errors:
+                return  # its file is lost: keep the blobs for its re-delivery
             if body is not None and type(body) is dict and body.get(key) is not None:
                 keep.append(_blob_name(body[key][1]))
         for msg in self.pending.values():

@@ -19,7 +19,7 @@ import random
 from time import ticks_ms, ticks_diff
 from micropython import const
 
-from net.mqtt import MQTTProtocol, MQTTError, MAX_PACKET
+from net.mqtt import MQTTProtocol, MQTTError, MAX_PACKET, RX_SIZE
 
 _FREE = const(0)
 _QUEUED = const(1)   # waiting to be (re)sent on the current connection
@@ -76,8 +76,10 @@ class MQTTClient(MQTTProtocol):
                  keepalive=60, will=None, ssl=None, server_hostname=None,
                  on_message=None, on_connect=None, qos0_slots=8, inflight=4,
                  ack_timeout_ms=10000, connect_timeout_ms=10000,
-                 backoff_min_ms=500, backoff_max_ms=60000, max_packet=MAX_PACKET):
-        super().__init__(client_id, user, password, keepalive, will, max_packet)
+                 backoff_min_ms=500, backoff_max_ms=60000, max_packet=MAX_PACKET,
+                 rx_size=RX_SIZE):
+        super().__init__(client_id, user, password, keepalive, will, max_packet,
+                         rx_size=rx_size)
         self.host = host
         self.port = port
         self.ssl = ssl

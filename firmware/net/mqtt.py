@@ -5,9 +5,12 @@
 # retransmission and reconnects live in net/client.py (the connectivity
 # layer). Our own implementation: MicroPython ships no asyncio MQTT client.
 #
-# Memory: one receive buffer of max_packet bytes, one transmit buffer of
-# max_tx bytes and a 5-byte header buffer, allocated once; incoming payloads
-# are copied out for the callback.
+# Memory: a small resident receive buffer (rx_size bytes: every packet the
+# steady state brings, PUBLISH headers, commands), one transmit buffer of
+# max_tx bytes and a 5-byte header buffer, allocated once. A PUBLISH larger
+# than the receive buffer (a signed list, a blob chunk; at most max_packet)
+# is read straight into a bytearray of its payload's exact length, which the
+# callback then owns: no buffer of the cap's size stays allocated.
 import asyncio
 import struct
 from micropython import const
@@ -25,6 +28,10 @@ DISCONNECT = const(0xE0)
 # Largest incoming packet: signed control messages are capped at 8 KiB
 # (docs/protocol.md 1) plus topic and header. Bigger is a protocol error.
 MAX_PACKET = const(8448)
+# Resident receive buffer: CONNACK, PUBACK, SUBACK, PINGRESP, the variable
+# header (topic, packet id) of every PUBLISH, and whole small PUBLISHes such
+# as signed commands (~200 bytes). Larger payloads get their own buffer.
+RX_SIZE = const(256)
 
 _PINGREQ = b"\xc0\x00"
 _DISCONNECT = b"\xe0\x00"
@@ -62,17 +69,20 @@ def encode_length(buf, n):
 
 class MQTTProtocol:
     def __init__(self, client_id, user=None, password=None, keepalive=60,
-                 will=None, max_packet=MAX_PACKET, max_tx=1280):
+                 will=None, max_packet=MAX_PACKET, max_tx=1280, rx_size=RX_SIZE):
         """will: (topic, payload, qos, retain) or None. max_packet bounds
-        incoming packets (larger ones are a protocol error); packets up to
-        max_tx bytes go out in a single write."""
+        incoming packets (larger ones are a protocol error); rx_size is the
+        resident receive buffer (a PUBLISH's topic must fit in it; a larger
+        payload is read into a buffer of its own); packets up to max_tx
+        bytes go out in a single write."""
         self.client_id = _str(client_id)
         self.user = _str(user) if user is not None else None
         self.password = _str(password) if password is not None else None
         self.keepalive = keepalive
         self.will = will
+        self.max_packet = max_packet
         self._hdr = bytearray(5)
-        self._rx = bytearray(max_packet)
+        self._rx = bytearray(min(rx_size, max_packet))
         self._tx = bytearray(max_tx)
         self._txmv = memoryview(self._tx)
         self._rxmv = memoryview(self._rx)
@@ -177,9 +187,8 @@ class MQTTProtocol:
                 raise MQTTError("connection closed by broker")
             got += k
 
-    async def read_packet(self):
-        """Read one packet; returns (first byte, body length). The body is in
-        self._rx[0:length] until the next read."""
+    async def _read_header(self):
+        """The fixed header: (first byte, remaining length <= max_packet)."""
         one = self._one
         await self._read_into(one)
         first = one[0]
@@ -193,11 +202,22 @@ class MQTTProtocol:
                 break
         else:
             raise ProtocolError("remaining length longer than 4 bytes")
+        if n > self.max_packet:
+            raise ProtocolError("packet of %d bytes exceeds %d" % (n, self.max_packet))
+        return first, n
+
+    async def _read_body(self, first, n):
         if n > len(self._rx):
-            raise ProtocolError("packet of %d bytes exceeds %d" % (n, len(self._rx)))
+            raise ProtocolError("packet 0x%02x of %d bytes exceeds %d" % (first, n, len(self._rx)))
         if n:
             await self._read_into(self._rxmv[0:n])
         self._received()
+
+    async def read_packet(self):
+        """Read one packet that fits the receive buffer; returns (first byte,
+        body length). The body is in self._rx[0:length] until the next read."""
+        first, n = await self._read_header()
+        await self._read_body(first, n)
         return first, n
 
     def _received(self):
@@ -216,12 +236,13 @@ class MQTTProtocol:
 
     async def handle_packet(self):
         """Read and dispatch one packet from an established session."""
-        first, n = await self.read_packet()
-        kind = first & 0xF0
-        rx = self._rx
-        if kind == PUBLISH:
+        first, n = await self._read_header()
+        if first & 0xF0 == PUBLISH:
             await self._handle_publish(first, n)
-        elif first == PUBACK:
+            return
+        await self._read_body(first, n)
+        rx = self._rx
+        if first == PUBACK:
             if n != 2:
                 raise ProtocolError("PUBACK length %d" % n)
             self.on_puback((rx[0] << 8) | rx[1])
@@ -243,20 +264,36 @@ class MQTTProtocol:
         if qos > 1:
             # We subscribe with QoS <= 1, so the broker must not send QoS 2.
             raise ProtocolError("PUBLISH with QoS %d" % qos)
-        rx = self._rx
         if n < 2:
             raise ProtocolError("PUBLISH too short")
+        rx = self._rx
+        rxmv = self._rxmv
+        small = n <= len(rx)
+        # the whole packet, or only its topic length, into the buffer
+        await self._read_into(rxmv[0:n if small else 2])
         tl = (rx[0] << 8) | rx[1]
         off = 2 + tl
         if qos:
             off += 2
         if off > n or tl == 0:
             raise ProtocolError("PUBLISH topic length %d of %d" % (tl, n))
+        if small:
+            payload = bytes(rxmv[off:n])
+        else:
+            if off > len(rx):
+                raise ProtocolError("PUBLISH topic of %d bytes exceeds %d" % (tl, len(rx)))
+            await self._read_into(rxmv[2:off])
+            # Only while this packet is handled: the callback owns it after.
+            try:
+                payload = bytearray(n - off)
+            except MemoryError:
+                raise MQTTError("no memory for a PUBLISH of %d bytes" % n)
+            await self._read_into(memoryview(payload))
+        self._received()
         try:
-            topic = bytes(self._rxmv[2:2 + tl]).decode()
+            topic = bytes(rxmv[2:2 + tl]).decode()
         except UnicodeError:
             raise ProtocolError("PUBLISH topic not UTF-8")
-        payload = bytes(self._rxmv[off:n])
         pid = 0
         if qos:
             pid = (rx[2 + tl] << 8) | rx[3 + tl]
@@ -265,6 +302,7 @@ class MQTTProtocol:
         # Deliver before PUBACK: a crash in between means a re-delivery,
         # never a lost message.
         self.on_message(topic, payload, bool(first & 1))
+        payload = None
         if qos:
             await self.send_puback(pid)
 
@@ -276,4 +314,6 @@ class MQTTProtocol:
         pass
 
     def on_message(self, topic, payload, retained):
+        # payload: bytes, or a bytearray for one larger than the receive
+        # buffer; either way a new object the callee may keep.
         pass

@@ -188,3 +188,42 @@ def test_inbox_is_bounded(device):
     assert out["dropped"] == 1                                  # 5 commands > 4 slots
     assert out["commands"] == [2, 2, 2, 2]                      # versions 2..5 ran
     assert [r[1] for r in out["replies"]] == [2, 3, 4, 5]
+
+
+def test_state_file_lost_after_apply_is_reported_and_heals(device):
+    d, fleet, root = device
+    snap, _ = rv.build_snapshot([os.urandom(16) for _ in range(300)], list_version=1)
+    allow = cbor2.dumps([os.urandom(16) for _ in range(50)])
+    store = {hashlib.sha256(b).digest(): b for b in (snap, allow)}
+    cfg = fleet.msg(1, 1, config_body([[1, {1: [0]}]], {6: blobs.blob_ref(allow, 256)}))
+    d.send("gg/v1/fleet/trust", fleet.msg(2, 1, trust_body()))
+    d.send("gg/v1/fleet/revocation", fleet.msg(3, 1, {1: blobs.blob_ref(snap, 256), 2: None}))
+    d.send(DEV + "config", cfg)
+    out = d.out()
+    d.serve_fetches(store, out)
+    st = d.out()["state"]
+    assert st[3] == {1: 1, 2: 1, 3: 1} and st[12] is None
+    blob_files = {f"blob_{h[:8].hex()}.bin" for h in store}
+
+    # the config's file is corrupted on flash (one bit of its signature)
+    path = root / "ctrl_1.bin"
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x10
+    path.write_bytes(bytes(data))
+    # the next commit reads the applied messages back (blob clean-up, and
+    # the app's decider rebuild): the config counts as not applied
+    d.send("gg/v1/fleet/trust", fleet.msg(2, 2, trust_body()))
+    out = d.out()
+    assert out["applied"] == [2]
+    assert out["state"][3] == {2: 2, 3: 1}
+    assert out["state"][12] == [1, 29, 0]  # kind 1, INTERNAL
+    assert blob_files <= set(out["files"])  # kept for the config's re-delivery
+
+    # the retained config arrives again (reconnect): applied again, with the
+    # allowlist blob still on flash (no new fetch)
+    d.send(DEV + "config", cfg)
+    out = d.out()
+    assert out["applied"] == [1]
+    assert not [t for t, _, _ in out["pub"] if t == DEV + "fetch"]
+    assert out["state"][3] == {1: 1, 2: 2, 3: 1} and out["state"][12] is None
+    assert path.read_bytes()[-5] == data[-5] ^ 0x10  # the file is whole again

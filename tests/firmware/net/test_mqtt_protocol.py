@@ -266,3 +266,170 @@ def test_malformed_packets_disconnect_and_reconnect(broker, tmp_path):
         c.close()
     finally:
         drv.kill()
+
+
+# -- PUBLISH packets larger than the resident receive buffer ------------------
+
+CAP = 8448     # net.mqtt.MAX_PACKET: 8 KiB signed message + topic and header
+RX_SIZE = 256  # net.mqtt.RX_SIZE: the resident receive buffer
+CFG_TOPIC = "gg/v1/dev/gate-7/config"
+
+
+def varlen(n: int) -> bytes:
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def packet(first: int, body: bytes) -> bytes:
+    return bytes([first]) + varlen(len(body)) + body
+
+
+def publish(topic: str, payload: bytes, pid: int = 0, retain: bool = False) -> bytes:
+    first = 0x30 | (0x02 if pid else 0) | (0x01 if retain else 0)
+    return packet(first, s(topic) + (pid.to_bytes(2, "big") if pid else b"") + payload)
+
+
+def stats_of(drv) -> dict:
+    drv.send(op="stats")
+    return drv.wait_for("stats")
+
+
+def pattern(n: int, seed: int) -> bytes:
+    return bytes((i * 31 + seed) & 0xFF for i in range(n))
+
+
+def expect_message(drv, topic: str, payload: bytes, retained: bool = False) -> None:
+    m = drv.wait_for("message")
+    assert m["topic"] == topic
+    got = bytes.fromhex(m["payload"])
+    assert len(got) == len(payload) and got == payload
+    assert m["retained"] is retained
+
+
+def test_publish_larger_than_receive_buffer_up_to_the_cap(broker, tmp_path):
+    drv = driver(tmp_path, broker.port)
+    try:
+        c = broker.session()
+        drv.wait_for("connected")
+        # Just over the resident buffer, QoS 1: delivered whole, then PUBACK.
+        body = pattern(RX_SIZE - 2 - len(CFG_TOPIC) - 2 + 1, 1)
+        c.send(publish(CFG_TOPIC, body, pid=0x0102))
+        expect_message(drv, CFG_TOPIC, body)
+        assert c.packet() == b"\x40\x02\x01\x02"
+        # Exactly the resident buffer: the small path.
+        body = pattern(RX_SIZE - 2 - len(CFG_TOPIC), 2)
+        c.send(publish(CFG_TOPIC, body))
+        expect_message(drv, CFG_TOPIC, body)
+        # Exactly at the cap (remaining length 8448), QoS 1 and retained.
+        body = pattern(CAP - 2 - len(CFG_TOPIC) - 2, 3)
+        raw = publish(CFG_TOPIC, body, pid=7, retain=True)
+        assert len(raw) == 1 + 2 + CAP
+        c.send(raw)
+        expect_message(drv, CFG_TOPIC, body, retained=True)
+        assert c.packet() == b"\x40\x02\x00\x07"
+        # A packet after it still parses (nothing of the big one left over).
+        c.send(publish("t/x", b"ok", pid=8))
+        expect_message(drv, "t/x", b"ok")
+        assert c.packet() == b"\x40\x02\x00\x08"
+        stats = stats_of(drv)
+        assert stats["connects"] == 1 and stats["last_error"] == ""
+        # One byte over the cap: refused before anything is read or
+        # allocated, the connection is dropped and re-opened.
+        c.send(publish(CFG_TOPIC, pattern(CAP - 2 - len(CFG_TOPIC) + 1, 4)))
+        c.expect_closed()
+        c.close()
+        c = broker.session()
+        assert drv.wait_for("connected")["n"] == 2
+        assert "packet of 8449 bytes exceeds 8448" in stats_of(drv)["last_error"]
+        c.close()
+    finally:
+        drv.kill()
+
+
+def test_large_publishes_split_across_reads_and_interleaved_with_pubacks(broker, tmp_path):
+    drv = driver(tmp_path, broker.port, ack_timeout_ms=60000)
+    try:
+        c = broker.session()
+        drv.wait_for("connected")
+        drv.send(op="pub", topic="up/1", payload="01", qos=1)
+        drv.send(op="pub", topic="up/2", payload="02", qos=1)
+        assert c.packet() == pkt(0x32, s("up/1") + b"\x00\x01\x01")
+        assert c.packet() == pkt(0x32, s("up/2") + b"\x00\x02\x02")
+        big = [pattern(5000, 5), pattern(CAP - 2 - len(CFG_TOPIC) - 2, 6), pattern(RX_SIZE * 3, 7)]
+        stream = (publish(CFG_TOPIC, big[0], pid=0x0A01) + b"\x40\x02\x00\x01"
+                  + publish("gg/v1/fleet/trust", big[1], pid=0x0A02, retain=True)
+                  + b"\xd0\x00" + b"\x40\x02\x00\x02"
+                  + publish("t/small", b"s") + publish(CFG_TOPIC, big[2]))
+        # Cut at uneven offsets (inside fixed headers, topics, packet ids and
+        # payloads), each piece its own TCP segment.
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        i, step = 0, 1
+        while i < len(stream):
+            c.send(stream[i:i + step])
+            i += step
+            step = step * 7 % 613 + 1
+            time.sleep(0.002)
+        assert c.packet() == b"\x40\x02\x0a\x01"
+        assert c.packet() == b"\x40\x02\x0a\x02"
+        drv.wait_for("message", topic=CFG_TOPIC, payload=big[2].hex())
+        # the messages arrived whole and in stream order; the PUBACKs between
+        # the big packets reached the client (acked events come from waiter
+        # tasks, so their order among the messages is not fixed)
+        msgs = [(e["topic"], bytes.fromhex(e["payload"]), e["retained"])
+                for e in drv.all_events if e["ev"] == "message"]
+        assert msgs == [(CFG_TOPIC, big[0], False), ("gg/v1/fleet/trust", big[1], True),
+                        ("t/small", b"s", False), (CFG_TOPIC, big[2], False)]
+        deadline = time.monotonic() + 10
+        while len([e for e in drv.all_events if e["ev"] == "acked"]) < 2:
+            assert time.monotonic() < deadline, drv.all_events[-5:]
+            time.sleep(0.05)
+        assert sorted(e["pid"] for e in drv.all_events if e["ev"] == "acked") == [1, 2]
+        stats = stats_of(drv)
+        assert stats["connects"] == 1 and stats["free_slots"] == 4 and stats["last_error"] == ""
+        c.close()
+    finally:
+        drv.kill()
+
+
+LARGE_MALFORMED = [
+    ("SUBACK beyond the receive buffer", packet(0x90, b"\x00\x01" + b"\x00" * RX_SIZE),
+     "packet 0x90 of 258 bytes exceeds 256"),
+    ("topic beyond the receive buffer", publish("t" * (RX_SIZE + 10), b"x" * 100),
+     "topic of 266 bytes exceeds 256"),
+    ("topic longer than the large packet", packet(0x30, b"\x7f\xff" + b"x" * 600),
+     "topic length 32767 of 602"),
+    ("QoS 2 large publish", packet(0x34, s("t") + b"\x00\x01" + b"x" * 600), "QoS 2"),
+    ("packet id 0 in a large publish", packet(0x32, s("t") + b"\x00\x00" + b"x" * 600),
+     "packet id 0"),
+    ("large topic not UTF-8", packet(0x30, b"\x00\x02\xff\xfe" + b"x" * 600), "UTF-8"),
+    ("large publish truncated then EOF", publish("t", b"x" * 600)[:400], "closed by broker"),
+]
+
+
+def test_malformed_large_packets_disconnect_and_reconnect(broker, tmp_path):
+    drv = driver(tmp_path, broker.port)
+    try:
+        c = broker.session()
+        drv.wait_for("connected")
+        for n, (name, data, error) in enumerate(LARGE_MALFORMED, start=2):
+            c.send(data)
+            if name.endswith("EOF"):
+                c.sock.shutdown(socket.SHUT_WR)
+            c.expect_closed()
+            c.close()
+            c = broker.session()
+            assert drv.wait_for("connected")["n"] == n, name
+            assert error in stats_of(drv)["last_error"], name
+        # Nothing was delivered from any of them, and the session still works.
+        assert not [e for e in drv.all_events if e.get("ev") == "message"]
+        body = pattern(4000, 8)
+        c.send(publish(CFG_TOPIC, body, pid=3))
+        expect_message(drv, CFG_TOPIC, body)
+        assert c.packet() == b"\x40\x02\x00\x03"
+        c.close()
+    finally:
+        drv.kill()

@@ -1,6 +1,10 @@
 # Test driver (MicroPython): open control messages against a ControlState.
 # argv: state_dir device_id site_id key_file [key_file...]
-# stdin: JSON lines {"op": "open"|"verify"|"state"|"stale"|"body", ...}
+# stdin: JSON lines {"op": "open"|"verify"|"state"|"stale"|"body"|"reload"|"info"|
+#                     "message"|"damage", ...}
+#   damage: {"kind": k, "how": "delete"|"truncate"|"flip"|"copy"|"restore"|"write",
+#            "at": byte offset (truncate, flip; negative: from the end), "hex": bytes (write)}
+#            copy keeps the file's bytes aside, restore puts them back
 import sys
 import json
 import os
@@ -20,6 +24,34 @@ CHECKS = {
     "revocation": revocation.check_body,
     "config": lambda body: rules.SiteConfig(body),
 }
+
+
+saved = {}
+
+
+def damage(kind, how, at=0, data=None):
+    path = "%s/ctrl_%d.bin" % (root, kind)
+    if how == "delete":
+        os.remove(path)
+        return
+    if how == "restore":
+        data = saved[kind]
+    elif how != "write":
+        with open(path, "rb") as f:
+            data = bytearray(f.read())
+        if how == "copy":
+            saved[kind] = bytes(data)
+            return
+        if how == "truncate":
+            data = data[:at]
+        elif how == "flip":
+            data[at] ^= 0x01
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def hexs(b):
+    return None if b is None else binascii.hexlify(b).decode()
 
 
 def listing():
@@ -59,4 +91,20 @@ for line in sys.stdin:
         res = {"stale": k}
     elif op == "body":
         res = {"body": repr(st.body(cmd["kind"]))}
+    elif op == "message":
+        m = st.message(cmd["kind"])
+        res = {"sha": None if m is None else hexs(hashlib.sha256(m).digest()),
+               "type": type(m).__name__}
+    elif op == "info":
+        applied = {}
+        for k in (1, 2, 3, 4):
+            a = st.applied(k)
+            if a is not None:
+                applied[k] = [a[0], hexs(a[1]), a[2], a[3]]
+        res = {"versions": st.versions(), "applied": applied, "errors": st.errors,
+               "last_error": st.last_error}
+    elif op == "damage":
+        data = cmd.get("hex")
+        damage(cmd["kind"], cmd["how"], cmd.get("at", 0),
+               binascii.unhexlify(data) if data is not None else None)
     print(json.dumps(res))
