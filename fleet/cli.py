@@ -452,6 +452,53 @@ def users_add(username: str, role: Annotated[str, typer.Option(help="admin, oper
     _out(out, json_out)
 
 
+USER_FIELDS = ["id", "username", "role", "business_id", "language", "active", "created_at"]
+
+
+@users_app.command("list")
+def users_list(db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    from sqlalchemy import select
+
+    from fleet.models import User
+
+    with _session(db) as (s, _):
+        rows = [_row(u, USER_FIELDS) for u in s.scalars(select(User).order_by(User.id))]
+    _out(rows, json_out, USER_FIELDS[:6])
+
+
+@users_app.command("set")
+def users_set(username: str,
+              active: Annotated[Optional[bool], typer.Option("--active/--inactive",
+                                                             help="--inactive ends its sessions")] = None,
+              role: Annotated[Optional[str], typer.Option(help="admin, operator, manager, viewer")] = None,
+              business: Annotated[Optional[str], typer.Option(help="a manager's business")] = None,
+              language: Annotated[Optional[str], typer.Option(help="vi or en")] = None,
+              reset_password: Annotated[bool, typer.Option(
+                  "--reset-password", help="new password from GREENGATE_NEW_PASSWORD, else a random "
+                                           "one, printed; ends its sessions")] = False,
+              db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Change an account (the way back in when the last admin forgot its password).
+    The last active admin is never deactivated or demoted."""
+    from sqlalchemy import select
+
+    from fleet.models import User
+    from fleet.services import users
+
+    pw = (os.environ.get("GREENGATE_NEW_PASSWORD") or secrets.token_urlsafe(12)) \
+        if reset_password else None
+    with _session(db) as (s, _):
+        u = s.scalar(select(User).where(User.username == username))
+        if u is None:
+            _fail(errors.NotFound(f"user {username} not found / không tìm thấy người dùng"))
+        changed = users.update_user(s, ACTOR, u, active=active, password=pw, role=role,
+                                    business_id=business if business is not None else users.UNSET,
+                                    language=language)
+        out = {**_row(u, USER_FIELDS), "changed": changed}
+        if reset_password and not os.environ.get("GREENGATE_NEW_PASSWORD"):
+            out["password"] = pw
+    _out(out, json_out)
+
+
 # -- passes -------------------------------------------------------------------------------------
 
 PASS_FIELDS = ["pass_hash", "cti", "role", "initials", "birth_year", "business_id", "status",

@@ -50,6 +50,11 @@ def _token(request: Request) -> tuple[str | None, bool]:
     return cookie, cookie is not None
 
 
+def request_token(request: Request) -> str | None:
+    """The session token this request authenticated with (bearer or cookie)."""
+    return _token(request)[0]
+
+
 def get_current_user(request: Request, db: SessionDep, settings: SettingsDep) -> User:
     token, from_cookie = _token(request)
     if not token:

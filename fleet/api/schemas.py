@@ -42,6 +42,28 @@ class UserIn(In):
     language: Literal["vi", "en"] = "vi"
 
 
+class UserPatch(In):
+    """Admin's change to an account; omitted fields stay as they are. With a
+    new role and no business_id, a manager keeps its business and any other
+    role drops it; `"business_id": null` drops it explicitly."""
+
+    active: bool | None = None
+    password: str | None = Field(None, min_length=10, max_length=256,
+                                 description="reset: ends the account's sessions")
+    role: Literal["admin", "operator", "manager", "viewer"] | None = None
+    business_id: str | None = Field(None, max_length=16)
+    language: Literal["vi", "en"] | None = None
+
+
+class PasswordChangeIn(In):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=10, max_length=256)
+
+
+class PasswordChangeOut(BaseModel):
+    sessions_ended: int
+
+
 class UserOut(Out):
     id: int
     username: str
@@ -49,6 +71,7 @@ class UserOut(Out):
     business_id: str | None
     language: str
     active: bool
+    created_at: dt.datetime
 
 
 class BusinessIn(In):

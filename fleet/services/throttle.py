@@ -4,7 +4,8 @@ After `login_user_failures` failed log-ins for one username, or
 `login_ip_failures` from one client address, within `login_window_s`, every
 further attempt for that key is refused for `login_lockout_s`, right password
 or not (429 TOO_MANY_ATTEMPTS with Retry-After). A successful log-in clears
-its username's count. Counts live in the database (table login_throttle),
+its username's count. A wrong current password when changing one's own
+password (`change_password`) counts exactly like a failed log-in. Counts live in the database (table login_throttle),
 so all workers share them, and a failure is committed on its own: the
 request's rollback must not erase it. Behind a reverse proxy the client
 address is the proxy's (uvicorn's --forwarded-allow-ips makes it the real
@@ -92,3 +93,21 @@ def login(db: Session, settings: Settings, username: str, password: str,
         raise
     clear(db, username)
     return user
+
+
+def change_password(db: Session, settings: Settings, user: User, current: str, new: str,
+                    client: str | None, keep_token: str | None = None) -> int:
+    """users.change_own_password behind the same throttle: a wrong current
+    password counts as a failed log-in of that username (committed before
+    WRONG_PASSWORD propagates), so a stolen session cannot guess it faster
+    than the log-in form allows."""
+    check(db, settings, user.username, client)
+    try:
+        ended = users.change_own_password(db, user, current, new, keep_token)
+    except errors.BadRequest as exc:
+        if exc.code == "WRONG_PASSWORD":
+            record_failure(db, settings, user.username, client)
+            db.commit()
+        raise
+    clear(db, user.username)
+    return ended

@@ -49,8 +49,10 @@ NAV = (
     ("passes", "/ui/passes", ALL_ROLES),
     ("revocations", "/ui/revocations", READERS_DISTRICT),
     ("f0", "/ui/f0", DISTRICT),
+    ("users", "/ui/users", ("admin",)),
 )
-FLASH_KEYS = {"done", "dev.queued", "rev.done"}
+FLASH_KEYS = {"done", "dev.queued", "rev.done", "user.created", "user.activated",
+              "user.deactivated", "user.password_reset", "user.updated", "user.password_changed"}
 
 
 class LoginRequired(Exception):
@@ -165,9 +167,17 @@ def error_page(ctx: Ctx, exc: errors.FleetError) -> HTMLResponse:
         message = ctx.t("error.forbidden")
     elif exc.status == 404:
         message = ctx.t("error.not_found")
+    elif isinstance(exc, errors.TooManyAttempts):
+        minutes = (int(exc.extra.get("retry_after_s", 60)) + 59) // 60
+        message = ctx.t("error.TOO_MANY_ATTEMPTS", minutes)
+    elif "error." + exc.code in i18n.TEXTS:  # a text in the page's language
+        message = ctx.t("error." + exc.code)
     else:
         message = exc.message  # fleet messages carry Vietnamese and English
-    return render(ctx, "error.html", http_status=exc.status, code=exc.code, message=message)
+    resp = render(ctx, "error.html", http_status=exc.status, code=exc.code, message=message)
+    if "retry_after_s" in exc.extra:
+        resp.headers["Retry-After"] = str(exc.extra["retry_after_s"])
+    return resp
 
 
 def _login_redirect(request: Request) -> RedirectResponse:

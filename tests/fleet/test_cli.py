@@ -99,6 +99,40 @@ def test_passes_revocations_users_devices(cli, tmp_path):
     assert (tmp_path / "mq" / "passwd").read_text().splitlines()[1].startswith(dev_id(1) + ":$7$")
 
 
+def test_users_set_and_list(cli, monkeypatch):
+    cli("businesses", "add", "B1", "Siêu thị", "--sector", "supermarket", "--address", "a", "--ward", "w")
+    cli("users", "add", "root1", "--role", "admin")
+    cli("users", "add", "op1", "--role", "operator")
+    r = cli("users", "set", "root1", "--inactive", ok=False)  # the only admin
+    assert r.exit_code == 1 and "LAST_ADMIN" in r.stderr
+    assert "LAST_ADMIN" in cli("users", "set", "root1", "--role", "viewer", ok=False).stderr
+    assert "BAD_BUSINESS" in cli("users", "set", "op1", "--role", "manager", ok=False).stderr
+    out = json.loads(cli("users", "set", "op1", "--role", "manager", "--business", "B1",
+                         "--language", "en", "--json").stdout)
+    assert (out["role"], out["business_id"], out["language"]) == ("manager", "B1", "en")
+    assert out["changed"] == ["role", "business_id", "language"] and "password" not in out
+    out = json.loads(cli("users", "set", "op1", "--reset-password", "--inactive", "--json").stdout)
+    assert out["active"] is False and len(out["password"]) >= 10
+    monkeypatch.setenv("GREENGATE_NEW_PASSWORD", "short")
+    assert "WEAK_PASSWORD" in cli("users", "set", "op1", "--reset-password", ok=False).stderr
+    assert "NOT_FOUND" in cli("users", "set", "nobody", "--active", ok=False).stderr
+    rows = {u["username"]: u for u in json.loads(cli("users", "list", "--json").stdout)}
+    assert rows["root1"]["active"] is True and rows["op1"]["active"] is False
+    assert cli("users", "list").stdout.splitlines()[1].startswith("2\top1\tmanager\tB1\ten\tFalse")
+    from fleet.core.config import StorageSettings
+    from fleet.core.db import make_engine, make_sessionmaker
+    from fleet.core import security
+    from fleet.models import AuditLog, User
+    from sqlalchemy import select
+    engine = make_engine(StorageSettings().db_url)
+    with make_sessionmaker(engine)() as db:
+        op1 = db.scalar(select(User).where(User.username == "op1"))
+        assert security.verify_password(op1.password_hash, out["password"])
+        actions = list(db.scalars(select(AuditLog.action).where(AuditLog.target_id == str(op1.id))))
+    engine.dispose()
+    assert {"user.role", "user.language", "user.password_reset", "user.deactivate"} <= set(actions)
+
+
 def test_serve_with_no_options_runs_the_embedded_stack(tmp_path):
     """SQLite + amqtt in-process + API: a gate registers, connects and reports a scan."""
     api_port, mqtt_port = free_port(), free_port()

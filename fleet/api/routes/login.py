@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from fleet.api.deps import SESSION_COOKIE, CurrentUser, SessionDep, SettingsDep
-from fleet.api.schemas import LoginIn, LoginOut, UserOut
+from fleet.api.deps import SESSION_COOKIE, CurrentUser, SessionDep, SettingsDep, request_token
+from fleet.api.schemas import LoginIn, LoginOut, PasswordChangeIn, PasswordChangeOut, UserOut
 from fleet.core import security
 from fleet.services import audit, throttle, users
 
@@ -25,9 +25,7 @@ def login(body: LoginIn, request: Request, db: SessionDep, settings: SettingsDep
 
 @router.post("/logout", status_code=204, summary="End this session")
 def logout(request: Request, user: CurrentUser, db: SessionDep, response: Response) -> Response:
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE)
-    users.close_session(db, token or "")
+    users.close_session(db, request_token(request) or "")
     audit.record(db, user.username, "user.logout", "user", user.id)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE)
@@ -37,3 +35,14 @@ def logout(request: Request, user: CurrentUser, db: SessionDep, response: Respon
 @router.get("/me", response_model=UserOut)
 def me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user)
+
+
+@router.post("/me/password", response_model=PasswordChangeOut,
+             summary="Change my own password (needs the current one; ends my other sessions)")
+def change_my_password(body: PasswordChangeIn, request: Request, user: CurrentUser,
+                       db: SessionDep, settings: SettingsDep) -> PasswordChangeOut:
+    # A wrong current password counts against the log-in throttle (429 when locked).
+    ended = throttle.change_password(db, settings, user, body.current_password, body.new_password,
+                                     request.client.host if request.client else None,
+                                     keep_token=request_token(request))
+    return PasswordChangeOut(sessions_ended=ended)

@@ -4,7 +4,8 @@ a SQLite file database, and the real MQTT path: the embedded amqtt broker, the
 fleet's broker bridge, and a simulated gate publishing its CBOR state and scan
 batches. Log in, see the gate come online, see its scans arrive live in the
 feed (Server-Sent Events), run the F0 workflow and see the business
-suspended, reinstate it, and see the gate go offline (Last Will).
+suspended, reinstate it, see the gate go offline (Last Will), then as the
+admin create a user on the users page and deactivate it.
 Screenshots go to <repo>/artifacts/screenshots/."""
 
 from __future__ import annotations
@@ -180,13 +181,36 @@ def test_dashboard_in_chromium(served):
 
             wait_until(offline_shown, timeout=30, step=0.5)
             shot(page, "07-overview-offline")
+
+            # An admin creates a user on the users page, then deactivates it.
+            page.get_by_role("button", name="Đăng xuất").click()
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", "admin-password-1")
+            page.click("button[type=submit]")
+            page.get_by_role("link", name="Người dùng").click()
+            expect(page.locator('#users tr[data-user="manager"]')).to_contain_text("Quản lý doanh nghiệp")
+            page.click("#user-new summary")
+            page.fill("#user-new input[name=username]", "nv.phuong")
+            page.fill("#user-new input[name=password]", "Phường-Tân-Phong-1")
+            page.select_option("#user-new select[name=role]", "manager")
+            page.fill("#user-new input[name=business_id]", "B1")
+            page.get_by_role("button", name="Tạo").click()
+            expect(page.locator(".flash")).to_have_text("Đã tạo người dùng.")
+            page.get_by_role("button", name="Khoá tài khoản").click()
+            expect(page.locator("#user-status")).to_have_text("Đã khoá")
+            page.goto(base + "/ui/users")
+            expect(page.locator('#users tr[data-user="nv.phuong"] .ustatus')).to_have_text("Đã khoá")
+            shot(page, "09-users")
         finally:
             browser.close()
 
     from sqlalchemy import select
 
-    from fleet.models import AuditLog
+    from fleet.models import AuditLog, User
     with sessions() as db:
         actions = set(db.scalars(select(AuditLog.action).where(AuditLog.actor == "operator")))
     assert {"f0.mark", "f0.exposure", "f0.suspend", "business.suspended",
             "business.approved"} <= actions
+    with sessions() as db:
+        created = db.scalar(select(User).where(User.username == "nv.phuong"))
+        assert (created.role, created.business_id, created.active) == ("manager", "B1", False)

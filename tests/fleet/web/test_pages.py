@@ -18,10 +18,12 @@ from fleet.models.base import utcnow
 from fleet.services import devices, scans
 
 PAGES = ["/ui/", "/ui/feed", "/ui/charts", "/ui/alerts", "/ui/businesses", "/ui/businesses/B1",
-         f"/ui/devices/{DEVICES['B1']}", "/ui/passes", "/ui/revocations", "/ui/f0"]
+         f"/ui/devices/{DEVICES['B1']}", "/ui/passes", "/ui/revocations", "/ui/f0", "/ui/users",
+         "/ui/users/1", "/ui/account"]
 # role -> pages it may not open
-DENIED = {"admin": set(), "operator": set(), "viewer": {"/ui/f0"},
-          "manager": {"/ui/f0", "/ui/revocations"}}
+DENIED = {"admin": set(), "operator": {"/ui/users", "/ui/users/1"},
+          "viewer": {"/ui/f0", "/ui/users", "/ui/users/1"},
+          "manager": {"/ui/f0", "/ui/revocations", "/ui/users", "/ui/users/1"}}
 
 
 def ingest(session_factory, device, rows):
