@@ -1,26 +1,43 @@
 # Bitmap font reader for the "GGF1" files made by tools/fonts/gen_font.py.
 #
-# Only the index (5 bytes per glyph) is kept in RAM; each glyph is read from
-# flash into one reusable buffer when it is drawn. A font can also be built
-# over a bytes-like object (e.g. a frozen module's bytes, which mpy keeps in
-# ROM): then nothing is copied but the glyph being drawn.
+# From a filesystem only the index (5 bytes per glyph) is kept in RAM; each
+# glyph is read from flash into one reusable buffer when it is drawn. From a
+# ROMFS image (files there are addressable flash) or a bytes-like object (e.g.
+# a frozen module's bytes, which stay in ROM) the font is read in place:
+# nothing is copied but the glyph being drawn.
+import micropython
 from micropython import const
 import framebuf
 
 _HEAD = const(16)
 _REC = const(4)  # width, x offset, top row, rows
-_MAX_SHAPES = const(48)
+
+
+@micropython.viper
+def _copy(dst, src, off: int, n: int):
+    # dst[:n] = src[off:off + n] without slice objects (fonts read in place)
+    d = ptr8(dst)
+    s = ptr8(src)
+    for i in range(n):
+        d[i] = s[off + i]
 
 
 class Font:
     def __init__(self, source):
+        self._file = None
+        self._data = None
         if isinstance(source, str):
-            self._file = open(source, "rb")
-            head = self._file.read(_HEAD)
-            self._data = None
+            f = open(source, "rb")
+            try:
+                self._data = memoryview(f)  # ROMFS: read in place
+                f.close()
+            except TypeError:
+                self._file = f
         else:
-            self._file = None
             self._data = memoryview(source)
+        if self._file:
+            head = self._file.read(_HEAD)
+        else:
             head = bytes(self._data[:_HEAD])
         if len(head) != _HEAD or head[:4] != b"GGF1":
             raise ValueError("not a GGF1 font")
@@ -38,9 +55,10 @@ class Font:
         else:
             self._index = self._data[_HEAD:_HEAD + 5 * n]
         self._records = _HEAD + 5 * n
-        self._buf = bytearray(self._max_rec)
-        self._mv = memoryview(self._buf)
-        self._shapes = {}  # (width, rows) -> FrameBuffer over self._buf[_REC:]
+        self._buf = bytearray(self._max_rec)  # the glyph being drawn
+        # its bits as FrameBuffer.blit takes a source: [buffer, width, rows,
+        # format], updated in place (no FrameBuffer object per glyph shape)
+        self._glyph = [memoryview(self._buf)[_REC:], 0, 0, framebuf.MONO_HLSB]
         self._last = -1    # glyph index whose record is in self._buf
         self.missing = 0   # placeholders drawn so far (tests, diagnostics)
 
@@ -81,9 +99,9 @@ class Font:
             self._file.readinto(self._buf)
         else:
             d = self._data
-            b = self._buf
-            size = _REC + d[off + 3] * ((d[off] + 7) >> 3)
-            self._mv[:size] = d[off:off + size]
+            n = _REC + d[off + 3] * ((d[off] + 7) >> 3)
+            # bounds checked here: the viper copy does not check them
+            _copy(self._buf, d, off, min(n, len(self._buf), len(d) - off))
         self._last = i
 
     def advance(self, cp):
@@ -103,16 +121,11 @@ class Font:
             return self.placeholder(fb, x, y, palette.pixel(1, 0))
         self._load(i)
         b = self._buf
-        w = b[0]
         rows = b[3]
         if rows:
-            k = w << 8 | rows
-            glyph = self._shapes.get(k)
-            if glyph is None:
-                if len(self._shapes) >= _MAX_SHAPES:
-                    self._shapes.clear()  # bound the cache (~40 B per entry)
-                glyph = framebuf.FrameBuffer(self._mv[_REC:], w, rows, framebuf.MONO_HLSB)
-                self._shapes[k] = glyph
+            glyph = self._glyph
+            glyph[1] = b[0]
+            glyph[2] = rows
             xoff = b[1]
             if xoff > 127:
                 xoff -= 256

@@ -1,13 +1,13 @@
 """Dashboard texts: Vietnamese (full diacritics, the default) and English.
 
-Reason-code texts are read from the gate's own display table
-(firmware/display/messages.py) with `ast`, never executed, so the dashboard
-and the gate screen always say the same thing about a verdict.
+Reason-code texts are read from the gate's own display text table
+(firmware/display/texts.bin, the file the gate reads its screen texts from),
+so the dashboard and the gate screen always say the same thing about a verdict.
 """
 
 from __future__ import annotations
 
-import ast
+import struct
 from functools import lru_cache
 
 from greengate.passes import reasons
@@ -348,20 +348,19 @@ TEXTS: dict[str, tuple[str, str]] = {
 
 @lru_cache(maxsize=1)
 def _reason_texts() -> dict[int, tuple[str, str]]:
-    """code -> (vi, en) from the firmware display table (parsed, not run)."""
-    tree = ast.parse((FIRMWARE / "display" / "messages.py").read_text(encoding="utf-8"))
-    tables: dict[str, list] = {}
-    base = 40
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and \
-                isinstance(node.targets[0], ast.Name):
-            name = node.targets[0].id
-            if name in ("_SCAN", "_CTRL"):
-                tables[name] = ast.literal_eval(node.value)
-            elif name == "_CTRL_BASE" and isinstance(node.value, ast.Constant):
-                base = node.value.value
-    out = {i: tuple(v) for i, v in enumerate(tables.get("_SCAN", ()))}
-    out.update({base + i: tuple(v) for i, v in enumerate(tables.get("_CTRL", ()))})
+    """code -> (vi, en) from the gate's text table: a "GGT1" file made by
+    tools/texts/gen_texts.py, where text ids 0..63 are the reason codes."""
+    data = (FIRMWARE / "display" / "texts.bin").read_bytes()
+    if data[:4] != b"GGT1":
+        return {}
+    n = int.from_bytes(data[4:6], "little")
+    offsets = struct.unpack_from(f"<{2 * n + 1}H", data, 8)
+    area = data[8 + 2 * len(offsets):]
+    out = {}
+    for code in range(min(n, 64)):
+        a, b, c = offsets[2 * code:2 * code + 3]
+        if a < c:
+            out[code] = (area[a:b].decode(), area[b:c].decode())
     return out
 
 

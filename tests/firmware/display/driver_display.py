@@ -11,6 +11,7 @@ import framebuf
 from display.filedisp import SSD1306File, ST7789File
 from display.screens import Screens
 from display.font import Font
+from display import messages
 from display import png
 
 
@@ -93,8 +94,14 @@ def handle(q):
             if f not in fonts:  # the small layout uses one font twice
                 fonts.append(f)
         before = sum(f.missing for f in fonts)
+        texts_before = messages._table().missing
         ret = getattr(s, q["method"])(*q["args"])
-        return {"ret": ret, "missing": sum(f.missing for f in fonts) - before}
+        return {"ret": ret, "missing": sum(f.missing for f in fonts) - before,
+                "texts_missing": messages._table().missing - texts_before}
+    if op == "use_texts":
+        # screen texts from another table (a path; None: the shipped texts.bin)
+        messages.use(q.get("source"))
+        return {}
     if op == "text":
         d = _panel(q["panel"], q["png"])
         f = d.font(q["font"])
@@ -211,7 +218,20 @@ def handle(q):
             s.idle("Chợ Bình Tây – Cổng 2", "10:42", True, 12, 345, 0)
             per_idle = gc.mem_alloc() - a0
             gc.enable()
-            out[name] = {"held": held, "deny_alloc": per_deny, "idle_alloc": per_idle}
+            # every screen once (any glyph-shape cache would fill up here)
+            for code in range(64):
+                s.deny(code)
+            for role in range(6):
+                s.accept(role, "ĐVƯ", 1969)
+            s.out_of_sync()
+            s.suspended()
+            s.full()
+            s.setup("gg-7f3a9c")
+            s.error("Máy quét không phản hồi")
+            s.message("Cổng đóng lúc 18:00 hôm nay.", 30)
+            gc.collect()
+            out[name] = {"held": held, "held_all_screens": gc.mem_alloc() - before,
+                         "deny_alloc": per_deny, "idle_alloc": per_idle}
             del d, s
         return out
     if op == "make":
