@@ -92,7 +92,7 @@ def load_decider(root, state, clock, occupancy, log, tick=None, reuse=None):
                 blob.blob_path(root, refs[1]) if refs[1] else None)
             revocations.refs = refs  # what reusable() compares next time
         if ref and allowlist is None:
-            allowlist = rules.load_allowlist(_read(blob.blob_path(root, ref[1])))
+            allowlist = rules.load_allowlist(blob.blob_path(root, ref[1]))
         site = rules.SiteConfig(cfg_body, allowlist)
         gc.collect()
         trust = TrustStore()
