@@ -13,11 +13,6 @@ def control_root(flash_dir):
     return flash_dir + "/control"
 
 
-def _read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def reusable(decider):
     """The parts of a decider a rebuild may keep when their inputs did not
     change (load_decider's reuse): prepared keys by raw key, the revocation
@@ -99,7 +94,7 @@ def load_decider(root, state, clock, occupancy, log, tick=None, reuse=None):
             revocations.refs = refs  # what reusable() compares next time
             reuse["revocations"] = revocations
         if ref and allowlist is None:
-            allowlist = rules.load_allowlist(_read(blob.blob_path(root, ref[1])))
+            allowlist = rules.load_allowlist(blob.blob_path(root, ref[1]))
             reuse["allowlist"] = (ref[1], allowlist)
         site = rules.SiteConfig(cfg_body, allowlist)
         gc.collect()

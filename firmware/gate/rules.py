@@ -77,7 +77,7 @@ def _malformed(detail):
 class SiteConfig:
     """A validated site configuration (the body of a KIND_CONFIG message).
 
-    allowlist: container of bytes (pass hashes / cti; `in`) loaded from the
+    allowlist: container of bytes (pass hashes / cti; `in`) opened on the
     allowlist blob (load_allowlist: a gate.allowlist.Allowlist); the config
     references it by hash, the caller loads it."""
 
@@ -127,26 +127,45 @@ class SiteConfig:
                 self.broken += 1
 
 
-def load_allowlist(data):
-    """Allowlist blob (CBOR array of bstr, 8..16 bytes each) ->
-    gate.allowlist.Allowlist (sorted records in one bytes blob: `key in`)."""
+def load_allowlist(path, page=0):
+    """Allowlist blob file (CBOR array of bstr, 8..16 bytes each) ->
+    gate.allowlist.Allowlist, searched on flash (`key in`). The usual blob
+    (definite, sorted) is searched in place; any other shape is checked and
+    sorted in RAM once and searched from a sorted copy written next to it.
+    page: entries per page (tests; 0 = automatic)."""
     from gate import allowlist
 
-    fast = allowlist.parse(data)  # the usual shape, no per-entry objects
-    if fast is not None:
-        return fast
-    from codec import cbor
-
+    if type(path) is not str:
+        raise TypeError("load_allowlist takes the blob file's path")
     try:
-        items = cbor.loads(data, max_items=20000, max_bytes=400000)
-    except errors.GateError:
-        raise _malformed("allowlist is not CBOR")
-    if type(items) is not list:
-        raise _malformed("allowlist is not an array")
-    for it in items:
-        if type(it) is not bytes or not 8 <= len(it) <= 16:
-            raise _malformed("allowlist entries are 8..16 byte strings")
-    return allowlist.Allowlist.from_entries(items)
+        return allowlist.Allowlist(path, page)
+    except allowlist.Unusual:
+        pass
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        raise errors.StoreError(reasons.NOT_PROVISIONED, "no allowlist blob")
+    table = allowlist.parse(data)  # any order, no per-entry objects
+    if table is None:
+        from codec import cbor
+
+        try:
+            items = cbor.loads(data, max_items=20000, max_bytes=400000)
+        except errors.GateError:
+            raise _malformed("allowlist is not CBOR")
+        if type(items) is not list:
+            raise _malformed("allowlist is not an array")
+        for it in items:
+            if type(it) is not bytes or not 8 <= len(it) <= 16:
+                raise _malformed("allowlist entries are 8..16 byte strings")
+        table = allowlist.table_of(items)
+        items = None
+    data = None
+    try:
+        return allowlist.Allowlist(allowlist.write_sorted(path, table), page)
+    except allowlist.Unusual:  # our own sorted copy: flash is failing
+        raise errors.StoreError(reasons.INTERNAL, "sorted allowlist copy unreadable")
 
 
 def _int(p, key, default=None):

@@ -2,9 +2,20 @@
 # fixed-size blocks (format in greengate/control/revocation.py and
 # docs/protocol.md), plus a small cumulative delta kept in RAM.
 #
-# RAM: one u32 index key per block (~10.6 KB for 1,000,000 entries at 1 KiB
-# blocks) and one reusable block buffer. A lookup is a viper binary search on
-# the index, one seek+readinto, then a viper Rice decode inside that block.
+# The per-block index (one u32 key per block, 10.6 KB for 1,000,000 entries
+# at 1 KiB blocks) stays in the file. RAM holds every stride-th key (the
+# first key of each index slice; stride ~ sqrt(blocks): 42 keys, 168 bytes
+# for 2,655 blocks), one reusable slice buffer (stride keys) and one block
+# buffer. A lookup: viper binary search of the sparse keys, one small read
+# of that index slice (skipped when it is the slice already in the buffer),
+# viper binary search in it, one block read, a viper Rice decode.
+# The file stays open: a LittleFS handle costs ~240 bytes on the ESP32
+# (128-byte cache with the default 32-byte read/prog sizes), reopening it
+# per scan would walk the directory on flash every time.
+# Fail closed: a damaged file is refused when opened (header, size, index
+# order: no decider, every pass refused) or raises StoreError at the lookup
+# that meets the damage (the decider answers INTERNAL): never a silent
+# "not revoked".
 import sys
 
 import micropython
@@ -15,6 +26,7 @@ from verify import reasons
 _HEADER = const(32)
 _HASH = const(16)
 _SLACK = const(4)  # the bit reader peeks up to 3 bytes past a code
+_STRIDE_MIN = const(16)
 
 
 @micropython.viper
@@ -29,6 +41,20 @@ def _bisect_keys(keys: ptr32, n: int, key: int) -> int:
         else:
             hi = mid
     return lo - 1
+
+
+@micropython.viper
+def _check_keys(keys: ptr32, n: int, prev: int) -> int:
+    # keys[0..n) must be non-decreasing, >= prev and < 2**30: the last key,
+    # or -1. (A key >= 2**31 reads negative on a 32-bit port: caught too.)
+    i = 0
+    while i < n:
+        k = int(keys[i])
+        if k < prev or (k >> 30) != 0:
+            return -1
+        prev = k
+        i += 1
+    return prev
 
 
 @micropython.viper
@@ -128,9 +154,10 @@ def _top_bits(h, nbits):
 
 
 class Snapshot:
-    """Read-only GGRV file. `contains(pass_hash)` never loads the whole file."""
+    """Read-only GGRV file. `contains(pass_hash)` never loads the whole file,
+    nor its whole index. stride (tests): index keys per slice, 0 = automatic."""
 
-    def __init__(self, path):
+    def __init__(self, path, stride=0):
         self.path = path
         try:
             self._f = open(path, "rb")
@@ -138,6 +165,7 @@ class Snapshot:
             raise errors.StoreError(reasons.NOT_PROVISIONED, "no revocation snapshot")
         try:
             self._load_header()
+            self._load_index(stride)
         except Exception:
             self._f.close()
             raise
@@ -155,27 +183,74 @@ class Snapshot:
         self.blocks = _u32(h, 16)
         self.list_version = _u32(h, 20)
         if not (16 <= self.bits <= 48 and self.k <= 29 and 64 <= self.block_size <= 65536
-                and self.shift == max(0, self.bits - 30)):
+                and self.shift == max(0, self.bits - 30) and self.blocks < 0x10000000):
             raise errors.StoreError(reasons.INTERNAL, "bad GGRV parameters")
-        # big-endian u32 keys on flash, swapped in place to native order so
-        # viper reads them as a ptr32 (no per-key objects)
-        self._keys = bytearray(4 * self.blocks)
-        if f.readinto(self._keys) != 4 * self.blocks:
-            raise errors.StoreError(reasons.INTERNAL, "truncated GGRV index")
-        if sys.byteorder == "little":
-            _swap32(self._keys, self.blocks)
         self._vbytes = (self.bits + 7) >> 3
         self._data = _HEADER + 4 * self.blocks
+        # the whole file must be there: a short one would fail (or worse)
+        # only when a scan reaches the missing part
+        if f.seek(0, 2) != self._data + self.blocks * self.block_size:
+            raise errors.StoreError(reasons.INTERNAL, "GGRV size does not match its header")
         self._buf = bytearray(self.block_size + _SLACK)
         self._view = memoryview(self._buf)[: self.block_size]
         self._pay_bits = (self.block_size - 2 - self._vbytes) * 8
         self._cur = -1  # block currently in the buffer
 
+    def _load_index(self, stride):
+        # One pass over the on-flash index, slice by slice: checks that the
+        # keys are ordered (a damaged index is refused here, not answered
+        # from) and keeps the first key of each slice.
+        nb = self.blocks
+        if stride <= 0:
+            stride = _STRIDE_MIN
+            while stride * stride < nb:
+                stride <<= 1
+        self._stride = stride
+        self._ntop = (nb + stride - 1) // stride
+        self._keys = bytearray(4 * self._ntop)
+        self._slice = bytearray(4 * stride)
+        self._cs = -1  # index slice currently in _slice
+        prev = 0
+        for t in range(self._ntop):
+            self._read_slice(t)
+            prev = _check_keys(self._slice, self._slice_len(t), prev)
+            if prev < 0:
+                raise errors.StoreError(reasons.INTERNAL, "corrupt GGRV index")
+            self._keys[4 * t: 4 * t + 4] = self._slice[0:4]
+
+    def _slice_len(self, t):
+        n = self.blocks - t * self._stride
+        return n if n < self._stride else self._stride
+
+    def _read_slice(self, t):
+        # big-endian u32 keys on flash, swapped in place to native order so
+        # viper reads them as a ptr32 (no per-key objects). A slice shorter
+        # than the buffer reads block bytes past it: read, never used.
+        if t == self._cs:
+            return
+        self._cs = -1
+        n = self._slice_len(t)
+        self._f.seek(_HEADER + 4 * t * self._stride)
+        if self._f.readinto(self._slice) < 4 * n:
+            raise errors.StoreError(reasons.INTERNAL, "truncated GGRV index")
+        if sys.byteorder == "little":
+            _swap32(self._slice, n)
+        self._cs = t
+
+    def _block_of(self, key):
+        # last block whose index key <= key, or -1
+        t = _bisect_keys(self._keys, self._ntop, key)
+        if t < 0:
+            return -1
+        self._read_slice(t)
+        # >= 0: the slice starts with the key found in _keys
+        return t * self._stride + _bisect_keys(self._slice, self._slice_len(t), key)
+
     def _read_block(self, j):
         if j != self._cur:
+            self._cur = -1
             self._f.seek(self._data + j * self.block_size)
             if self._f.readinto(self._view) != self.block_size:
-                self._cur = -1
                 raise errors.StoreError(reasons.INTERNAL, "truncated GGRV block")
             self._cur = j
         b = self._buf
@@ -188,7 +263,7 @@ class Snapshot:
         if len(pass_hash) != _HASH or self.blocks == 0:
             return False
         v = _top_bits(pass_hash, self.bits)
-        j = _bisect_keys(self._keys, self.blocks, v >> self.shift)
+        j = self._block_of(v >> self.shift)
         while j >= 0:
             count, first = self._read_block(j)
             if first > v:
@@ -235,8 +310,8 @@ class Revocations:
         self.delta = delta
 
     @classmethod
-    def open(cls, snapshot_path, delta_path=None):
-        snap = Snapshot(snapshot_path)
+    def open(cls, snapshot_path, delta_path=None, stride=0):
+        snap = Snapshot(snapshot_path, stride)
         delta = None
         if delta_path:
             try:

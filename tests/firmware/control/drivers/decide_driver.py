@@ -49,8 +49,7 @@ def install(kind, body):
         allow = None
         ref = body.get(6)
         if ref is not None:
-            with open(blob.blob_path(root, ref[1]), "rb") as f:
-                allow = rules.load_allowlist(f.read())
+            allow = rules.load_allowlist(blob.blob_path(root, ref[1]))
         decider.config = rules.SiteConfig(body, allow)
 
 
