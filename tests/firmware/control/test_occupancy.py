@@ -146,6 +146,8 @@ gc.collect()
 out["1000"] = gc.mem_alloc() - base
 """)
     # a 16-byte hash object costs 64 B here: 1,000 of them kept would be 64 KB.
-    # Allow two GC blocks of stale stack references to the last hash.
+    # Allow a few GC blocks that stale stack/register references keep alive
+    # (the conservative GC; how many depends on the interpreter's state).
     for k in ("one", "256", "1000"):
-        assert out[k] <= 64, out
+        assert out[k] <= 256, out
+    assert out["1000"] - out["256"] <= 64, out  # flat, not growing
