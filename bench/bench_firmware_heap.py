@@ -648,9 +648,11 @@ mark("decider: control state, trust (prepared keys), revocation index, allowlist
 d = plane._decider
 k = d.verifier.trust.prepared_keys()
 print("  of which prepared key tables|%d" % sum(len(p.table) for p in k.values()))
-print("  of which revocation index + block buffer|%d" % (len(d.revocations.snapshot._keys) + len(d.revocations.snapshot._buf)))
+s = d.revocations.snapshot
+print("  of which revocation sparse index + slice + block buffers|%d" % (len(s._keys) + len(s._slice) + len(s._buf)))
 al = d.config.allowlist
-print("  of which allowlist table (%d entries)|%d" % (len(al), len(getattr(al, "_t", b""))))
+print("  of which allowlist page index + page buffer (%d entries)|%d"
+      % (len(al), len(al._firsts) + len(al._offs) * al._offs.itemsize + len(al._buf) + len(al._rec)))
 d = k = al = None
 from crypto import ed25519
 ed25519._base()

@@ -72,9 +72,14 @@ def load_decider(root, state, clock, occupancy, log, tick=None, reuse=None):
         revocations = reuse.get("revocations")
         if revocations is not None and revocations.refs != refs:
             del reuse["revocations"]  # another list: dropped before the new one opens
+            # closed now: its blob may be deleted next, and LittleFS must not
+            # remove a file that is still open
+            revocations.close()
             revocations = None
         old_allow = reuse.pop("allowlist", None)
         allowlist = old_allow[1] if old_allow and ref and old_allow[0] == ref[1] else None
+        if old_allow and allowlist is None:
+            old_allow[1].close()  # same reason
         old_allow = None
         if allowlist is not None:
             reuse["allowlist"] = (ref[1], allowlist)

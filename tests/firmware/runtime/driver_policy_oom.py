@@ -51,8 +51,8 @@ def result(plane, **extra):
     print(json.dumps(out))
 
 
-def new_plane():
-    return policy.Policy(port, cfg, Clock(None, trusted=True), Occupancy())
+def new_plane(occupancy=None):
+    return policy.Policy(port, cfg, Clock(None, trusted=True), occupancy or Occupancy())
 
 
 scenario = sys.argv[1]
@@ -83,6 +83,7 @@ elif scenario == "ballast":
     import os, control.state, control.blob, gate.rules, gate.decide, verify.verifier  # noqa
     import crypto.ed25519, codec.cbor  # noqa: all a rebuild imports, loaded first
 
+    occupancy = Occupancy()  # made at boot, before the decider (main.py order)
     gc.collect()
     ballast = []
     for size in (8192, 1024, 128):
@@ -91,7 +92,7 @@ elif scenario == "ballast":
                 ballast.append(bytearray(size))
         except MemoryError:
             pass
-    plane = new_plane()
+    plane = new_plane(occupancy)
     first = {"boot_decider": plane._decider is not None, "boot_resets": port.resets,
              "boot_nvs": port.nvs().get_int(policy.OOM_KEY, 0)}
     ballast = None
