@@ -36,9 +36,17 @@ verify() does the same checks without prepare(): a 32-point table for -A
 (positions 16^16 apart, not normalised) built per call; ~3x slower.
 """
 
+import sys
+from array import array
+
 from micropython import const
 
 from crypto.sha512 import SHA512
+
+if sys.implementation.name == "micropython":
+    from crypto._fe25519_viper import new_mem as _new_mem, recode as _recode, run as _run
+else:
+    from crypto._fe25519_py import new_mem as _new_mem, recode as _recode, run as _run
 
 P = const(0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFED)
 L = const(0x1000000000000000000000000000000014DEF9DEA2F79CD65812631A5CF5D3ED)
@@ -250,100 +258,170 @@ def _base():
     return _base_table
 
 
+# --- Point arithmetic on the viper field code ------------------------------
+# crypto/_fe25519_viper.py runs small programs over "slots" (field elements,
+# 80 bytes each): one call per point addition, per 4 doublings or per
+# encoding, and no allocation. Under CPython crypto/_fe25519_py.py runs the
+# same programs on ints. Slots: the running point X:Y:Z whose T = E*H is
+# computed by the next addition only; temporaries; the loaded table entry;
+# constants; a saved point (verify()'s table building).
+_X = const(0)
+_Y = const(1)
+_Z = const(2)
+_E = const(3)
+_H = const(4)
+_T = const(5)
+_A = const(6)
+_B = const(7)
+_C = const(8)
+_D = const(9)
+_F = const(10)
+_G = const(11)
+_YP = const(12)
+_YM = const(13)
+_T2 = const(14)
+_Z2 = const(15)
+_ZERO = const(16)
+_D2 = const(17)
+_BX = const(18)
+_BY = const(19)
+_BZ = const(20)
+_BE = const(21)
+_BH = const(22)
+_SLOTS = const(23)
+# Opcodes (see the generated module's docstring).
+_MUL = const(0)
+_SQ = const(1)
+_ADD = const(2)
+_SUB = const(3)
+_LD = const(4)
+_PACK = const(5)
+_SET = const(6)
+
+
+def _asm(*ops):
+    """Program bytes: 4 per instruction (op, d, a, b), then END."""
+    out = bytearray()
+    for op in ops:
+        out.extend(bytes(op))
+    out.extend(b"\xff\0\0\0")
+    return bytes(out)
+
+
+# the identity (0 : 1 : 1), with E = H = 0 so that T = 0
+_P_INIT = _asm((_SET, _X, 0, 0), (_SET, _Y, 1, 0), (_SET, _Z, 1, 0), (_SET, _E, 0, 0), (_SET, _H, 0, 0))
+# 2P for a = -1 (hwcd 2008 "dbl-2008-hwcd"): 4 squarings, 3 multiplies; T = E*H
+_DBL = ((_SQ, _A, _X, 1), (_SQ, _B, _Y, 1), (_SQ, _C, _Z, 1), (_ADD, _C, _C, _C),
+        (_ADD, _E, _X, _Y), (_SQ, _E, _E, 1), (_SUB, _E, _E, _A), (_SUB, _E, _E, _B),
+        (_SUB, _G, _B, _A), (_SUB, _F, _G, _C), (_ADD, _H, _A, _B), (_SUB, _H, _ZERO, _H),
+        (_MUL, _X, _E, _F), (_MUL, _Y, _G, _H), (_MUL, _Z, _F, _G))
+_P_DBL4 = _asm(*(_DBL * 4))
+
+
+def _add(neg, cached):
+    """P + Q, Q the table entry at ext[off]: (y+x, y-x, 2dxy) affine Niels,
+    7 multiplies; or (Y+X, Y-X, 2dT, 2Z) `cached`, 8 multiplies. For -Q
+    (a negative digit) y+x and y-x swap and 2dxy changes sign."""
+    ops = [(_LD, _YP, neg, 0), (_LD, _YM, 1 - neg, 0), (_LD, _T2, 2, 0), (_MUL, _T, _E, _H),
+           (_SUB, _A, _Y, _X), (_MUL, _A, _A, _YM), (_ADD, _B, _Y, _X), (_MUL, _B, _B, _YP),
+           (_MUL, _C, _T, _T2)]
+    ops += [(_LD, _Z2, 3, 0), (_MUL, _D, _Z, _Z2)] if cached else [(_ADD, _D, _Z, _Z)]
+    ops += [(_SUB, _E, _B, _A), (_ADD, _H, _B, _A)]
+    ops += [(_ADD, _F, _D, _C), (_SUB, _G, _D, _C)] if neg else [(_SUB, _F, _D, _C), (_ADD, _G, _D, _C)]
+    ops += [(_MUL, _X, _E, _F), (_MUL, _Y, _G, _H), (_MUL, _Z, _F, _G)]
+    return _asm(*ops)
+
+
+_P_ADD = (_add(0, False), _add(1, False))  # [negative digit]
+_P_CADD = (_add(0, True), _add(1, True))
+# (X : Y : Z) -> canonical y at ext[0:32], x at ext[32:64]: Z^(p-2) by the
+# ref10 addition chain (254 squarings, 11 multiplies)
+_P_ENCODE = _asm(
+    (_SQ, _A, _Z, 1), (_SQ, _B, _A, 2), (_MUL, _C, _B, _Z), (_MUL, _D, _C, _A),  # z^2, z^9, z^11
+    (_SQ, _B, _D, 1), (_MUL, _B, _B, _C),  # z^(2^5 - 1)
+    (_SQ, _T, _B, 5), (_MUL, _F, _T, _B),  # 2^10 - 1
+    (_SQ, _T, _F, 10), (_MUL, _G, _T, _F),  # 2^20 - 1
+    (_SQ, _T, _G, 20), (_MUL, _T, _T, _G),  # 2^40 - 1
+    (_SQ, _T, _T, 10), (_MUL, _G, _T, _F),  # 2^50 - 1
+    (_SQ, _T, _G, 50), (_MUL, _B, _T, _G),  # 2^100 - 1
+    (_SQ, _T, _B, 100), (_MUL, _T, _T, _B),  # 2^200 - 1
+    (_SQ, _T, _T, 50), (_MUL, _T, _T, _G),  # 2^250 - 1
+    (_SQ, _T, _T, 5), (_MUL, _T, _T, _D),  # 2^255 - 21 = p - 2
+    (_MUL, _X, _X, _T), (_MUL, _Y, _Y, _T), (_PACK, 0, _Y, 0), (_PACK, 1, _X, 0))
+# X, Y, Z as canonical bytes at ext[0:96] (the _comb2 interface)
+_P_XYZ = _asm((_PACK, 0, _X, 0), (_PACK, 1, _Y, 0), (_PACK, 2, _Z, 0))
+# verify()'s table: the cached form of the running point -> ext[off:off+128]
+_P_CACHE = _asm((_MUL, _T, _E, _H), (_ADD, _A, _Y, _X), (_PACK, 0, _A, 0), (_SUB, _A, _Y, _X),
+                (_PACK, 1, _A, 0), (_MUL, _A, _T, _D2), (_PACK, 2, _A, 0), (_ADD, _A, _Z, _Z),
+                (_PACK, 3, _A, 0))
+# the saved point: set from affine x, y at ext[0:64] (E*H = xy), load, store
+_P_SAVE_XY = _asm((_LD, _BX, 0, 0), (_LD, _BY, 1, 0), (_SET, _BZ, 1, 0), (_ADD, _BE, _BX, _ZERO),
+                  (_ADD, _BH, _BY, _ZERO))
+_P_LOAD = _asm((_ADD, _X, _BX, _ZERO), (_ADD, _Y, _BY, _ZERO), (_ADD, _Z, _BZ, _ZERO),
+               (_ADD, _E, _BE, _ZERO), (_ADD, _H, _BH, _ZERO))
+_P_SAVE = _asm((_ADD, _BX, _X, _ZERO), (_ADD, _BY, _Y, _ZERO), (_ADD, _BZ, _Z, _ZERO),
+               (_ADD, _BE, _E, _ZERO), (_ADD, _BH, _H, _ZERO))
+
+_mem = None  # the slots, allocated once by _scratch()
+
+
+def _scratch():
+    """Working memory for all calls, allocated on first use (~2 KB) and then
+    reused: the hot path allocates no field elements at all."""
+    global _mem, _out, _sd, _kd
+    if _mem is None:
+        _out = bytearray(64)
+        _sd = array("b", bytes(64))
+        _kd = array("b", bytes(64))
+        mem = _new_mem(_SLOTS)
+        _run(mem, mem, _asm((_SET, _ZERO, 0, 0), (_LD, _D2, 0, 0)), D2.to_bytes(32, "little"), 0)
+        _mem = mem
+    return _mem
+
+
+def _comb(mem, sd, btab, kd, atab):
+    """(X : Y : Z) = sum_i 16^i (sd[i] B + kd[i] A') with the two comb tables
+    (entry 8m + j - 1 = j * 16^(4m) * point); digits in [-8, 8)."""
+    run = _run
+    run(mem, mem, _P_INIT, btab, 0)
+    for r in (3, 2, 1, 0):
+        if r != 3:
+            run(mem, mem, _P_DBL4, btab, 0)
+        tab, dg = btab, sd
+        for _ in range(2):
+            for m in range(r, 64, 4):
+                j = dg[m]
+                if j > 0:
+                    run(mem, mem, _P_ADD[0], tab, (2 * m - 2 * r + j - 1) * 96)
+                elif j < 0:
+                    run(mem, mem, _P_ADD[1], tab, (2 * m - 2 * r - j - 1) * 96)
+            tab, dg = atab, kd
+
+
 def _digits(s):
-    """Signed radix-16 digits of 0 <= s < 2^253: 64 values in [-8, 8).
-    Read from the bytes: shifting the bigint would allocate 64 times."""
-    out = [0] * 64
-    carry = 0
-    i = 0
-    for byte in s.to_bytes(32, "little"):
-        e = (byte & 15) + carry
-        carry = (e + 8) >> 4
-        out[i] = e - (carry << 4)
-        e = (byte >> 4) + carry
-        carry = (e + 8) >> 4
-        out[i + 1] = e - (carry << 4)
-        i += 2
+    """Signed radix-16 digits of 0 <= s < 2^253 (64 values in [-8, 8))."""
+    out = array("b", bytes(64))
+    _recode(out, s.to_bytes(32, "little"))
     return out
 
 
 def _comb2(sd, btab, kd, atab):
-    """sum_i 16^i (sd[i] B + kd[i] A') with the two comb tables; (X, Y, Z),
-    each in (-2^42, 2^256), not reduced (encode_point() reduces).
+    """_comb as projective ints (X, Y, Z): setup/identity.py computes [a]B
+    with it and encode_point()."""
+    mem = _scratch()
+    _comb(mem, sd, btab, kd, atab)
+    xyz = bytearray(96)
+    _run(mem, mem, _P_XYZ, xyz, 0)
+    return (int.from_bytes(xyz[0:32], "little"), int.from_bytes(xyz[32:64], "little"),
+            int.from_bytes(xyz[64:96], "little"))
 
-    `x % P` is a general mpz division, ~3x the cost of the multiply, so:
-    a product that only feeds another product is folded once (below 2^281
-    in magnitude here, maybe negative); X, Y, Z are folded twice, which
-    brings any product below 2^300 back under 2^256, so the bounds do not
-    grow from one step to the next (docs/crypto.md has the bound chain).
-    T = e * h is never stored: only the next addition needs it, folded."""
-    fb = int.from_bytes
-    X, Y, Z, e, h = 0, 1, 1, 0, 0
-    for r in (3, 2, 1, 0):
-        if r != 3:
-            for i in range(4):
-                a = X * X
-                a = (a & _M) + (a >> 255) * 19
-                b = Y * Y
-                b = (b & _M) + (b >> 255) * 19
-                c = Z * Z
-                c = (c & _M) + (c >> 255) * 19
-                c += c
-                s = X + Y
-                s = s * s
-                e = (s & _M) + (s >> 255) * 19 - a - b
-                g = b - a
-                f = g - c
-                h = -a - b
-                X = e * f
-                X = (X & _M) + (X >> 255) * 19
-                X = (X & _M) + (X >> 255) * 19
-                Y = g * h
-                Y = (Y & _M) + (Y >> 255) * 19
-                Y = (Y & _M) + (Y >> 255) * 19
-                Z = f * g
-                Z = (Z & _M) + (Z >> 255) * 19
-                Z = (Z & _M) + (Z >> 255) * 19
-        for tab, dg in ((btab, sd), (atab, kd)):
-            for m in range(r, 64, 4):
-                j = dg[m]
-                if j == 0:
-                    continue
-                t = e * h
-                t = (t & _M) + (t >> 255) * 19
-                if j > 0:
-                    o = (2 * m - 2 * r + j - 1) * 96
-                    yp = fb(tab[o:o + 32], "little")
-                    ym = fb(tab[o + 32:o + 64], "little")
-                else:
-                    o = (2 * m - 2 * r - j - 1) * 96
-                    ym = fb(tab[o:o + 32], "little")
-                    yp = fb(tab[o + 32:o + 64], "little")
-                a = (Y - X) * ym
-                a = (a & _M) + (a >> 255) * 19
-                b = (Y + X) * yp
-                b = (b & _M) + (b >> 255) * 19
-                c = t * fb(tab[o + 64:o + 96], "little")
-                c = (c & _M) + (c >> 255) * 19
-                d = Z + Z
-                e = b - a
-                h = b + a
-                if j > 0:
-                    f = d - c
-                    g = d + c
-                else:
-                    f = d + c
-                    g = d - c
-                X = e * f
-                X = (X & _M) + (X >> 255) * 19
-                X = (X & _M) + (X >> 255) * 19
-                Y = g * h
-                Y = (Y & _M) + (Y >> 255) * 19
-                Y = (Y & _M) + (Y >> 255) * 19
-                Z = f * g
-                Z = (Z & _M) + (Z >> 255) * 19
-                Z = (Z & _M) + (Z >> 255) * 19
-    return X, Y, Z
+
+def _matches_r(mem, sig):
+    """Encode the running point and compare it with R = sig[:32]."""
+    out = _out
+    _run(mem, mem, _P_ENCODE, out, 0)
+    out[31] |= (out[32] & 1) << 7
+    return memoryview(out)[:32] == sig[:32]
 
 
 def verify_prepared(key, signature, message):
@@ -356,114 +434,69 @@ def verify_prepared(key, signature, message):
         if not isinstance(message, _BYTES):
             return False
         sig = memoryview(signature)
-        s = int.from_bytes(sig[32:], "little")
-        if s >= L:
+        if int.from_bytes(sig[32:], "little") >= L:
             return False
         h = SHA512(sig[:32])
         h.update(key.raw)
         h.update(message)
         k = int.from_bytes(h.digest(), "little") % L
-        X, Y, Z = _comb2(_digits(s), _base(), _digits(k), memoryview(key.table))
-        return encode_point(X, Y, Z) == int.from_bytes(sig[:32], "little")
+        mem = _scratch()
+        _recode(_sd, sig[32:])
+        _recode(_kd, k.to_bytes(32, "little"))
+        _comb(mem, _sd, _base(), _kd, key.table)
+        return _matches_r(mem, sig)
     except MemoryError:
         raise
     except Exception:
         return False
 
 
-def _small_table(x, y):
-    """For a one-shot verify: j * 2^(64m) * (x, y), m = 0..3, j = 1..8, in
-    cached extended form (no inversion; 32 points instead of 128)."""
-    tab = []
-    base = (x, y, 1, x * y % P)
+def _small_table(mem, x, y):
+    """For a one-shot verify: j * 2^(64m) * (x, y), m = 0..3, j = 1..8, as
+    cached points (Y+X, Y-X, 2dT, 2Z) at 128 * (8m + j - 1): no inversion,
+    32 points instead of 128 (4,096 bytes)."""
+    run = _run
+    tab = bytearray(4096)
+    xy = bytearray(64)
+    xy[0:32] = x.to_bytes(32, "little")
+    xy[32:64] = y.to_bytes(32, "little")
+    run(mem, mem, _P_SAVE_XY, xy, 0)
     for m in range(4):
-        acc = base
-        cb = _cached(base)
-        tab.append(cb)
-        for _ in range(7):
-            acc = _add_cached(acc, cb)
-            tab.append(_cached(acc))
+        first = 1024 * m
+        run(mem, mem, _P_LOAD, tab, 0)
+        run(mem, mem, _P_CACHE, tab, first)
+        for j in range(1, 8):
+            run(mem, mem, _P_CADD[0], tab, first)
+            run(mem, mem, _P_CACHE, tab, first + 128 * j)
         if m < 3:
-            base = _double_n(base, 64)
+            run(mem, mem, _P_LOAD, tab, 0)
+            for _ in range(16):
+                run(mem, mem, _P_DBL4, tab, 0)
+            run(mem, mem, _P_SAVE, tab, 0)
     return tab
 
 
-def _comb_direct(sd, btab, kd, atab):
-    """Like _comb2 but A's table has 4 positions 16^16 apart: 16 rows of
+def _comb_direct(mem, sd, btab, kd, atab):
+    """Like _comb but A's table has 4 positions 16^16 apart: 16 rows of
     Horner, the base-point digits join in the last 4 rows."""
-    fb = int.from_bytes
-    X, Y, Z, T = 0, 1, 1, 0
+    run = _run
+    run(mem, mem, _P_INIT, btab, 0)
     for r in range(15, -1, -1):
         if r != 15:
-            for i in range(4):
-                a = X * X % P
-                b = Y * Y % P
-                c = Z * Z % P
-                c += c
-                s = X + Y
-                e = s * s % P - a - b
-                g = b - a
-                f = g - c
-                h = -a - b
-                X = e * f % P
-                Y = g * h % P
-                Z = f * g % P
-            T = e * h % P
+            run(mem, mem, _P_DBL4, btab, 0)
         for m in range(4):
             j = kd[16 * m + r]
-            if j == 0:
-                continue
             if j > 0:
-                ym, yp, t2, z2 = atab[8 * m + j - 1]
-            else:
-                yp, ym, t2, z2 = atab[8 * m - j - 1]
-            a = (Y - X) * ym % P
-            b = (Y + X) * yp % P
-            c = T * t2 % P
-            d = Z * z2 % P
-            e = b - a
-            h = b + a
-            if j > 0:
-                f = d - c
-                g = d + c
-            else:
-                f = d + c
-                g = d - c
-            X = e * f % P
-            Y = g * h % P
-            Z = f * g % P
-            T = e * h % P
+                run(mem, mem, _P_CADD[0], atab, (8 * m + j - 1) * 128)
+            elif j < 0:
+                run(mem, mem, _P_CADD[1], atab, (8 * m - j - 1) * 128)
         if r < 4:
-            tab = btab
             for m in range(16):
                 j = sd[4 * m + r]
-                if j == 0:
-                    continue
                 if j > 0:
-                    o = (8 * m + j - 1) * 96
-                    yp = fb(tab[o:o + 32], "little")
-                    ym = fb(tab[o + 32:o + 64], "little")
-                else:
-                    o = (8 * m - j - 1) * 96
-                    ym = fb(tab[o:o + 32], "little")
-                    yp = fb(tab[o + 32:o + 64], "little")
-                a = (Y - X) * ym % P
-                b = (Y + X) * yp % P
-                c = T * fb(tab[o + 64:o + 96], "little") % P
-                d = Z + Z
-                e = b - a
-                h = b + a
-                if j > 0:
-                    f = d - c
-                    g = d + c
-                else:
-                    f = d + c
-                    g = d - c
-                X = e * f % P
-                Y = g * h % P
-                Z = f * g % P
-                T = e * h % P
-    return X, Y, Z
+                    run(mem, mem, _P_ADD[0], btab, (8 * m + j - 1) * 96)
+                elif j < 0:
+                    run(mem, mem, _P_ADD[1], btab, (8 * m - j - 1) * 96)
 
 
 def verify(public_key, signature, message):
@@ -478,8 +511,7 @@ def verify(public_key, signature, message):
             return False
         raw = bytes(public_key)
         sig = memoryview(signature)
-        s = int.from_bytes(sig[32:], "little")
-        if s >= L:
+        if int.from_bytes(sig[32:], "little") >= L:
             return False
         pt = decode_point(raw)
         if pt is None or _is_small_order(pt[0], pt[1]):
@@ -488,9 +520,12 @@ def verify(public_key, signature, message):
         h.update(raw)
         h.update(message)
         k = int.from_bytes(h.digest(), "little") % L
-        atab = _small_table((P - pt[0]) % P, pt[1])
-        X, Y, Z = _comb_direct(_digits(s), _base(), _digits(k), atab)
-        return encode_point(X, Y, Z) == int.from_bytes(sig[:32], "little")
+        mem = _scratch()
+        atab = _small_table(mem, (P - pt[0]) % P, pt[1])
+        _recode(_sd, sig[32:])
+        _recode(_kd, k.to_bytes(32, "little"))
+        _comb_direct(mem, _sd, _base(), _kd, atab)
+        return _matches_r(mem, sig)
     except MemoryError:
         raise
     except Exception:
