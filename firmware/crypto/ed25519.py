@@ -18,13 +18,11 @@ Policy (checked by the Wycheproof and differential tests):
   non-canonical or off-curve R never matches (no R decoding needed).
 *MemoryError propagates: running out of heap is not a bad signature.
 
-Field elements are plain ints mod p = 2^255 - 19 (bigints on the device).
-In the hot loops (_comb2, _sq) products are reduced by folding, since
-2^255 = 19 mod p: (x & M) + 19 * (x >> 255), instead of `% P` (a general
-mpz division, ~3x a multiply): once where the value only feeds another
-multiply, twice for values that carry over (then below 2^256, maybe not
-< p or even negative); encode_point() and every other exit reduces by
-`% P`, so all results and comparisons stay canonical.
+Field arithmetic mod p = 2^255 - 19 is viper code (crypto/_fe25519_viper.py,
+generated): 20 limbs of 13 bits in a reusable bytearray, driven by small
+programs, one call per point addition, per 4 doublings or per encoding, so
+the hot path allocates no field elements (under CPython the same programs
+run on ints, crypto/_fe25519_py.py).
 Scalar multiplication is a 4-way comb over signed radix-16 digits: each
 scalar is 64 digits e_i in [-8, 8); point j*16^(4m)*P (j = 1..8, m = 0..15)
 sits in a table, so [s]P = sum over r of 16^r * sum_m e_(4m+r) T[m]. Both
@@ -55,48 +53,143 @@ D2 = const(0x2406D9DC56DFFCE7198E80F2EEF3D13000E0149A8283B156EBD69B9426B2F159)
 SQRT_M1 = const(0x2B8324804FC1DF0B2B4D00993DFBD7A72F431806AD2FE478C4EE1B274A0EA0B0)
 BX = const(0x216936D3CD6E53FEC0A4E231FDD6DC5C692CC7609525A7B2C9562D608F25D51A)
 BY = const(0x6666666666666666666666666666666666666666666666666666666666666658)
-_M = const(0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF)  # 2^255 - 1
 
 _BYTES = (bytes, bytearray, memoryview)
 _POINT = const(96)  # bytes per table entry: y+x, y-x, 2dxy (32 each)
 _TABLE = const(12288)  # 16 positions x 8 multiples x 96 bytes
 
+# --- Field slots and programs (crypto/_fe25519_viper.py) -------------------
+# A slot is one field element (80 bytes). The running point is X:Y:Z; its
+# T = E*H is computed by the next addition only. Q_ holds a saved point
+# (table building) or decoding's u, v, u*v^3.
+_X = const(0)
+_Y = const(1)
+_Z = const(2)
+_E = const(3)
+_H = const(4)
+_T = const(5)
+_A = const(6)
+_B = const(7)
+_C = const(8)
+_D = const(9)
+_F = const(10)
+_G = const(11)
+_YP = const(12)
+_YM = const(13)
+_T2 = const(14)
+_Z2 = const(15)
+_ZERO = const(16)  # constant 0
+_D2 = const(17)  # constant 2d
+_QX = const(18)
+_QY = const(19)
+_QZ = const(20)
+_QE = const(21)
+_QH = const(22)
+_PR = const(23)  # prepare(): running product of Z
+_INV = const(24)
+_SLOTS = const(25)
+# Opcodes (see the generated module's docstring)
+_MUL = const(0)
+_SQ = const(1)
+_ADD = const(2)
+_SUB = const(3)
+_LD = const(4)
+_PACK = const(5)
+_SET = const(6)
 
-def _sq(x, n):
-    """x^(2^n) mod p, left in [0, 2^256) (every caller reduces the product it
-    feeds this into): two folds by 2^255 = 19 (mod p) cost less than `% P`."""
-    for _ in range(n):
-        x = x * x
-        x = (x & _M) + (x >> 255) * 19
-        x = (x & _M) + (x >> 255) * 19
-    return x
+
+def _asm(*ops):
+    """Program bytes: 4 per instruction (op, d, a, b), then END."""
+    out = bytearray()
+    for op in ops:
+        out.extend(bytes(op))
+    out.extend(b"\xff\0\0\0")
+    return bytes(out)
 
 
-def _pow_chain(z):
-    """(z^(2^250-1), z^11): shared start of inversion and square root."""
-    z2 = z * z % P
-    z9 = _sq(z2, 2) * z % P
-    z11 = z9 * z2 % P
-    t = z11 * z11 % P * z9 % P  # 2^5 - 1
-    t10 = _sq(t, 5) * t % P  # 2^10 - 1
-    t20 = _sq(t10, 10) * t10 % P
-    t = _sq(t20, 20) * t20 % P  # 2^40 - 1
-    t50 = _sq(t, 10) * t10 % P
-    t100 = _sq(t50, 50) * t50 % P
-    t = _sq(t100, 100) * t100 % P  # 2^200 - 1
-    return _sq(t, 50) * t50 % P, z11  # 2^250 - 1
+# 2P for a = -1 ("dbl-2008-hwcd"): 4 squarings, 3 multiplies; T = E*H
+_DBL = ((_SQ, _A, _X, 1), (_SQ, _B, _Y, 1), (_SQ, _C, _Z, 1), (_ADD, _C, _C, _C),
+        (_ADD, _E, _X, _Y), (_SQ, _E, _E, 1), (_SUB, _E, _E, _A), (_SUB, _E, _E, _B),
+        (_SUB, _G, _B, _A), (_SUB, _F, _G, _C), (_ADD, _H, _A, _B), (_SUB, _H, _ZERO, _H),
+        (_MUL, _X, _E, _F), (_MUL, _Y, _G, _H), (_MUL, _Z, _F, _G))
 
 
-def _inv(z):
-    """z^(p-2) by an addition chain (faster than 3-argument pow here)."""
-    t, z11 = _pow_chain(z)
-    return _sq(t, 5) * z11 % P
+def _add(neg, cached):
+    """P + Q, Q the table entry at ext[off]: (y+x, y-x, 2dxy) affine Niels,
+    7 multiplies; or (Y+X, Y-X, 2dT, 2Z) `cached`, 8 multiplies. For -Q
+    (a negative digit) y+x and y-x swap and 2dxy changes sign."""
+    ops = [(_LD, _YP, neg, 0), (_LD, _YM, 1 - neg, 0), (_LD, _T2, 2, 0), (_MUL, _T, _E, _H),
+           (_SUB, _A, _Y, _X), (_MUL, _A, _A, _YM), (_ADD, _B, _Y, _X), (_MUL, _B, _B, _YP),
+           (_MUL, _C, _T, _T2)]
+    ops += [(_LD, _Z2, 3, 0), (_MUL, _D, _Z, _Z2)] if cached else [(_ADD, _D, _Z, _Z)]
+    ops += [(_SUB, _E, _B, _A), (_ADD, _H, _B, _A)]
+    ops += [(_ADD, _F, _D, _C), (_SUB, _G, _D, _C)] if neg else [(_SUB, _F, _D, _C), (_ADD, _G, _D, _C)]
+    ops += [(_MUL, _X, _E, _F), (_MUL, _Y, _G, _H), (_MUL, _Z, _F, _G)]
+    return _asm(*ops)
 
 
-def _pow_p58(z):
-    """z^((p-5)/8) = z^(2^252-3)."""
-    t, _ = _pow_chain(z)
-    return _sq(t, 2) * z % P
+def _pow(z, dst, p58):
+    """dst = z^(p-2) = 1/z, or z^((p-5)/8) if p58: the ref10 addition chain
+    (254 or 252 squarings, 11 multiplies); uses A B C D F G T."""
+    ops = ((_SQ, _A, z, 1), (_SQ, _B, _A, 2), (_MUL, _C, _B, z), (_MUL, _D, _C, _A),  # z^2, z^9, z^11
+           (_SQ, _B, _D, 1), (_MUL, _B, _B, _C),  # z^(2^5 - 1)
+           (_SQ, _T, _B, 5), (_MUL, _F, _T, _B),  # 2^10 - 1
+           (_SQ, _T, _F, 10), (_MUL, _G, _T, _F),  # 2^20 - 1
+           (_SQ, _T, _G, 20), (_MUL, _T, _T, _G),  # 2^40 - 1
+           (_SQ, _T, _T, 10), (_MUL, _G, _T, _F),  # 2^50 - 1
+           (_SQ, _T, _G, 50), (_MUL, _B, _T, _G),  # 2^100 - 1
+           (_SQ, _T, _B, 100), (_MUL, _T, _T, _B),  # 2^200 - 1
+           (_SQ, _T, _T, 50), (_MUL, _T, _T, _G))  # 2^250 - 1
+    if p58:
+        return ops + ((_SQ, _T, _T, 2), (_MUL, dst, _T, z))  # 2^252 - 3
+    return ops + ((_SQ, _T, _T, 5), (_MUL, dst, _T, _D))  # 2^255 - 21 = p - 2
+
+
+# The hot programs are built once; rarer ones in the function using them.
+_P_INIT = _asm((_SET, _X, 0, 0), (_SET, _Y, 1, 0), (_SET, _Z, 1, 0), (_SET, _E, 0, 0), (_SET, _H, 0, 0))
+_P_DBL4 = _asm(*(_DBL * 4))
+_P_ADD = (_add(0, False), _add(1, False))  # [negative digit]
+# (X : Y : Z) -> canonical y at ext[0:32], x at ext[32:64]
+_P_ENCODE = _asm(*(_pow(_Z, _T, False) + ((_MUL, _X, _X, _T), (_MUL, _Y, _Y, _T), (_PACK, 0, _Y, 0),
+                                          (_PACK, 1, _X, 0))))
+# the saved point Q: from affine x, y at ext[0:64] (with E*H = xy), to X.., from X..
+_P_SAVE_XY = _asm((_LD, _QX, 0, 0), (_LD, _QY, 1, 0), (_SET, _QZ, 1, 0), (_ADD, _QE, _QX, _ZERO),
+                  (_ADD, _QH, _QY, _ZERO))
+_P_LOAD = _asm((_ADD, _X, _QX, _ZERO), (_ADD, _Y, _QY, _ZERO), (_ADD, _Z, _QZ, _ZERO),
+               (_ADD, _E, _QE, _ZERO), (_ADD, _H, _QH, _ZERO))
+_P_SAVE = _asm((_ADD, _QX, _X, _ZERO), (_ADD, _QY, _Y, _ZERO), (_ADD, _QZ, _Z, _ZERO),
+               (_ADD, _QE, _E, _ZERO), (_ADD, _QH, _H, _ZERO))
+# the cached form (Y+X, Y-X, 2dT, 2Z) of the running point -> ext[off:off+128]
+_P_CACHE = _asm((_MUL, _T, _E, _H), (_ADD, _A, _Y, _X), (_PACK, 0, _A, 0), (_SUB, _A, _Y, _X),
+                (_PACK, 1, _A, 0), (_MUL, _A, _T, _D2), (_PACK, 2, _A, 0), (_ADD, _A, _Z, _Z),
+                (_PACK, 3, _A, 0))
+
+_mem = None  # the slots, allocated once by _scratch()
+
+
+def _scratch():
+    """Working memory for every call, allocated on first use (~2 KB) and
+    reused: verification allocates no field elements at all."""
+    global _mem, _out, _sd, _kd
+    if _mem is None:
+        _out = bytearray(64)
+        _sd = array("b", bytes(64))
+        _kd = array("b", bytes(64))
+        mem = _new_mem(_SLOTS)
+        _run(mem, mem, _asm((_SET, _ZERO, 0, 0), (_LD, _D2, 0, 0)), D2.to_bytes(32, "little"), 0)
+        _mem = mem
+    return _mem
+
+
+def _save_point(mem, x, y):
+    """Q = the affine point (x, y) (ints < p)."""
+    xy = bytearray(64)
+    xy[0:32] = x.to_bytes(32, "little")
+    xy[32:64] = y.to_bytes(32, "little")
+    _run(mem, mem, _P_SAVE_XY, xy, 0)
+
+
+# --- Points ------------------------------------------------------------------
 
 
 def decode_point(b):
@@ -108,16 +201,29 @@ def decode_point(b):
     y &= (1 << 255) - 1
     if y >= P:
         return None
-    yy = y * y % P
-    u = (yy - 1) % P
-    v = (D * yy + 1) % P
-    v3 = v * v % P * v % P
-    x = u * v3 % P * _pow_p58(u * v3 % P * v3 % P * v % P) % P
-    vxx = v * x % P * x % P
-    if vxx != u:
-        if vxx != P - u:
-            return None
-        x = x * SQRT_M1 % P
+    # x = u v^3 (u v^7)^((p-5)/8) with u = y^2 - 1, v = d y^2 + 1; then
+    # v x^2 must be u (x is a root) or -u (x * sqrt(-1) is)
+    buf = bytearray(256)
+    buf[0:32] = y.to_bytes(32, "little")
+    buf[32:64] = D.to_bytes(32, "little")
+    buf[192:224] = SQRT_M1.to_bytes(32, "little")
+    mem = _scratch()
+    u, v, w = _QX, _QY, _QZ
+    ops = ((_LD, _Y, 0, 0), (_SQ, _A, _Y, 1), (_SET, _B, 1, 0), (_SUB, u, _A, _B), (_LD, _C, 1, 0),
+           (_MUL, v, _C, _A), (_ADD, v, v, _B), (_SQ, _C, v, 1), (_MUL, _C, _C, v), (_MUL, w, u, _C),
+           (_SQ, _D, _C, 1), (_MUL, _D, _D, v), (_MUL, _Z, u, _D))
+    ops += _pow(_Z, _T, True)
+    ops += ((_MUL, _X, w, _T), (_SQ, _A, _X, 1), (_MUL, _A, _A, v), (_PACK, 2, _A, 0), (_PACK, 3, u, 0),
+            (_SUB, _B, _ZERO, u), (_PACK, 4, _B, 0), (_PACK, 5, _X, 0), (_LD, _C, 6, 0),
+            (_MUL, _C, _X, _C), (_PACK, 7, _C, 0))
+    _run(mem, mem, _asm(*ops), buf, 0)
+    mv = memoryview(buf)
+    if mv[64:96] == mv[96:128]:
+        x = int.from_bytes(mv[160:192], "little")
+    elif mv[64:96] == mv[128:160]:
+        x = int.from_bytes(mv[224:256], "little")
+    else:
+        return None
     if x == 0 and sign:
         return None
     if (x & 1) != sign:
@@ -126,94 +232,75 @@ def decode_point(b):
 
 
 def encode_point(X, Y, Z):
-    zi = _inv(Z)
-    x = X * zi % P
-    y = Y * zi % P
-    return y | ((x & 1) << 255)
+    """Projective (X : Y : Z), ints -> the 32-byte encoding as an int."""
+    mem = _scratch()
+    buf = bytearray(96)
+    buf[0:32] = (X % P).to_bytes(32, "little")
+    buf[32:64] = (Y % P).to_bytes(32, "little")
+    buf[64:96] = (Z % P).to_bytes(32, "little")
+    _run(mem, mem, _asm((_LD, _X, 0, 0), (_LD, _Y, 1, 0), (_LD, _Z, 2, 0)), buf, 0)
+    _run(mem, mem, _P_ENCODE, buf, 0)
+    return int.from_bytes(buf[0:32], "little") | ((buf[32] & 1) << 255)
 
 
-def _cached(pt):
-    """Extended point -> (Y-X, Y+X, 2dT, 2Z) for the 8-multiply addition."""
-    X, Y, Z, T = pt
-    return (Y - X) % P, (Y + X) % P, D2 * T % P, 2 * Z % P
-
-
-def _add_cached(p1, c2):
-    """p1 + p2 with p2 given as _cached(p2): 8 multiplies."""
-    X1, Y1, Z1, T1 = p1
-    ym, yp, t2, z2 = c2
-    a = (Y1 - X1) * ym % P
-    b = (Y1 + X1) * yp % P
-    c = T1 * t2 % P
-    d = Z1 * z2 % P
-    e = b - a
-    f = d - c
-    g = d + c
-    h = b + a
-    return e * f % P, g * h % P, f * g % P, e * h % P
-
-
-def _double_n(pt, n):
-    """2^n * pt; T only computed at the end (7 multiplies per doubling)."""
-    X, Y, Z, _ = pt
-    for _ in range(n):
-        a = X * X % P
-        b = Y * Y % P
-        c = Z * Z % P
-        c += c
-        s = X + Y
-        e = s * s % P - a - b
-        g = b - a
-        f = g - c
-        h = -a - b
-        X = e * f % P
-        Y = g * h % P
-        Z = f * g % P
-    return X, Y, Z, e * h % P
+def _is_small_order(x, y):
+    # 8A is the identity (X = 0; then Y = Z) exactly for the 8 torsion points
+    mem = _scratch()
+    _save_point(mem, x, y)
+    buf = bytearray(32)
+    _run(mem, mem, _P_LOAD, buf, 0)
+    dbl = _asm(*_DBL)
+    for _ in range(3):
+        _run(mem, mem, dbl, buf, 0)
+    _run(mem, mem, _asm((_PACK, 0, _X, 0)), buf, 0)
+    return buf == bytes(32)
 
 
 def build_table(x, y):
     """Comb table for affine point (x, y): entry 8m + j - 1 = j * 2^(16m) * P.
 
-    Built one position (8 points) at a time, each batch normalized with one
-    inversion (Montgomery's trick): 16 inversions (~4.5 ms here, ~0.3 s on
-    an ESP32, once per key) keep the live set ~3 KB, which matters more on a
-    device where this runs next to the whole firmware (docs/memory.md); the
-    output is allocated first, while the heap is still unfragmented."""
+    One position (8 points) at a time, normalised to affine with one
+    inversion (Montgomery's trick) in a 1,152-byte work buffer: per point
+    X, Y, Z and the product of the Z before it (128 bytes), then the
+    position's cached base point. The output is allocated first, while the
+    heap is still unfragmented (docs/memory.md)."""
     out = bytearray(_TABLE)
-    base = (x, y, 1, x * y % P)
+    mem = _scratch()
+    run = _run
+    work = bytearray(1152)
+    mv = memoryview(work)
+    # point j at work[128j:]: X, Y, Z, prefix; Z's product goes on in PR
+    store = _asm((_PACK, 0, _X, 0), (_PACK, 1, _Y, 0), (_PACK, 2, _Z, 0), (_PACK, 3, _PR, 0),
+                 (_MUL, _PR, _PR, _Z))
+    invert = _asm(*_pow(_PR, _INV, False))
+    # point j -> its Niels form (y+x, y-x, 2dxy) at work[128j:]; INV becomes
+    # 1 / (product of the Z before j)
+    norm = _asm((_LD, _X, 0, 0), (_LD, _Y, 1, 0), (_LD, _Z2, 2, 0), (_LD, _C, 3, 0),
+                (_MUL, _C, _INV, _C), (_MUL, _INV, _INV, _Z2), (_MUL, _X, _X, _C), (_MUL, _Y, _Y, _C),
+                (_ADD, _A, _Y, _X), (_PACK, 0, _A, 0), (_SUB, _A, _Y, _X), (_PACK, 1, _A, 0),
+                (_MUL, _A, _X, _Y), (_MUL, _A, _A, _D2), (_PACK, 2, _A, 0))
+    add = _add(0, True)
+    set_pr = _asm((_SET, _PR, 1, 0))
+    _save_point(mem, x, y)
     for m in range(16):
-        acc = base
-        pts = [acc]
-        cb = _cached(base)
-        for _ in range(7):
-            acc = _add_cached(acc, cb)
-            pts.append(acc)
+        run(mem, mem, _P_LOAD, work, 0)
+        run(mem, mem, _P_CACHE, work, 1024)
+        run(mem, mem, set_pr, work, 0)
+        for j in range(8):
+            if j:
+                run(mem, mem, add, work, 1024)
+            run(mem, mem, store, work, 128 * j)
+        run(mem, mem, invert, work, 0)
+        for j in range(7, -1, -1):
+            run(mem, mem, norm, work, 128 * j)
+            o = (8 * m + j) * _POINT
+            out[o:o + _POINT] = mv[128 * j:128 * j + _POINT]
         if m < 15:
-            base = _double_n(base, 16)
-        _store_affine(out, 8 * m, pts)
-        pts = acc = cb = None
+            run(mem, mem, _P_LOAD, work, 0)
+            for _ in range(4):
+                run(mem, mem, _P_DBL4, work, 0)
+            run(mem, mem, _P_SAVE, work, 0)
     return out
-
-
-def _store_affine(out, first, pts):
-    n = len(pts)
-    prefix = [1] * n
-    acc = 1
-    for i in range(n):
-        prefix[i] = acc
-        acc = acc * pts[i][2] % P
-    inv = _inv(acc)
-    for i in range(n - 1, -1, -1):
-        X, Y, Z, _ = pts[i]
-        zi = inv * prefix[i] % P
-        inv = inv * Z % P
-        ax = X * zi % P
-        ay = Y * zi % P
-        o = (first + i) * _POINT
-        out[o:o + 32] = ((ay + ax) % P).to_bytes(32, "little")
-        out[o + 32:o + 64] = ((ay - ax) % P).to_bytes(32, "little")
-        out[o + 64:o + 96] = (D2 * ax % P * ay % P).to_bytes(32, "little")
 
 
 class PreparedKey:
@@ -222,11 +309,6 @@ class PreparedKey:
     def __init__(self, raw, table):
         self.raw = raw  # the 32-byte encoding (hashed into every k)
         self.table = table  # bytearray(12288), never modified after prepare()
-
-
-def _is_small_order(x, y):
-    # 8A is the identity (X = 0; then Y = Z) exactly for the 8 torsion points
-    return _double_n((x, y, 1, 0), 3)[0] % P == 0
 
 
 def prepare(public_key):
@@ -258,125 +340,7 @@ def _base():
     return _base_table
 
 
-# --- Point arithmetic on the viper field code ------------------------------
-# crypto/_fe25519_viper.py runs small programs over "slots" (field elements,
-# 80 bytes each): one call per point addition, per 4 doublings or per
-# encoding, and no allocation. Under CPython crypto/_fe25519_py.py runs the
-# same programs on ints. Slots: the running point X:Y:Z whose T = E*H is
-# computed by the next addition only; temporaries; the loaded table entry;
-# constants; a saved point (verify()'s table building).
-_X = const(0)
-_Y = const(1)
-_Z = const(2)
-_E = const(3)
-_H = const(4)
-_T = const(5)
-_A = const(6)
-_B = const(7)
-_C = const(8)
-_D = const(9)
-_F = const(10)
-_G = const(11)
-_YP = const(12)
-_YM = const(13)
-_T2 = const(14)
-_Z2 = const(15)
-_ZERO = const(16)
-_D2 = const(17)
-_BX = const(18)
-_BY = const(19)
-_BZ = const(20)
-_BE = const(21)
-_BH = const(22)
-_SLOTS = const(23)
-# Opcodes (see the generated module's docstring).
-_MUL = const(0)
-_SQ = const(1)
-_ADD = const(2)
-_SUB = const(3)
-_LD = const(4)
-_PACK = const(5)
-_SET = const(6)
-
-
-def _asm(*ops):
-    """Program bytes: 4 per instruction (op, d, a, b), then END."""
-    out = bytearray()
-    for op in ops:
-        out.extend(bytes(op))
-    out.extend(b"\xff\0\0\0")
-    return bytes(out)
-
-
-# the identity (0 : 1 : 1), with E = H = 0 so that T = 0
-_P_INIT = _asm((_SET, _X, 0, 0), (_SET, _Y, 1, 0), (_SET, _Z, 1, 0), (_SET, _E, 0, 0), (_SET, _H, 0, 0))
-# 2P for a = -1 (hwcd 2008 "dbl-2008-hwcd"): 4 squarings, 3 multiplies; T = E*H
-_DBL = ((_SQ, _A, _X, 1), (_SQ, _B, _Y, 1), (_SQ, _C, _Z, 1), (_ADD, _C, _C, _C),
-        (_ADD, _E, _X, _Y), (_SQ, _E, _E, 1), (_SUB, _E, _E, _A), (_SUB, _E, _E, _B),
-        (_SUB, _G, _B, _A), (_SUB, _F, _G, _C), (_ADD, _H, _A, _B), (_SUB, _H, _ZERO, _H),
-        (_MUL, _X, _E, _F), (_MUL, _Y, _G, _H), (_MUL, _Z, _F, _G))
-_P_DBL4 = _asm(*(_DBL * 4))
-
-
-def _add(neg, cached):
-    """P + Q, Q the table entry at ext[off]: (y+x, y-x, 2dxy) affine Niels,
-    7 multiplies; or (Y+X, Y-X, 2dT, 2Z) `cached`, 8 multiplies. For -Q
-    (a negative digit) y+x and y-x swap and 2dxy changes sign."""
-    ops = [(_LD, _YP, neg, 0), (_LD, _YM, 1 - neg, 0), (_LD, _T2, 2, 0), (_MUL, _T, _E, _H),
-           (_SUB, _A, _Y, _X), (_MUL, _A, _A, _YM), (_ADD, _B, _Y, _X), (_MUL, _B, _B, _YP),
-           (_MUL, _C, _T, _T2)]
-    ops += [(_LD, _Z2, 3, 0), (_MUL, _D, _Z, _Z2)] if cached else [(_ADD, _D, _Z, _Z)]
-    ops += [(_SUB, _E, _B, _A), (_ADD, _H, _B, _A)]
-    ops += [(_ADD, _F, _D, _C), (_SUB, _G, _D, _C)] if neg else [(_SUB, _F, _D, _C), (_ADD, _G, _D, _C)]
-    ops += [(_MUL, _X, _E, _F), (_MUL, _Y, _G, _H), (_MUL, _Z, _F, _G)]
-    return _asm(*ops)
-
-
-_P_ADD = (_add(0, False), _add(1, False))  # [negative digit]
-_P_CADD = (_add(0, True), _add(1, True))
-# (X : Y : Z) -> canonical y at ext[0:32], x at ext[32:64]: Z^(p-2) by the
-# ref10 addition chain (254 squarings, 11 multiplies)
-_P_ENCODE = _asm(
-    (_SQ, _A, _Z, 1), (_SQ, _B, _A, 2), (_MUL, _C, _B, _Z), (_MUL, _D, _C, _A),  # z^2, z^9, z^11
-    (_SQ, _B, _D, 1), (_MUL, _B, _B, _C),  # z^(2^5 - 1)
-    (_SQ, _T, _B, 5), (_MUL, _F, _T, _B),  # 2^10 - 1
-    (_SQ, _T, _F, 10), (_MUL, _G, _T, _F),  # 2^20 - 1
-    (_SQ, _T, _G, 20), (_MUL, _T, _T, _G),  # 2^40 - 1
-    (_SQ, _T, _T, 10), (_MUL, _G, _T, _F),  # 2^50 - 1
-    (_SQ, _T, _G, 50), (_MUL, _B, _T, _G),  # 2^100 - 1
-    (_SQ, _T, _B, 100), (_MUL, _T, _T, _B),  # 2^200 - 1
-    (_SQ, _T, _T, 50), (_MUL, _T, _T, _G),  # 2^250 - 1
-    (_SQ, _T, _T, 5), (_MUL, _T, _T, _D),  # 2^255 - 21 = p - 2
-    (_MUL, _X, _X, _T), (_MUL, _Y, _Y, _T), (_PACK, 0, _Y, 0), (_PACK, 1, _X, 0))
-# X, Y, Z as canonical bytes at ext[0:96] (the _comb2 interface)
-_P_XYZ = _asm((_PACK, 0, _X, 0), (_PACK, 1, _Y, 0), (_PACK, 2, _Z, 0))
-# verify()'s table: the cached form of the running point -> ext[off:off+128]
-_P_CACHE = _asm((_MUL, _T, _E, _H), (_ADD, _A, _Y, _X), (_PACK, 0, _A, 0), (_SUB, _A, _Y, _X),
-                (_PACK, 1, _A, 0), (_MUL, _A, _T, _D2), (_PACK, 2, _A, 0), (_ADD, _A, _Z, _Z),
-                (_PACK, 3, _A, 0))
-# the saved point: set from affine x, y at ext[0:64] (E*H = xy), load, store
-_P_SAVE_XY = _asm((_LD, _BX, 0, 0), (_LD, _BY, 1, 0), (_SET, _BZ, 1, 0), (_ADD, _BE, _BX, _ZERO),
-                  (_ADD, _BH, _BY, _ZERO))
-_P_LOAD = _asm((_ADD, _X, _BX, _ZERO), (_ADD, _Y, _BY, _ZERO), (_ADD, _Z, _BZ, _ZERO),
-               (_ADD, _E, _BE, _ZERO), (_ADD, _H, _BH, _ZERO))
-_P_SAVE = _asm((_ADD, _BX, _X, _ZERO), (_ADD, _BY, _Y, _ZERO), (_ADD, _BZ, _Z, _ZERO),
-               (_ADD, _BE, _E, _ZERO), (_ADD, _BH, _H, _ZERO))
-
-_mem = None  # the slots, allocated once by _scratch()
-
-
-def _scratch():
-    """Working memory for all calls, allocated on first use (~2 KB) and then
-    reused: the hot path allocates no field elements at all."""
-    global _mem, _out, _sd, _kd
-    if _mem is None:
-        _out = bytearray(64)
-        _sd = array("b", bytes(64))
-        _kd = array("b", bytes(64))
-        mem = _new_mem(_SLOTS)
-        _run(mem, mem, _asm((_SET, _ZERO, 0, 0), (_LD, _D2, 0, 0)), D2.to_bytes(32, "little"), 0)
-        _mem = mem
-    return _mem
+# --- Verification --------------------------------------------------------------
 
 
 def _comb(mem, sd, btab, kd, atab):
@@ -411,7 +375,7 @@ def _comb2(sd, btab, kd, atab):
     mem = _scratch()
     _comb(mem, sd, btab, kd, atab)
     xyz = bytearray(96)
-    _run(mem, mem, _P_XYZ, xyz, 0)
+    _run(mem, mem, _asm((_PACK, 0, _X, 0), (_PACK, 1, _Y, 0), (_PACK, 2, _Z, 0)), xyz, 0)
     return (int.from_bytes(xyz[0:32], "little"), int.from_bytes(xyz[32:64], "little"),
             int.from_bytes(xyz[64:96], "little"))
 
@@ -457,16 +421,14 @@ def _small_table(mem, x, y):
     32 points instead of 128 (4,096 bytes)."""
     run = _run
     tab = bytearray(4096)
-    xy = bytearray(64)
-    xy[0:32] = x.to_bytes(32, "little")
-    xy[32:64] = y.to_bytes(32, "little")
-    run(mem, mem, _P_SAVE_XY, xy, 0)
+    cadd = _add(0, True)
+    _save_point(mem, x, y)
     for m in range(4):
         first = 1024 * m
         run(mem, mem, _P_LOAD, tab, 0)
         run(mem, mem, _P_CACHE, tab, first)
         for j in range(1, 8):
-            run(mem, mem, _P_CADD[0], tab, first)
+            run(mem, mem, cadd, tab, first)
             run(mem, mem, _P_CACHE, tab, first + 128 * j)
         if m < 3:
             run(mem, mem, _P_LOAD, tab, 0)
@@ -480,6 +442,7 @@ def _comb_direct(mem, sd, btab, kd, atab):
     """Like _comb but A's table has 4 positions 16^16 apart: 16 rows of
     Horner, the base-point digits join in the last 4 rows."""
     run = _run
+    cadd = (_add(0, True), _add(1, True))
     run(mem, mem, _P_INIT, btab, 0)
     for r in range(15, -1, -1):
         if r != 15:
@@ -487,9 +450,9 @@ def _comb_direct(mem, sd, btab, kd, atab):
         for m in range(4):
             j = kd[16 * m + r]
             if j > 0:
-                run(mem, mem, _P_CADD[0], atab, (8 * m + j - 1) * 128)
+                run(mem, mem, cadd[0], atab, (8 * m + j - 1) * 128)
             elif j < 0:
-                run(mem, mem, _P_CADD[1], atab, (8 * m - j - 1) * 128)
+                run(mem, mem, cadd[1], atab, (8 * m - j - 1) * 128)
         if r < 4:
             for m in range(16):
                 j = sd[4 * m + r]
