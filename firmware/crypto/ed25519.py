@@ -98,87 +98,83 @@ _PACK = const(5)
 _SET = const(6)
 
 
-def _asm(*ops):
-    """Program bytes: 4 per instruction (op, d, a, b), then END."""
-    out = bytearray()
-    for op in ops:
-        out.extend(bytes(op))
-    out.extend(b"\xff\0\0\0")
-    return bytes(out)
+def _ops(*code):
+    """Instructions as program bytes, 4 ints each (op, d, a, b). Programs are
+    built from flat arguments, not tuple literals: in a .mpy every constant
+    tuple of the module stays allocated for as long as the module is."""
+    return bytes(code)
 
 
+_END = b"\xff\0\0\0"
 # 2P for a = -1 ("dbl-2008-hwcd"): 4 squarings, 3 multiplies; T = E*H
-_DBL = ((_SQ, _A, _X, 1), (_SQ, _B, _Y, 1), (_SQ, _C, _Z, 1), (_ADD, _C, _C, _C),
-        (_ADD, _E, _X, _Y), (_SQ, _E, _E, 1), (_SUB, _E, _E, _A), (_SUB, _E, _E, _B),
-        (_SUB, _G, _B, _A), (_SUB, _F, _G, _C), (_ADD, _H, _A, _B), (_SUB, _H, _ZERO, _H),
-        (_MUL, _X, _E, _F), (_MUL, _Y, _G, _H), (_MUL, _Z, _F, _G))
+_DBL = _ops(_SQ, _A, _X, 1, _SQ, _B, _Y, 1, _SQ, _C, _Z, 1, _ADD, _C, _C, _C,
+            _ADD, _E, _X, _Y, _SQ, _E, _E, 1, _SUB, _E, _E, _A, _SUB, _E, _E, _B,
+            _SUB, _G, _B, _A, _SUB, _F, _G, _C, _ADD, _H, _A, _B, _SUB, _H, _ZERO, _H,
+            _MUL, _X, _E, _F, _MUL, _Y, _G, _H, _MUL, _Z, _F, _G)
 
 
 def _add(neg, cached):
     """P + Q, Q the table entry at ext[off]: (y+x, y-x, 2dxy) affine Niels,
     7 multiplies; or (Y+X, Y-X, 2dT, 2Z) `cached`, 8 multiplies. For -Q
     (a negative digit) y+x and y-x swap and 2dxy changes sign."""
-    ops = [(_LD, _YP, neg, 0), (_LD, _YM, 1 - neg, 0), (_LD, _T2, 2, 0), (_MUL, _T, _E, _H),
-           (_SUB, _A, _Y, _X), (_MUL, _A, _A, _YM), (_ADD, _B, _Y, _X), (_MUL, _B, _B, _YP),
-           (_MUL, _C, _T, _T2)]
-    ops += [(_LD, _Z2, 3, 0), (_MUL, _D, _Z, _Z2)] if cached else [(_ADD, _D, _Z, _Z)]
-    ops += [(_SUB, _E, _B, _A), (_ADD, _H, _B, _A)]
-    ops += [(_ADD, _F, _D, _C), (_SUB, _G, _D, _C)] if neg else [(_SUB, _F, _D, _C), (_ADD, _G, _D, _C)]
-    ops += [(_MUL, _X, _E, _F), (_MUL, _Y, _G, _H), (_MUL, _Z, _F, _G)]
-    return _asm(*ops)
+    if cached:
+        d = _ops(_LD, _Z2, 3, 0, _MUL, _D, _Z, _Z2)
+    else:
+        d = _ops(_ADD, _D, _Z, _Z)
+    f = _ADD if neg else _SUB
+    g = _SUB if neg else _ADD
+    return (_ops(_LD, _YP, neg, 0, _LD, _YM, 1 - neg, 0, _LD, _T2, 2, 0, _MUL, _T, _E, _H,
+                 _SUB, _A, _Y, _X, _MUL, _A, _A, _YM, _ADD, _B, _Y, _X, _MUL, _B, _B, _YP,
+                 _MUL, _C, _T, _T2)
+            + d
+            + _ops(_SUB, _E, _B, _A, _ADD, _H, _B, _A, f, _F, _D, _C, g, _G, _D, _C,
+                   _MUL, _X, _E, _F, _MUL, _Y, _G, _H, _MUL, _Z, _F, _G)
+            + _END)
 
 
 def _pow(z, dst, p58):
     """dst = z^(p-2) = 1/z, or z^((p-5)/8) if p58: the ref10 addition chain
-    (254 or 252 squarings, 11 multiplies); uses A B C D F G T."""
-    ops = ((_SQ, _A, z, 1), (_SQ, _B, _A, 2), (_MUL, _C, _B, z), (_MUL, _D, _C, _A),  # z^2, z^9, z^11
-           (_SQ, _B, _D, 1), (_MUL, _B, _B, _C),  # z^(2^5 - 1)
-           (_SQ, _T, _B, 5), (_MUL, _F, _T, _B),  # 2^10 - 1
-           (_SQ, _T, _F, 10), (_MUL, _G, _T, _F),  # 2^20 - 1
-           (_SQ, _T, _G, 20), (_MUL, _T, _T, _G),  # 2^40 - 1
-           (_SQ, _T, _T, 10), (_MUL, _G, _T, _F),  # 2^50 - 1
-           (_SQ, _T, _G, 50), (_MUL, _B, _T, _G),  # 2^100 - 1
-           (_SQ, _T, _B, 100), (_MUL, _T, _T, _B),  # 2^200 - 1
-           (_SQ, _T, _T, 50), (_MUL, _T, _T, _G))  # 2^250 - 1
+    (254 or 252 squarings, 11 multiplies); uses A B C D F G T; no END."""
+    ops = _ops(_SQ, _A, z, 1, _SQ, _B, _A, 2, _MUL, _C, _B, z, _MUL, _D, _C, _A,  # z^2, z^9, z^11
+               _SQ, _B, _D, 1, _MUL, _B, _B, _C,  # z^(2^5 - 1)
+               _SQ, _T, _B, 5, _MUL, _F, _T, _B,  # 2^10 - 1
+               _SQ, _T, _F, 10, _MUL, _G, _T, _F,  # 2^20 - 1
+               _SQ, _T, _G, 20, _MUL, _T, _T, _G,  # 2^40 - 1
+               _SQ, _T, _T, 10, _MUL, _G, _T, _F,  # 2^50 - 1
+               _SQ, _T, _G, 50, _MUL, _B, _T, _G,  # 2^100 - 1
+               _SQ, _T, _B, 100, _MUL, _T, _T, _B,  # 2^200 - 1
+               _SQ, _T, _T, 50, _MUL, _T, _T, _G)  # 2^250 - 1
     if p58:
-        return ops + ((_SQ, _T, _T, 2), (_MUL, dst, _T, z))  # 2^252 - 3
-    return ops + ((_SQ, _T, _T, 5), (_MUL, dst, _T, _D))  # 2^255 - 21 = p - 2
+        return ops + _ops(_SQ, _T, _T, 2, _MUL, dst, _T, z)  # 2^252 - 3
+    return ops + _ops(_SQ, _T, _T, 5, _MUL, dst, _T, _D)  # 2^255 - 21 = p - 2
 
 
 # The hot programs are built once; rarer ones in the function using them.
-_P_INIT = _asm((_SET, _X, 0, 0), (_SET, _Y, 1, 0), (_SET, _Z, 1, 0), (_SET, _E, 0, 0), (_SET, _H, 0, 0))
-_P_DBL4 = _asm(*(_DBL * 4))
+_P_INIT = _ops(_SET, _X, 0, 0, _SET, _Y, 1, 0, _SET, _Z, 1, 0, _SET, _E, 0, 0, _SET, _H, 0, 0) + _END
+_P_DBL4 = _DBL * 4 + _END
 _P_ADD = (_add(0, False), _add(1, False))  # [negative digit]
 # (X : Y : Z) -> canonical y at ext[0:32], x at ext[32:64]
-_P_ENCODE = _asm(*(_pow(_Z, _T, False) + ((_MUL, _X, _X, _T), (_MUL, _Y, _Y, _T), (_PACK, 0, _Y, 0),
-                                          (_PACK, 1, _X, 0))))
+_P_ENCODE = _pow(_Z, _T, False) + _ops(_MUL, _X, _X, _T, _MUL, _Y, _Y, _T, _PACK, 0, _Y, 0,
+                                       _PACK, 1, _X, 0) + _END
 # the saved point Q: from affine x, y at ext[0:64] (with E*H = xy), to X.., from X..
-_P_SAVE_XY = _asm((_LD, _QX, 0, 0), (_LD, _QY, 1, 0), (_SET, _QZ, 1, 0), (_ADD, _QE, _QX, _ZERO),
-                  (_ADD, _QH, _QY, _ZERO))
-_P_LOAD = _asm((_ADD, _X, _QX, _ZERO), (_ADD, _Y, _QY, _ZERO), (_ADD, _Z, _QZ, _ZERO),
-               (_ADD, _E, _QE, _ZERO), (_ADD, _H, _QH, _ZERO))
-_P_SAVE = _asm((_ADD, _QX, _X, _ZERO), (_ADD, _QY, _Y, _ZERO), (_ADD, _QZ, _Z, _ZERO),
-               (_ADD, _QE, _E, _ZERO), (_ADD, _QH, _H, _ZERO))
+_P_SAVE_XY = _ops(_LD, _QX, 0, 0, _LD, _QY, 1, 0, _SET, _QZ, 1, 0, _ADD, _QE, _QX, _ZERO,
+                  _ADD, _QH, _QY, _ZERO) + _END
+_P_LOAD = _ops(_ADD, _X, _QX, _ZERO, _ADD, _Y, _QY, _ZERO, _ADD, _Z, _QZ, _ZERO,
+               _ADD, _E, _QE, _ZERO, _ADD, _H, _QH, _ZERO) + _END
+_P_SAVE = _ops(_ADD, _QX, _X, _ZERO, _ADD, _QY, _Y, _ZERO, _ADD, _QZ, _Z, _ZERO,
+               _ADD, _QE, _E, _ZERO, _ADD, _QH, _H, _ZERO) + _END
 # the cached form (Y+X, Y-X, 2dT, 2Z) of the running point -> ext[off:off+128]
-_P_CACHE = _asm((_MUL, _T, _E, _H), (_ADD, _A, _Y, _X), (_PACK, 0, _A, 0), (_SUB, _A, _Y, _X),
-                (_PACK, 1, _A, 0), (_MUL, _A, _T, _D2), (_PACK, 2, _A, 0), (_ADD, _A, _Z, _Z),
-                (_PACK, 3, _A, 0))
+_P_CACHE = _ops(_MUL, _T, _E, _H, _ADD, _A, _Y, _X, _PACK, 0, _A, 0, _SUB, _A, _Y, _X,
+                _PACK, 1, _A, 0, _MUL, _A, _T, _D2, _PACK, 2, _A, 0, _ADD, _A, _Z, _Z,
+                _PACK, 3, _A, 0) + _END
 
-_mem = None  # the slots, allocated once by _scratch()
-
-
-def _scratch():
-    """Working memory for every call, allocated on first use (~2 KB) and
-    reused: verification allocates no field elements at all."""
-    global _mem, _out, _sd, _kd
-    if _mem is None:
-        _out = bytearray(64)
-        _sd = array("b", bytes(64))
-        _kd = array("b", bytes(64))
-        mem = _new_mem(_SLOTS)
-        _run(mem, mem, _asm((_SET, _ZERO, 0, 0), (_LD, _D2, 0, 0)), D2.to_bytes(32, "little"), 0)
-        _mem = mem
-    return _mem
+# Working memory for every call, allocated once at import (~2.4 KB, early
+# in the heap) and reused: verification allocates no field elements at all.
+_mem = _new_mem(_SLOTS)
+_out = bytearray(64)  # encodings
+_sd = array("b", bytes(64))  # digits of S
+_kd = array("b", bytes(64))  # digits of k
+_run(_mem, _mem, _ops(_SET, _ZERO, 0, 0, _LD, _D2, 0, 0) + _END, D2.to_bytes(32, "little"), 0)
 
 
 def _save_point(mem, x, y):
@@ -207,16 +203,17 @@ def decode_point(b):
     buf[0:32] = y.to_bytes(32, "little")
     buf[32:64] = D.to_bytes(32, "little")
     buf[192:224] = SQRT_M1.to_bytes(32, "little")
-    mem = _scratch()
+    mem = _mem
     u, v, w = _QX, _QY, _QZ
-    ops = ((_LD, _Y, 0, 0), (_SQ, _A, _Y, 1), (_SET, _B, 1, 0), (_SUB, u, _A, _B), (_LD, _C, 1, 0),
-           (_MUL, v, _C, _A), (_ADD, v, v, _B), (_SQ, _C, v, 1), (_MUL, _C, _C, v), (_MUL, w, u, _C),
-           (_SQ, _D, _C, 1), (_MUL, _D, _D, v), (_MUL, _Z, u, _D))
-    ops += _pow(_Z, _T, True)
-    ops += ((_MUL, _X, w, _T), (_SQ, _A, _X, 1), (_MUL, _A, _A, v), (_PACK, 2, _A, 0), (_PACK, 3, u, 0),
-            (_SUB, _B, _ZERO, u), (_PACK, 4, _B, 0), (_PACK, 5, _X, 0), (_LD, _C, 6, 0),
-            (_MUL, _C, _X, _C), (_PACK, 7, _C, 0))
-    _run(mem, mem, _asm(*ops), buf, 0)
+    ops = (_ops(_LD, _Y, 0, 0, _SQ, _A, _Y, 1, _SET, _B, 1, 0, _SUB, u, _A, _B, _LD, _C, 1, 0,
+                _MUL, v, _C, _A, _ADD, v, v, _B, _SQ, _C, v, 1, _MUL, _C, _C, v, _MUL, w, u, _C,
+                _SQ, _D, _C, 1, _MUL, _D, _D, v, _MUL, _Z, u, _D)
+           + _pow(_Z, _T, True)
+           + _ops(_MUL, _X, w, _T, _SQ, _A, _X, 1, _MUL, _A, _A, v, _PACK, 2, _A, 0, _PACK, 3, u, 0,
+                  _SUB, _B, _ZERO, u, _PACK, 4, _B, 0, _PACK, 5, _X, 0, _LD, _C, 6, 0,
+                  _MUL, _C, _X, _C, _PACK, 7, _C, 0)
+           + _END)
+    _run(mem, mem, ops, buf, 0)
     mv = memoryview(buf)
     if mv[64:96] == mv[96:128]:
         x = int.from_bytes(mv[160:192], "little")
@@ -233,26 +230,26 @@ def decode_point(b):
 
 def encode_point(X, Y, Z):
     """Projective (X : Y : Z), ints -> the 32-byte encoding as an int."""
-    mem = _scratch()
+    mem = _mem
     buf = bytearray(96)
     buf[0:32] = (X % P).to_bytes(32, "little")
     buf[32:64] = (Y % P).to_bytes(32, "little")
     buf[64:96] = (Z % P).to_bytes(32, "little")
-    _run(mem, mem, _asm((_LD, _X, 0, 0), (_LD, _Y, 1, 0), (_LD, _Z, 2, 0)), buf, 0)
+    _run(mem, mem, _ops(_LD, _X, 0, 0, _LD, _Y, 1, 0, _LD, _Z, 2, 0) + _END, buf, 0)
     _run(mem, mem, _P_ENCODE, buf, 0)
     return int.from_bytes(buf[0:32], "little") | ((buf[32] & 1) << 255)
 
 
 def _is_small_order(x, y):
     # 8A is the identity (X = 0; then Y = Z) exactly for the 8 torsion points
-    mem = _scratch()
+    mem = _mem
     _save_point(mem, x, y)
     buf = bytearray(32)
     _run(mem, mem, _P_LOAD, buf, 0)
-    dbl = _asm(*_DBL)
+    dbl = _DBL + _END
     for _ in range(3):
         _run(mem, mem, dbl, buf, 0)
-    _run(mem, mem, _asm((_PACK, 0, _X, 0)), buf, 0)
+    _run(mem, mem, _ops(_PACK, 0, _X, 0) + _END, buf, 0)
     return buf == bytes(32)
 
 
@@ -265,22 +262,22 @@ def build_table(x, y):
     position's cached base point. The output is allocated first, while the
     heap is still unfragmented (docs/memory.md)."""
     out = bytearray(_TABLE)
-    mem = _scratch()
+    mem = _mem
     run = _run
     work = bytearray(1152)
     mv = memoryview(work)
     # point j at work[128j:]: X, Y, Z, prefix; Z's product goes on in PR
-    store = _asm((_PACK, 0, _X, 0), (_PACK, 1, _Y, 0), (_PACK, 2, _Z, 0), (_PACK, 3, _PR, 0),
-                 (_MUL, _PR, _PR, _Z))
-    invert = _asm(*_pow(_PR, _INV, False))
+    store = _ops(_PACK, 0, _X, 0, _PACK, 1, _Y, 0, _PACK, 2, _Z, 0, _PACK, 3, _PR, 0,
+                 _MUL, _PR, _PR, _Z) + _END
+    invert = _pow(_PR, _INV, False) + _END
     # point j -> its Niels form (y+x, y-x, 2dxy) at work[128j:]; INV becomes
     # 1 / (product of the Z before j)
-    norm = _asm((_LD, _X, 0, 0), (_LD, _Y, 1, 0), (_LD, _Z2, 2, 0), (_LD, _C, 3, 0),
-                (_MUL, _C, _INV, _C), (_MUL, _INV, _INV, _Z2), (_MUL, _X, _X, _C), (_MUL, _Y, _Y, _C),
-                (_ADD, _A, _Y, _X), (_PACK, 0, _A, 0), (_SUB, _A, _Y, _X), (_PACK, 1, _A, 0),
-                (_MUL, _A, _X, _Y), (_MUL, _A, _A, _D2), (_PACK, 2, _A, 0))
+    norm = _ops(_LD, _X, 0, 0, _LD, _Y, 1, 0, _LD, _Z2, 2, 0, _LD, _C, 3, 0,
+                _MUL, _C, _INV, _C, _MUL, _INV, _INV, _Z2, _MUL, _X, _X, _C, _MUL, _Y, _Y, _C,
+                _ADD, _A, _Y, _X, _PACK, 0, _A, 0, _SUB, _A, _Y, _X, _PACK, 1, _A, 0,
+                _MUL, _A, _X, _Y, _MUL, _A, _A, _D2, _PACK, 2, _A, 0) + _END
     add = _add(0, True)
-    set_pr = _asm((_SET, _PR, 1, 0))
+    set_pr = _ops(_SET, _PR, 1, 0) + _END
     _save_point(mem, x, y)
     for m in range(16):
         run(mem, mem, _P_LOAD, work, 0)
@@ -372,10 +369,10 @@ def _digits(s):
 def _comb2(sd, btab, kd, atab):
     """_comb as projective ints (X, Y, Z): setup/identity.py computes [a]B
     with it and encode_point()."""
-    mem = _scratch()
+    mem = _mem
     _comb(mem, sd, btab, kd, atab)
     xyz = bytearray(96)
-    _run(mem, mem, _asm((_PACK, 0, _X, 0), (_PACK, 1, _Y, 0), (_PACK, 2, _Z, 0)), xyz, 0)
+    _run(mem, mem, _ops(_PACK, 0, _X, 0, _PACK, 1, _Y, 0, _PACK, 2, _Z, 0) + _END, xyz, 0)
     return (int.from_bytes(xyz[0:32], "little"), int.from_bytes(xyz[32:64], "little"),
             int.from_bytes(xyz[64:96], "little"))
 
@@ -404,7 +401,7 @@ def verify_prepared(key, signature, message):
         h.update(key.raw)
         h.update(message)
         k = int.from_bytes(h.digest(), "little") % L
-        mem = _scratch()
+        mem = _mem
         _recode(_sd, sig[32:])
         _recode(_kd, k.to_bytes(32, "little"))
         _comb(mem, _sd, _base(), _kd, key.table)
@@ -483,7 +480,7 @@ def verify(public_key, signature, message):
         h.update(raw)
         h.update(message)
         k = int.from_bytes(h.digest(), "little") % L
-        mem = _scratch()
+        mem = _mem
         atab = _small_table(mem, (P - pt[0]) % P, pt[1])
         _recode(_sd, sig[32:])
         _recode(_kd, k.to_bytes(32, "little"))
