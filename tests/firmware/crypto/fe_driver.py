@@ -20,11 +20,11 @@ def _run(req):
     mem = fe.new_mem(n)
     for s, limbs in req["init"]:
         for i, v in enumerate(limbs):
-            o = 80 * s + 4 * i
-            mem[o:o + 4] = v.to_bytes(4, "little")
+            o = 40 * s + 2 * i
+            mem[o:o + 2] = v.to_bytes(2, "little")
     ext = bytearray(bytes.fromhex(req["ext"]))
     fe.run(mem, mem, bytes.fromhex(req["prog"]), ext, req.get("off", 0))
-    slots = [[int.from_bytes(mem[80 * s + 4 * i:80 * s + 4 * i + 4], "little") for i in range(20)]
+    slots = [[int.from_bytes(mem[40 * s + 2 * i:40 * s + 2 * i + 2], "little") for i in range(20)]
              for s in range(n)]
     return {"slots": slots, "ext": ext.hex()}
 

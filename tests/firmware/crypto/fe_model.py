@@ -6,7 +6,8 @@ limb value an `Iv`: a closed interval [lo, hi] of integers. Arithmetic on
 intervals over-approximates the set of values an expression can take, so a
 run whose inputs are the intervals [0, LMAX] covers every input limb vector
 at once; each result is checked against the signed 32-bit range of the
-ESP32's viper ints (the unix port's 64-bit ints would hide an overflow).
+ESP32's viper ints (the unix port's 64-bit ints would hide an overflow), and
+every store into a uint16 limb against [0, 65535].
 With lo == hi the same code is an exact concrete run.
 
 Control flow in the field code depends only on opcodes and loop counters
@@ -119,7 +120,7 @@ class Buf:
 
     def __init__(self, items, size: int):
         self.items = list(items)
-        self.size = size  # bytes per item (4: ptr32, 1: ptr8)
+        self.size = size  # bytes per item (4: ptr32, 2: ptr16, 1: ptr8)
         self.base = Buf._next
         Buf._next += 0x100000
         _BUFS.append(self)
@@ -144,10 +145,13 @@ class Ptr:
         return self._items(i)[self.index + i]
 
     def __setitem__(self, i, v):
-        if self.buf is not None and self.buf.size == 1:  # ptr8 stores keep the low byte
+        size = self.buf.size if self.buf is not None else 0
+        if size == 1:  # ptr8 stores keep the low byte
             v = v & 0xFF
-        elif isinstance(v, int):
-            Iv(v)  # range check
+        elif size == 2:  # ptr16 (limbs): the value must fit, or it would be cut
+            iv = Iv.of(v)
+            if iv.lo < 0 or iv.hi > 0xFFFF:
+                raise Overflow(f"store of [{iv.lo}, {iv.hi}] into a uint16 limb")
         self._items(i)[self.index + i] = v
 
 
@@ -173,7 +177,8 @@ def load_module(source_path: Path) -> types.SimpleNamespace:
     saved = sys.modules.get("micropython")
     sys.modules["micropython"] = stub
     try:
-        ns = {"ptr32": _ptr_factory(4), "ptr8": _ptr_factory(1), "__name__": "fe_model_generated"}
+        ns = {"ptr32": _ptr_factory(4), "ptr16": _ptr_factory(2), "ptr8": _ptr_factory(1),
+              "__name__": "fe_model_generated"}
         exec(compile(source_path.read_text(), str(source_path), "exec"), ns)
     finally:
         if saved is None:
@@ -189,7 +194,7 @@ class Machine:
 
     def __init__(self, module, slots: int, ext_len: int = 64):
         self.module = module
-        self.mem = Buf([0] * (20 * slots), 4)
+        self.mem = Buf([0] * (20 * slots), 2)
         self.ext = Buf([0] * ext_len, 1)
 
     def set_slot(self, s: int, limbs):
