@@ -106,11 +106,14 @@ def _ops(*code):
 
 
 _END = b"\xff\0\0\0"
-# 2P for a = -1 ("dbl-2008-hwcd"): 4 squarings, 3 multiplies; T = E*H
-_DBL = _ops(_SQ, _A, _X, 1, _SQ, _B, _Y, 1, _SQ, _C, _Z, 1, _ADD, _C, _C, _C,
-            _ADD, _E, _X, _Y, _SQ, _E, _E, 1, _SUB, _E, _E, _A, _SUB, _E, _E, _B,
-            _SUB, _G, _B, _A, _SUB, _F, _G, _C, _ADD, _H, _A, _B, _SUB, _H, _ZERO, _H,
-            _MUL, _X, _E, _F, _MUL, _Y, _G, _H, _MUL, _Z, _F, _G)
+
+
+def _dbl():
+    """2P for a = -1 ("dbl-2008-hwcd"): 4 squarings, 3 multiplies; T = E*H."""
+    return _ops(_SQ, _A, _X, 1, _SQ, _B, _Y, 1, _SQ, _C, _Z, 1, _ADD, _C, _C, _C,
+                _ADD, _E, _X, _Y, _SQ, _E, _E, 1, _SUB, _E, _E, _A, _SUB, _E, _E, _B,
+                _SUB, _G, _B, _A, _SUB, _F, _G, _C, _ADD, _H, _A, _B, _SUB, _H, _ZERO, _H,
+                _MUL, _X, _E, _F, _MUL, _Y, _G, _H, _MUL, _Z, _F, _G)
 
 
 def _add(neg, cached):
@@ -149,24 +152,29 @@ def _pow(z, dst, p58):
     return ops + _ops(_SQ, _T, _T, 5, _MUL, dst, _T, _D)  # 2^255 - 21 = p - 2
 
 
-# The hot programs are built once; rarer ones in the function using them.
+# The hot programs are built once (~600 bytes); the rest by the functions
+# that use them, and dropped after.
 _P_INIT = _ops(_SET, _X, 0, 0, _SET, _Y, 1, 0, _SET, _Z, 1, 0, _SET, _E, 0, 0, _SET, _H, 0, 0) + _END
-_P_DBL4 = _DBL * 4 + _END
+_P_DBL4 = _dbl() * 4 + _END
 _P_ADD = (_add(0, False), _add(1, False))  # [negative digit]
 # (X : Y : Z) -> canonical y at ext[0:32], x at ext[32:64]
 _P_ENCODE = _pow(_Z, _T, False) + _ops(_MUL, _X, _X, _T, _MUL, _Y, _Y, _T, _PACK, 0, _Y, 0,
                                        _PACK, 1, _X, 0) + _END
-# the saved point Q: from affine x, y at ext[0:64] (with E*H = xy), to X.., from X..
-_P_SAVE_XY = _ops(_LD, _QX, 0, 0, _LD, _QY, 1, 0, _SET, _QZ, 1, 0, _ADD, _QE, _QX, _ZERO,
-                  _ADD, _QH, _QY, _ZERO) + _END
-_P_LOAD = _ops(_ADD, _X, _QX, _ZERO, _ADD, _Y, _QY, _ZERO, _ADD, _Z, _QZ, _ZERO,
-               _ADD, _E, _QE, _ZERO, _ADD, _H, _QH, _ZERO) + _END
-_P_SAVE = _ops(_ADD, _QX, _X, _ZERO, _ADD, _QY, _Y, _ZERO, _ADD, _QZ, _Z, _ZERO,
-               _ADD, _QE, _E, _ZERO, _ADD, _QH, _H, _ZERO) + _END
-# the cached form (Y+X, Y-X, 2dT, 2Z) of the running point -> ext[off:off+128]
-_P_CACHE = _ops(_MUL, _T, _E, _H, _ADD, _A, _Y, _X, _PACK, 0, _A, 0, _SUB, _A, _Y, _X,
-                _PACK, 1, _A, 0, _MUL, _A, _T, _D2, _PACK, 2, _A, 0, _ADD, _A, _Z, _Z,
-                _PACK, 3, _A, 0) + _END
+
+
+def _q_progs():
+    """(load, save, cache) for the saved point Q, built when used (prepare,
+    verify, decoding checks): Q -> the running point, the running point ->
+    Q, and the cached form (Y+X, Y-X, 2dT, 2Z) of the running point written
+    to ext[off:off+128]."""
+    return (_ops(_ADD, _X, _QX, _ZERO, _ADD, _Y, _QY, _ZERO, _ADD, _Z, _QZ, _ZERO,
+                 _ADD, _E, _QE, _ZERO, _ADD, _H, _QH, _ZERO) + _END,
+            _ops(_ADD, _QX, _X, _ZERO, _ADD, _QY, _Y, _ZERO, _ADD, _QZ, _Z, _ZERO,
+                 _ADD, _QE, _E, _ZERO, _ADD, _QH, _H, _ZERO) + _END,
+            _ops(_MUL, _T, _E, _H, _ADD, _A, _Y, _X, _PACK, 0, _A, 0, _SUB, _A, _Y, _X,
+                 _PACK, 1, _A, 0, _MUL, _A, _T, _D2, _PACK, 2, _A, 0, _ADD, _A, _Z, _Z,
+                 _PACK, 3, _A, 0) + _END)
+
 
 # Working memory for every call, allocated once at import (~1.4 KB, early
 # in the heap) and reused: verification allocates no field elements at all.
@@ -178,11 +186,12 @@ _run(_mem, _mem, _ops(_SET, _ZERO, 0, 0, _LD, _D2, 0, 0) + _END, D2.to_bytes(32,
 
 
 def _save_point(mem, x, y):
-    """Q = the affine point (x, y) (ints < p)."""
+    """Q = the affine point (x, y) (ints < p), with E*H = xy."""
     xy = bytearray(64)
     xy[0:32] = x.to_bytes(32, "little")
     xy[32:64] = y.to_bytes(32, "little")
-    _run(mem, mem, _P_SAVE_XY, xy, 0)
+    _run(mem, mem, _ops(_LD, _QX, 0, 0, _LD, _QY, 1, 0, _SET, _QZ, 1, 0, _ADD, _QE, _QX, _ZERO,
+                        _ADD, _QH, _QY, _ZERO) + _END, xy, 0)
 
 
 # --- Points ------------------------------------------------------------------
@@ -245,8 +254,8 @@ def _is_small_order(x, y):
     mem = _mem
     _save_point(mem, x, y)
     buf = bytearray(32)
-    _run(mem, mem, _P_LOAD, buf, 0)
-    dbl = _DBL + _END
+    _run(mem, mem, _q_progs()[0], buf, 0)
+    dbl = _dbl() + _END
     for _ in range(3):
         _run(mem, mem, dbl, buf, 0)
     _run(mem, mem, _ops(_PACK, 0, _X, 0) + _END, buf, 0)
@@ -278,10 +287,11 @@ def build_table(x, y):
                 _MUL, _A, _X, _Y, _MUL, _A, _A, _D2, _PACK, 2, _A, 0) + _END
     add = _add(0, True)
     set_pr = _ops(_SET, _PR, 1, 0) + _END
+    load, save, cache = _q_progs()
     _save_point(mem, x, y)
     for m in range(16):
-        run(mem, mem, _P_LOAD, work, 0)
-        run(mem, mem, _P_CACHE, work, 1024)
+        run(mem, mem, load, work, 0)
+        run(mem, mem, cache, work, 1024)
         run(mem, mem, set_pr, work, 0)
         for j in range(8):
             if j:
@@ -293,10 +303,10 @@ def build_table(x, y):
             o = (8 * m + j) * _POINT
             out[o:o + _POINT] = mv[128 * j:128 * j + _POINT]
         if m < 15:
-            run(mem, mem, _P_LOAD, work, 0)
+            run(mem, mem, load, work, 0)
             for _ in range(4):
                 run(mem, mem, _P_DBL4, work, 0)
-            run(mem, mem, _P_SAVE, work, 0)
+            run(mem, mem, save, work, 0)
     return out
 
 
@@ -419,19 +429,20 @@ def _small_table(mem, x, y):
     run = _run
     tab = bytearray(4096)
     cadd = _add(0, True)
+    load, save, cache = _q_progs()
     _save_point(mem, x, y)
     for m in range(4):
         first = 1024 * m
-        run(mem, mem, _P_LOAD, tab, 0)
-        run(mem, mem, _P_CACHE, tab, first)
+        run(mem, mem, load, tab, 0)
+        run(mem, mem, cache, tab, first)
         for j in range(1, 8):
             run(mem, mem, cadd, tab, first)
-            run(mem, mem, _P_CACHE, tab, first + 128 * j)
+            run(mem, mem, cache, tab, first + 128 * j)
         if m < 3:
-            run(mem, mem, _P_LOAD, tab, 0)
+            run(mem, mem, load, tab, 0)
             for _ in range(16):
                 run(mem, mem, _P_DBL4, tab, 0)
-            run(mem, mem, _P_SAVE, tab, 0)
+            run(mem, mem, save, tab, 0)
     return tab
 
 
