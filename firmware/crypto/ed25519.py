@@ -152,7 +152,7 @@ def _pow(z, dst, p58):
     return ops + _ops(_SQ, _T, _T, 5, _MUL, dst, _T, _D)  # 2^255 - 21 = p - 2
 
 
-# The hot programs are built once (~600 bytes); the rest by the functions
+# The hot programs are built once (~530 bytes); the rest by the functions
 # that use them, and dropped after.
 _P_INIT = _ops(_SET, _X, 0, 0, _SET, _Y, 1, 0, _SET, _Z, 1, 0, _SET, _E, 0, 0, _SET, _H, 0, 0) + _END
 _P_DBL4 = _dbl() * 4 + _END
