@@ -34,6 +34,7 @@ verify() does the same checks without prepare(): a 32-point table for -A
 (positions 16^16 apart, not normalised) built per call; ~3x slower.
 """
 
+import gc
 import sys
 from array import array
 
@@ -328,7 +329,12 @@ def prepare(public_key):
         if pt is None or _is_small_order(pt[0], pt[1]):
             return None
         x, y = pt
-        return PreparedKey(raw, build_table((P - x) % P, y))
+        key = PreparedKey(raw, build_table((P - x) % P, y))
+        # prepare() leaves ~30 KB of garbage but, unlike the bigint code, not
+        # enough to trigger a collection: without one, later allocations go
+        # above it and a big block (the base table) can find no room.
+        gc.collect()
+        return key
     except MemoryError:
         raise
     except Exception:
