@@ -88,7 +88,7 @@ def run(a: ptr16, b: ptr16, prog: ptr8, ext: ptr8, off: int):
     pc = 0
     while True:
         op = prog[pc]
-        if op == 255:
+        if op == 255:  # END
             return
         o = ptr16(mb + 40 * prog[pc + 1])
         a = ptr16(mb + 40 * prog[pc + 2])
@@ -215,22 +215,24 @@ def pack(ind):
 def main():
     i2, i3, i4 = " " * 8, " " * 12, " " * 16
     lines = [HEADER]
-    lines += [f"{i2}if op < 2:", f"{i3}if op == 0:", f"{i4}n = 1", f"{i3}while n > 0:", f"{i4}if op == 0:"]
+    mul, sq = OPS["MUL"], OPS["SQ"]
+    assert (mul, sq) == (0, 1)  # `op < 2`: the two product operations share the tail
+    lines += [f"{i2}if op < 2:", f"{i3}if op == {mul}:", f"{i4}n = 1", f"{i3}while n > 0:", f"{i4}if op == {mul}:"]
     lines += mul_columns(" " * 20)
     lines.append(f"{i4}else:")
     lines += sq_columns(" " * 20)
     lines.append(" " * 20 + "a = o  # the next squaring works in place")
     lines += product_tail(i4)
     lines.append(f"{i4}n -= 1")
-    lines.append(f"{i2}elif op == 2:")
+    lines.append(f"{i2}elif op == {OPS['ADD']}:")
     lines += linear(i3, sub=False)
-    lines.append(f"{i2}elif op == 3:")
+    lines.append(f"{i2}elif op == {OPS['SUB']}:")
     lines += linear(i3, sub=True)
-    lines.append(f"{i2}elif op == 4:")
+    lines.append(f"{i2}elif op == {OPS['LD']}:")
     lines += load(i3)
-    lines.append(f"{i2}elif op == 5:")
+    lines.append(f"{i2}elif op == {OPS['PACK']}:")
     lines += pack(i3)
-    lines.append(f"{i2}elif op == 6:")
+    lines.append(f"{i2}elif op == {OPS['SET']}:")
     lines.append(f"{i3}o[0] = prog[pc - 2]")
     lines += [f"{i3}o[{i}] = 0" for i in range(1, NLIMBS)]
     print("\n".join(lines))

@@ -49,7 +49,7 @@ def run(a: ptr16, b: ptr16, prog: ptr8, ext: ptr8, off: int):
     pc = 0
     while True:
         op = prog[pc]
-        if op == 255:
+        if op == 255:  # END
             return
         o = ptr16(mb + 40 * prog[pc + 1])
         a = ptr16(mb + 40 * prog[pc + 2])
