@@ -430,9 +430,14 @@ def heap_map(text: str, exclude: int = 0) -> dict:
     big = sum(n * 32 for ch, n in allocs if ch == "h" and n >= 8)
     small = sum(n * 32 for ch, n in allocs if not (ch == "h" and n >= 8))
     est = big + sum(max(16, (n * 32) // 2) for ch, n in allocs if not (ch == "h" and n >= 8))
-    qstr = 0
+    qstr = qstr_data = 0
     if "n_total_bytes=" in body:
         qstr = int(body.split("n_total_bytes=")[1].split()[0])
+        qstr_data = int(body.split("n_str_data_bytes=")[1].split(",")[0].split()[0])
+    # the pool tables are raw blocks of 8+ blocks (counted whole above); the
+    # string data sits in 128-byte chunks (4 blocks: counted half above), so
+    # a frozen build saves the tables and half the data from the estimate
+    in_est = (qstr - qstr_data) + qstr_data // 2
     by_type: dict[str, list[int]] = {}
     for ch, n in allocs:
         t = by_type.setdefault(ch, [0, 0])
@@ -440,7 +445,7 @@ def heap_map(text: str, exclude: int = 0) -> dict:
         t[1] += n * 32
     sizes = sorted((n * 32 for ch, n in allocs if ch == "h" and n >= 8), reverse=True)
     return {"big": big, "small": small, "esp32": est, "qstr": qstr, "largest": sizes[:24],
-            "esp32_frozen": est - qstr, "by_type": by_type, "count": len(allocs)}
+            "esp32_frozen": est - in_est, "by_type": by_type, "count": len(allocs)}
 
 
 def search(build: Build, lo: int, hi: int, scans: int = 200, step: int = 4) -> tuple[int, int, dict]:
@@ -652,7 +657,7 @@ s = d.revocations.snapshot
 print("  of which revocation sparse index + slice + block buffers|%d" % (len(s._keys) + len(s._slice) + len(s._buf)))
 al = d.config.allowlist
 print("  of which allowlist page index + page buffer (%d entries)|%d"
-      % (len(al), len(al._firsts) + len(al._offs) * al._offs.itemsize + len(al._buf) + len(al._rec)))
+      % (len(al), len(al._firsts) + len(al._offs) * 4 + len(al._buf) + len(al._rec)))
 d = k = al = None
 from crypto import ed25519
 ed25519._base()

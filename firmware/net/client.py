@@ -91,7 +91,10 @@ class MQTTClient(MQTTProtocol):
         self.backoff_min_ms = backoff_min_ms
         self.backoff_max_ms = backoff_max_ms
         self._slots = [[_FREE, 0, None, None, False, 0, 0] for _ in range(inflight)]
-        self._q0 = [[None, None, False] for _ in range(qos0_slots)]
+        # QoS 0 ring: allocated on the first QoS 0 publish (the firmware
+        # publishes QoS 1 only today; docs/memory.md)
+        self._q0 = None
+        self._q0_slots = qos0_slots
         self._q0_head = 0
         self._q0_len = 0
         self._subs = []
@@ -133,6 +136,8 @@ class MQTTClient(MQTTProtocol):
                     return s[_PID]
             return 0
         q = self._q0
+        if q is None:
+            q = self._q0 = [[None, None, False] for _ in range(self._q0_slots)]
         if self._q0_len == len(q):
             self._q0_head = (self._q0_head + 1) % len(q)
             self._q0_len -= 1
