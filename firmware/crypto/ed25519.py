@@ -324,7 +324,7 @@ def prepare(public_key):
             return None
         x, y = pt
         key = PreparedKey(raw, build_table((P - x) % P, y, _KEY_POSITIONS))
-        # prepare() leaves ~10 KB of garbage but, unlike the bigint code, not
+        # prepare() leaves some KB of garbage but, unlike the bigint code, not
         # enough to trigger a collection: without one, later allocations go
         # above it and a big block (the base table) can find no room.
         gc.collect()
