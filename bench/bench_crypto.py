@@ -65,6 +65,14 @@ def device_part(mode, runs=200):
             out[name] = gc.mem_alloc() - before
             gc.enable()
         out["table_bytes_per_key"] = len(key.table)
+        out["base_table_bytes"] = len(ed25519._base())
+        # what one more trusted key keeps: its PreparedKey with table and key bytes
+        gc.collect()
+        before = gc.mem_alloc()
+        keep = ed25519.prepare(PK)
+        gc.collect()
+        out["resident_per_key_bytes"] = gc.mem_alloc() - before
+        del keep
         out["headroom_verify_bytes"] = headroom(lambda: ed25519.verify_prepared(key, SIG, MSG))
         out["headroom_one_shot_bytes"] = headroom(lambda: ed25519.verify(PK, SIG, MSG))
         return out
@@ -253,7 +261,9 @@ def host_main():
     for name, med, best in rows:
         print("%-58s %10.1f %10.1f" % (name, med, best))
     print()
-    print("comb table per prepared key: %d bytes (base point table: same size)" % dev["table_bytes_per_key"])
+    print("comb table per prepared key: %d bytes, resident per prepared key (gc.mem_alloc): %d bytes "
+          "(base point table: %d bytes)" % (dev["table_bytes_per_key"], dev["resident_per_key_bytes"],
+                                             dev["base_table_bytes"]))
     print("heap allocated per call (gc off, all garbage afterwards): verify_prepared %d, verify %d, prepare %d bytes"
           % (dev["alloc_verify_prepared"], dev["alloc_verify"], dev["alloc_prepare"]))
     print("free heap needed (ballast method): verify_prepared %d, verify %d, prepare %d bytes"

@@ -4,9 +4,10 @@
 # unix port. Signing is used for one thing: proving to the fleet, during
 # registration, that this device holds the key (SIGN answers a challenge).
 #
-# Signing reuses the verifier's field and table code (crypto/ed25519.py):
-# [r]B uses the base comb table. It is not constant-time; the only thing the
-# device ever signs is a fresh fleet challenge over the USB cable.
+# Signing reuses the verifier's field and table code: [a]B and [r]B are
+# crypto.ed25519.base_mul (the base comb table). It is not constant-time;
+# the only thing the device ever signs is a fresh fleet challenge over the
+# USB cable.
 from micropython import const
 
 _NVS_KEY = "id_seed"
@@ -22,13 +23,6 @@ def _sha512(*parts):
     return h.digest()
 
 
-def _base_mult(s):
-    from crypto import ed25519 as ed
-
-    X, Y, Z = ed._comb2(ed._digits(s), ed._base(), [0] * 64, ed._base())
-    return ed.encode_point(X, Y, Z).to_bytes(32, "little")
-
-
 def _expand(seed):
     h = _sha512(seed)
     a = int.from_bytes(h[:32], "little")
@@ -38,11 +32,10 @@ def _expand(seed):
 
 
 def public_key_from_seed(seed):
-    a, _ = _expand(seed)
-    # a < 2^255: reduce mod L first (the comb takes scalars below 2^253)
-    from crypto import ed25519 as ed
+    from crypto.ed25519 import base_mul
 
-    return _base_mult(a % ed.L)
+    a, _ = _expand(seed)
+    return base_mul(a)  # a < 2^255; base_mul reduces it mod L
 
 
 def sign(seed, message):
@@ -50,9 +43,9 @@ def sign(seed, message):
     from crypto import ed25519 as ed
 
     a, prefix = _expand(seed)
-    pub = _base_mult(a % ed.L)
+    pub = ed.base_mul(a)
     r = int.from_bytes(_sha512(prefix, message), "little") % ed.L
-    R = _base_mult(r)
+    R = ed.base_mul(r)
     k = int.from_bytes(_sha512(R, pub, message), "little") % ed.L
     S = (r + k * a) % ed.L
     return R + S.to_bytes(32, "little")

@@ -1,5 +1,5 @@
-"""setup/identity.py signs with the verifier's comb (crypto.ed25519 _comb2,
-_digits, _base, encode_point): its keys and signatures must stay RFC 8032's.
+"""setup/identity.py signs with the verifier's comb (crypto.ed25519.base_mul):
+its keys and signatures must stay RFC 8032's.
 
 Runs under MicroPython; `cryptography` (OpenSSL) derives the same key pair
 from each seed and signs the same message (Ed25519 signing is deterministic).

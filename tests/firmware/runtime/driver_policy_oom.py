@@ -85,11 +85,15 @@ elif scenario == "ballast":
 
     occupancy = Occupancy()  # made at boot, before the decider (main.py order)
     gc.collect()
-    ballast = []
+    # slots allocated up front: a growing list stops at the first block its
+    # own reallocation cannot find, and leaves the rest of the heap free
+    ballast = [None] * 4096
+    n = 0
     for size in (8192, 1024, 128):
         try:
-            while gc.mem_free() > 16 * 1024:
-                ballast.append(bytearray(size))
+            while gc.mem_free() > 16 * 1024 and n < 4096:
+                ballast[n] = bytearray(size)
+                n += 1
         except MemoryError:
             pass
     plane = new_plane(occupancy)
