@@ -22,7 +22,7 @@ from provisioning.ports import open_port
 from provisioning.vcable import VirtualCable
 
 DRIVER = Path(__file__).with_name("driver_console_watch.py")
-QUIET_MS = 600
+QUIET_MS = 2500  # long enough that a loaded CI machine never goes "quiet" between two frames
 
 
 class Device:
