@@ -29,12 +29,13 @@ import tracemalloc
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from greengate.passes import claims as c  # noqa: E402
 from greengate.passes.issue import issue  # noqa: E402
 from greengate.passes.keys import TrustEntry, generate, kid_for, raw_public  # noqa: E402
 from greengate.passes.verify import Verifier  # noqa: E402
+from mpy import script_file  # noqa: E402
 
 NOW = 1_632_200_000
 
@@ -127,7 +128,7 @@ def run_device(text, entry, runs, heap="4m", headroom=0):
     env = dict(os.environ, MICROPYPATH=f"{FW_PATH}:.frozen")
     cfg = {"pub": entry.public_key.hex(), "issuer": entry.issuer, "text": text, "now": NOW, "runs": runs,
            "headroom": headroom}
-    p = subprocess.run(["micropython", "-X", f"heapsize={heap}", "-c", DEVICE_SCRIPT],
+    p = subprocess.run(["micropython", "-X", f"heapsize={heap}", script_file(DEVICE_SCRIPT)],
                        input=json.dumps(cfg) + "\n", capture_output=True, text=True, env=env)
     if p.returncode != 0:
         return None

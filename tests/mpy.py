@@ -9,9 +9,12 @@ interpreter start.
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,6 +23,24 @@ SHARED = REPO.parent / "shared"
 TESTDATA = SHARED / "testdata"
 
 MICROPYTHON = shutil.which("micropython") or "micropython"
+
+
+_scripts: Path | None = None
+
+
+def script_file(text: str) -> str:
+    """A file holding `text`, to run as `micropython FILE`. Scripts are never
+    passed with `-c`: the PyPI unix-port wrapper now and then mangles a long
+    command-line argument, and the script then ends early without a word
+    (exit 0, no output)."""
+    global _scripts
+    if _scripts is None:
+        _scripts = Path(tempfile.mkdtemp(prefix="gg-mpy-"))
+        atexit.register(shutil.rmtree, _scripts, True)
+    path = _scripts / (hashlib.sha256(text.encode()).hexdigest()[:20] + ".py")
+    if not path.exists():
+        path.write_text(text)
+    return str(path)
 
 
 def mpy_env(extra_path: list[Path] | None = None) -> dict[str, str]:
@@ -39,10 +60,7 @@ def run_micropython(
 ) -> subprocess.CompletedProcess:
     """Run a script file (Path) or source text (str) under MicroPython."""
     cmd = [MICROPYTHON, "-X", f"heapsize={heap}"]
-    if isinstance(script, Path):
-        cmd.append(str(script))
-    else:
-        cmd += ["-c", script]
+    cmd.append(str(script) if isinstance(script, Path) else script_file(script))
     cmd += list(args or [])
     data = stdin.encode() if isinstance(stdin, str) else stdin
     return subprocess.run(

@@ -220,10 +220,14 @@ class SimTerminal:
     # -- what the firmware did ---------------------------------------------
     def events(self) -> list[dict]:
         try:
-            text = self.paths.events.read_text()
+            data = self.paths.events.read_bytes()
         except FileNotFoundError:
             return []
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        # The firmware may be writing its next line right now: only whole
+        # (newline-terminated) lines count, decoded after the cut so a
+        # half-written UTF-8 letter is never decoded; the rest comes next time.
+        whole = data[: data.rfind(b"\n") + 1].decode()
+        return [json.loads(line) for line in whole.splitlines() if line.strip()]
 
     def wait_for(self, predicate, timeout: float = 20.0, after: int = 0) -> dict:
         """First event (index >= after) matching predicate; SimError on timeout."""

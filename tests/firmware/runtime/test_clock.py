@@ -29,11 +29,11 @@ print(json.dumps(out))
 def run(tmp_path, **env):
     import subprocess
 
-    from mpy import MICROPYTHON, mpy_env
+    from mpy import MICROPYTHON, mpy_env, script_file
 
     e = mpy_env()
     e.update(GG_FLASH_DIR=str(tmp_path / "flash"), **env)
-    res = subprocess.run([MICROPYTHON, "-c", SCRIPT], env=e, capture_output=True, text=True, timeout=30)
+    res = subprocess.run([MICROPYTHON, script_file(SCRIPT)], env=e, capture_output=True, text=True, timeout=30)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout)
 
