@@ -96,6 +96,8 @@ def decode_state(payload: bytes) -> dict:
     err = m.get(12)
     if isinstance(err, (list, tuple)) and len(err) == 3 and all(type(x) is int for x in err):
         out["last_control_error"] = list(err)
+    elif 12 in m and err is None:  # the gate says: no error (any more)
+        out["last_control_error"] = None
     return out
 
 

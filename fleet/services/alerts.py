@@ -15,11 +15,17 @@ from fleet.core.config import Settings
 from fleet.models import Alert, Device, Site, utcnow
 
 from fleet.broker_bridge import topics
+from greengate.passes import reasons
 
 from . import control
 
 KINDS = ("REVOKED_PRESENTED", "DEVICE_OFFLINE", "CONFIG_DRIFT", "REVOCATION_DRIFT",
-         "CLOCK_DRIFT", "OUTBOX_BACKLOG", "TAMPER")
+         "CLOCK_DRIFT", "OUTBOX_BACKLOG", "TAMPER", "GATE_ERROR")
+# state key 12 [kind, reason, version] with reason INTERNAL: the gate could not
+# build its decider (kind 0: out of heap after a retry and a reset) or a
+# signed file on its flash is damaged (kind 1-3): it refuses passes until
+# the next good control message (docs/protocol.md 4.2)
+INTERNAL = reasons.code("INTERNAL")
 
 
 def _open(db: Session, kind: str, device_id: str) -> bool:
@@ -62,6 +68,9 @@ def evaluate(db: Session, settings: Settings, now: dt.datetime | None = None) ->
             checks.append(("OUTBOX_BACKLOG", {"depth": device.outbox_depth}))
         if device.tamper:
             checks.append(("TAMPER", {}))
+        err = device.last_control_error
+        if isinstance(err, list) and len(err) == 3 and err[1] == INTERNAL:
+            checks.append(("GATE_ERROR", {"message_kind": err[0], "version": err[2]}))
         for kind, detail in checks:
             a = raise_alert(db, kind, device, bid, **detail)
             if a is not None:

@@ -112,6 +112,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "alert.REVOCATION_DRIFT": ("Lệch danh sách thu hồi", "Revocation list drift"),
     "alert.CLOCK_DRIFT": ("Lệch đồng hồ", "Clock drift"),
     "alert.OUTBOX_BACKLOG": ("Hàng đợi gửi bị dồn", "Outbox backlog"),
+    "alert.GATE_ERROR": ("Cổng lỗi nội bộ, có thể đang từ chối mọi thẻ",
+                         "Gate internal error: it may be refusing every pass"),
     "alert.TAMPER": ("Nghi bị can thiệp", "Tamper"),
     "biz.title": ("Doanh nghiệp", "Businesses"),
     "biz.new": ("Thêm doanh nghiệp", "New business"),

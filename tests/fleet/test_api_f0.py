@@ -72,6 +72,8 @@ def test_revoked_presented_alert_and_fleet_checks(api, session_factory, settings
     with session_factory() as db:
         d = db.get(Device, G2)
         d.clock_drift_s, d.outbox_depth, d.tamper = 999.0, 10_000, True
+        d.last_control_error = [0, 29, 0]  # decider rebuild failed: the gate refuses passes
+        db.get(Device, G1).last_control_error = [1, 43, 7]  # a refused message: not an outage
         d.config_version = 0
         # the bridge published G2's configuration 10 minutes ago; G2 still reports version 0
         for row in db.scalars(select(ControlOutbox).where(ControlOutbox.topic == topics.config(G2))):
@@ -79,7 +81,9 @@ def test_revoked_presented_alert_and_fleet_checks(api, session_factory, settings
         db.commit()
     assert mgr.post("/api/v1/alerts/evaluate").status_code == 403
     kinds = sorted(a["kind"] for a in op.post("/api/v1/alerts/evaluate").json())
-    assert kinds == ["CLOCK_DRIFT", "CONFIG_DRIFT", "OUTBOX_BACKLOG", "TAMPER"]
+    assert kinds == ["CLOCK_DRIFT", "CONFIG_DRIFT", "GATE_ERROR", "OUTBOX_BACKLOG", "TAMPER"]
+    gate_error = op.get("/api/v1/alerts?kind=GATE_ERROR").json()
+    assert [(a["device_id"], a["detail"]) for a in gate_error] == [(G2, {"message_kind": 0, "version": 0})]
     assert op.post("/api/v1/alerts/evaluate").json() == []  # open alerts are not raised twice
     assert {a["business_id"] for a in mgr.get("/api/v1/alerts").json()} == {"B1"}
     b2_alert = [a for a in op.get("/api/v1/alerts?kind=TAMPER").json()][0]
