@@ -28,19 +28,39 @@ def check_pass_hash(value: str) -> str:
     return value
 
 
-def _claim_version(db: Session, row: Revocation, change) -> bool:  # noqa: ANN001
-    """Give `row` the next list version and apply `change(row)`. Concurrent
-    changes race for the version: the unique constraint decides, the loser
-    (False) retries with a fresh maximum."""
-    try:
-        with db.begin_nested():
-            row.version = control.revocation_version(db) + 1
-            change(row)
-            db.add(row)
-            db.flush()
-        return True
-    except IntegrityError:
-        return False
+def _set_state(db: Session, pass_hash: str, active: bool, change, action: str, reason: str,
+               actor: str) -> Revocation:  # noqa: ANN001
+    """Shared by revoke (active=True) and lift (active=False): the pass's row
+    (a missing row counts as lifted) must be in the other state; it gets the
+    next list version with change(row) applied, then the pass's status, the
+    audit record and the delta. Concurrent changes race for the version: the
+    unique constraint decides and the loser retries with a fresh maximum."""
+    for _ in range(5):
+        row = db.scalar(select(Revocation).where(Revocation.pass_hash == pass_hash))
+        if (row is not None and row.active) == active:
+            if active:
+                raise errors.Conflict("pass already revoked / thẻ đã bị thu hồi", code="ALREADY_REVOKED")
+            raise errors.Conflict("pass is not revoked / thẻ không bị thu hồi", code="NOT_REVOKED")
+        if row is None:
+            row = Revocation(pass_hash=pass_hash)
+        try:
+            with db.begin_nested():
+                row.version = control.revocation_version(db) + 1
+                change(row)
+                db.add(row)
+                db.flush()
+        except IntegrityError:
+            continue  # the savepoint's rollback expired the row: the next select reloads it
+        p = db.scalar(select(Pass).where(Pass.pass_hash == pass_hash))
+        if p is not None:
+            if active:
+                p.status = "f0" if reason == "F0" else "revoked"
+            elif p.status in ("revoked", "f0"):
+                p.status = "active"
+        audit.record(db, actor, action, "pass", pass_hash, reason=reason, version=row.version)
+        control.enqueue_revocation_update(db)
+        return row
+    raise errors.Conflict("revocation list busy, try again", code="BUSY")
 
 
 def revoke(db: Session, pass_hash: str, reason: str, actor: str) -> Revocation:
@@ -54,21 +74,7 @@ def revoke(db: Session, pass_hash: str, reason: str, actor: str) -> Revocation:
         row.active, row.reason, row.created_by, row.created_at = True, reason, actor, utcnow()
         row.lift_reason = row.lifted_by = row.lifted_at = None
 
-    for _ in range(5):
-        row = db.scalar(select(Revocation).where(Revocation.pass_hash == pass_hash))
-        if row is not None and row.active:
-            raise errors.Conflict("pass already revoked / thẻ đã bị thu hồi", code="ALREADY_REVOKED")
-        if row is None:
-            row = Revocation(pass_hash=pass_hash)
-        if not _claim_version(db, row, change):
-            continue
-        p = db.scalar(select(Pass).where(Pass.pass_hash == pass_hash))
-        if p is not None:
-            p.status = "f0" if reason == "F0" else "revoked"
-        audit.record(db, actor, "pass.revoke", "pass", pass_hash, reason=reason, version=row.version)
-        control.enqueue_revocation_update(db)
-        return row
-    raise errors.Conflict("revocation list busy, try again", code="BUSY")
+    return _set_state(db, pass_hash, True, change, "pass.revoke", reason, actor)
 
 
 def lift(db: Session, pass_hash: str, reason: str, actor: str) -> Revocation:
@@ -81,17 +87,4 @@ def lift(db: Session, pass_hash: str, reason: str, actor: str) -> Revocation:
     def change(row: Revocation) -> None:
         row.active, row.lift_reason, row.lifted_by, row.lifted_at = False, reason, actor, utcnow()
 
-    for _ in range(5):
-        row = db.scalar(select(Revocation).where(Revocation.pass_hash == pass_hash))
-        if row is None or not row.active:
-            raise errors.Conflict("pass is not revoked / thẻ không bị thu hồi", code="NOT_REVOKED")
-        if not _claim_version(db, row, change):
-            db.refresh(row)
-            continue
-        p = db.scalar(select(Pass).where(Pass.pass_hash == pass_hash))
-        if p is not None and p.status in ("revoked", "f0"):
-            p.status = "active"
-        audit.record(db, actor, "pass.unrevoke", "pass", pass_hash, reason=reason, version=row.version)
-        control.enqueue_revocation_update(db)
-        return row
-    raise errors.Conflict("revocation list busy, try again", code="BUSY")
+    return _set_state(db, pass_hash, False, change, "pass.unrevoke", reason, actor)

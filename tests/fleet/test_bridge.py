@@ -58,6 +58,13 @@ def start_bridge(kind, params, sessions, key, **kw):
     return Bridge(sessions, params, key, shared=(kind == "mosquitto"), poll_s=0.05, **kw).start()
 
 
+def unpublished(sessions):
+    """Outbox rows the bridge has not published (PUBACK) yet."""
+    with sessions() as db:
+        return db.scalar(select(func.count()).select_from(ControlOutbox)
+                         .where(ControlOutbox.published_at.is_(None)))
+
+
 def count_scans(sessions, device_id=None):
     with sessions() as db:
         q = select(func.count()).select_from(Scan)
@@ -174,12 +181,7 @@ def test_retained_config_and_suspension_reach_a_late_device(broker, sqlite_sessi
         latest = lambda: opened(fleet_key, d.messages(topics.config(D1))[-1])  # noqa: E731
         wait_until(lambda: latest().body[4] is True)
         assert latest().version > m.version  # a newer version: the gate applies it
-
-        def unpublished():
-            with sqlite_sessions() as db:
-                return db.scalar(select(func.count()).select_from(ControlOutbox)
-                                 .where(ControlOutbox.published_at.is_(None)))
-        wait_until(lambda: unpublished() == 0)
+        wait_until(lambda: unpublished(sqlite_sessions) == 0)
         d.close()
     finally:
         bridge.stop()
@@ -197,11 +199,7 @@ def test_retiring_a_gate_clears_its_retained_config(broker, sqlite_sessions, fle
         with sqlite_sessions() as db:
             registry.update_device(db, registry.get_device(db, D1), {"status": "retired"}, "test")
             db.commit()
-
-        def cleared():
-            with sqlite_sessions() as db:
-                return db.scalar(select(ControlOutbox.published_at).where(ControlOutbox.kind == "clear"))
-        wait_until(cleared)
+        wait_until(lambda: unpublished(sqlite_sessions) == 0)  # the clear is out
         late = SimDevice(D1, params).connect()  # whoever connects with that id now
         wait_until(lambda: late.suback)
         time.sleep(0.5)
