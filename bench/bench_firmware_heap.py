@@ -110,6 +110,7 @@ def _event(self, kind, fields=None):
             import micropython
             micropython.mem_info(1)
             micropython.qstr_info()
+            print("MODULES " + " ".join(sys.modules))
             print("MAP-END")
             os.unsetenv("GG_HEAP_MAP")
 _u.Port.event = _event
@@ -138,6 +139,7 @@ class Build:
 
     def __init__(self, mode: str, workdir: Path, src: Path = FIRMWARE):
         self.mode = mode
+        self.src = src
         self.romfs = None
         self.rom_kb = 0  # heap the ROMFS image occupies here (added to -X heapsize)
         if mode == "source":
@@ -444,8 +446,10 @@ def heap_map(text: str, exclude: int = 0) -> dict:
         t[0] += 1
         t[1] += n * 32
     sizes = sorted((n * 32 for ch, n in allocs if ch == "h" and n >= 8), reverse=True)
+    modules = body.split("MODULES ", 1)[1].split("\n", 1)[0].split() if "MODULES " in body else []
     return {"big": big, "small": small, "esp32": est, "qstr": qstr, "largest": sizes[:24],
-            "esp32_frozen": est - in_est, "by_type": by_type, "count": len(allocs)}
+            "esp32_frozen": est - in_est, "by_type": by_type, "count": len(allocs),
+            "modules": modules}
 
 
 def search(build: Build, lo: int, hi: int, scans: int = 200, step: int = 4) -> tuple[int, int, dict]:
@@ -518,6 +522,64 @@ def import_costs(build: Build, modules: list[str] | None = None) -> tuple[list[t
         else:
             costs.append((ln.split()[0], int(ln.split()[1])))
     return costs, qstr
+
+
+PORT_IMPORTS = """
+import gc, sys, micropython
+def qstr_bytes():
+    import io
+    micropython.qstr_info()
+common, measured = sys.stdin.read().split(), sys.argv[1:]  # a long argv can break the wrapper
+for m in common:
+    try:
+        __import__(m)
+    except ImportError:
+        pass
+for m in measured:
+    gc.collect()
+    a = gc.mem_alloc()
+    print("QSTR-BEFORE")
+    micropython.qstr_info()
+    __import__(m)
+    gc.collect()
+    print("COST %s %d" % (m, gc.mem_alloc() - a))
+    micropython.qstr_info()
+"""
+
+# modules this port loads that an ESP32 with its SSD1306 would not, and back
+PORT_ONLY = ("display.png", "display.st7789", "display.filedisp", "hal.unix")
+DEVICE_ONLY = ("hal.esp32",)
+
+
+def port_modules(build: Build, modules: list[str]) -> dict:
+    """Import cost of the unix-port-only modules among `modules` and of the
+    ESP32's own HAL instead, each imported after all the common modules
+    (so the cost is that module's own objects), as {name: (live heap growth,
+    of which qstr pool growth)}."""
+    from rom_parts import module_file
+
+    common = [m for m in modules if m not in PORT_ONLY and m != "main"
+              and (module_file(build.tree, m, ".mpy") or m.startswith("asyncio"))]
+    measured = [m for m in PORT_ONLY if m in modules] + list(DEVICE_ONLY)
+    env_ = dict(os.environ, MICROPYPATH=".frozen", GG_ROMFS=str(build.romfs))
+    res = subprocess.run([micropython_binary(), "-X", "heapsize=4m", "-c", ROM_MOUNT + PORT_IMPORTS,
+                          *measured], input=" ".join(common), capture_output=True, text=True,
+                         env=env_, timeout=120)
+    if res.returncode:
+        raise RuntimeError(f"{res.stderr.strip()} (importing {common + measured})")
+    out, before, name = {}, 0, None
+    for ln in res.stdout.splitlines():
+        if ln.startswith("COST "):
+            name, cost = ln.split()[1], int(ln.split()[2])
+            out[name] = [cost, 0]
+        elif ln.startswith("qstr pool:"):
+            total = int(ln.split("n_total_bytes=")[1])
+            if name is not None and out[name][1] == 0 and before:
+                out[name][1] = total - before
+            before = total
+        elif ln == "QSTR-BEFORE":
+            name = None
+    return {k: tuple(v) for k, v in out.items()}
 
 
 CHECK = """
@@ -802,6 +864,33 @@ def main() -> None:
                       f" {hm['esp32']:,}" + (f"; with the modules frozen (qstr pool {hm['qstr']:,}"
                                              f" in flash): {hm['esp32_frozen']:,}"
                                              if build.romfs else " (bytecode on the heap)"))
+                if build.romfs and hm["modules"]:
+                    from rom_parts import rom_parts, rule_share
+
+                    parts = rom_parts(build.tree, build.src, hm["modules"])
+                    share = rule_share(parts)
+                    print(f"    less what the .mpy loader put on the heap that a frozen module keeps in"
+                          f" flash (bench/rom_parts.py; {len(parts['per_module'])} modules loaded):"
+                          f" constant tables {sum(parts['tables']):,}, constant objects"
+                          f" {sum(parts['objects']):,} ({len(parts['objects'])}), nested code"
+                          f" {sum(parts['nested']):,} ({len(parts['nested'])} scopes) here;"
+                          f" the rule had counted {share:,} of them")
+                    frozen = hm["esp32_frozen"] - share
+                    print(f"  ESP32 estimate, modules frozen: {frozen:,}")
+                    top = sorted(parts["per_module"].items(), key=lambda kv: -kv[1])[:8]
+                    print("    largest per module here: " + ", ".join(f"{m} {n:,}" for m, n in top))
+                    # the module set of an ESP32 with an SSD1306: without the
+                    # unix HAL and file panels, with hal.esp32; each module's
+                    # own objects (import cost less qstrs and ROM parts) halved
+                    pm = port_modules(build, hm["modules"])
+                    rom = rom_parts(build.tree, build.src, list(pm))["per_module"]
+                    share_of = {m: max(0, c - q - rom.get(m, 0)) // 2 for m, (c, q) in pm.items()}
+                    port_only = sum(n for m, n in share_of.items() if m not in DEVICE_ONLY)
+                    device = sum(n for m, n in share_of.items() if m in DEVICE_ONLY)
+                    print("    module objects (import cost less qstrs and ROM parts, halved): "
+                          + ", ".join(f"{m} {n:,}" for m, n in share_of.items()))
+                    print(f"  ESP32 estimate, frozen, the ESP32's modules (- {port_only:,} unix port"
+                          f" only, + {device:,} hal.esp32): {frozen - port_only + device:,}")
             if s["stderr_tail"]:
                 print(s["stderr_tail"])
         if everything or args.check:

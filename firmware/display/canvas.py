@@ -21,13 +21,6 @@ BLUE = const(0x1050C0)
 _ELLIPSIS = "\u2026"
 
 
-def _font_dir():
-    try:
-        return __file__.rsplit("/", 1)[0]
-    except (NameError, AttributeError):  # frozen module: no __file__
-        return "/display"
-
-
 class Canvas:
     def __init__(self, width, height, fmt, font_dir=None):
         self.width = width
@@ -39,7 +32,7 @@ class Canvas:
         self.buffer = bytearray(size)
         self.fb = framebuf.FrameBuffer(self.buffer, width, height, fmt)
         self._pal = framebuf.FrameBuffer(bytearray(1), 2, 1, framebuf.MONO_HLSB)
-        self._font_dir = font_dir or _font_dir()
+        self._font_dir = font_dir  # None: display.resource() finds the fonts
         self._fonts = {}
         self.zones = []
 
@@ -48,7 +41,11 @@ class Canvas:
         f = self._fonts.get(name)
         if f is None:
             from display.font import Font
-            f = Font(self._font_dir + "/font_" + name + ".bin")
+            from display import resource
+
+            fname = "font_" + name + ".bin"
+            f = Font(self._font_dir + "/" + fname if self._font_dir
+                     else resource(fname, globals().get("__file__")))
             self._fonts[name] = f
         return f
 

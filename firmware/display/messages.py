@@ -138,14 +138,13 @@ def _table():
 
 
 def use(source=None):
-    """Read texts from a GGT1 table (path or bytes-like; None: texts.bin next
-    to this module, /display/texts.bin when frozen). Returns the reader."""
+    """Read texts from a GGT1 table (path or bytes-like; None: texts.bin as
+    display.resource() finds it: frozen bytes or the file). Returns the reader."""
     global _texts
     if source is None:
-        try:
-            source = __file__.rsplit("/", 1)[0] + "/texts.bin"
-        except (NameError, AttributeError):  # frozen module: no __file__
-            source = "/display/texts.bin"
+        from display import resource
+
+        source = resource("texts.bin", globals().get("__file__"))
     if _texts is not None:
         _texts.close()
     _texts = Texts(source)
