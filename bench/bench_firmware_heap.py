@@ -432,10 +432,11 @@ def heap_map(text: str, exclude: int = 0) -> dict:
     big = sum(n * 32 for ch, n in allocs if ch == "h" and n >= 8)
     small = sum(n * 32 for ch, n in allocs if not (ch == "h" and n >= 8))
     est = big + sum(max(16, (n * 32) // 2) for ch, n in allocs if not (ch == "h" and n >= 8))
-    qstr = qstr_data = 0
+    qstr = qstr_data = n_qstr = 0
     if "n_total_bytes=" in body:
         qstr = int(body.split("n_total_bytes=")[1].split()[0])
         qstr_data = int(body.split("n_str_data_bytes=")[1].split(",")[0].split()[0])
+        n_qstr = int(body.split("n_qstr=")[1].split(",")[0].split()[0])
     # the pool tables are raw blocks of 8+ blocks (counted whole above); the
     # string data sits in 128-byte chunks (4 blocks: counted half above), so
     # a frozen build saves the tables and half the data from the estimate
@@ -449,7 +450,7 @@ def heap_map(text: str, exclude: int = 0) -> dict:
     modules = body.split("MODULES ", 1)[1].split("\n", 1)[0].split() if "MODULES " in body else []
     return {"big": big, "small": small, "esp32": est, "qstr": qstr, "largest": sizes[:24],
             "esp32_frozen": est - in_est, "by_type": by_type, "count": len(allocs),
-            "modules": modules}
+            "modules": modules, "n_qstr": n_qstr, "qstr_data": qstr_data}
 
 
 def search(build: Build, lo: int, hi: int, scans: int = 200, step: int = 4) -> tuple[int, int, dict]:
@@ -876,6 +877,15 @@ def main() -> None:
                           f" {sum(parts['nested']):,} ({len(parts['nested'])} scopes) here;"
                           f" the rule had counted {share:,} of them")
                     frozen = hm["esp32_frozen"] - share
+                    # names interned at run time (not in any loaded module's
+                    # .mpy) stay in a RAM pool on a frozen build too: ~7 B of
+                    # pool entry (hash, length, pointer) + the text each
+                    made = max(0, hm["n_qstr"] - len(parts["qstrs"]))
+                    avg = hm["qstr_data"] // max(1, hm["n_qstr"])
+                    runtime = made * (7 + avg)
+                    frozen += runtime
+                    print(f"    plus names interned at run time (qstr pool {hm['n_qstr']:,}, in loaded"
+                          f" modules {len(parts['qstrs']):,}): {made} x ~{7 + avg} B = {runtime:,}")
                     print(f"  ESP32 estimate, modules frozen: {frozen:,}")
                     top = sorted(parts["per_module"].items(), key=lambda kv: -kv[1])[:8]
                     print("    largest per module here: " + ", ".join(f"{m} {n:,}" for m, n in top))

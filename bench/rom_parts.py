@@ -172,8 +172,8 @@ def module_file(tree: Path, name: str, suffix: str) -> Path | None:
 
 def rom_parts(mpy_tree: Path, src_tree: Path, modules: list[str]) -> dict:
     """Per loaded module: the allocations above. Returns
-    {"tables": [...], "objects": [...], "nested": [...], "per_module": {name: bytes}}
-    (lists of allocation sizes in bytes, this port)."""
+    {"tables": [...], "objects": [...], "nested": [...], "per_module": {name: bytes},
+    "qstrs": the names they intern} (allocation sizes in bytes, this port)."""
     out: dict = {"tables": [], "objects": [], "nested": [], "per_module": {}}
     files = {}
     for name in modules:
@@ -184,6 +184,7 @@ def rom_parts(mpy_tree: Path, src_tree: Path, modules: list[str]) -> dict:
     qstrs: set = set()
     for mpy, _ in files.values():
         qstrs |= mpy_qstrs(mpy)
+    out["qstrs"] = qstrs
     for name, (mpy, src) in files.items():
         table, objs = mpy_tables(mpy, qstrs)
         nested = [NESTED_SCOPE] * nested_scopes(src)
