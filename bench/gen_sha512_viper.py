@@ -17,7 +17,7 @@ import micropython
 
 
 @micropython.viper
-def compress(state: ptr32, w: ptr32, k: ptr32, block: ptr8, off: int):
+def compress(state: ptr32, w: ptr32, k: ptr8, block: ptr8, off: int):
     m16 = uint(0xFFFF)
     M = (m16 << 16) | m16
 '''
@@ -112,8 +112,11 @@ def main():
     lines.append(f"{i2}uh = gh ^ (eh & (fh ^ gh))")
     lines.append(f"{i2}ul = gl ^ (el & (fl ^ gl))")
     lines += add_into(("sh", "sl"), ("uh", "ul"), i2)
-    lines.append(f"{i2}uh = uint(k[i])")
-    lines.append(f"{i2}ul = uint(k[i + 1])")
+    # K: 80 big-endian 64-bit words in a bytes constant (flash when frozen;
+    # byte reads: a frozen or ROMFS bytes object need not be 4-byte aligned)
+    lines.append(f"{i2}j = i << 2")
+    lines.append(f"{i2}uh = (uint(k[j]) << 24) | (uint(k[j + 1]) << 16) | (uint(k[j + 2]) << 8) | uint(k[j + 3])")
+    lines.append(f"{i2}ul = (uint(k[j + 4]) << 24) | (uint(k[j + 5]) << 16) | (uint(k[j + 6]) << 8) | uint(k[j + 7])")
     lines += add_into(("sh", "sl"), ("uh", "ul"), i2)
     lines.append(f"{i2}uh = uint(w[i])")
     lines.append(f"{i2}ul = uint(w[i + 1])")

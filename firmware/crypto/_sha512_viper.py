@@ -9,7 +9,7 @@ import micropython
 
 
 @micropython.viper
-def compress(state: ptr32, w: ptr32, k: ptr32, block: ptr8, off: int):
+def compress(state: ptr32, w: ptr32, k: ptr8, block: ptr8, off: int):
     m16 = uint(0xFFFF)
     M = (m16 << 16) | m16
     # W[0..15]: the block, big-endian
@@ -107,8 +107,9 @@ def compress(state: ptr32, w: ptr32, k: ptr32, block: ptr8, off: int):
         if sl < ul:
             sh += 1
         sh &= M
-        uh = uint(k[i])
-        ul = uint(k[i + 1])
+        j = i << 2
+        uh = (uint(k[j]) << 24) | (uint(k[j + 1]) << 16) | (uint(k[j + 2]) << 8) | uint(k[j + 3])
+        ul = (uint(k[j + 4]) << 24) | (uint(k[j + 5]) << 16) | (uint(k[j + 6]) << 8) | uint(k[j + 7])
         sl = (sl + ul) & M
         sh = sh + uh
         if sl < ul:

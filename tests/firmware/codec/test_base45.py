@@ -126,3 +126,19 @@ def test_cpython_path_agrees_with_micropython(codec_run, cpython_run):
     reqs += [{"op": "b45enc", "hex": bytes(rng.randrange(256) for _ in range(rng.randrange(0, 50))).hex()}
              for _ in range(300)]
     assert codec_run(reqs) == cpython_run(reqs)
+
+
+def test_reverse_table_matches_the_alphabet():
+    # _REV is a literal bytes table (flash when frozen): every byte value
+    # maps to its alphabet index, everything else to 0xFF
+    from mpy import run_micropython
+
+    r = run_micropython("from codec import base45 as b\nprint(bytes(b._REV).hex(), b._ALPHABET.decode())")
+    assert r.returncode == 0, r.stderr.decode()
+    table, alphabet = r.stdout.decode().split(" ", 1)
+    alphabet = alphabet.rstrip("\n")
+    assert len(alphabet) == 45
+    rev = bytes.fromhex(table)
+    assert len(rev) == 256
+    assert [rev[c] for c in range(256)] == [alphabet.index(chr(c)) if chr(c) in alphabet else 0xFF
+                                           for c in range(256)]
