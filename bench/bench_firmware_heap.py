@@ -432,11 +432,12 @@ def heap_map(text: str, exclude: int = 0) -> dict:
     big = sum(n * 32 for ch, n in allocs if ch == "h" and n >= 8)
     small = sum(n * 32 for ch, n in allocs if not (ch == "h" and n >= 8))
     est = big + sum(max(16, (n * 32) // 2) for ch, n in allocs if not (ch == "h" and n >= 8))
-    qstr = qstr_data = n_qstr = 0
+    qstr = qstr_data = n_qstr = n_pool = 0
     if "n_total_bytes=" in body:
         qstr = int(body.split("n_total_bytes=")[1].split()[0])
         qstr_data = int(body.split("n_str_data_bytes=")[1].split(",")[0].split()[0])
         n_qstr = int(body.split("n_qstr=")[1].split(",")[0].split()[0])
+        n_pool = int(body.split("n_pool=")[1].split(",")[0].split()[0])
     # the pool tables are raw blocks of 8+ blocks (counted whole above); the
     # string data sits in 128-byte chunks (4 blocks: counted half above), so
     # a frozen build saves the tables and half the data from the estimate
@@ -448,7 +449,22 @@ def heap_map(text: str, exclude: int = 0) -> dict:
         t[1] += n * 32
     sizes = sorted((n * 32 for ch, n in allocs if ch == "h" and n >= 8), reverse=True)
     modules = body.split("MODULES ", 1)[1].split("\n", 1)[0].split() if "MODULES " in body else []
-    return {"big": big, "small": small, "esp32": est, "qstr": qstr, "largest": sizes[:24],
+    # the qstr pool tables: each pool twice the size of the one before, the
+    # newest the largest raw block (n_pool of them, all in the heap here)
+    raw = sorted((n * 32 for ch, n in allocs if ch == "h"), reverse=True)
+    pools: list[int] = raw[:1] if n_pool else []
+    raw = raw[1:]
+    while raw and len(pools) < n_pool:
+        b = min(raw, key=lambda x: abs(x - pools[-1] / 2))
+        if abs(b - pools[-1] / 2) > pools[-1] * 0.04:
+            break
+        pools.append(b)
+        raw.remove(b)
+    rest = list(sizes)
+    for b in pools:
+        if b in rest:
+            rest.remove(b)
+    return {"big": big, "small": small, "esp32": est, "qstr": qstr, "largest": sizes[:24], "raw_big": rest, "pools": pools,
             "esp32_frozen": est - in_est, "by_type": by_type, "count": len(allocs),
             "modules": modules, "n_qstr": n_qstr, "qstr_data": qstr_data}
 
@@ -546,6 +562,30 @@ for m in measured:
     print("COST %s %d" % (m, gc.mem_alloc() - a))
     micropython.qstr_info()
 """
+
+# dict / map tables grow through these slot counts (py/map.c
+# hash_allocation_sizes); a table is 2 words a slot: 16 B here, 8 B on the ESP32
+DICT_SLOTS = (17, 23, 29, 37, 47, 59, 73, 97, 127, 167, 223)
+
+
+def dict_tables(raw_big: list[int], const_tables: list[int]) -> list[int]:
+    """The raw blocks of 8+ GC blocks that are dict tables: those of a dict
+    table's size, less as many of each size as there are module constant
+    tables of that size (the only other raw blocks of those sizes found:
+    checked against the module and class dicts of an import-only run)."""
+    sizes = {(n * 16 + 31) // 32 * 32 for n in DICT_SLOTS}
+    consts: dict[int, int] = {}
+    for t in const_tables:
+        consts[t] = consts.get(t, 0) + 1
+    out = []
+    for b in raw_big:
+        if b in sizes:
+            if consts.get(b):
+                consts[b] -= 1
+            else:
+                out.append(b)
+    return out
+
 
 # modules this port loads that an ESP32 with its SSD1306 would not, and back
 PORT_ONLY = ("display.png", "display.st7789", "display.filedisp", "hal.unix")
@@ -887,6 +927,16 @@ def main() -> None:
                     print(f"    plus names interned at run time (qstr pool {hm['n_qstr']:,}, in loaded"
                           f" modules {len(parts['qstrs']):,}): {made} x ~{7 + avg} B = {runtime:,}")
                     print(f"  ESP32 estimate, modules frozen: {frozen:,}")
+                    # dict tables of 17+ slots (2 words a slot) are raw blocks of
+                    # 8+ GC blocks: the rule kept them whole, on the ESP32 they
+                    # are half; known by their sizes, less the constant tables
+                    # of the same sizes (docs/memory.md, Method, step 4)
+                    tables = dict_tables(hm["raw_big"], parts["tables"])
+                    half = sum(tables) // 2
+                    print(f"    less half of {len(tables)} dict tables of 17+ slots ({sum(tables):,} here,"
+                          f" sizes {', '.join(f'{n:,}' for n in sorted(set(tables)))}): {half:,}")
+                    frozen -= half
+                    print(f"  ESP32 estimate, modules frozen, dict tables halved: {frozen:,}")
                     top = sorted(parts["per_module"].items(), key=lambda kv: -kv[1])[:8]
                     print("    largest per module here: " + ", ".join(f"{m} {n:,}" for m, n in top))
                     # the module set of an ESP32 with an SSD1306: without the
