@@ -105,6 +105,15 @@ def _event(self, kind, fields=None):
     if kind in ("decision", "control", "command") or (kind == "scanner" and fields and fields.get("state") == "ready"):
         _gc.collect()
         _ev(self, "mem", {"after": kind, "alloc": _gc.mem_alloc() - _rom, "free": _gc.mem_free(), "rom": _rom})
+        if kind == "control" and os.getenv("GG_HEAP_MAP_CONTROL"):
+            # and after the first control message (control plane loaded)
+            import micropython
+            print("MAP-CONTROL")
+            micropython.mem_info(1)
+            micropython.qstr_info()
+            print("MODULES " + " ".join(sys.modules))
+            print("MAP-END")
+            os.unsetenv("GG_HEAP_MAP_CONTROL")
         if kind == "decision" and os.getenv("GG_HEAP_MAP"):
             # the heap block map after the first scan, for the ESP32 estimate
             import micropython
@@ -302,6 +311,7 @@ class HeapSim(SimTerminal):
         if self.trace:
             env_["GG_HEAP_TRACE"] = "1"
             env_["GG_HEAP_MAP"] = "1"
+            env_["GG_HEAP_MAP_CONTROL"] = "1"
         if self.romfs:
             env_.update(MICROPYPATH=".frozen", GG_ROMFS=str(self.romfs))
         self.proc = subprocess.Popen(
@@ -390,7 +400,9 @@ def steady(build: Build, heap_kb: int = 1024, scans: int = 200) -> dict:
             "after_all_scans": dec[-1] if dec else None,
             "max_after_scan": max(dec) if dec else None,
             "after_control": max(ctl) if ctl else None,
-            "map": heap_map(r["stderr"], mem[0].get("rom", 0) if mem else 0),
+            "map": heap_map(r["stderr"].split("MAP-CONTROL")[0], mem[0].get("rom", 0) if mem else 0),
+            "map_control": heap_map(r["stderr"].split("MAP-CONTROL", 1)[1], mem[0].get("rom", 0))
+            if "MAP-CONTROL" in r["stderr"] and mem else {},
             "decisions": r["decisions"], "trace": [ln for ln in r["stderr"].splitlines()
                                                     if ln.startswith("HEAP ")],
             "stderr_tail": r["stderr"][-2000:] if not r["ok"] else ""}
@@ -827,6 +839,59 @@ def components(build: Build) -> list[tuple[str, int]]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def frozen_estimate(build: Build, hm: dict, brief: bool = False) -> int:
+    """Steps 2-5 of the ESP32 estimate (docs/memory.md, Method) on a parsed
+    heap map; prints each step (the final line only with `brief`)."""
+    out = print if not brief else (lambda *a, **k: None)
+    from rom_parts import rom_parts, rule_share
+
+    parts = rom_parts(build.tree, build.src, hm["modules"])
+    share = rule_share(parts)
+    out(f"    less what the .mpy loader put on the heap that a frozen module keeps in"
+          f" flash (bench/rom_parts.py; {len(parts['per_module'])} modules loaded):"
+          f" constant tables {sum(parts['tables']):,}, constant objects"
+          f" {sum(parts['objects']):,} ({len(parts['objects'])}), nested code"
+          f" {sum(parts['nested']):,} ({len(parts['nested'])} scopes) here;"
+          f" the rule had counted {share:,} of them")
+    frozen = hm["esp32_frozen"] - share
+    # names interned at run time (not in any loaded module's
+    # .mpy) stay in a RAM pool on a frozen build too: ~7 B of
+    # pool entry (hash, length, pointer) + the text each
+    made = max(0, hm["n_qstr"] - len(parts["qstrs"]))
+    avg = hm["qstr_data"] // max(1, hm["n_qstr"])
+    runtime = made * (7 + avg)
+    frozen += runtime
+    out(f"    plus names interned at run time (qstr pool {hm['n_qstr']:,}, in loaded"
+          f" modules {len(parts['qstrs']):,}): {made} x ~{7 + avg} B = {runtime:,}")
+    out(f"  ESP32 estimate, modules frozen: {frozen:,}")
+    # dict tables of 17+ slots (2 words a slot) are raw blocks of
+    # 8+ GC blocks: the rule kept them whole, on the ESP32 they
+    # are half; known by their sizes, less the constant tables
+    # of the same sizes (docs/memory.md, Method, step 4)
+    tables = dict_tables(hm["raw_big"], parts["tables"])
+    half = sum(tables) // 2
+    out(f"    less half of {len(tables)} dict tables of 17+ slots ({sum(tables):,} here,"
+          f" sizes {', '.join(f'{n:,}' for n in sorted(set(tables)))}): {half:,}")
+    frozen -= half
+    out(f"  ESP32 estimate, modules frozen, dict tables halved: {frozen:,}")
+    top = sorted(parts["per_module"].items(), key=lambda kv: -kv[1])[:8]
+    out("    largest per module here: " + ", ".join(f"{m} {n:,}" for m, n in top))
+    # the module set of an ESP32 with an SSD1306: without the
+    # unix HAL and file panels, with hal.esp32; each module's
+    # own objects (import cost less qstrs and ROM parts) halved
+    pm = port_modules(build, hm["modules"])
+    rom = rom_parts(build.tree, build.src, list(pm))["per_module"]
+    share_of = {m: max(0, c - q - rom.get(m, 0)) // 2 for m, (c, q) in pm.items()}
+    port_only = sum(n for m, n in share_of.items() if m not in DEVICE_ONLY)
+    device = sum(n for m, n in share_of.items() if m in DEVICE_ONLY)
+    out("    module objects (import cost less qstrs and ROM parts, halved): "
+        + ", ".join(f"{m} {n:,}" for m, n in share_of.items()))
+    final = frozen - port_only + device
+    print(f"  ESP32 estimate, frozen, the ESP32's modules (- {port_only:,} unix port"
+          f" only, + {device:,} hal.esp32): {final:,}")
+    return final
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steady", action="store_true")
@@ -906,51 +971,12 @@ def main() -> None:
                                              f" in flash): {hm['esp32_frozen']:,}"
                                              if build.romfs else " (bytecode on the heap)"))
                 if build.romfs and hm["modules"]:
-                    from rom_parts import rom_parts, rule_share
-
-                    parts = rom_parts(build.tree, build.src, hm["modules"])
-                    share = rule_share(parts)
-                    print(f"    less what the .mpy loader put on the heap that a frozen module keeps in"
-                          f" flash (bench/rom_parts.py; {len(parts['per_module'])} modules loaded):"
-                          f" constant tables {sum(parts['tables']):,}, constant objects"
-                          f" {sum(parts['objects']):,} ({len(parts['objects'])}), nested code"
-                          f" {sum(parts['nested']):,} ({len(parts['nested'])} scopes) here;"
-                          f" the rule had counted {share:,} of them")
-                    frozen = hm["esp32_frozen"] - share
-                    # names interned at run time (not in any loaded module's
-                    # .mpy) stay in a RAM pool on a frozen build too: ~7 B of
-                    # pool entry (hash, length, pointer) + the text each
-                    made = max(0, hm["n_qstr"] - len(parts["qstrs"]))
-                    avg = hm["qstr_data"] // max(1, hm["n_qstr"])
-                    runtime = made * (7 + avg)
-                    frozen += runtime
-                    print(f"    plus names interned at run time (qstr pool {hm['n_qstr']:,}, in loaded"
-                          f" modules {len(parts['qstrs']):,}): {made} x ~{7 + avg} B = {runtime:,}")
-                    print(f"  ESP32 estimate, modules frozen: {frozen:,}")
-                    # dict tables of 17+ slots (2 words a slot) are raw blocks of
-                    # 8+ GC blocks: the rule kept them whole, on the ESP32 they
-                    # are half; known by their sizes, less the constant tables
-                    # of the same sizes (docs/memory.md, Method, step 4)
-                    tables = dict_tables(hm["raw_big"], parts["tables"])
-                    half = sum(tables) // 2
-                    print(f"    less half of {len(tables)} dict tables of 17+ slots ({sum(tables):,} here,"
-                          f" sizes {', '.join(f'{n:,}' for n in sorted(set(tables)))}): {half:,}")
-                    frozen -= half
-                    print(f"  ESP32 estimate, modules frozen, dict tables halved: {frozen:,}")
-                    top = sorted(parts["per_module"].items(), key=lambda kv: -kv[1])[:8]
-                    print("    largest per module here: " + ", ".join(f"{m} {n:,}" for m, n in top))
-                    # the module set of an ESP32 with an SSD1306: without the
-                    # unix HAL and file panels, with hal.esp32; each module's
-                    # own objects (import cost less qstrs and ROM parts) halved
-                    pm = port_modules(build, hm["modules"])
-                    rom = rom_parts(build.tree, build.src, list(pm))["per_module"]
-                    share_of = {m: max(0, c - q - rom.get(m, 0)) // 2 for m, (c, q) in pm.items()}
-                    port_only = sum(n for m, n in share_of.items() if m not in DEVICE_ONLY)
-                    device = sum(n for m, n in share_of.items() if m in DEVICE_ONLY)
-                    print("    module objects (import cost less qstrs and ROM parts, halved): "
-                          + ", ".join(f"{m} {n:,}" for m, n in share_of.items()))
-                    print(f"  ESP32 estimate, frozen, the ESP32's modules (- {port_only:,} unix port"
-                          f" only, + {device:,} hal.esp32): {frozen - port_only + device:,}")
+                    frozen_estimate(build, hm)
+            cm = s.get("map_control")
+            if cm and build.romfs and cm["modules"]:
+                print(f"  after the first control message ({len(cm['modules'])} modules loaded,"
+                      f" the control plane with them):")
+                frozen_estimate(build, cm, brief=True)
             if s["stderr_tail"]:
                 print(s["stderr_tail"])
         if everything or args.check:
