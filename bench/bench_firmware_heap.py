@@ -120,8 +120,39 @@ def _event(self, kind, fields=None):
             micropython.mem_info(1)
             micropython.qstr_info()
             print("MODULES " + " ".join(sys.modules))
+            _census()
             print("MAP-END")
             os.unsetenv("GG_HEAP_MAP")
+def _census():
+    # bytearrays / arrays reachable from the modules (globals, instance
+    # attributes, containers): their lengths, for the byte-data correction
+    seen = set()
+    out = []
+    todo = [m for m in sys.modules.values()]
+    n = 0
+    while todo and n < 20000:
+        o = todo.pop()
+        n += 1
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        t = type(o)
+        if t is bytearray:  # (bytes / str: constants keep their data in ROM)
+            out.append(len(o))
+        elif t.__name__ == "array":
+            out.append(len(bytes(o)))
+        elif t in (list, tuple):
+            todo.extend(o)
+        elif t is dict:
+            todo.extend(o.values())
+        else:
+            try:
+                d = o.__dict__
+            except AttributeError:
+                continue
+            if type(d) is dict:
+                todo.extend(d.values())
+    print("BUFFERS " + " ".join(str(x) for x in out))
 _u.Port.event = _event
 if os.getenv("GG_HEAP_TRACE"):
     _seen = set(sys.modules)
@@ -461,6 +492,8 @@ def heap_map(text: str, exclude: int = 0) -> dict:
         t[1] += n * 32
     sizes = sorted((n * 32 for ch, n in allocs if ch == "h" and n >= 8), reverse=True)
     modules = body.split("MODULES ", 1)[1].split("\n", 1)[0].split() if "MODULES " in body else []
+    buffers = [int(x) for x in body.split("BUFFERS ", 1)[1].split("\n", 1)[0].split()] \
+        if "BUFFERS " in body else []
     # the qstr pool tables: each pool twice the size of the one before, the
     # newest the largest raw block (n_pool of them, all in the heap here)
     raw = sorted((n * 32 for ch, n in allocs if ch == "h"), reverse=True)
@@ -476,7 +509,7 @@ def heap_map(text: str, exclude: int = 0) -> dict:
     for b in pools:
         if b in rest:
             rest.remove(b)
-    return {"big": big, "small": small, "esp32": est, "qstr": qstr, "largest": sizes[:24], "raw_big": rest, "pools": pools,
+    return {"big": big, "small": small, "esp32": est, "qstr": qstr, "largest": sizes[:24], "raw_big": rest, "pools": pools, "buffers": buffers,
             "esp32_frozen": est - in_est, "by_type": by_type, "count": len(allocs),
             "modules": modules, "n_qstr": n_qstr, "qstr_data": qstr_data}
 
@@ -874,6 +907,14 @@ def frozen_estimate(build: Build, hm: dict, brief: bool = False) -> int:
           f" sizes {', '.join(f'{n:,}' for n in sorted(set(tables)))}): {half:,}")
     frozen -= half
     out(f"  ESP32 estimate, modules frozen, dict tables halved: {frozen:,}")
+    # byte data does not shrink on a 32-bit target, but the rule halved the
+    # small blocks (< 8 GC blocks) of bytearrays / arrays: add the difference
+    small = [n for n in hm["buffers"] if 0 < n < 8 * 32]
+    under = sum(max(16, (n + 15) // 16 * 16) - max(16, (n + 31) // 32 * 16) for n in small)
+    frozen += under
+    out(f"    plus the byte data of {len(small)} small bytearrays / arrays the rule halved"
+        f" ({sum(small):,} bytes): {under:,}")
+    out(f"  ESP32 estimate, modules frozen, dict tables halved, small buffers whole: {frozen:,}")
     top = sorted(parts["per_module"].items(), key=lambda kv: -kv[1])[:8]
     out("    largest per module here: " + ", ".join(f"{m} {n:,}" for m, n in top))
     # the module set of an ESP32 with an SSD1306: without the
