@@ -98,6 +98,18 @@ if os.getenv("GG_ROMFS"):
     sys.path.insert(0, "/rom")
     _gc.collect()
     _rom = _gc.mem_alloc() - _a
+import builtins
+_imported = set()  # every module imported, also those unloaded again
+_import = builtins.__import__
+def _track(name, *args):
+    m = _import(name, *args)
+    _imported.add(name)
+    if len(args) > 2 and type(args[2]) in (tuple, list):
+        for sub in args[2]:
+            if name + "." + sub in sys.modules:
+                _imported.add(name + "." + sub)
+    return m
+builtins.__import__ = _track
 from hal import unix as _u
 _ev = _u.Port.event
 def _event(self, kind, fields=None):
@@ -120,6 +132,7 @@ def _event(self, kind, fields=None):
             micropython.mem_info(1)
             micropython.qstr_info()
             print("MODULES " + " ".join(sys.modules))
+            print("IMPORTED " + " ".join(_imported | set(sys.modules)))
             _census()
             print("MAP-END")
             os.unsetenv("GG_HEAP_MAP")
@@ -494,6 +507,7 @@ def heap_map(text: str, exclude: int = 0) -> dict:
     modules = body.split("MODULES ", 1)[1].split("\n", 1)[0].split() if "MODULES " in body else []
     buffers = [int(x) for x in body.split("BUFFERS ", 1)[1].split("\n", 1)[0].split()] \
         if "BUFFERS " in body else []
+    imported = body.split("IMPORTED ", 1)[1].split("\n", 1)[0].split() if "IMPORTED " in body else modules
     # the qstr pool tables: each pool twice the size of the one before, the
     # newest the largest raw block (n_pool of them, all in the heap here)
     raw = sorted((n * 32 for ch, n in allocs if ch == "h"), reverse=True)
@@ -509,7 +523,7 @@ def heap_map(text: str, exclude: int = 0) -> dict:
     for b in pools:
         if b in rest:
             rest.remove(b)
-    return {"big": big, "small": small, "esp32": est, "qstr": qstr, "largest": sizes[:24], "raw_big": rest, "pools": pools, "buffers": buffers,
+    return {"big": big, "small": small, "esp32": est, "qstr": qstr, "largest": sizes[:24], "raw_big": rest, "pools": pools, "buffers": buffers, "imported": imported,
             "esp32_frozen": est - in_est, "by_type": by_type, "count": len(allocs),
             "modules": modules, "n_qstr": n_qstr, "qstr_data": qstr_data}
 
@@ -630,6 +644,33 @@ def dict_tables(raw_big: list[int], const_tables: list[int]) -> list[int]:
             else:
                 out.append(b)
     return out
+
+
+def import_qstrs(build: Build, modules: list[str]) -> int:
+    """Names (qstrs) interned by importing `modules` alone, in a fresh process."""
+    from rom_parts import module_file
+
+    mods = [m for m in modules if m != "main" and (module_file(build.tree, m, ".mpy")
+                                                   or m.startswith("asyncio"))]
+    script = ROM_MOUNT + (
+        "import micropython\n"
+        "for m in sys.stdin.read().split():\n"
+        "    try:\n"
+        "        __import__(m)\n"
+        "    except ImportError:\n"
+        "        pass\n"
+        "micropython.qstr_info()\n")
+    env_ = dict(os.environ, MICROPYPATH=".frozen", GG_ROMFS=str(build.romfs))
+    base = subprocess.run([micropython_binary(), "-X", "heapsize=4m", "-c", script],
+                          input="", capture_output=True, text=True, env=env_, timeout=120)
+    res = subprocess.run([micropython_binary(), "-X", "heapsize=4m", "-c", script],
+                         input=" ".join(mods), capture_output=True, text=True, env=env_, timeout=120)
+    if res.returncode or base.returncode:
+        raise RuntimeError(res.stderr + base.stderr)
+
+    def n(out: str) -> int:
+        return int(out.split("n_qstr=")[1].split(",")[0])
+    return n(res.stdout) - n(base.stdout)
 
 
 # modules this port loads that an ESP32 with its SSD1306 would not, and back
@@ -890,12 +931,17 @@ def frozen_estimate(build: Build, hm: dict, brief: bool = False) -> int:
     # names interned at run time (not in any loaded module's
     # .mpy) stay in a RAM pool on a frozen build too: ~7 B of
     # pool entry (hash, length, pointer) + the text each
-    made = max(0, hm["n_qstr"] - len(parts["qstrs"]))
+    # (modules imported and unloaded again left their names in the pool:
+    # frozen, those are in flash too)
+    # counted: the pool of a fresh process that imports the same modules
+    # (ROM_MOUNT's own few names are in both)
+    names = import_qstrs(build, hm["imported"])
+    made = max(0, hm["n_qstr"] - names)
     avg = hm["qstr_data"] // max(1, hm["n_qstr"])
     runtime = made * (7 + avg)
     frozen += runtime
-    out(f"    plus names interned at run time (qstr pool {hm['n_qstr']:,}, in loaded"
-          f" modules {len(parts['qstrs']):,}): {made} x ~{7 + avg} B = {runtime:,}")
+    out(f"    plus names interned at run time (qstr pool {hm['n_qstr']:,}; importing the same"
+        f" modules alone: {names:,}): {made} x ~{7 + avg} B = {runtime:,}")
     out(f"  ESP32 estimate, modules frozen: {frozen:,}")
     # dict tables of 17+ slots (2 words a slot) are raw blocks of
     # 8+ GC blocks: the rule kept them whole, on the ESP32 they
