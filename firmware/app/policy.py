@@ -50,7 +50,7 @@ class Policy:
         import os
         from control.state import ControlState
 
-        self.root = self.port.flash_dir() + "/control"  # app/provisioned.py control_root
+        self.root = self.port.flash_dir() + "/control"
         try:
             os.mkdir(self.root)
         except OSError:
