@@ -45,13 +45,13 @@ def main():
 
     client, reporter = netparts.build(port, cfg, plane, clock, on_connect=screen.refresh)
 
-    # signed control messages over MQTT -> control state -> plane.reload()
-    from app import controlservice
+    # signed control messages over MQTT -> control state -> plane.reload();
+    # the service is loaded only while messages come (control/link.py)
     from app.config import fleet_keys
 
     keys = fleet_keys(cfg)
     if keys:
-        plane.control = controlservice.build(plane, keys, port, gate, screen, port.log)
+        plane.start_control(keys, gate, screen, cfg.get("control_quiet_ms", 30000))
     else:
         port.log("no fleet keys in config.json: control messages are ignored")
     plane.attach(client, reporter, screen, queue)
@@ -78,7 +78,6 @@ def main():
     sup.add("exit_button", gate.exit_button.run)
     sup.add("net", net.run)
     sup.add("clock", ClockSync(port, clock, net).run)
-    sup.add("control", plane.run)
 
     # SETUP: provisioning frames on the USB console (docs/provisioning.md);
     # on a provisioned device the service is loaded only while frames come

@@ -1,5 +1,6 @@
 # Wires the control plane (control/service.py: MQTT control topics -> signed
-# messages verified, blobs fetched, state committed) to the device:
+# messages verified, blobs fetched, state committed) to the device; loaded
+# with the service only while messages are handled (control/link.py):
 #   on_applied(kind)      rebuild the decider (policy.reload: also the clock
 #                         floor), redraw the idle screen, record an event
 #   on_command(code, args) the commands only the device can run: open the
@@ -70,7 +71,9 @@ class Commands:
         self.port.reset()
 
 
-def build(plane, keys, port, gate, screen, log):
+def build(plane, keys, port, gate, screen, link):
+    """The service for control/link.py, which loads this module (and the
+    service's) when a message comes and drops them when it is quiet."""
     from control.service import ControlService
 
     def applied(kind):
@@ -80,4 +83,4 @@ def build(plane, keys, port, gate, screen, log):
         screen.refresh()  # set-up -> idle once provisioned; new versions shown
 
     return ControlService(plane.state, plane.root, keys, plane.clock, on_applied=applied,
-                          on_command=Commands(port, gate, screen), log=log)
+                          on_command=Commands(port, gate, screen), log=port.log, link=link)

@@ -1,8 +1,8 @@
 # The device's policy side for main.py: the current decider (built from the
 # applied signed control messages), the idle-screen and device-state fields,
-# and the control task. The control plane itself (verification, state files,
-# blobs) lives in control/; this module only connects it to the services.
-import asyncio
+# and the control plane's resident part. The control plane itself
+# (verification, state files, blobs) lives in control/; this module only
+# connects it to the services.
 import gc
 
 OOM_KEY = "oom_resets"  # NVS: resets for a decider rebuild out of memory
@@ -36,7 +36,7 @@ class Policy:
         self.queue = None
         self.status_sources = ()
         self._decider = None
-        self.control = None  # control/ message handling service, attached by main
+        self.control = None  # control/link.py ControlLink (start_control)
         self.tick = None  # fed during long rebuilds (main: the watchdog)
         self.rebuild_error = None  # a reason code while a rebuild ran out of heap
         # resets for a rebuild out of memory since the last good rebuild (NVS)
@@ -49,9 +49,8 @@ class Policy:
     def _build(self):
         import os
         from control.state import ControlState
-        from app.provisioned import control_root
 
-        self.root = control_root(self.port.flash_dir())
+        self.root = self.port.flash_dir() + "/control"
         try:
             os.mkdir(self.root)
         except OSError:
@@ -92,6 +91,12 @@ class Policy:
                 self.oom_resets = 0
                 self.port.nvs().set_int(OOM_KEY, 0)
         self._versions = self.state.versions()
+        if getattr(self.control, "svc", None) is None:
+            # rebuild-only code (a control session drops it when it ends)
+            from app import unload
+
+            unload("app.provisioned", "control.blob")
+            gc.collect()
 
     def _load(self, reuse):
         from app.provisioned import load_decider
@@ -125,6 +130,20 @@ class Policy:
             self.oom_resets += 1
             self.port.reset()
 
+    def start_control(self, keys, gate, screen, quiet_ms=30000):
+        """Signed control messages (fleet keys in config.json): only the
+        resident part (control/link.py) stays loaded; it loads the service
+        (app/controlservice.py, control/service.py) when a message comes and
+        drops it after quiet_ms with nothing pending."""
+        from control.link import ControlLink
+
+        def load(link):
+            from app import controlservice
+
+            return controlservice.build(self, keys, self.port, gate, screen, link)
+
+        self.control = ControlLink(self.state, load, quiet_ms, self.port.log, self.port.event)
+
     def attach(self, client, reporter, screen, queue):
         self.client = client
         self.reporter = reporter
@@ -134,8 +153,6 @@ class Policy:
             self.control.attach(client, reporter)
 
     def decider(self):
-        if self.control is not None and hasattr(self.control, "decider"):
-            return self.control.decider()
         if self.state.versions() != self._versions:
             self.reload()  # a control message was applied since
         return self._decider
@@ -184,9 +201,3 @@ class Policy:
         if self.rebuild_error is not None and self._decider is None and d.get(12) is None:
             d[12] = [0, self.rebuild_error, 0]  # kind 0: the device's own rebuild
         return d
-
-    async def run(self):
-        if self.control is not None and hasattr(self.control, "run"):
-            await self.control.run()
-        while True:
-            await asyncio.sleep(3600)

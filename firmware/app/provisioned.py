@@ -9,10 +9,6 @@
 import gc
 
 
-def control_root(flash_dir):
-    return flash_dir + "/control"
-
-
 def reusable(decider):
     """The parts of a decider a rebuild may keep when their inputs did not
     change (load_decider's reuse): prepared keys by raw key, the revocation

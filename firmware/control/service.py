@@ -1,23 +1,26 @@
-# The control plane's MQTT side (docs/protocol.md sections 5-6): turns the
-# messages of the control topics into applied state, fetches blobs, runs
-# commands and answers them.
+# The control plane's message handling (docs/protocol.md sections 5-6): turns
+# the messages of the control topics into applied state, fetches blobs, runs
+# commands and answers them. Loaded only while messages are handled: the
+# resident part (control/link.py: topics, routing, reported fields) loads it
+# and runs `run(quiet_ms)` in a task that ends once nothing is pending.
 #
-#   svc = ControlService(state, root, fleet_keys, clock, on_applied, on_command, log)
-#   svc.attach(client, reporter)   subscribe + route client.message_cb here
-#   await svc.run()                the task that verifies and applies
+#   svc = ControlService(state, root, fleet_keys, clock, on_applied, on_command, log, link)
+#   svc.attach(client, reporter)   (without a link) subscribe + route here for good
+#   await svc.run(quiet_ms=None)   the task that verifies and applies
 #   svc.state_fields()             {3: applied versions, 12: last error, 13: fetch}
 #
 # The MQTT read loop must not stall for a signature check (~1.2 s on an
-# ESP32), so on_message() only queues signed messages in a bounded inbox:
+# ESP32), so receive() only queues signed messages in a bounded inbox:
 # one slot per list kind (a newer config / trust / revocation message replaces
 # the queued one) and at most 4 commands (overflow: the oldest command is
-# dropped and counted in .dropped; the operator sees no reply and re-sends).
+# dropped and counted in link.dropped; the operator sees no reply and re-sends).
 # Blob chunks are handled at once (a file append and a hash update).
 #
 # on_applied(kind) is called after a commit (the app rebuilds its decider).
 # on_command(code, args) -> (status, detail, data or None) runs a verified
 # command; data (a screenshot PNG) goes back in reply chunks.
 import asyncio
+from time import ticks_ms, ticks_diff
 from micropython import const
 
 import errors
@@ -27,12 +30,11 @@ from control import envelope
 _INBOX = const(4)  # commands waiting
 _FETCH_RETRY_MS = const(10000)
 _REPLY_CHUNK = const(768)
-_SUFFIX_KIND = {"config": 1, "cmd": 4}
 
 
 class ControlService:
     def __init__(self, state, root, fleet_keys, clock, on_applied=None, on_command=None,
-                 log=None):
+                 log=None, link=None):
         self.state = state
         self.root = root
         self.keys = fleet_keys
@@ -40,50 +42,34 @@ class ControlService:
         self.on_applied = on_applied
         self.on_command = on_command
         self.log = log or (lambda *_a: None)
+        self.device_id = state.device_id
         self.client = None
         self.reporter = None
-        self.device_id = state.device_id
+        if link is None:  # no resident part: this service stays (tests, tools)
+            from control.link import ControlLink
+
+            link = ControlLink(state, log=self.log)
+            link.svc = self
+        self.link = link          # also keeps last error, dropped commands
         self._inbox = []          # [kind, payload]
-        self.dropped = 0
-        self.last_error = None    # [kind, reason, version]
-        self._lost = None         # state file error already reported
         self.pending = {}         # kind -> envelope.Message waiting for its blobs
         self.receiver = None      # control.blob.BlobReceiver
         self._fetch_ms = 0
+        self._busy_ms = ticks_ms()  # last message or pending work (quiet period)
         self._wake = asyncio.Event()
         self._replies = []        # reply payloads waiting for a free QoS 1 slot
-        self._state_errors()      # files found unusable at start
 
     # -- wiring ---------------------------------------------------------------
-    def topics(self):
-        d = "gg/v1/dev/" + self.device_id + "/"
-        return (d + "cmd", d + "config", d + "blob", "gg/v1/fleet/trust", "gg/v1/fleet/revocation")
-
     def attach(self, client, reporter=None):
-        self.client = client
-        self.reporter = reporter
-        client.message_cb = self.on_message
-        for t in self.topics():
-            client.subscribe(t, 1)
+        self.link.attach(client, reporter)
 
-    def kind_of(self, topic):
-        """Control kind for a topic, 0 for blob chunks, None if not ours."""
-        if topic == "gg/v1/fleet/trust":
-            return envelope.KIND_TRUST
-        if topic == "gg/v1/fleet/revocation":
-            return envelope.KIND_REVOCATION
-        prefix = "gg/v1/dev/" + self.device_id + "/"
-        if not topic.startswith(prefix):
-            return None
-        rest = topic[len(prefix):]
-        if rest == "blob":
-            return 0
-        return _SUFFIX_KIND.get(rest)
+    @property
+    def dropped(self):
+        return self.link.dropped
 
-    def on_message(self, topic, payload, retained=False):
-        kind = self.kind_of(topic)
-        if kind is None:
-            return
+    def receive(self, kind, payload):
+        """One message of control kind `kind` (0: a blob chunk), from the link."""
+        self._busy_ms = ticks_ms()
         if kind == 0:
             self.on_chunk(payload)
             return
@@ -102,18 +88,28 @@ class ControlService:
                     if self._inbox[i][0] == kind:
                         self._inbox.pop(i)  # the oldest command goes
                         break
-                self.dropped += 1
+                self.link.dropped += 1
         self._inbox.append([kind, bytes(payload)])
         self._wake.set()
 
+    def fetching(self):
+        """State key 13: [blob sha256, next chunk, chunk count] or None."""
+        rx = self.receiver
+        return None if rx is None else [rx.sha, rx.next, rx.count]
+
     def state_fields(self):
-        fetching = None
-        if self.receiver is not None:
-            fetching = [self.receiver.sha, self.receiver.next, self.receiver.count]
-        return {3: self.state.versions(), 12: self.last_error, 13: fetching}
+        return self.link.state_fields()
+
+    def idle(self):
+        """Nothing pending: no message queued or waiting for its blobs, no
+        fetch, no reply to send."""
+        return not (self._inbox or self.pending or self.receiver is not None or self._replies)
 
     # -- the task -------------------------------------------------------------
-    async def run(self):
+    async def run(self, quiet_ms=None):
+        """Verify and apply what comes. quiet_ms: return once idle() and no
+        message came for that long (the link then unloads the service);
+        None: run for good."""
         while True:
             try:
                 await asyncio.wait_for_ms(self._wake.wait(), 1000)
@@ -125,6 +121,10 @@ class ControlService:
             except Exception as e:  # noqa: one bad message must not stop the plane
                 self.log("control step failed: %r" % (e,))
             await self._flush_replies()
+            if not self.idle():
+                self._busy_ms = ticks_ms()
+            elif quiet_ms is not None and ticks_diff(ticks_ms(), self._busy_ms) >= quiet_ms:
+                return
 
     def step(self):
         """Process everything queued (also the test entry point, no asyncio)."""
@@ -132,8 +132,6 @@ class ControlService:
             kind, data = self._inbox.pop(0)
             self.handle(kind, data)
         if self.receiver is not None or self.pending:
-            from time import ticks_ms, ticks_diff
-
             if ticks_diff(ticks_ms(), self._fetch_ms) >= _FETCH_RETRY_MS:
                 if self.receiver is None:
                     self._fetch_ms = ticks_ms()
@@ -168,7 +166,7 @@ class ControlService:
                                           self._check_for(kind))
         except errors.GateError as e:
             reason = e.reason if isinstance(e, errors.ControlError) else reasons.INTERNAL
-            self.last_error = [kind, reason, getattr(e, "version", 0)]
+            self.link.last_error = [kind, reason, getattr(e, "version", 0)]
             self.log("control %d refused: %s %s" % (kind, reasons.name(reason), e.detail))
             if kind == envelope.KIND_COMMAND:
                 self._reply(0, reason, e.detail)
@@ -210,11 +208,11 @@ class ControlService:
         try:
             self.state.commit(msg)
         except errors.GateError as e:  # flash full or failing: keep the old state
-            self.last_error = [msg.kind, e.reason, msg.version]
+            self.link.last_error = [msg.kind, e.reason, msg.version]
             self.log("control %d: commit failed: %s" % (msg.kind, e.detail))
             self._state_changed()
             return False
-        self.last_error = None
+        self.link.last_error = None
         self.log("control %d: version %d applied" % (msg.kind, msg.version))
         if self.on_applied is not None:
             try:
@@ -222,21 +220,9 @@ class ControlService:
             except Exception as e:  # noqa: the app logs; state is committed
                 self.log("control %d: on_applied failed: %r" % (msg.kind, e))
         self._cleanup()
-        self._state_errors()  # the rebuild and clean-up read files back from flash
+        self.link.state_errors()  # the rebuild and clean-up read files back from flash
         self._state_changed()
         return True
-
-    def _state_errors(self):
-        # An applied message whose file went missing or corrupt counts as not
-        # applied (the decider refuses every pass until it applies again):
-        # say so in the log and in state key 12.
-        st = self.state
-        if not st.errors:
-            return
-        self.last_error = [st.errors[-1], reasons.INTERNAL, 0]
-        if st.last_error != self._lost:
-            self._lost = st.last_error
-            self.log("control state: %s" % st.last_error)
 
     # -- blobs ----------------------------------------------------------------
     def _next_fetch(self):
@@ -265,8 +251,6 @@ class ControlService:
             self._request()
 
     def _request(self):
-        from time import ticks_ms
-
         self._fetch_ms = ticks_ms()
         if self.client is not None and self.receiver is not None:
             self.client.publish("gg/v1/dev/" + self.device_id + "/fetch",
@@ -283,14 +267,12 @@ class ControlService:
             chunk = cbor.loads(payload)
             done = rx.add(chunk)
         except errors.GateError as e:
-            self.last_error = [0, e.reason, 0]
+            self.link.last_error = [0, e.reason, 0]
             self.log("blob chunk refused: %s" % e.detail)
             if isinstance(e, errors.StoreError):
                 self.receiver = None  # retried by step() after _FETCH_RETRY_MS
             return
         if rx.next != before:
-            from time import ticks_ms
-
             self._fetch_ms = ticks_ms()  # progress: no retry yet
         if not done:
             if rx.next and rx.next % 16 == 0 and type(chunk) is dict and chunk.get(2) == rx.next - 1:

@@ -79,7 +79,7 @@ state = ControlState(req["root"], req["device"], req["site"])
 svc = ControlService(state, req["root"], [bytes.fromhex(req["key"])], Clock())
 client = MQTTClient(req["device"], "127.0.0.1")
 client._writer = Writer()
-client.message_cb = svc.on_message
+client.message_cb = svc.link.on_message  # the resident part routes (control/link.py)
 nxt = [0]
 
 
@@ -93,12 +93,12 @@ def arrival():
 
 
 if not arrival():
-    raise SystemExit("first message not applied: %r" % (svc.last_error,))
+    raise SystemExit("first message not applied: %r" % (svc.link.last_error,))
 gc.collect()
 resident = gc.mem_alloc() - a
 
 
 for _ in packets[1:]:
     if not arrival():
-        raise SystemExit("message %d not applied: %r" % (nxt[0], svc.last_error))
+        raise SystemExit("message %d not applied: %r" % (nxt[0], svc.link.last_error))
 print(json.dumps({"resident": resident, "size": len(packets[0]), "applied": state.version(1)}))

@@ -1,0 +1,149 @@
+# The control plane's resident part (docs/protocol.md 5-6). Signed control
+# messages are rare (the retained ones at each MQTT connect, and what the
+# fleet publishes), so on a running device only this stays loaded: the
+# control topics and their routing, and what the device reports (state keys
+# 3 applied versions, 12 last error, 13 blob fetch).
+#
+#   link = ControlLink(state, load, quiet_ms, log, event)
+#   link.attach(client, reporter)   subscribe, route client.message_cb here
+#   link.state_fields()             {3: ..., 12: ..., 13: ...}
+#
+# A message or blob chunk that needs work loads the service
+# (control/service.py, built by load(link)) and runs it in a task of its
+# own; the service ends that task once nothing is pending (no message queued
+# or waiting for its blobs, no fetch, no reply to send) and no message came
+# for quiet_ms, and its modules are unloaded again (docs/memory.md).
+# The applied message re-delivered (same bytes: a retained message at each
+# connect) is dropped here without loading anything, as the service would
+# drop it (envelope.verify_message returns None for it).
+import asyncio
+import gc
+
+from verify import reasons
+
+# imported only while messages are handled: dropped when the service ends
+_RARE = ("app.controlservice", "control.service", "control.envelope", "control.blob",
+         "app.provisioned")
+_SUFFIX_KIND = {"config": 1, "cmd": 4}
+
+
+def topics(device_id):
+    d = "gg/v1/dev/" + device_id + "/"
+    return (d + "cmd", d + "config", d + "blob", "gg/v1/fleet/trust", "gg/v1/fleet/revocation")
+
+
+def kind_of(topic, device_id):
+    """Control kind for a topic, 0 for blob chunks, None if not ours."""
+    if topic == "gg/v1/fleet/trust":
+        return 2
+    if topic == "gg/v1/fleet/revocation":
+        return 3
+    prefix = "gg/v1/dev/" + device_id + "/"
+    if not topic.startswith(prefix):
+        return None
+    rest = topic[len(prefix):]
+    if rest == "blob":
+        return 0
+    return _SUFFIX_KIND.get(rest)
+
+
+def unload_service():
+    from app import unload
+
+    unload(*_RARE)
+    gc.collect()
+
+
+class ControlLink:
+    def __init__(self, state, load=None, quiet_ms=30000, log=None, event=None):
+        self.state = state
+        self.device_id = state.device_id
+        self.load = load  # link -> ControlService; None: one is attached for good
+        self.quiet_ms = quiet_ms
+        self.log = log or (lambda *_a: None)
+        self.event = event
+        self.client = None
+        self.reporter = None
+        self.svc = None  # the loaded service, or None
+        self.sessions = 0
+        # reported state that outlives a load of the service
+        self.last_error = None  # [kind, reason, version]: state key 12
+        self.dropped = 0        # commands dropped from a full inbox
+        self._lost = None       # state file error already logged
+        self.state_errors()     # files found unusable at start
+
+    def attach(self, client, reporter=None):
+        self.client = client
+        self.reporter = reporter
+        if self.svc is not None:
+            self.svc.client, self.svc.reporter = client, reporter
+        client.message_cb = self.on_message
+        for t in topics(self.device_id):
+            client.subscribe(t, 1)
+
+    def on_message(self, topic, payload, retained=False):
+        kind = kind_of(topic, self.device_id)
+        if kind is None:
+            return
+        svc = self.svc
+        if svc is None:
+            if not kind:
+                return  # a blob chunk while nothing is fetched (the service ignores it too)
+            rec = self.state.applied(kind)
+            if rec is not None and rec[1] == _digest(payload):
+                return  # the applied message again: nothing to do
+            svc = self._start(kind)
+            if svc is None:
+                return
+        svc.receive(kind, payload)
+
+    def _start(self, kind):
+        try:
+            svc = self.load(self)
+        except Exception as e:  # noqa: e.g. MemoryError while importing it
+            # this message is lost (a retained one comes again at the next
+            # connect); the next message tries again
+            self.last_error = [kind, reasons.INTERNAL, 0]
+            self.log("control service cannot load: %r" % (e,))
+            unload_service()
+            return None
+        svc.client, svc.reporter = self.client, self.reporter
+        self.svc = svc
+        self.sessions += 1
+        asyncio.create_task(self._session(svc))
+        if self.event is not None:
+            self.event("control_service", {"loaded": True, "sessions": self.sessions})
+        return svc
+
+    async def _session(self, svc):
+        try:
+            await svc.run(self.quiet_ms)
+        finally:
+            svc = None
+            self.svc = None
+            unload_service()
+            if self.event is not None:
+                self.event("control_service", {"loaded": False, "sessions": self.sessions})
+
+    def state_fields(self):
+        svc = self.svc
+        return {3: self.state.versions(), 12: self.last_error,
+                13: svc.fetching() if svc is not None else None}
+
+    def state_errors(self):
+        # An applied message whose file went missing or corrupt counts as not
+        # applied (the decider refuses every pass until it applies again):
+        # say so in the log (once per cause) and in state key 12.
+        st = self.state
+        if not st.errors:
+            return
+        self.last_error = [st.errors[-1], reasons.INTERNAL, 0]
+        if st.last_error != self._lost:
+            self._lost = st.last_error
+            self.log("control state: %s" % st.last_error)
+
+
+def _digest(data):
+    import hashlib
+
+    return hashlib.sha256(data).digest()[:16]
