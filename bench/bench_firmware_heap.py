@@ -857,11 +857,10 @@ mark("display panel, fonts, screens")
 from app import netparts
 client, reporter = netparts.build(port, cfg, plane, clock, on_connect=screen.refresh)
 mark("outbox + MQTT client (rx/tx buffers) + reporter")
-from app import controlservice
 from app.config import fleet_keys
-plane.control = controlservice.build(plane, fleet_keys(cfg), port, gate, screen, port.log)
+plane.start_control(fleet_keys(cfg), gate, screen)
 plane.attach(client, reporter, screen, queue)
-mark("control service")
+mark("control link (resident; the service loads per message)")
 from app.scanner_service import ScannerService
 from app.decisions import DecisionService
 from app.netservice import NetService, ClockSync

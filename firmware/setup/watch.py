@@ -72,9 +72,15 @@ class ConsoleWatch:
             self.port.event("setup", {"service": "off"})
 
     def drop(self):
-        """Unload the SETUP service's modules (all of setup/ but this one)."""
+        """Unload the SETUP service's modules (all of setup/ but this one),
+        and control.envelope, which setup/bundle.py imported, unless the
+        control service is loaded and uses it (control/link.py loads both
+        again when a message needs them)."""
         import sys
         from app import unload
 
-        unload(*[m for m in sys.modules if m.startswith("setup.") and m != "setup.watch"])
+        names = [m for m in sys.modules if m.startswith("setup.") and m != "setup.watch"]
+        if "control.service" not in sys.modules:
+            names.append("control.envelope")
+        unload(*names)
         gc.collect()

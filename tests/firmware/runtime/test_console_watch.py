@@ -127,3 +127,27 @@ def test_blank_device_keeps_the_service_loaded(device):
     time.sleep(QUIET_MS * 2 / 1000)
     with pytest.raises(AssertionError):
         dev.state(timeout=0.5)  # no change: still loaded, never a session
+
+
+DROP = """
+import sys
+from setup.watch import ConsoleWatch
+import setup.frame, control.envelope
+if sys.argv[1] == "service":
+    import control.service
+ConsoleWatch.drop(None)
+print(" ".join(m for m in ("setup.frame", "control.envelope", "setup.watch") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("control_loaded", [False, True])
+def test_drop_takes_control_envelope_too_unless_the_control_service_uses_it(control_loaded):
+    # setup/bundle.py imports control.envelope; after the session it goes
+    # too, unless the control service (control/link.py) is loaded and uses it
+    from mpy import run_micropython
+
+    r = run_micropython(DROP, args=["service" if control_loaded else "none"])
+    assert r.returncode == 0, r.stderr.decode()
+    left = r.stdout.decode().split()
+    assert "setup.frame" not in left and "setup.watch" in left
+    assert ("control.envelope" in left) is control_loaded
