@@ -20,7 +20,7 @@ PACKAGES = {
             "gateparts.py", "netparts.py", "netservice.py", "pins.py", "policy.py",
             "provisioned.py", "scanner_service.py", "screen.py", "supervisor.py"],
     "codec": ["__init__.py", "base45.py", "cbor.py", "inflate.py"],
-    "control": ["__init__.py", "blob.py", "envelope.py", "service.py", "state.py"],
+    "control": ["__init__.py", "blob.py", "envelope.py", "link.py", "service.py", "state.py"],
     "crypto": ["__init__.py", "_ed25519_base.py", "_fe25519_py.py", "_fe25519_viper.py",
                "_sha512_viper.py", "ed25519.py", "sha512.py"],
     "display": ["__init__.py", "canvas.py", "font.py", "icons.py", "messages.py", "png.py",
