@@ -15,7 +15,9 @@
 # for quiet_ms, and its modules are unloaded again (docs/memory.md).
 # The applied message re-delivered (same bytes: a retained message at each
 # connect) is dropped here without loading anything, as the service would
-# drop it (envelope.verify_message returns None for it).
+# drop it (envelope.verify_message returns None for it). If the service
+# cannot load (no heap for its modules), the newest message of each kind
+# waits and the load is tried again with backoff (2 s doubling to 60 s).
 import asyncio
 import gc
 
@@ -25,6 +27,7 @@ from verify import reasons
 _RARE = ("app.controlservice", "control.service", "control.envelope", "control.blob",
          "app.provisioned")
 _SUFFIX_KIND = {"config": 1, "cmd": 4}
+_WAIT_COMMANDS = 4  # commands kept while the service cannot load; more are dropped
 
 
 def topics(device_id):
@@ -70,6 +73,8 @@ class ControlLink:
         self.last_error = None  # [kind, reason, version]: state key 12
         self.dropped = 0        # commands dropped from a full inbox
         self._lost = None       # state file error already logged
+        self._waiting = None    # [[kind, payload]] kept while the service cannot load
+        self.retry_ms = 2000    # first retry of a failed load (doubles to 60 s)
         self.state_errors()     # files found unusable at start
 
     def attach(self, client, reporter=None):
@@ -92,8 +97,12 @@ class ControlLink:
             rec = self.state.applied(kind)
             if rec is not None and rec[1] == _digest(payload):
                 return  # the applied message again: nothing to do
+            if self._waiting is not None:
+                self._keep(kind, payload)  # behind the ones already waiting
+                return
             svc = self._start(kind)
             if svc is None:
+                self._keep(kind, payload)
                 return
         svc.receive(kind, payload)
 
@@ -101,10 +110,9 @@ class ControlLink:
         try:
             svc = self.load(self)
         except Exception as e:  # noqa: e.g. MemoryError while importing it
-            # this message is lost (a retained one comes again at the next
-            # connect); the next message tries again
             self.last_error = [kind, reasons.INTERNAL, 0]
-            self.log("control service cannot load: %r" % (e,))
+            if self._waiting is None:  # once per streak of failures
+                self.log("control service cannot load: %r" % (e,))
             unload_service()
             return None
         svc.client, svc.reporter = self.client, self.reporter
@@ -114,6 +122,44 @@ class ControlLink:
         if self.event is not None:
             self.event("control_service", {"loaded": True, "sessions": self.sessions})
         return svc
+
+    def _keep(self, kind, payload):
+        # The service could not load (most likely a fragmented heap): keep
+        # the newest message of each kind (its buffer is already allocated)
+        # and try again later, instead of losing a config or command that
+        # nothing would send again before the next reconnect.
+        # (the service's inbox rule: a newer list supersedes the waiting one
+        # of its kind, commands queue, at most _WAIT_COMMANDS of them)
+        if self._waiting is None:
+            self._waiting = []
+            asyncio.create_task(self._retry(self.retry_ms))
+        waiting = self._waiting
+        if kind != 4:
+            for item in waiting:
+                if item[0] == kind:
+                    item[1] = payload
+                    return
+        elif sum(1 for k, _ in waiting if k == 4) >= _WAIT_COMMANDS:
+            self.dropped += 1
+            return
+        waiting.append([kind, payload])
+
+    async def _retry(self, first_ms=2000, max_ms=60000):
+        wait = first_ms
+        while True:
+            await asyncio.sleep_ms(wait)
+            wait = min(wait * 2, max_ms)
+            gc.collect()
+            svc = self.svc
+            if svc is None:
+                svc = self._start(self._waiting[0][0])
+                if svc is None:
+                    continue
+            waiting, self._waiting = self._waiting, None
+            self.log("control service loaded: %d waiting message(s) handed over" % len(waiting))
+            for kind, payload in waiting:
+                svc.receive(kind, payload)
+            return
 
     async def _session(self, svc):
         try:

@@ -43,3 +43,25 @@ def test_link_routes_without_loading_and_survives_a_failed_load(tmp_path):
     assert out["fetch"] is None and out["versions"] == {"1": 1}
     assert len(out["logs"]) == 1 and "cannot load" in out["logs"][0] and "MemoryError" in out["logs"][0]
     assert out["events"] == []  # no session started
+
+
+def test_messages_wait_while_the_service_cannot_load(tmp_path):
+    # a config or command arriving while the heap is too fragmented to load
+    # the service is not lost: the newest config and up to 4 commands wait,
+    # the load is retried with backoff, and they are handed over in order
+    fleet = Fleet(tmp_path)
+    root = tmp_path / "flash"
+    root.mkdir()
+    v2, v3 = fleet.msg(1, 2, config_body()), fleet.msg(1, 3, config_body())
+    r = run_micropython(DRIVERS / "link_retry_driver.py",
+                        args=[str(root), DEVICE, SITE, fleet.file(v2), fleet.file(v3)])
+    assert r.returncode == 0, r.stderr.decode()
+    out = json.loads(r.stdout.decode().splitlines()[-1])
+    assert out["loads"] == 3  # the first try and one failed retry, then loaded
+    assert out["waiting_before"] == 5  # config v3 (v2 superseded) + 4 commands
+    assert out["dropped"] == 2  # commands 4 and 5: the wait list was full
+    assert out["got"] == [[1, v3.hex()]] + [[4, (b"cmd%d" % i).hex()] for i in range(4)]
+    assert out["waiting_after"] is None
+    assert out["error"] == [1, 29, 0]  # reported while it could not load
+    assert len(out["logs"]) == 2  # one failure line for the streak, one when loaded
+    assert "cannot load" in out["logs"][0] and "handed over" in out["logs"][1]
