@@ -134,12 +134,22 @@ class GateIO:
     (Entries are counted by the decision pipeline, gate/occupancy.py; the
     exit button decrements the same Occupancy.)"""
 
-    def __init__(self, relay, buzzer, leds, exit_button=None, occupancy=None):
+    def __init__(self, relay, buzzer, leds, exit_button=None, occupancy=None, event=None):
         self.relay = relay
         self.buzzer = buzzer
         self.leds = leds
         self.exit_button = exit_button
         self.occupancy = occupancy
+        self.event = event  # port.event: records each exit (simulator, tests)
+
+    def person_left(self):
+        """The exit button's press: one person fewer inside. A method here,
+        not a closure in app/gateparts.py, so that module can be unloaded
+        after boot (a closure keeps its module's globals alive)."""
+        occ = self.occupancy
+        occ.exit()
+        if self.event is not None:
+            self.event("exit", {"inside": occ.inside, "exits": occ.exits})
 
     def accept(self):
         self.relay.pulse()

@@ -115,6 +115,7 @@ class Reporter:
         self.reported = 0      # records acknowledged by the broker
         self.skipped = 0       # outbox records that were not scan records
         self.topic = topics.scans(device_id)
+        self.after_connect = None  # called after each connect (no arguments)
 
     # -- called by the scan pipeline (never touches the network) --------------
     def record_scan(self, time, time_valid, pass_hash, verdict, reason):
@@ -147,8 +148,11 @@ class Reporter:
         self._woken = True
 
     def on_connect(self, client):
-        """Wire as MQTTClient(on_connect=...): re-assert "online" state."""
+        """Wire as MQTTClient(on_connect=...): re-assert "online" state,
+        then call after_connect() if set."""
         self.publish_state()
+        if self.after_connect is not None:
+            self.after_connect()
 
     def _try_state(self):
         c = self.client
