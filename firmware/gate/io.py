@@ -69,8 +69,10 @@ class Buzzer:
                 self.out.tone(freq)
                 await asyncio.sleep_ms(ms)
         finally:
-            self.out.off()
-            self._task = None
+            # cancelled by a newer pattern: the output and _task are its own
+            if self._task is asyncio.current_task():
+                self.out.off()
+                self._task = None
 
 
 class Leds:
@@ -94,8 +96,11 @@ class Leds:
         try:
             await asyncio.sleep_ms(ms)
         finally:
-            self.green.value(0)
-            self.red.value(0)
+            # cancelled by a newer show(): its LED stays on for its own time
+            if self._task is asyncio.current_task():
+                self.green.value(0)
+                self.red.value(0)
+                self._task = None  # a finished task is not kept
 
 
 class ExitButton:
