@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from greengate.sim.gm65 import FakeGM65
-from mpy import MICROPYTHON, mpy_env
+from mpy import MICROPYTHON, mpy_env, script_file
 
 HERE = Path(__file__).parent
 SETTINGS = {"baud": 115200, "mode": "continuous", "terminator": "cr", "same_code_ms": 1000,
@@ -92,8 +92,6 @@ def test_gate_and_net_wiring_is_unloaded_after_boot(tmp_path):
     ev = tmp_path / "events.jsonl"
     env.update(GG_FLASH_DIR=str(tmp_path / "flash"), GG_EVENT_FILE=str(ev))
     (tmp_path / "flash").mkdir()
-    from mpy import script_file
-
     res = subprocess.run([MICROPYTHON, script_file(PARTS)], env=env, capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 0, res.stderr
