@@ -1,8 +1,8 @@
 # The scanner as a service: open the serial line, run the boot-time module
 # set-up (scanner/setup.py, unloaded after it), then read codes into the code
 # queue for ever.
-# `state` is reported in the device state (baud, responsive, configured,
-# framer counters).
+# `status()` goes into the device state (set-up status, baud, framer
+# counters).
 import asyncio
 import gc
 
@@ -70,12 +70,13 @@ class ScannerService:
 
             unload("scanner.setup", "scanner.gm65", "scanner.link")
             gc.collect()
-        st["status"] = "ready" if st["configured"] else (
+        status = "ready" if st["configured"] else (
             "unconfigured" if st["responsive"] else "silent")
-        self.state = st
-        self.port.event("scanner", {"state": st["status"], "baud": st["baud"],
+        # keep what status() reports, not the set-up's step log (uptime-long)
+        self.state = {"status": status, "baud": st["baud"]}
+        self.port.event("scanner", {"state": status, "baud": st["baud"],
                                     "found_baud": st["found_baud"]})
-        self.port.log("scanner: %s at %s baud" % (st["status"], st["baud"]))
+        self.port.log("scanner: %s at %s baud" % (status, st["baud"]))
 
     def status(self):
         d = {"scanner": self.state.get("status"), "scanner_baud": self.state.get("baud")}
