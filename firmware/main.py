@@ -94,7 +94,7 @@ def main():
     # boot-only modules (the SETUP service loads app.config again if needed)
     from app import unload
 
-    config = pinmap = fleet_keys = gateparts = netparts = None
+    config = pinmap = pins = fleet_keys = gateparts = netparts = None
     unload("app.config", "app.pins", "app.gateparts", "app.netparts")
     gc.collect()
 

@@ -41,6 +41,7 @@ class ScannerService:
                     if self.beat:
                         self.beat()
                     await asyncio.sleep_ms(1000)
+        self.pins = None  # only opening the port needs the pin map
         if not self._configured:
             # once per boot: a restarted reader must not re-probe the module
             await self._configure()
