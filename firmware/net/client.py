@@ -332,7 +332,7 @@ class MQTTClient(MQTTProtocol):
         # Also the re-send timer: the send loop waits on _wake alone, this
         # loop wakes it when a PUBACK is overdue (an asyncio.wait_for_ms with
         # a timeout in the send loop kept two more tasks and a closure alive
-        # for the whole session: ~0.7 KB on the 64-bit port, docs/memory.md).
+        # for the whole session: ~0.7 KB on the 64-bit port, docs/firmware.md).
         ka = self.keepalive * 1000
         tick = ka // 4 if 0 < ka < 2000 else 500
         while True:
