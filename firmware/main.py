@@ -93,8 +93,8 @@ def main():
     # boot-only modules (the SETUP service loads app.config again if needed)
     from app import unload
 
-    config = pinmap = fleet_keys = None
-    unload("app.config", "app.pins")
+    config = pinmap = pins = fleet_keys = gateparts = netparts = None
+    unload("app.config", "app.pins", "app.gateparts", "app.netparts")
     gc.collect()
 
     async def run():

@@ -60,3 +60,4 @@ class DecisionService:
             if self.beat:
                 self.beat()
             self.handle(code)
+            code = None  # not held while waiting for the next one (a pass: ~300-600 B)

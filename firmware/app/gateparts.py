@@ -1,5 +1,7 @@
 # Builds the gate hardware from the pin map and config["gate"]:
 # relay, buzzer, LEDs and the exit button (wired to the shared Occupancy).
+# Boot only: main.py unloads this module after build() (nothing built here
+# refers back to it).
 from gate.io import Relay, Buzzer, Leds, ExitButton, GateIO
 from gate.occupancy import Occupancy
 from app.pins import INTERNAL_PULL_UP
@@ -15,10 +17,7 @@ def build(port, cfg, pins):
                 port.pin_out("led_red", pins["led_red"]))
     button_pin = port.pin_in("exit_button", pins["exit_button"],
                              pull_up="exit_button" in INTERNAL_PULL_UP)
-
-    def person_left():
-        occupancy.exit()
-        port.event("exit", {"inside": occupancy.inside, "exits": occupancy.exits})
-
-    button = ExitButton(button_pin, person_left, debounce_ms=g.get("debounce_ms", 50))
-    return GateIO(relay, buzzer, leds, button, occupancy)
+    gate = GateIO(relay, buzzer, leds, None, occupancy, port.event)
+    gate.exit_button = ExitButton(button_pin, gate.person_left,
+                                  debounce_ms=g.get("debounce_ms", 50))
+    return gate

@@ -1,4 +1,6 @@
 # Builds the outbox (flash), the MQTT client and the scan reporter.
+# Boot only: main.py unloads this module after build() (nothing built here
+# refers back to it: no closures).
 def build(port, cfg, plane, clock, on_connect=None):
     from store.outbox import Outbox
     from net.client import MQTTClient
@@ -18,11 +20,6 @@ def build(port, cfg, plane, clock, on_connect=None):
                         ssl=ssl, server_hostname=host if tls else None)
     reporter = Reporter(client, outbox, device_id, state_provider=plane.state_fields,
                         now=clock.now)
-
-    def connected(c):
-        reporter.on_connect(c)  # re-assert the "online" state
-        if on_connect:
-            on_connect()  # e.g. the idle screen's online mark
-
-    client.connect_cb = connected
+    reporter.after_connect = on_connect  # e.g. the idle screen's online mark
+    client.connect_cb = reporter.on_connect  # re-asserts the "online" state
     return client, reporter

@@ -1,8 +1,8 @@
 # The scanner as a service: open the serial line, run the boot-time module
 # set-up (scanner/setup.py, unloaded after it), then read codes into the code
 # queue for ever.
-# `state` is reported in the device state (baud, responsive, configured,
-# framer counters).
+# `status()` goes into the device state (set-up status, baud, framer
+# counters).
 import asyncio
 import gc
 
@@ -41,6 +41,7 @@ class ScannerService:
                     if self.beat:
                         self.beat()
                     await asyncio.sleep_ms(1000)
+        self.pins = None  # only opening the port needs the pin map
         if not self._configured:
             # once per boot: a restarted reader must not re-probe the module
             await self._configure()
@@ -70,12 +71,13 @@ class ScannerService:
 
             unload("scanner.setup", "scanner.gm65", "scanner.link")
             gc.collect()
-        st["status"] = "ready" if st["configured"] else (
+        status = "ready" if st["configured"] else (
             "unconfigured" if st["responsive"] else "silent")
-        self.state = st
-        self.port.event("scanner", {"state": st["status"], "baud": st["baud"],
+        # keep what status() reports, not the set-up's step log (uptime-long)
+        self.state = {"status": status, "baud": st["baud"]}
+        self.port.event("scanner", {"state": status, "baud": st["baud"],
                                     "found_baud": st["found_baud"]})
-        self.port.log("scanner: %s at %s baud" % (st["status"], st["baud"]))
+        self.port.log("scanner: %s at %s baud" % (status, st["baud"]))
 
     def status(self):
         d = {"scanner": self.state.get("status"), "scanner_baud": self.state.get("baud")}

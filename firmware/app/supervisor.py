@@ -10,18 +10,17 @@
 import asyncio
 import time
 import sys
+from micropython import const
 
-
-class Service:
-    def __init__(self, name, factory, stale_ms):
-        self.name = name
-        self.factory = factory
-        self.stale_ms = stale_ms
-        self.task = None
-        self.last_beat = time.ticks_ms()
-        self.restarts = 0
-        self.failures = 0  # in a row, reset when it has run a while
-        self.started = 0
+# A service is a list (its name is its key in Supervisor.services): ~2/3 of
+# an instance with the same seven attributes (docs/memory.md).
+_FACTORY = const(0)
+_STALE_MS = const(1)
+_TASK = const(2)
+_LAST_BEAT = const(3)
+_RESTARTS = const(4)
+_FAILURES = const(5)  # in a row, reset when it has run a while
+_STARTED = const(6)
 
 
 class Supervisor:
@@ -41,20 +40,19 @@ class Supervisor:
             self.watchdog.feed()
 
     def add(self, name, factory, stale_ms=None):
-        self.services[name] = Service(name, factory, stale_ms)
+        self.services[name] = [factory, stale_ms, None, time.ticks_ms(), 0, 0, 0]
 
     def beat_fn(self, name):
         svc = self.services[name]
 
         def beat():
-            svc.last_beat = time.ticks_ms()
+            svc[_LAST_BEAT] = time.ticks_ms()
 
         return beat
 
     def _start(self, svc):
-        svc.last_beat = time.ticks_ms()
-        svc.started = svc.last_beat
-        svc.task = asyncio.create_task(svc.factory())
+        svc[_LAST_BEAT] = svc[_STARTED] = time.ticks_ms()
+        svc[_TASK] = asyncio.create_task(svc[_FACTORY]())
 
     def start(self):
         for name in self.services:
@@ -73,17 +71,19 @@ class Supervisor:
         healthy = None
         for name in self.services:
             svc = self.services[name]
-            if svc.task is None or svc.task.done():
-                svc.restarts += 1
-                svc.failures += 1
-                self.log("service %s stopped, restart #%d" % (name, svc.restarts))
+            task = svc[_TASK]
+            if task is None or task.done():
+                svc[_RESTARTS] += 1
+                svc[_FAILURES] += 1
+                self.log("service %s stopped, restart #%d" % (name, svc[_RESTARTS]))
                 self._start(svc)
-                if svc.failures > self.max_restarts:
+                if svc[_FAILURES] > self.max_restarts:
                     healthy = "crash loop: " + name
                 continue
-            if time.ticks_diff(now, svc.started) > 60000:
-                svc.failures = 0
-            if svc.stale_ms and time.ticks_diff(now, svc.last_beat) > svc.stale_ms:
+            if time.ticks_diff(now, svc[_STARTED]) > 60000:
+                svc[_FAILURES] = 0
+            stale = svc[_STALE_MS]
+            if stale and time.ticks_diff(now, svc[_LAST_BEAT]) > stale:
                 healthy = "stale: " + name
         self.starving = healthy
         if healthy is None and self.watchdog is not None:
@@ -99,6 +99,7 @@ class Supervisor:
         out = {}
         for name in self.services:
             svc = self.services[name]
-            out[name] = {"alive": svc.task is not None and not svc.task.done(),
-                         "restarts": svc.restarts}
+            task = svc[_TASK]
+            out[name] = {"alive": task is not None and not task.done(),
+                         "restarts": svc[_RESTARTS]}
         return out

@@ -69,8 +69,10 @@ class Buzzer:
                 self.out.tone(freq)
                 await asyncio.sleep_ms(ms)
         finally:
-            self.out.off()
-            self._task = None
+            # cancelled by a newer pattern: the output and _task are its own
+            if self._task is asyncio.current_task():
+                self.out.off()
+                self._task = None
 
 
 class Leds:
@@ -94,8 +96,11 @@ class Leds:
         try:
             await asyncio.sleep_ms(ms)
         finally:
-            self.green.value(0)
-            self.red.value(0)
+            # cancelled by a newer show(): its LED stays on for its own time
+            if self._task is asyncio.current_task():
+                self.green.value(0)
+                self.red.value(0)
+                self._task = None  # a finished task is not kept
 
 
 class ExitButton:
@@ -134,12 +139,22 @@ class GateIO:
     (Entries are counted by the decision pipeline, gate/occupancy.py; the
     exit button decrements the same Occupancy.)"""
 
-    def __init__(self, relay, buzzer, leds, exit_button=None, occupancy=None):
+    def __init__(self, relay, buzzer, leds, exit_button=None, occupancy=None, event=None):
         self.relay = relay
         self.buzzer = buzzer
         self.leds = leds
         self.exit_button = exit_button
         self.occupancy = occupancy
+        self.event = event  # port.event: records each exit (simulator, tests)
+
+    def person_left(self):
+        """The exit button's press: one person fewer inside. A method here,
+        not a closure in app/gateparts.py, so that module can be unloaded
+        after boot (a closure keeps its module's globals alive)."""
+        occ = self.occupancy
+        occ.exit()
+        if self.event is not None:
+            self.event("exit", {"inside": occ.inside, "exits": occ.exits})
 
     def accept(self):
         self.relay.pulse()

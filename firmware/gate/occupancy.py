@@ -1,8 +1,11 @@
 # People inside the site (entries minus exits) and recently admitted passes
 # for the duplicate-scan window. The window is one ring allocated up front:
-# the last _RECENT admissions as records of the 16-byte pass hash + its
-# admission time, oldest overwritten first. Its memory is fixed (5 KB) however
-# many passes are admitted: no object per admission (docs/memory.md).
+# the last _RECENT admissions as records of the pass hash's first 8 bytes +
+# its admission time, oldest overwritten first. Its memory is fixed (3 KB)
+# however many passes are admitted: no object per admission (docs/memory.md).
+# 8 bytes are enough here: two different passes share a prefix by chance
+# with ~256 / 2**64 per scan (and then only DUPLICATE for the window's
+# seconds); revocations and allowlists still compare whole hashes.
 # Lookups scan the ring from the newest record (viper: ~1 us for a full ring
 # on the unix port, docs/memory.md), so a re-admitted pass is judged by its
 # latest admission.
@@ -13,14 +16,14 @@ import micropython
 from micropython import const
 
 _RECENT = const(256)
-_HASH = const(16)   # pass hash bytes (docs/pass-format.md)
-_REC = const(20)    # hash + u32 time, little-endian
+_HASH = const(8)    # leading pass hash bytes kept (docs/pass-format.md 7)
+_REC = const(12)    # hash prefix + u32 time, little-endian
 
 
 @micropython.viper
 def _find(ring, h, hlen: int, newest: int, count: int) -> int:
     # slot of the newest of `count` records (back from slot `newest`) whose
-    # hash is h (its first 16 bytes, zero-padded), or -1
+    # hash is h (its first _HASH bytes, zero-padded), or -1
     r = ptr8(ring)
     k = ptr8(h)
     first = int(k[0]) if hlen > 0 else 0

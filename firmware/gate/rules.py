@@ -52,18 +52,18 @@ ANY = const(11)
 _APPLIES_TO = const(9)
 _DAY = const(86400)
 _WORKER_ROLE = const(1)
-TZ_DEFAULT = const(25200)  # UTC+7, Ho Chi Minh City
+_TZ_DEFAULT = const(25200)  # UTC+7, Ho Chi Minh City
 _MAX_RULES = const(64)
 
 # config body keys
-C_SITE = const(1)
-C_BUSINESS = const(2)
-C_TZ = const(3)
-C_SUSPENDED = const(4)
-C_RULES = const(5)
-C_ALLOWLIST = const(6)
-C_MAX_AGE = const(7)
-C_NAME = const(8)
+_C_SITE = const(1)
+_C_BUSINESS = const(2)
+_C_TZ = const(3)
+_C_SUSPENDED = const(4)
+_C_RULES = const(5)
+_C_ALLOWLIST = const(6)
+_C_MAX_AGE = const(7)
+_C_NAME = const(8)
 
 
 class _Broken(Exception):
@@ -84,29 +84,29 @@ class SiteConfig:
     def __init__(self, body, allowlist=None):
         if type(body) is not dict:
             raise _malformed("body is not a map")
-        site = body.get(C_SITE)
+        site = body.get(_C_SITE)
         if type(site) is not str or not 1 <= len(site) <= 64:
             raise _malformed("1 site_id must be text 1..64")
-        business = body.get(C_BUSINESS)
+        business = body.get(_C_BUSINESS)
         if business is not None and (type(business) is not str or not 1 <= len(business) <= 16):
             raise _malformed("2 business_id must be text 1..16 or null")
-        tz = body.get(C_TZ, TZ_DEFAULT)
+        tz = body.get(_C_TZ, _TZ_DEFAULT)
         if type(tz) is not int or not -50400 <= tz <= 50400:
             raise _malformed("3 tz offset must be int seconds within +-14 h")
-        suspended = body.get(C_SUSPENDED, False)
+        suspended = body.get(_C_SUSPENDED, False)
         if type(suspended) is not bool:
             raise _malformed("4 suspended must be a bool")
-        rules = body.get(C_RULES)
+        rules = body.get(_C_RULES)
         if type(rules) is not list or len(rules) > _MAX_RULES:
             raise _malformed("5 rules must be a list of at most 64 rules")
-        max_age = body.get(C_MAX_AGE, {})
+        max_age = body.get(_C_MAX_AGE, {})
         if type(max_age) is not dict:
             raise _malformed("7 max_age must be a map kind -> seconds")
         for k in max_age:
             v = max_age[k]
             if type(k) is not int or type(v) is not int or v <= 0:
                 raise _malformed("7 max_age must be a map kind -> seconds")
-        ref = body.get(C_ALLOWLIST)
+        ref = body.get(_C_ALLOWLIST)
         if ref is not None and (type(ref) is not dict or type(ref.get(1)) is not bytes
                                 or len(ref[1]) != 32):
             raise _malformed("6 allowlist must be a blob reference {1: sha256, ...}")

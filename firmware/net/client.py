@@ -329,20 +329,29 @@ class MQTTClient(MQTTProtocol):
             await self.handle_packet()
 
     async def _keepalive_loop(self):
+        # Also the re-send timer: the send loop waits on _wake alone, this
+        # loop wakes it when a PUBACK is overdue (an asyncio.wait_for_ms with
+        # a timeout in the send loop kept two more tasks and a closure alive
+        # for the whole session: ~0.7 KB on the 64-bit port, docs/firmware.md).
         ka = self.keepalive * 1000
-        if not ka:
-            await self._down.wait()
-            return
+        tick = ka // 4 if 0 < ka < 2000 else 500
         while True:
-            await asyncio.sleep_ms(ka // 4 if ka < 4000 else 1000)
+            await asyncio.sleep_ms(tick)
             now = ticks_ms()
-            if ticks_diff(now, self._last_rx) > ka * 3 // 2:
-                raise MQTTError("no packet from broker for %d ms" % ticks_diff(now, self._last_rx))
-            if ticks_diff(now, self._last_tx) >= ka // 2:
-                await self.send_pingreq()
+            if ka:
+                if ticks_diff(now, self._last_rx) > ka * 3 // 2:
+                    raise MQTTError("no packet from broker for %d ms"
+                                    % ticks_diff(now, self._last_rx))
+                if ticks_diff(now, self._last_tx) >= ka // 2:
+                    await self.send_pingreq()
+            for s in self._slots:
+                if s[_STATE] == _SENT and ticks_diff(now, s[_T]) >= self.ack_timeout_ms:
+                    self._wake.set()
+                    break
 
     async def _send_loop(self):
         while True:
+            self._wake.clear()  # a publish() from here on brings another round
             for t in self._subs:
                 if t[2] == 0:
                     t[2] = self._new_pid()
@@ -363,8 +372,4 @@ class MQTTClient(MQTTProtocol):
                 self._q0_head = (self._q0_head + 1) % len(self._q0)
                 self._q0_len -= 1
                 await self.send_publish(topic, payload, 0, retain)
-            self._wake.clear()
-            try:
-                await asyncio.wait_for_ms(self._wake.wait(), 500)
-            except asyncio.TimeoutError:
-                pass
+            await self._wake.wait()

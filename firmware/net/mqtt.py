@@ -6,8 +6,12 @@
 # layer). Our own implementation: MicroPython ships no asyncio MQTT client.
 #
 # Memory: a small resident receive buffer (rx_size bytes: every packet the
-# steady state brings, PUBLISH headers, commands), one transmit buffer of
-# max_tx bytes and a 5-byte header buffer, allocated once. A PUBLISH larger
+# steady state brings, PUBLISH headers, commands), a small transmit buffer
+# of max_tx bytes (PUBACK, PINGREQ, SUBSCRIBE, short PUBLISHes) and a 5-byte
+# header buffer, allocated once. A larger outgoing packet (a scan batch,
+# ~1 KiB) is joined in a buffer of its own, garbage once written: still one
+# write per packet, without a resident buffer of the largest one's size.
+# A PUBLISH larger
 # than the receive buffer (a signed list, a blob chunk; at most max_packet)
 # is read straight into a bytearray of its payload's exact length, which the
 # callback then owns: no buffer of the cap's size stays allocated.
@@ -69,12 +73,12 @@ def encode_length(buf, n):
 
 class MQTTProtocol:
     def __init__(self, client_id, user=None, password=None, keepalive=60,
-                 will=None, max_packet=MAX_PACKET, max_tx=1280, rx_size=RX_SIZE):
+                 will=None, max_packet=MAX_PACKET, max_tx=256, rx_size=RX_SIZE):
         """will: (topic, payload, qos, retain) or None. max_packet bounds
         incoming packets (larger ones are a protocol error); rx_size is the
         resident receive buffer (a PUBLISH's topic must fit in it; a larger
-        payload is read into a buffer of its own); packets up to max_tx
-        bytes go out in a single write."""
+        payload is read into a buffer of its own); every packet goes out in
+        a single write, from the resident max_tx buffer if it fits."""
         self.client_id = _str(client_id)
         self.user = _str(user) if user is not None else None
         self.password = _str(password) if password is not None else None
@@ -101,18 +105,15 @@ class MQTTProtocol:
             # One buffer, one write: separate small writes meet Nagle's
             # algorithm and the broker's delayed ACK (~40 ms per packet).
             n = 0
-            tx = self._tx
             for p in parts:
                 n += len(p)
-            if n <= len(tx):
-                n = 0
-                for p in parts:
-                    tx[n:n + len(p)] = p
-                    n += len(p)
-                w.write(self._txmv[0:n])
-            else:
-                for p in parts:
-                    w.write(p)
+            tx = self._txmv if n <= len(self._tx) else memoryview(bytearray(n))
+            n = 0
+            for p in parts:
+                tx[n:n + len(p)] = p
+                n += len(p)
+            w.write(tx[0:n])
+            tx = None  # a packet's own buffer is garbage from here
             await w.drain()
         self._sent()
 

@@ -10,8 +10,12 @@
 #   pause (a fragment: the tail of a garbled code or of a stray module reply);
 #   inside a line they drop the line (noise). A quiet line clears the poison;
 # - the same code again within `repeat_ms` of its last sighting is dropped
-#   (repeats); a code held in front of the scanner stays suppressed.
+#   (repeats); a code held in front of the scanner stays suppressed. Codes
+#   are compared by CRC-32: the last code itself (hundreds of bytes) is not
+#   kept between scans; two different codes with the same CRC-32 within
+#   repeat_ms: ~2**-32.
 from micropython import const
+from binascii import crc32
 import time
 
 CR = const(0x0D)
@@ -29,7 +33,7 @@ class Framer:
         self.dirty = False  # a non-printable byte inside the current line
         self.junk = False  # noise right before the current line
         self.discarding = False  # current line overflowed the buffer
-        self.last = None
+        self.last = None  # CRC-32 of the last code
         self.last_ms = 0
         self.codes = 0
         self.noise = 0
@@ -94,18 +98,19 @@ class Framer:
             self.dirty = False
             self.noise += 1
             return
-        code = bytes(memoryview(self.buf)[:n])
+        line = memoryview(self.buf)[:n]
+        key = crc32(line)
         if (
-            code == self.last
+            key == self.last
             and time.ticks_diff(now_ms, self.last_ms) < self.repeat_ms
         ):
             self.repeats += 1
             self.last_ms = now_ms
             return
-        self.last = code
+        self.last = key
         self.last_ms = now_ms
         self.codes += 1
-        self.on_code(code.decode())
+        self.on_code(bytes(line).decode())
 
     def stats(self):
         return {

@@ -40,7 +40,7 @@ _VERSION = const(0x01)
 _HDR = const(12)
 _STATE_LEN = const(28)
 _STATE_MAGIC = b"GGOS"
-MAX_RECORD = const(1024)
+_MAX_RECORD = const(1024)
 
 
 def _sync():
@@ -96,7 +96,7 @@ class Outbox:
                 return
             if hdr[0] == _MAGIC and hdr[1] == _VERSION:
                 ln, seq, crc = struct.unpack_from("<HII", hdr, 2)
-                if ln <= MAX_RECORD and seq > last:
+                if ln <= _MAX_RECORD and seq > last:
                     data = f.read(ln)
                     if len(data) == ln and crc32(data, crc32(self._hmv[2:8])) & 0xFFFFFFFF == crc:
                         off += _HDR + ln
@@ -210,7 +210,7 @@ class Outbox:
     def append(self, data):
         """Persist one record; returns its seq once it is on flash."""
         ln = len(data)
-        if ln > MAX_RECORD:
+        if ln > _MAX_RECORD:
             raise errors.StoreError(reasons.INTERNAL, "outbox record too large")
         seq = self.next_seq
         try:

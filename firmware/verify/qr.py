@@ -1,6 +1,6 @@
 """QR text -> COSE bytes: the first three decoding layers of a scan.
 
-unwrap(text, prefix="GG1:", cap=DEFAULT_CAP, zlib_required=False) -> bytes
+unwrap(text, prefix="GG1:", cap=2048, zlib_required=False) -> bytes
     text: str or bytes-like as the scanner delivered it; trailing CR/LF
     (the scanner's line terminator) is stripped.
     1. prefix: must start with `prefix` (case-sensitive)  -> PREFIX
@@ -20,12 +20,12 @@ from micropython import const
 import errors
 from verify import reasons
 
-DEFAULT_CAP = const(2048)   # largest COSE we inflate to (GG1 passes are ~200 B)
+_DEFAULT_CAP = const(2048)   # largest COSE we inflate to (GG1 passes are ~200 B)
 _MAX_TEXT = const(4400)     # QR version 40 holds 4296 alphanumeric chars (+ prefix, CR/LF)
 _ZLIB_FIRST = const(0x78)
 
 
-def unwrap(text, prefix="GG1:", cap=DEFAULT_CAP, zlib_required=False):
+def unwrap(text, prefix="GG1:", cap=_DEFAULT_CAP, zlib_required=False):
     if not isinstance(text, (str, bytes, bytearray, memoryview)):
         raise errors.DecodeError(reasons.PREFIX, "not text")
     if len(text) > _MAX_TEXT:

@@ -90,6 +90,31 @@ out["same_second"] = p.seen_within(h(7), 5001, 60)
     assert out["same_second"] is True
 
 
+def test_window_compares_the_first_8_bytes_of_the_hash():
+    # The ring keeps 8 bytes per pass (false duplicate ~256 / 2**64 per scan,
+    # docs/pass-format.md 7): a difference in bytes 0..7 is another pass, one
+    # only after byte 8 is not seen; shorter hashes count as zero-padded.
+    out = run(r"""
+o = Occupancy()
+p = h(1)
+o.admit(p, 1000)
+def flip(b, i):
+    x = bytearray(b)
+    x[i] ^= 0x01
+    return bytes(x)
+out["first8"] = [o.seen_within(flip(p, i), 1000, 60) for i in range(8)]
+out["after8"] = [o.seen_within(flip(p, i), 1000, 60) for i in range(8, 16)]
+out["prefix_only"] = o.seen_within(p[:8], 1000, 60)
+o.admit(b"\x05\x06", 1000)
+out["short"] = [o.seen_within(b"\x05\x06\x00\x00", 1000, 60), o.seen_within(b"\x05\x06\x01", 1000, 60),
+                o.seen_within(b"\x05", 1000, 60)]
+""")
+    assert out["first8"] == [False] * 8
+    assert out["after8"] == [True] * 8
+    assert out["prefix_only"] is True
+    assert out["short"] == [True, False, False]
+
+
 def test_window_expiry_and_future_admissions():
     out = run(r"""
 o = Occupancy()

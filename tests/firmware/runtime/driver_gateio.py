@@ -1,5 +1,6 @@
 # MicroPython driver for gate I/O tests (hal.unix fakes log to GG_EVENT_FILE).
-#   relay            pulse / extend / pulse again; accept + deny outputs
+#   relay            pulse / extend / pulse again; accept + deny outputs; a deny
+#                    that cuts an accept short
 #   button <ms> <n>  exit button on GG_INPUT_DIR/exit_button for <ms>, occupancy starts at n
 #   debounce         stdin: JSON list of [raw, now_ms]; prints presses
 import sys
@@ -27,7 +28,14 @@ async def relay_main():
     p.event("mark", {"step": "deny"})
     gate.deny()
     await asyncio.sleep_ms(2500)
-    print(json.dumps({"pulses": relay.pulses}))
+    p.event("mark", {"step": "accept2"})
+    gate.accept()
+    await asyncio.sleep_ms(50)  # the next scan, a refusal, while the beep and LED are on
+    p.event("mark", {"step": "deny2"})
+    gate.deny()
+    await asyncio.sleep_ms(2500)
+    print(json.dumps({"pulses": relay.pulses,
+                      "held": [gate.buzzer._task is not None, gate.leds._task is not None]}))
 
 
 async def button_main(ms, start):

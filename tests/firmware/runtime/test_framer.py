@@ -81,6 +81,26 @@ def test_repeat_window_and_held_code():
     assert out[-1]["stats"]["repeats"] == 2
 
 
+def test_repeats_are_the_same_code_only():
+    # the framer compares CRC-32s of codes (it does not keep the last code):
+    # codes one byte or one length apart are different codes, a long code
+    # seen again is a repeat
+    long = b"GG1:" + bytes(0x41 + i % 26 for i in range(1000))
+    steps = [
+        feed(b"GG1:AB\r", 0),
+        feed(b"GG1:AC\r", 10),  # one byte apart
+        feed(b"GG1:AC \r", 20),  # one byte longer
+        feed(b"GG1:A\r", 30),  # one byte shorter
+        feed(long + b"\r", 40),
+        feed(long + b"\r", 50),  # a repeat
+        feed(long[:-1] + b"a\r", 60),  # last byte differs
+    ]
+    out = run_framer(steps, repeat_ms=1000)
+    assert [o["codes"] for o in out] == [["GG1:AB"], ["GG1:AC"], ["GG1:AC "], ["GG1:A"],
+                                        [long.decode()], [], [long[:-1].decode() + "a"]]
+    assert out[-1]["stats"]["repeats"] == 1
+
+
 def test_tick_wraparound_does_not_suppress_forever():
     # ticks_ms wraps (2**30 on the ESP32, 2**62 here); ticks_diff handles it
     res = run_micropython("import time; print(time.ticks_add(0, -1) + 1)")

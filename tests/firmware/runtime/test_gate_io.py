@@ -22,11 +22,14 @@ def test_relay_pulse_extend_and_accept_deny_outputs(tmp_path):
     env.update(GG_FLASH_DIR=str(tmp_path / "flash"), GG_EVENT_FILE=str(ev))
     res = subprocess.run([MICROPYTHON, str(DRIVER), "relay"], env=env, capture_output=True, timeout=60)
     assert res.returncode == 0, res.stderr.decode()
-    assert json.loads(res.stdout) == {"pulses": 3}  # requests, extension included
+    # requests, extension included; no finished buzzer / LED task kept
+    assert json.loads(res.stdout) == {"pulses": 4, "held": [False, False]}
     log = events(ev)
+    marks = {e["step"]: e["ms"] for e in log if e["kind"] == "mark"}
+    later = [e for e in log if e["ms"] >= marks["accept2"]]
+    log = [e for e in log if e["ms"] < marks["accept2"]]
     relay = [e for e in log if e.get("name") == "relay"]
     assert [e["value"] for e in relay] == [0, 1, 0, 1, 0]  # idle, extended pulse, accept pulse
-    marks = {e["step"]: e["ms"] for e in log if e["kind"] == "mark"}
     # the extension holds the door at least 300 ms past the second request
     assert relay[2]["ms"] - marks["extend"] >= 300
     assert relay[4]["ms"] - relay[3]["ms"] >= 150
@@ -35,9 +38,17 @@ def test_relay_pulse_extend_and_accept_deny_outputs(tmp_path):
     tones = [e["freq"] for e in log if e["kind"] == "tone"]
     assert tones[:2] == [2700, 0]  # accept: one beep
     assert tones[2:] == [900, 0, 900, 0, 900, 0]  # deny: three
-    red = [e["value"] for e in log if e.get("name") == "led_red"]
-    assert red == [0, 1, 0]  # idle, deny, cleared
+    red = [e for e in log if e.get("name") == "led_red"]
+    assert [e["value"] for e in red] == [0, 1, 0]  # idle, deny, cleared
+    assert red[2]["ms"] - red[1]["ms"] >= 1900  # lit for its 2 s (sleep_ms never ends early)
     assert all(e["value"] == 0 for e in relay if e["ms"] >= marks["deny"])  # deny never opens
+    # a refusal 50 ms into an accept: the accept's beep and LED timer are
+    # cancelled without switching off what the refusal turned on
+    assert [e["freq"] for e in later if e["kind"] == "tone"] == [2700, 900, 0, 900, 0, 900, 0]
+    red = [e for e in later if e.get("name") == "led_red"]
+    assert [e["value"] for e in red] == [1, 0]  # deny, cleared (pins log changes only)
+    assert red[1]["ms"] - red[0]["ms"] >= 1900
+    assert [e["value"] for e in later if e.get("name") == "led_green"] == [1, 0]
 
 
 def test_exit_button_counts_presses_through_the_pin_file(tmp_path):
