@@ -326,7 +326,7 @@ def read_qr(image: Path) -> list[str]:
         img = Image.open(image)
     except (OSError, ValueError) as e:
         raise SimError(f"cannot open image {image}: {e}") from e
-    results = zxingcpp.read_barcodes(img)
+    results = zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)
     texts = [r.text for r in results if r.text]
     if not texts:
         raise SimError(f"no QR code found in {image}")
