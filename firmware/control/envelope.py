@@ -45,7 +45,7 @@ _ALLOWED_SCOPES = {
     KIND_PROVISION: (SCOPE_DEVICE,),
 }
 _ALG_EDDSA = const(-8)
-MAX_MESSAGE = const(8192)  # bigger things travel as blobs
+MAX_MESSAGE = const(4096)  # bigger things travel as blobs (fleet tools: <= 4,000)
 
 
 class Message:

@@ -15,7 +15,7 @@
 #
 # Memory: only (version, digest, issued_at, valid_until) per kind stays in
 # RAM (what every scan, state report and incoming message asks for). The
-# signed bytes (up to 8 KiB each) are read back from flash by message() and
+# signed bytes (up to 4 KiB each) are read back from flash by message() and
 # body(), which only decider rebuilds and blob clean-up call.
 #
 # A file that is missing, does not parse, or whose signed bytes do not match
@@ -31,7 +31,7 @@ from fsutil import write_atomic
 _KINDS = (1, 2, 3, 4)
 _STALE_ORDER = (2, 3, 1)  # trust, revocation, config
 DEFAULT_MAX_AGE = 86400   # a list older than one day may not admit anyone
-_MAX_FILE = const(8192 + 64)  # a record of the largest control message
+_MAX_FILE = const(4096 + 64)  # a record of the largest control message
 
 
 def _arg(data, i, major):

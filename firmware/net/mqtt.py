@@ -29,9 +29,9 @@ PINGREQ = const(0xC0)
 PINGRESP = const(0xD0)
 DISCONNECT = const(0xE0)
 
-# Largest incoming packet: signed control messages are capped at 8 KiB
+# Largest incoming packet: signed control messages are capped at 4 KiB
 # (docs/protocol.md 1) plus topic and header. Bigger is a protocol error.
-MAX_PACKET = const(8448)
+MAX_PACKET = const(4352)
 # Resident receive buffer: CONNACK, PUBACK, SUBACK, PINGRESP, the variable
 # header (topic, packet id) of every PUBLISH, and whole small PUBLISHes such
 # as signed commands (~200 bytes). Larger payloads get their own buffer.

@@ -2,7 +2,7 @@
 - the arrival of a signed control message (MQTT read -> control service
   inbox -> verify -> commit), drivers/arrival_heap_driver.py;
 - control/state.py with config, trust and revocation messages near the
-  8 KiB cap (resident, commit(), body()), drivers/state_heap_driver.py.
+  4 KiB cap (resident, commit(), body()), drivers/state_heap_driver.py.
 Used by test_state.py, and a measurement tool for docs/memory.md:
 
     python3 tests/firmware/control/arrival_heap.py [--firmware DIR] [--pad N ...]
@@ -39,17 +39,17 @@ from greengate.control.envelope import (  # noqa: E402
 
 def signed_configs(fleet: Fleet, pad: int, n: int = 3) -> list[bytes]:
     """Configs v1..n with a text field of `pad` bytes (the host tool caps at
-    4,000 bytes; the device accepts up to 8,192: signed here directly)."""
+    4,000 bytes; the device accepts up to 4,096: signed here directly)."""
     return [sign_payload(encode_payload(1, v, config_body(name="x" * pad), device_scope(DEVICE),
                                         T0, T0 + 86400), fleet.key) for v in range(1, n + 1)]
 
 
 def big_lists(fleet: Fleet) -> dict[int, bytes]:
     """Config, trust list and revocation messages (version 1) near the cap."""
-    trust = [[b"k%03d" % i, bytes([i]) * 32, "ISSUER-%03d" % i, 0] for i in range(150)]
-    bodies = {1: (config_body(name="x" * 7900), device_scope(DEVICE)),
+    trust = [[b"k%03d" % i, bytes([i]) * 32, "ISSUER-%03d" % i, 0] for i in range(72)]
+    bodies = {1: (config_body(name="x" * 3800), device_scope(DEVICE)),
               2: (trust, fleet_scope()),
-              3: ({1: {1: bytes(32), 2: 100}, 2: None, 9: "x" * 7900}, fleet_scope())}
+              3: ({1: {1: bytes(32), 2: 100}, 2: None, 9: "x" * 3800}, fleet_scope())}
     return {kind: sign_payload(encode_payload(kind, 1, body, scope, T0, T0 + 86400), fleet.key)
             for kind, (body, scope) in bodies.items()}
 
@@ -94,7 +94,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--firmware", type=Path, default=FIRMWARE)
-    ap.add_argument("--pad", type=int, nargs="*", default=[7900, 100])
+    ap.add_argument("--pad", type=int, nargs="*", default=[3800, 100])
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         fleet = Fleet(Path(d))

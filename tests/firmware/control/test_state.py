@@ -184,10 +184,10 @@ def test_state_file_damaged_before_a_restart_counts_as_not_applied(fleet):
 
 def test_resident_state_does_not_grow_with_message_size(fleet):
     msgs = big_lists(fleet)
-    assert all(7800 < len(m) <= 8192 for m in msgs.values()), [len(m) for m in msgs.values()]
+    assert all(3800 < len(m) <= 4096 for m in msgs.values()), [len(m) for m in msgs.values()]
     out = state_heap(fleet, msgs)
     assert out["errors"] == []
-    # three applied messages of ~8 KiB each: none of their bytes stay in RAM
+    # three applied messages of ~4 KiB each (the cap): none of their bytes stay in RAM
     assert out["resident"] < 2048, out
     for kind, size, alloc in out["commit"]:
         # the record is written from one buffer of about the message's size
@@ -196,10 +196,10 @@ def test_resident_state_does_not_grow_with_message_size(fleet):
 
 def test_full_size_arrival_leaves_no_message_sized_buffer(fleet):
     """MQTT read -> inbox -> verify -> commit of signed configs near the
-    8 KiB cap, three in a row: all applied, and what stays allocated (client
+    4 KiB cap, three in a row: all applied, and what stays allocated (client
     + state + service) is the same as for a small message."""
     resident = {}
-    for pad in (7900, 100):
+    for pad in (3800, 100):
         msgs = signed_configs(fleet, pad)
         ok, out = run(fleet, msgs, 4096)
         assert ok, out
@@ -207,5 +207,5 @@ def test_full_size_arrival_leaves_no_message_sized_buffer(fleet):
         assert res["applied"] == 3, res
         resident[len(msgs[0])] = res["resident"]
     big, small = sorted(resident, reverse=True)
-    assert big > 7800 and small < 400
+    assert big > 3800 and small < 400
     assert abs(resident[big] - resident[small]) <= 256, resident

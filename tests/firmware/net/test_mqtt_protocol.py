@@ -270,7 +270,7 @@ def test_malformed_packets_disconnect_and_reconnect(broker, tmp_path):
 
 # -- PUBLISH packets larger than the resident receive buffer ------------------
 
-CAP = 8448     # net.mqtt.MAX_PACKET: 8 KiB signed message + topic and header
+CAP = 4352     # net.mqtt.MAX_PACKET: 4 KiB signed message + topic and header
 RX_SIZE = 256  # net.mqtt.RX_SIZE: the resident receive buffer
 CFG_TOPIC = "gg/v1/dev/gate-7/config"
 
@@ -324,7 +324,7 @@ def test_publish_larger_than_receive_buffer_up_to_the_cap(broker, tmp_path):
         body = pattern(RX_SIZE - 2 - len(CFG_TOPIC), 2)
         c.send(publish(CFG_TOPIC, body))
         expect_message(drv, CFG_TOPIC, body)
-        # Exactly at the cap (remaining length 8448), QoS 1 and retained.
+        # Exactly at the cap (remaining length 4352), QoS 1 and retained.
         body = pattern(CAP - 2 - len(CFG_TOPIC) - 2, 3)
         raw = publish(CFG_TOPIC, body, pid=7, retain=True)
         assert len(raw) == 1 + 2 + CAP
@@ -344,7 +344,7 @@ def test_publish_larger_than_receive_buffer_up_to_the_cap(broker, tmp_path):
         c.close()
         c = broker.session()
         assert drv.wait_for("connected")["n"] == 2
-        assert "packet of 8449 bytes exceeds 8448" in stats_of(drv)["last_error"]
+        assert "packet of 4353 bytes exceeds 4352" in stats_of(drv)["last_error"]
         c.close()
     finally:
         drv.kill()
@@ -359,7 +359,7 @@ def test_large_publishes_split_across_reads_and_interleaved_with_pubacks(broker,
         drv.send(op="pub", topic="up/2", payload="02", qos=1)
         assert c.packet() == pkt(0x32, s("up/1") + b"\x00\x01\x01")
         assert c.packet() == pkt(0x32, s("up/2") + b"\x00\x02\x02")
-        big = [pattern(5000, 5), pattern(CAP - 2 - len(CFG_TOPIC) - 2, 6), pattern(RX_SIZE * 3, 7)]
+        big = [pattern(3000, 5), pattern(CAP - 2 - len(CFG_TOPIC) - 2, 6), pattern(RX_SIZE * 3, 7)]
         stream = (publish(CFG_TOPIC, big[0], pid=0x0A01) + b"\x40\x02\x00\x01"
                   + publish("gg/v1/fleet/trust", big[1], pid=0x0A02, retain=True)
                   + b"\xd0\x00" + b"\x40\x02\x00\x02"

@@ -9,7 +9,7 @@
 #   resident  client + state + service after the first one (live heap)
 # Run it under smaller and smaller -X heapsize values: the smallest heap in
 # which it still succeeds is the peak of an arrival, fragmentation included
-# (a ballast cannot stand in for that: it leaves no hole for the 8 KiB
+# (a ballast cannot stand in for that: it leaves no hole for the 4 KiB
 # blocks a full-size message needs).
 import asyncio
 import gc
