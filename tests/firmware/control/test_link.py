@@ -53,8 +53,8 @@ def test_messages_wait_while_the_service_cannot_load(tmp_path):
     root = tmp_path / "flash"
     root.mkdir()
     v2, v3 = fleet.msg(1, 2, config_body()), fleet.msg(1, 3, config_body())
-    r = run_micropython(DRIVERS / "link_retry_driver.py",
-                        args=[str(root), DEVICE, SITE, fleet.file(v2), fleet.file(v3)])
+    r = run_micropython(DRIVERS / "link_driver.py",
+                        args=[str(root), DEVICE, SITE, fleet.file(v2), fleet.file(v3), "retry"])
     assert r.returncode == 0, r.stderr.decode()
     out = json.loads(r.stdout.decode().splitlines()[-1])
     assert out["loads"] == 3  # the first try and one failed retry, then loaded
