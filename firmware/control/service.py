@@ -20,6 +20,7 @@
 # on_command(code, args) -> (status, detail, data or None) runs a verified
 # command; data (a screenshot PNG) goes back in reply chunks.
 import asyncio
+import gc
 from time import ticks_ms, ticks_diff
 from micropython import const
 
@@ -28,6 +29,7 @@ from verify import reasons
 from control import envelope
 
 _INBOX = const(4)  # commands waiting
+_OOM_TRIES = const(3)  # a message that ran out of heap is tried this often
 _FETCH_RETRY_MS = const(10000)
 _REPLY_CHUNK = const(768)
 
@@ -51,7 +53,7 @@ class ControlService:
             link = ControlLink(state, log=self.log)
             link.svc = self
         self.link = link          # also keeps last error, dropped commands
-        self._inbox = []          # [kind, payload]
+        self._inbox = []          # [kind, payload, tries out of heap]
         self.pending = {}         # kind -> envelope.Message waiting for its blobs
         self.receiver = None      # control.blob.BlobReceiver
         self._fetch_ms = 0
@@ -76,6 +78,7 @@ class ControlService:
         for item in self._inbox:
             if item[0] == kind and kind != envelope.KIND_COMMAND:
                 item[1] = bytes(payload)  # the newer one supersedes
+                item[2] = 0
                 self._wake.set()
                 return
         if kind == envelope.KIND_COMMAND:
@@ -89,7 +92,7 @@ class ControlService:
                         self._inbox.pop(i)  # the oldest command goes
                         break
                 self.link.dropped += 1
-        self._inbox.append([kind, bytes(payload)])
+        self._inbox.append([kind, bytes(payload), 0])
         self._wake.set()
 
     def fetching(self):
@@ -129,8 +132,22 @@ class ControlService:
     def step(self):
         """Process everything queued (also the test entry point, no asyncio)."""
         while self._inbox:
-            kind, data = self._inbox.pop(0)
-            self.handle(kind, data)
+            item = self._inbox.pop(0)
+            try:
+                self.handle(item[0], item[1])
+            except MemoryError:
+                # most likely a fragmented heap (the verify table, the
+                # message's copies): it goes back to the front and the run
+                # loop tries again a second later, after a collection;
+                # after _OOM_TRIES it is dropped and reported (key 12)
+                gc.collect()
+                item[2] += 1
+                if item[2] < _OOM_TRIES:
+                    self._inbox.insert(0, item)
+                else:
+                    self.link.last_error = [item[0], reasons.INTERNAL, 0]
+                    self._state_changed()
+                raise
         if self.receiver is not None or self.pending:
             if ticks_diff(ticks_ms(), self._fetch_ms) >= _FETCH_RETRY_MS:
                 if self.receiver is None:

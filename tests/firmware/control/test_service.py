@@ -227,3 +227,29 @@ def test_state_file_lost_after_apply_is_reported_and_heals(device):
     assert not [t for t, _, _ in out["pub"] if t == DEV + "fetch"]
     assert out["state"][3] == {1: 1, 2: 2, 3: 1} and out["state"][12] is None
     assert path.read_bytes()[-5] == data[-5] ^ 0x10  # the file is whole again
+
+
+def test_a_message_that_runs_out_of_heap_is_tried_again(device):
+    # a MemoryError while handling (e.g. no hole for the verify table in a
+    # fragmented heap) puts the message back; the run loop tries again after
+    # a collection, 3 times in all, then it is dropped and reported
+    d, fleet, _ = device
+    d.cmd({"op": "oom", "n": 2})
+    assert d.send("gg/v1/fleet/trust", fleet.msg(2, 1, trust_body())) == {"oom": True}
+    assert d.cmd({"op": "step"}) == {"oom": True}
+    assert d.cmd({"op": "step"}) == {}  # third try: heap enough
+    out = d.out()
+    assert out["applied"] == [2] and out["state"][3] == {2: 1} and out["inbox"] == 0
+    assert out["state"][12] is None
+
+    d.cmd({"op": "oom", "n": 3})
+    assert d.send("gg/v1/fleet/trust", fleet.msg(2, 2, trust_body())) == {"oom": True}
+    assert d.cmd({"op": "step"}) == {"oom": True}
+    assert d.cmd({"op": "step"}) == {"oom": True}  # the third failure drops it
+    assert d.cmd({"op": "step"}) == {}
+    out = d.out()
+    assert out["applied"] == [] and out["state"][3] == {2: 1} and out["inbox"] == 0
+    assert out["state"][12] == [2, 29, 0]  # kind 2, INTERNAL: the fleet's GATE_ERROR alert
+    # a newer message applies as usual afterwards
+    d.send("gg/v1/fleet/trust", fleet.msg(2, 3, trust_body()))
+    assert d.out()["state"][3] == {2: 3}

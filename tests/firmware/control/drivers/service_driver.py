@@ -59,6 +59,28 @@ svc = ControlService(ControlState(root, device_id, site_id), root, keys, clock,
 svc.attach(client)
 print(json.dumps({"subs": client.subs}))
 
+# "oom": the next n handle() calls run out of heap, as in a fragmented heap
+_handle = svc.handle
+oom = [0]
+
+
+def handle(kind, data):
+    if oom[0]:
+        oom[0] -= 1
+        raise MemoryError("memory allocation failed, allocating 4096 bytes")
+    return _handle(kind, data)
+
+
+svc.handle = handle
+
+
+def step():
+    try:
+        svc.step()
+    except MemoryError:
+        return {"oom": True}
+    return {}
+
 for line in sys.stdin:
     cmd = json.loads(line)
     op = cmd["op"]
@@ -66,14 +88,18 @@ for line in sys.stdin:
         clock.t = cmd.get("now", clock.t)
         with open(cmd["path"], "rb") as f:
             client.message_cb(cmd["topic"], f.read(), cmd.get("retained", False))
-        if cmd.get("step", True):
-            svc.step()
+        res = step() if cmd.get("step", True) else {}
+    elif op == "oom":
+        oom[0] = cmd["n"]
         res = {}
+    elif op == "step":
+        res = step()
     elif op == "out":
         reps = [binascii.hexlify(r).decode() for r in svc.take_replies()]
         res = {"pub": client.pub, "replies": reps, "applied": applied, "commands": commands,
                "state": binascii.hexlify(cbor.dumps(svc.state_fields())).decode(),
-               "files": sorted(os.listdir(root)), "dropped": svc.dropped}
+               "files": sorted(os.listdir(root)), "dropped": svc.dropped,
+               "inbox": len(svc._inbox)}
         client.pub = []
         applied = []
         svc.on_applied = applied.append
