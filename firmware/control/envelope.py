@@ -91,7 +91,7 @@ def _parse(data):
     return sign1, cbor
 
 
-def _verify(sign1, fleet_keys):
+def _verify(sign1, fleet_keys, scratch=None):
     from crypto import ed25519
     from verify import cose
 
@@ -102,7 +102,7 @@ def _verify(sign1, fleet_keys):
     for key in fleet_keys:
         # raw 32-byte keys or ed25519.prepare() results are both accepted
         if type(key) in (bytes, bytearray):
-            ok = ed25519.verify(key, sign1.signature, tbs)
+            ok = ed25519.verify(key, sign1.signature, tbs, scratch)
         else:
             ok = ed25519.verify_prepared(key, sign1.signature, tbs)
         if ok:
@@ -149,17 +149,18 @@ def _check_scope(kind, scope, state):
         raise _fail(reasons.CTRL_SCOPE, "fleet scope carries no id")
 
 
-def verify_message(data, kind, fleet_keys, state, now, check=None):
+def verify_message(data, kind, fleet_keys, state, now, check=None, scratch=None):
     """Every check of open_message() without committing: a Message, or None
     for the applied message's exact bytes. Used when a message must wait for
-    its blobs (revocation snapshot, allowlist) before it is committed."""
+    its blobs (revocation snapshot, allowlist) before it is committed.
+    scratch: crypto.ed25519.verify's reusable table buffer."""
     data = bytes(data)
     dg = digest(data)
     applied = state.applied(kind)
     if applied is not None and applied[1] == dg:
         return None
     sign1, cbor = _parse(data)
-    _verify(sign1, fleet_keys)
+    _verify(sign1, fleet_keys, scratch)
     k, version, iat, until, scope, body = decode_payload(sign1.payload, cbor)
     if k != kind:
         raise _fail(reasons.CTRL_MALFORMED, "wrong kind for this topic")

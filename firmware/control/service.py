@@ -60,6 +60,12 @@ class ControlService:
         self._busy_ms = ticks_ms()  # last message or pending work (quiet period)
         self._wake = asyncio.Event()
         self._replies = []        # reply payloads waiting for a free QoS 1 slot
+        # the signature check's 4 KB table, taken once while the heap is
+        # whole enough (a failed load is retried by the link), reused for
+        # every message instead of a new 4 KB hole per message
+        from crypto.ed25519 import SCRATCH
+
+        self._scratch = bytearray(SCRATCH)
 
     # -- wiring ---------------------------------------------------------------
     def attach(self, client, reporter=None):
@@ -180,7 +186,7 @@ class ControlService:
         Returns the reason code (OK, or the CTRL_* refusal)."""
         try:
             msg = envelope.verify_message(data, kind, self.keys, self.state, self._now(),
-                                          self._check_for(kind))
+                                          self._check_for(kind), self._scratch)
         except errors.GateError as e:
             reason = e.reason if isinstance(e, errors.ControlError) else reasons.INTERNAL
             self.link.last_error = [kind, reason, getattr(e, "version", 0)]

@@ -53,6 +53,7 @@ else:
 
 P = const(0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFED)
 L = const(0x1000000000000000000000000000000014DEF9DEA2F79CD65812631A5CF5D3ED)
+SCRATCH = const(4096)  # bytes of the one-shot verify's table (verify(scratch=...))
 D = const(0x52036CEE2B6FFE738CC740797779E89800700A4D4141D8AB75EB4DCA135978A3)
 D2 = const(0x2406D9DC56DFFCE7198E80F2EEF3D13000E0149A8283B156EBD69B9426B2F159)
 SQRT_M1 = const(0x2B8324804FC1DF0B2B4D00993DFBD7A72F431806AD2FE478C4EE1B274A0EA0B0)
@@ -432,12 +433,14 @@ def verify_prepared(key, signature, message):
         return False
 
 
-def _small_table(mem, x, y):
+def _small_table(mem, x, y, tab=None):
     """For a one-shot verify: j * 2^(64m) * (x, y), m = 0..3, j = 1..8, as
     cached points (Y+X, Y-X, 2dT, 2Z) at 128 * (8m + j - 1): no inversion,
-    32 points instead of 128 (4,096 bytes)."""
+    32 points instead of 128 (4,096 bytes, all written: `tab` may be a
+    caller's reused buffer)."""
     run = _run
-    tab = bytearray(4096)
+    if tab is None:
+        tab = bytearray(SCRATCH)
     cadd = _add(0, True)
     load, save, cache = _q_progs()
     _save_point(mem, x, y)
@@ -456,9 +459,11 @@ def _small_table(mem, x, y):
     return tab
 
 
-def verify(public_key, signature, message):
+def verify(public_key, signature, message, scratch=None):
     """One-shot verify, same checks as prepare() + verify_prepared() but
-    with a small uninverted per-call table for A (cheaper than prepare())."""
+    with a small uninverted per-call table for A (cheaper than prepare()).
+    scratch: a bytearray(SCRATCH) to build that table in, so a caller that
+    verifies often (the control service) needs no new 4 KB hole each time."""
     try:
         if not isinstance(public_key, _BYTES) or len(public_key) != 32:
             return False
@@ -478,7 +483,9 @@ def verify(public_key, signature, message):
         h.update(message)
         k = int.from_bytes(h.digest(), "little") % L
         mem = _mem
-        atab = _small_table(mem, (P - pt[0]) % P, pt[1])
+        if scratch is not None and len(scratch) != SCRATCH:
+            return False
+        atab = _small_table(mem, (P - pt[0]) % P, pt[1], scratch)
         _recode(_sd, sig[32:])
         _recode(_kd, k.to_bytes(32, "little"))
         _comb(mem, _sd, _base(), _kd, atab, (_add(0, True), _add(1, True)), 128)

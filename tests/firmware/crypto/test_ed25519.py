@@ -289,3 +289,48 @@ def test_non_bytes_arguments_return_false(crypto_run):
 def test_stored_base_table_is_build_table_of_b(crypto_run):
     (ans,) = crypto_run([{"op": "base_table"}])
     assert ans["same"] is True
+
+
+SCRATCH_REUSE = """
+import sys, json
+from crypto import ed25519
+cases = json.loads(sys.stdin.read())
+scratch = bytearray(ed25519.SCRATCH)
+out = []
+for pk, sig, msg in cases:
+    pk, sig, msg = bytes.fromhex(pk), bytes.fromhex(sig), bytes.fromhex(msg)
+    out.append([ed25519.verify(pk, sig, msg), ed25519.verify(pk, sig, msg, scratch)])
+out.append(ed25519.verify(pk, sig, msg, bytearray(100)))  # wrong size: refused
+print(json.dumps(out))
+"""
+
+
+def test_one_shot_verify_with_a_reused_scratch_table():
+    # the control service reuses one 4 KB table for every message: results
+    # must not depend on what the previous verify left in it
+    import json
+    import random
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from mpy import run_micropython
+
+    rnd = random.Random(7)
+    keys = [Ed25519PrivateKey.generate() for _ in range(4)]
+    cases, want = [], []
+    for i in range(24):
+        k = keys[i % 4]
+        pk = k.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        msg = rnd.randbytes(rnd.randrange(0, 300))
+        sig = bytearray(k.sign(msg))
+        ok = i % 3 != 2
+        if not ok:
+            sig[rnd.randrange(64)] ^= 1 << rnd.randrange(8)
+        cases.append([pk.hex(), bytes(sig).hex(), msg.hex()])
+        want.append([ok, ok])
+    r = run_micropython(SCRATCH_REUSE, stdin=json.dumps(cases))
+    assert r.returncode == 0, r.stderr.decode()
+    out = json.loads(r.stdout.decode().splitlines()[-1])
+    assert out[:-1] == want
+    assert out[-1] is False
