@@ -73,7 +73,7 @@ def test_scan_gives_a_decision_screen_and_outbox_record(sim):
 
 def test_exit_button_counts_through_the_firmware(sim):
     sim.wait_for(kind("scanner"))
-    sim.press("exit_button", hold_s=0.2)
+    sim.press("exit_button", hold_s=0.5)  # robust to a loaded host (50 ms debounce)
     ev = sim.wait_for(kind("exit"))
     assert ev == {**ev, "inside": 0, "exits": 1}
 
