@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from unittest.mock import ANY
 
 import cbor2
 import pytest
@@ -98,9 +99,17 @@ def test_provisioned_loads_setup_on_the_first_frame_and_drops_it_when_quiet(devi
     assert on2 == {**on2, "loaded": True, "sessions": 2}
     off2 = dev.state()
     assert off2 == {**off2, "loaded": False, "sessions": 2}
-    # a second session leaves nothing behind (names the first one interned
-    # stay: qstrs are never freed)
-    assert off2["alloc"] <= off["alloc"] + 512
+    link.request(0x01, retries=1)
+    assert dev.state() == {**on2, "sessions": 3, "alloc": ANY}
+    off3 = dev.state()
+    assert off3 == {**off3, "loaded": False, "sessions": 3}
+    # later sessions leave nothing behind: a leak would show after each one.
+    # Names the first session interned stay (qstrs are never freed), and a
+    # table inside asyncio's poller or sys.modules may grow once to a
+    # high-water mark (+736 B seen twice on a loaded CI host after session
+    # 2, never locally): hence the first step's looser bound
+    assert off2["alloc"] <= off["alloc"] + 1024
+    assert off3["alloc"] <= off2["alloc"] + 512
 
 
 def test_frame_start_split_across_reads_and_noise_before_it(device):
