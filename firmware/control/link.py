@@ -144,7 +144,7 @@ class ControlLink:
             return
         waiting.append([kind, payload])
 
-    async def _retry(self, first_ms=2000, max_ms=60000):
+    async def _retry(self, first_ms, max_ms=60000):
         wait = first_ms
         while True:
             await asyncio.sleep_ms(wait)

@@ -471,6 +471,8 @@ def verify(public_key, signature, message, scratch=None):
             return False
         if not isinstance(message, _BYTES):
             return False
+        if scratch is not None and len(scratch) != SCRATCH:
+            return False
         raw = bytes(public_key)
         sig = memoryview(signature)
         if int.from_bytes(sig[32:], "little") >= L:
@@ -483,8 +485,6 @@ def verify(public_key, signature, message, scratch=None):
         h.update(message)
         k = int.from_bytes(h.digest(), "little") % L
         mem = _mem
-        if scratch is not None and len(scratch) != SCRATCH:
-            return False
         atab = _small_table(mem, (P - pt[0]) % P, pt[1], scratch)
         _recode(_sd, sig[32:])
         _recode(_kd, k.to_bytes(32, "little"))

@@ -25,18 +25,19 @@ def make(cfg, bus):
     return panel
 
 
-def resource(name, here):
+def resource(name):
     """A data file of the display (font_*.bin, texts.bin). A frozen build
     carries them as bytes in the frozen module gg_data (tools/esp32: flash,
-    read in place, nothing copied to RAM); otherwise the file next to the
-    module `here` (its __file__): a ROMFS file is read in place too, a
-    LittleFS one keeps its index in RAM (display/font.py)."""
+    read in place, nothing copied to RAM); otherwise the file in this
+    package's directory: a ROMFS file is read in place too, a LittleFS one
+    keeps its index in RAM (display/font.py)."""
     try:
         import gg_data
 
         return getattr(gg_data, name.replace(".", "_"))
     except (ImportError, AttributeError):
         pass
+    here = globals().get("__file__")
     if not here or here.startswith(".frozen/"):
         return "/display/" + name  # frozen code, data files on the filesystem
     return here.rsplit("/", 1)[0] + "/" + name

@@ -45,7 +45,7 @@ class Canvas:
 
             fname = "font_" + name + ".bin"
             f = Font(self._font_dir + "/" + fname if self._font_dir
-                     else resource(fname, globals().get("__file__")))
+                     else resource(fname))
             self._fonts[name] = f
         return f
 

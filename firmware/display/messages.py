@@ -144,7 +144,7 @@ def use(source=None):
     if source is None:
         from display import resource
 
-        source = resource("texts.bin", globals().get("__file__"))
+        source = resource("texts.bin")
     if _texts is not None:
         _texts.close()
     _texts = Texts(source)

@@ -107,7 +107,7 @@ from display import resource
 from display.canvas import Canvas
 from display import messages
 c = Canvas(128, 64, framebuf.MONO_VLSB)
-src = resource("font_sans16.bin", "display/canvas.py")
+src = resource("font_sans16.bin")
 print("SOURCE", "bytes" if not isinstance(src, str) else "file")
 vi, en = messages.text(1)
 c.text(vi, 0, 0, c.font("sans16"))
