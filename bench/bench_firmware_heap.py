@@ -646,13 +646,24 @@ def dict_tables(raw_big: list[int], const_tables: list[int]) -> list[int]:
     return out
 
 
-def import_qstrs(build: Build, modules: list[str]) -> int:
-    """Names (qstrs) interned by importing `modules` alone, in a fresh process."""
+def _importable(build: Build, modules: list[str]) -> list[str]:
+    """The firmware modules (and the port's asyncio) among sys.modules names."""
     from rom_parts import module_file
 
-    mods = [m for m in modules if m != "main" and (module_file(build.tree, m, ".mpy")
-                                                   or m.startswith("asyncio"))]
-    script = ROM_MOUNT + (
+    return [m for m in modules if m != "main"
+            and (module_file(build.tree, m, ".mpy") or m.startswith("asyncio"))]
+
+
+def _rom_run(build: Build, script: str, args: list[str], stdin: str) -> subprocess.CompletedProcess:
+    """`script` under MicroPython with the ROMFS image mounted (ROM_MOUNT)."""
+    env_ = dict(os.environ, MICROPYPATH=".frozen", GG_ROMFS=str(build.romfs))
+    return subprocess.run([micropython_binary(), "-X", "heapsize=4m", "-c", ROM_MOUNT + script, *args],
+                          input=stdin, capture_output=True, text=True, env=env_, timeout=120)
+
+
+def import_qstrs(build: Build, modules: list[str]) -> int:
+    """Names (qstrs) interned by importing `modules` alone, in a fresh process."""
+    script = (
         "import micropython\n"
         "for m in sys.stdin.read().split():\n"
         "    try:\n"
@@ -660,11 +671,8 @@ def import_qstrs(build: Build, modules: list[str]) -> int:
         "    except ImportError:\n"
         "        pass\n"
         "micropython.qstr_info()\n")
-    env_ = dict(os.environ, MICROPYPATH=".frozen", GG_ROMFS=str(build.romfs))
-    base = subprocess.run([micropython_binary(), "-X", "heapsize=4m", "-c", script],
-                          input="", capture_output=True, text=True, env=env_, timeout=120)
-    res = subprocess.run([micropython_binary(), "-X", "heapsize=4m", "-c", script],
-                         input=" ".join(mods), capture_output=True, text=True, env=env_, timeout=120)
+    base = _rom_run(build, script, [], "")
+    res = _rom_run(build, script, [], " ".join(_importable(build, modules)))
     if res.returncode or base.returncode:
         raise RuntimeError(res.stderr + base.stderr)
 
@@ -683,15 +691,9 @@ def port_modules(build: Build, modules: list[str]) -> dict:
     ESP32's own HAL instead, each imported after all the common modules
     (so the cost is that module's own objects), as {name: (live heap growth,
     of which qstr pool growth)}."""
-    from rom_parts import module_file
-
-    common = [m for m in modules if m not in PORT_ONLY and m != "main"
-              and (module_file(build.tree, m, ".mpy") or m.startswith("asyncio"))]
+    common = [m for m in _importable(build, modules) if m not in PORT_ONLY]
     measured = [m for m in PORT_ONLY if m in modules] + list(DEVICE_ONLY)
-    env_ = dict(os.environ, MICROPYPATH=".frozen", GG_ROMFS=str(build.romfs))
-    res = subprocess.run([micropython_binary(), "-X", "heapsize=4m", "-c", ROM_MOUNT + PORT_IMPORTS,
-                          *measured], input=" ".join(common), capture_output=True, text=True,
-                         env=env_, timeout=120)
+    res = _rom_run(build, PORT_IMPORTS, measured, " ".join(common))
     if res.returncode:
         raise RuntimeError(f"{res.stderr.strip()} (importing {common + measured})")
     out, before, name = {}, 0, None
