@@ -68,8 +68,8 @@ from greengate.passes import claims as c  # noqa: E402
 from greengate.passes.issue import issue  # noqa: E402
 from greengate.passes.keys import TrustEntry, device_trust_bytes, kid_for, raw_public  # noqa: E402
 from greengate.sim.terminal import SimError, SimTerminal, micropython_binary  # noqa: E402
-from mpy import FIRMWARE, run_micropython  # noqa: E402
-from provision_kit import APPLY, pass_hash, write_device_config  # noqa: E402
+from mpy import FIRMWARE  # noqa: E402
+from provision_kit import apply_messages, pass_hash, write_device_config  # noqa: E402
 
 DEVICE = "gg-heap-1"
 SITE = "q7-heap-001"
@@ -293,11 +293,12 @@ class Provisioning:
             p = tmp / f"ctrl{i}.bin"
             p.write_bytes(data)
             req["messages"].append({"kind": kind, "path": str(p)})
-        for sha, data in self.blobs.items():  # named as control/blob.py blob_path()
-            (root / f"blob_{sha[:8].hex()}.bin").write_bytes(data)
-        res = run_micropython(APPLY, stdin=json.dumps(req))
-        if res.returncode != 0 or json.loads(res.stdout) != [True, True, True]:
-            raise RuntimeError("provisioning failed: " + res.stderr.decode())
+        for i, data in enumerate(self.blobs.values()):  # APPLY stores them as blob.py names them
+            p = tmp / f"blob{i}.bin"
+            p.write_bytes(data)
+            req["blobs"].append({"path": str(p)})
+        if apply_messages(req) != [True, True, True]:
+            raise RuntimeError("provisioning failed")
         write_device_config(flash, DEVICE, raw_public(self.fleet))
 
 

@@ -30,9 +30,8 @@ from greengate.passes import claims as c
 from greengate.passes.issue import issue
 from greengate.passes.keys import TrustEntry, device_trust_bytes, kid_for, raw_public
 from greengate.sim.terminal import SimTerminal
-from mpy import run_micropython
 from net_helpers import Subscriber
-from provision_kit import APPLY, ISSUER, SITE, pass_hash, write_device_config
+from provision_kit import ISSUER, SITE, apply_messages, pass_hash, write_device_config
 
 BUSINESS = "BIZ-0001"
 TOPIC = {1: "gg/v1/dev/{id}/config", 2: "gg/v1/fleet/trust", 3: "gg/v1/fleet/revocation",
@@ -134,9 +133,7 @@ def provision_site(flash: Path, tmp: Path, device_id: str, revoked: list[bytes] 
         p = tmp / f"blob{i}.bin"
         p.write_bytes(data)
         req["blobs"].append({"path": str(p)})
-    res = run_micropython(APPLY, stdin=json.dumps(req))
-    assert res.returncode == 0, res.stderr.decode()
-    assert json.loads(res.stdout) == [True, True, True]
+    assert apply_messages(req) == [True, True, True]
     write_device_config(flash, device_id, site.fleet_public)
     if device_config:
         cfg_path = flash / "config.json"

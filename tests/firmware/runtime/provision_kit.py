@@ -48,6 +48,30 @@ print(json.dumps(out))
 """
 
 
+def apply_messages(req: dict) -> list:
+    """Run APPLY (the device's own control code) on req["root"]; the list of
+    applied flags it prints. The PyPI unix-port wrapper now and then ends a
+    script with exit 0 and its output lost (tests/mpy.py; seen in CI as a
+    lone newline here): then the control directory is emptied and APPLY runs
+    once more (it is not idempotent: a message applied already gives False).
+    Any other outcome, and a second lost output, fail as they are."""
+    import shutil
+
+    for attempt in (1, 2):
+        res = run_micropython(APPLY, stdin=json.dumps(req))
+        if res.returncode != 0:
+            raise AssertionError("APPLY failed: " + res.stderr.decode())
+        try:
+            return json.loads(res.stdout)
+        except ValueError:
+            if attempt == 2:
+                raise AssertionError(f"APPLY printed no result: stdout {res.stdout!r}, "
+                                     f"stderr {res.stderr!r}") from None
+            shutil.rmtree(req["root"])
+            Path(req["root"]).mkdir(parents=True)
+    raise AssertionError("unreachable")
+
+
 def pass_hash(text: str) -> bytes:
     return hashlib.sha256(parse_sign1(unwrap(text)).signature).digest()[:16]
 
@@ -108,9 +132,7 @@ def provision(flash: Path, device_id: str, tmp: Path) -> Bundle:
         p = tmp / f"blob{i}.bin"
         p.write_bytes(data)
         req["blobs"].append({"path": str(p)})
-    res = run_micropython(APPLY, stdin=json.dumps(req))
-    assert res.returncode == 0, res.stderr.decode()
-    assert json.loads(res.stdout) == [True, True, True]
+    assert apply_messages(req) == [True, True, True]
     write_device_config(flash, device_id)
     return b
 
