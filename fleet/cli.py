@@ -121,6 +121,7 @@ def serve(
     """Run the API, the broker bridge, the alert checks and (by default) the embedded broker."""
     import uvicorn
 
+    from fleet.api.hardening import UVICORN_OPTIONS
     from fleet.api.main import create_app
     from sqlalchemy import select
 
@@ -212,7 +213,7 @@ def serve(
         app_ = web.mount(app_)
     typer.echo(f"fleet API on http://{host}:{port} (OpenAPI: /docs)", err=True)
     try:
-        uvicorn.run(app_, host=host, port=port, log_level="warning")
+        uvicorn.run(app_, host=host, port=port, **UVICORN_OPTIONS)
     finally:
         stop.set()
         bridge.stop()

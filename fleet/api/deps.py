@@ -7,7 +7,9 @@ Auth: `Authorization: Bearer <token>` (scripts, CLI) or the `gg_session` cookie
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -37,6 +39,46 @@ def get_db(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple[_Network, ...]:
+    return tuple(ipaddress.ip_network(e, strict=False) for e in entries)
+
+
+def _trusted(addr: str, nets: tuple[_Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return any(ip in n for n in nets)
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address for the log-in throttle and logs. X-Forwarded-For
+    is believed only when the peer is one of `trusted_proxies`: then the
+    rightmost address that is not itself a trusted proxy is the client (the
+    leftmost ones are whatever the client wrote). The server runs with
+    uvicorn's own proxy handling off (UVICORN_OPTIONS in fleet.api.main)."""
+    peer = request.client.host if request.client else None
+    proxies = request.app.state.settings.trusted_proxies
+    if peer is None or not proxies:
+        return peer
+    nets = _networks(tuple(proxies))
+    if not _trusted(peer, nets):
+        return peer
+    hops = ",".join(request.headers.getlist("x-forwarded-for")).split(",")
+    addr = peer
+    for hop in reversed([h.strip() for h in hops if h.strip()]):
+        try:
+            addr = str(ipaddress.ip_address(hop))
+        except ValueError:
+            break  # not an address: keep the last good hop
+        if not _trusted(addr, nets):
+            break
+    return addr
 # scope="function": commit before the response is sent, so a client that
 # uses what it was just given (a login token) never races the commit
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]

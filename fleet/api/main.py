@@ -27,6 +27,7 @@ from fleet.services import control, users
 
 from greengate.passes import keys as gk
 
+from . import hardening
 from .routes import api_router
 
 logger = logging.getLogger("greengate.fleet.api")
@@ -60,8 +61,10 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
         if engine is not None:
             engine.dispose()
 
+    # /openapi.json, /docs, /redoc: behind a log-in unless public_api_docs (hardening.install)
     app = FastAPI(title="GreenGate fleet", version="0.1.0", description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    hardening.install(app, settings)
     app.state.settings = settings
     app.state.sessions = sessions
     # The fleet key signs provisioning bundles here and control messages in the bridge.
@@ -111,7 +114,8 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
         return {"ok": True}
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse,
-             summary="Prometheus metrics (text format 0.0.4)")
+             summary="Prometheus metrics (text format 0.0.4; scrape token or admin/operator)",
+             dependencies=[hardening.MetricsAccess])
     def metrics() -> PlainTextResponse:
         with sessions() as db:
             online = db.scalar(select(func.count()).select_from(Device).where(Device.online.is_(True)))

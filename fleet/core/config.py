@@ -10,7 +10,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+import ipaddress
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "changethis"
@@ -70,12 +72,25 @@ class Settings(StorageSettings):
 
     session_ttl_s: int = Field(8 * 3600, ge=60)
     technician_token_ttl_s: int = Field(15 * 60, ge=60)
-    # Log-in throttle (fleet/services/throttle.py): failures per username and
-    # per client address within the window, then locked for lockout_s.
+    # Log-in throttle (fleet/services/throttle.py): free failures per
+    # (username, client address) and per client address; past them the next
+    # attempt waits delay_base_s * 2**(extra failures), capped at delay_max_s.
+    # Failures are forgotten after window_s without one.
     login_user_failures: int = Field(5, ge=1)
     login_ip_failures: int = Field(30, ge=1)
     login_window_s: int = Field(15 * 60, ge=1)
-    login_lockout_s: int = Field(15 * 60, ge=1)
+    login_delay_base_s: float = Field(1.0, gt=0)
+    login_delay_max_s: int = Field(15 * 60, ge=1)
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR
+    # networks, e.g. ["127.0.0.1", "10.0.0.0/8"]); empty: the header is ignored.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Strict-Transport-Security on every response (only behind HTTPS).
+    hsts: bool = False
+    # /docs, /redoc and /openapi.json without a log-in (off: admin/operator only).
+    public_api_docs: bool = False
+    # Prometheus scrape token: GET /metrics with "Authorization: Bearer <it>".
+    # Empty: /metrics needs an admin/operator log-in.
+    metrics_token: str = ""
     # F0 exposure window: look back N days for sites where the pass was accepted,
     # and list other passes scanned there within +/- T hours.
     exposure_days: int = Field(14, ge=1, le=60)
@@ -84,6 +99,13 @@ class Settings(StorageSettings):
     drift_grace_s: int = Field(120, ge=0)
     clock_drift_alert_s: int = Field(120, ge=1)
     outbox_alert_depth: int = Field(500, ge=1)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError: refused at start
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> "Settings":

@@ -41,12 +41,15 @@ class Alert(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # REVOKED_PRESENTED / DEVICE_OFFLINE / CONFIG_DRIFT / REVOCATION_DRIFT /
-    # CLOCK_DRIFT / OUTBOX_BACKLOG / TAMPER
+    # CLOCK_DRIFT / OUTBOX_BACKLOG / TAMPER / GATE_ERROR / CONTROL_REJECTED
     kind: Mapped[str] = mapped_column(String(32), index=True)
     device_id: Mapped[str | None] = mapped_column(String(32), index=True)
     business_id: Mapped[str | None] = mapped_column(String(16), index=True)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # grouped alerts (alerts.raise_grouped): reports folded into this open one
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -106,15 +109,17 @@ class UserSession(Base):
 
 
 class LoginThrottle(Base):
-    """Failed log-ins per username and per client address: shared by every
-    worker, so a guesser cannot spread attempts over processes."""
+    """Failed log-ins per (username, client address) and per client address
+    (fleet/services/throttle.py): shared by every worker, so a guesser cannot
+    spread attempts over processes."""
 
     __tablename__ = "login_throttle"
 
-    key: Mapped[str] = mapped_column(String(160), primary_key=True)  # "user:<name>" / "ip:<addr>"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)  # "pair:<addr> <name>" / "ip:<addr>"
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # the next attempt for this key is refused before this time
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ControlOutbox(Base):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from fleet.api.deps import SESSION_COOKIE
+from fleet.api.deps import SESSION_COOKIE, client_address
 from fleet.core import errors, security
 from fleet.services import audit, throttle, users
 
@@ -34,7 +34,7 @@ def _login_form(ctx: Ctx, status: int = 200, failed: bool = False,
                   login_csrf=prelogin_csrf(ctx.settings, value),
                   next=_safe_next(ctx.request.query_params.get("next")))
     if throttled:
-        resp.headers["Retry-After"] = str(throttled * 60)
+        resp.headers["Retry-After"] = str(throttled)
     return resp
 
 
@@ -66,10 +66,9 @@ async def login_submit(request: Request) -> Response:
             username = (form.get("username") or "")[:64]
             password = (form.get("password") or "")[:256]
             try:
-                user = throttle.login(db, settings, username, password,
-                                      request.client.host if request.client else None)
+                user = throttle.login(db, settings, username, password, client_address(request))
             except errors.TooManyAttempts as e:
-                return _login_form(ctx, status=429, throttled=(e.extra["retry_after_s"] + 59) // 60)
+                return _login_form(ctx, status=429, throttled=e.extra["retry_after_s"])
             except errors.NotAuthenticated:
                 return _login_form(ctx, status=401, failed=True)
             token, _ = users.open_session(db, user, settings.session_ttl_s)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import func, or_, select
 
+from fleet.api.deps import client_address
 from fleet.api.routes import users as users_api
 from fleet.api.schemas import UserIn, UserPatch
 from fleet.core import errors
@@ -167,7 +168,7 @@ async def account_password(request: Request) -> Response:
             raise errors.BadRequest("the new passwords do not match / mật khẩu mới không khớp",
                                     code="PASSWORD_MISMATCH")
         throttle.change_password(ctx.db, ctx.settings, ctx.user, current, new,
-                                 request.client.host if request.client else None,
+                                 client_address(request),
                                  keep_token=ctx.token)
         return "/ui/account?ok=user.password_changed"
     return await action(request, ALL_ROLES, do)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from fleet.api.deps import SESSION_COOKIE, CurrentUser, SessionDep, SettingsDep, request_token
+from fleet.api.deps import SESSION_COOKIE, CurrentUser, client_address, SessionDep, SettingsDep, request_token
 from fleet.api.schemas import LoginIn, LoginOut, PasswordChangeIn, PasswordChangeOut, UserOut
 from fleet.core import security
 from fleet.services import audit, throttle, users
@@ -14,7 +14,7 @@ router = APIRouter(tags=["login"])
 def login(body: LoginIn, request: Request, db: SessionDep, settings: SettingsDep,
           response: Response) -> LoginOut:
     user = throttle.login(db, settings, body.username, body.password,
-                          request.client.host if request.client else None)
+                          client_address(request))
     token, row = users.open_session(db, user, settings.session_ttl_s)
     audit.record(db, user.username, "user.login", "user", user.id)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict",
@@ -43,6 +43,6 @@ def change_my_password(body: PasswordChangeIn, request: Request, user: CurrentUs
                        db: SessionDep, settings: SettingsDep) -> PasswordChangeOut:
     # A wrong current password counts against the log-in throttle (429 when locked).
     ended = throttle.change_password(db, settings, user, body.current_password, body.new_password,
-                                     request.client.host if request.client else None,
+                                     client_address(request),
                                      keep_token=request_token(request))
     return PasswordChangeOut(sessions_ended=ended)
