@@ -337,6 +337,9 @@ class AlertOut(Out):
     business_id: str | None
     detail: dict
     created_at: dt.datetime
+    # grouped alerts: occurrences folded into this one, and the latest
+    count: int = 1
+    last_seen_at: dt.datetime | None = None
     acknowledged_by: str | None
     acknowledged_at: dt.datetime | None
 

@@ -1,7 +1,12 @@
 """Alerts: revoked pass presented (raised at ingest), and the periodic fleet
 check: device offline > N minutes, config/revocation drift, clock drift,
 outbox backlog, tamper. An open (unacknowledged) alert of the same kind for
-the same device is not raised twice."""
+the same device is not raised twice.
+
+Event alerts are grouped (raise_grouped): a control message a gate refused
+(state key 12, every reason: CTRL_* and INTERNAL) is one open alert per
+(device, alert kind, reason) whose `count` and `last_seen_at` grow with each
+new refusal, not one row per report."""
 
 from __future__ import annotations
 
@@ -20,12 +25,14 @@ from greengate.passes import reasons
 from . import control
 
 KINDS = ("REVOKED_PRESENTED", "DEVICE_OFFLINE", "CONFIG_DRIFT", "REVOCATION_DRIFT",
-         "CLOCK_DRIFT", "OUTBOX_BACKLOG", "TAMPER", "GATE_ERROR")
+         "CLOCK_DRIFT", "OUTBOX_BACKLOG", "TAMPER", "GATE_ERROR", "CONTROL_REJECTED")
 # state key 12 [kind, reason, version] with reason INTERNAL: the gate could not
 # build its decider (kind 0: out of heap after a retry and a reset) or a
 # signed file on its flash is damaged (kind 1-3): it refuses passes until
 # the next good control message (docs/protocol.md 4.2)
 INTERNAL = reasons.code("INTERNAL")
+# protocol 5: the kind of a control message (0: the gate's decider rebuild)
+MESSAGE_KINDS = ("decider", "config", "trust", "revocation", "command")
 
 
 def _open(db: Session, kind: str, device_id: str) -> bool:
@@ -42,6 +49,42 @@ def raise_alert(db: Session, kind: str, device: Device, business_id: str | None,
     return a
 
 
+def raise_grouped(db: Session, kind: str, device: Device, business_id: str | None,
+                  group: dict, now: dt.datetime | None = None, **detail: object) -> Alert:
+    """The open alert of this kind, device and `group` (detail fields that
+    must match) counts one more occurrence, with the latest detail; else a
+    new one (count 1)."""
+    now = now or utcnow()
+    for a in db.scalars(select(Alert).where(Alert.kind == kind, Alert.device_id == device.id,
+                                            Alert.acknowledged_at.is_(None))
+                        .order_by(Alert.id).with_for_update()):
+        if all((a.detail or {}).get(k) == v for k, v in group.items()):
+            a.count = (a.count or 1) + 1
+            a.last_seen_at = now
+            a.detail = {**(a.detail or {}), **detail, **group}  # a new dict: JSON is not mutable-tracked
+            return a
+    a = Alert(kind=kind, device_id=device.id, business_id=business_id, detail={**detail, **group},
+              count=1, created_at=now, last_seen_at=now)
+    db.add(a)
+    return a
+
+
+def business_of(db: Session, device: Device) -> str | None:
+    site = db.get(Site, device.site_id) if device.site_id is not None else None
+    return site.business_id if site else None
+
+
+def control_refused(db: Session, device: Device, error: list[int]) -> Alert:
+    """A gate reported (state key 12) that it refused a control message, or
+    that applying one failed (INTERNAL: GATE_ERROR, it may refuse passes)."""
+    message_kind, reason, version = error
+    kind = "GATE_ERROR" if reason == INTERNAL else "CONTROL_REJECTED"
+    return raise_grouped(
+        db, kind, device, business_of(db, device), {"reason": reasons.name(reason)},
+        message_kind=MESSAGE_KINDS[message_kind] if 0 <= message_kind < len(MESSAGE_KINDS)
+        else message_kind, version=version)
+
+
 def evaluate(db: Session, settings: Settings, now: dt.datetime | None = None) -> list[Alert]:
     now = now or utcnow()
     # a gate gets DRIFT_GRACE to apply what was published before it counts as drift
@@ -49,8 +92,7 @@ def evaluate(db: Session, settings: Settings, now: dt.datetime | None = None) ->
     rev_desired = control.desired_version(db, topics.REVOCATION, settled)
     raised = []
     for device in db.scalars(select(Device).where(Device.status == "active")):
-        site = db.get(Site, device.site_id) if device.site_id is not None else None
-        bid = site.business_id if site else None
+        bid = business_of(db, device)
         checks = []
         if device.last_seen is not None and not device.online and \
                 now - device.last_seen > dt.timedelta(seconds=settings.device_offline_after_s):

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from fleet.core import errors
 from fleet.models import CommandReply, Device, utcnow
 
+from . import alerts
+
 # A refused control message that was not signed by the fleet (CTRL_UNSIGNED,
 # CTRL_SIGNATURE: firmware/verify/reasons.py) means someone is injecting
 # messages into the gate's control channel: a tamper alert, not drift.
@@ -46,8 +48,13 @@ def apply_state(db: Session, device_id: str, state: object, now: float | None = 
         device.clock_drift_s = float(clock - now)
     if "last_control_error" in state:
         err = state["last_control_error"]
+        valid = isinstance(err, list) and len(err) == 3 and all(type(x) is int for x in err)
+        # a refusal the fleet has not seen yet (state reports repeat the last
+        # error until the next good message): one more on its grouped alert
+        if valid and err[1] != 0 and err != device.last_control_error:
+            alerts.control_refused(db, device, err)
         device.last_control_error = err
-        if isinstance(err, list) and len(err) == 3 and err[1] in _TAMPER_REASONS:
+        if valid and err[1] in _TAMPER_REASONS:
             device.tamper = True
     if type(state.get("tamper")) is bool:
         device.tamper = state["tamper"]

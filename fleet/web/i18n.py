@@ -115,6 +115,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "alert.GATE_ERROR": ("Cổng lỗi nội bộ, có thể đang từ chối mọi thẻ",
                          "Gate internal error: it may be refusing every pass"),
     "alert.TAMPER": ("Nghi bị can thiệp", "Tamper"),
+    "alert.CONTROL_REJECTED": ("Cổng từ chối thông điệp điều khiển (lùi phiên bản, sai phạm vi, "
+                               "hết hạn, sai chữ ký, sai định dạng hoặc quá lớn)",
+                               "Gate refused a control message (rollback, scope, expired, "
+                               "signature, malformed or too large)"),
+    "alerts.times": ("{0} lần, gần nhất", "{0} times, last"),
     "biz.title": ("Doanh nghiệp", "Businesses"),
     "biz.new": ("Thêm doanh nghiệp", "New business"),
     "biz.search": ("Tìm mã hoặc tên", "Search code or name"),
