@@ -168,8 +168,7 @@ def error_page(ctx: Ctx, exc: errors.FleetError) -> HTMLResponse:
     elif exc.status == 404:
         message = ctx.t("error.not_found")
     elif isinstance(exc, errors.TooManyAttempts):
-        minutes = (int(exc.extra.get("retry_after_s", 60)) + 59) // 60
-        message = ctx.t("error.TOO_MANY_ATTEMPTS", minutes)
+        message = ctx.t("error.TOO_MANY_ATTEMPTS", int(exc.extra.get("retry_after_s", 60)))
     elif "error." + exc.code in i18n.TEXTS:  # a text in the page's language
         message = ctx.t("error." + exc.code)
     else:

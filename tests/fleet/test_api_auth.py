@@ -142,7 +142,14 @@ def test_json_logs_carry_no_personal_data(api, caplog):
     assert probe["pass_hash"] == "ab" * 16 and "initials" not in probe and "qr_text" not in probe
 
 
+def slow_throttle(api, settings):
+    """A wait far longer than the test: throttled answers do not depend on its speed."""
+    api.client.app.state.settings = settings.model_copy(update={"login_delay_base_s": 600.0})
+    return api.client.app.state.settings
+
+
 def test_login_throttle_per_user_and_address(api, settings):
+    settings = slow_throttle(api, settings)
     c = api.client
     c.cookies.clear()
     good = {"username": "viewer", "password": "viewer-password-1"}
@@ -203,6 +210,7 @@ def test_login_throttle_delays_grow_expire_and_success_clears(api, settings, ses
 def test_login_throttle_per_client_address(api, settings, session_factory):
     from fleet.models import LoginThrottle
 
+    settings = slow_throttle(api, settings)
     c = api.client
     c.cookies.clear()
     with session_factory() as db:

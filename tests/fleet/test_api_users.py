@@ -283,6 +283,9 @@ def test_change_my_password(api, session_factory):
 
 
 def test_change_my_password_is_throttled_like_log_in(api, settings):
+    # a wait far longer than the test: the answers do not depend on its speed
+    api.client.app.state.settings = settings = settings.model_copy(
+        update={"login_delay_base_s": 600.0})
     mine = api.as_("viewer")
     bad = {"current_password": "guess-guess", "new_password": "new-password-42"}
     good = {"current_password": "viewer-password-1", "new_password": "new-password-42"}

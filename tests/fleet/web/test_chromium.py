@@ -92,6 +92,10 @@ def test_dashboard_in_chromium(served):
         try:
             page = browser.new_page(viewport={"width": 1366, "height": 900})
             page.set_default_timeout(20_000)
+            # the strict Content-Security-Policy must not block anything the pages use
+            csp_refusals: list[str] = []
+            page.on("console", lambda m: csp_refusals.append(m.text)
+                    if "Content Security Policy" in m.text else None)
 
             # Log in (Vietnamese by default).
             page.goto(base + "/ui/")
@@ -202,6 +206,7 @@ def test_dashboard_in_chromium(served):
             page.goto(base + "/ui/users")
             expect(page.locator('#users tr[data-user="nv.phuong"] .ustatus')).to_have_text("Đã khoá")
             shot(page, "09-users")
+            assert csp_refusals == []
         finally:
             browser.close()
 

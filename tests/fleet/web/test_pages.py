@@ -404,19 +404,56 @@ def test_feed_stream_resume_far_behind_jumps_ahead(web, session_factory):
     assert 'data-after="630"' in page
 
 
-def test_login_throttled_page(web, settings):
-    app, _, _ = web
+def test_login_throttled_page(web, settings, session_factory):
+    import re
+
     from fastapi.testclient import TestClient
 
-    from web_helpers import Browser
+    from web_helpers import Browser, make_app
 
-    with TestClient(app) as client:
+    slow = settings.model_copy(update={"login_delay_base_s": 600.0})
+    with TestClient(make_app(slow, session_factory)) as client:
         fresh = Browser(client)
         for _ in range(settings.login_user_failures):
             assert fresh.login("ghost-user", "wrong-password").status_code == 401
         r = fresh.login("ghost-user", "wrong-password")
         assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= settings.login_delay_max_s
-        assert "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau 15 phút." in r.text
+        wait = int(r.headers["Retry-After"])
+        assert 590 <= wait <= 600
+        assert f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {wait} giây." in r.text
         client.get("/ui/login?lang=en")
         r = fresh.login("ghost-user", "wrong-password")
-        assert r.status_code == 429 and "Too many failed sign-ins. Please try again in 15 min." in r.text
+        assert r.status_code == 429
+        assert re.search(r"Too many failed sign-ins. Please try again in \d+ s\.", r.text)
+
+
+def test_security_headers_and_no_inline_code_on_every_page(web):
+    import re
+
+    _, _, b = web
+    for url in [*PAGES, "/ui/login", "/ui/static/feed.js", "/ui/nope"]:
+        r = b["admin"].get(url) if url != "/ui/login" else b[None].get(url)
+        csp = r.headers["content-security-policy"]
+        assert "script-src 'self';" in csp and "style-src 'self';" in csp, url
+        assert "frame-ancestors 'none'" in csp and r.headers["x-frame-options"] == "DENY"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "same-origin"
+        if r.headers["content-type"].startswith("text/html"):
+            # what the policy would block: inline scripts, handlers, styles, javascript: URLs
+            assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", r.text), url
+            assert not re.search(r"\son[a-z]+\s*=|\sstyle\s*=|<style|javascript:", r.text, re.I), url
+
+
+def test_grouped_control_alert_on_the_alerts_page(web, session_factory):
+    from greengate.passes import reasons
+
+    _, _, b = web
+    with session_factory() as db:
+        for version in (4, 5, 6):
+            devices.apply_state(db, DEVICES["B1"], {"online": True, "last_control_error": [
+                1, reasons.code("CTRL_EXPIRED"), version]})
+            db.commit()
+    page = b["operator"].get("/ui/alerts").text
+    assert page.count("Cổng từ chối thông điệp điều khiển") == 1
+    assert "3 lần, gần nhất" in page and "reason=CTRL_EXPIRED" in page and "version=6" in page
+    assert "3 times, last" in b["operator"].get("/ui/alerts?lang=en").text
