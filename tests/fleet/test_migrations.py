@@ -24,3 +24,31 @@ def test_upgrade_head_matches_models(db_url):
         upgrade(db_url)
     finally:
         engine.dispose()
+
+
+def test_0005_down_and_up_keeps_alerts(db_url):
+    """0005 (throttle per user and address, grouped alerts) downgrades to 0003
+    and upgrades again; existing alerts get count 1."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from fleet.migrations import alembic_config
+
+    upgrade(db_url, "0003")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO alert (kind, device_id, detail, created_at) "
+                              "VALUES ('TAMPER', 'gg-000000000001', '{}', CURRENT_TIMESTAMP)"))
+        upgrade(db_url, "0005")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count, last_seen_at FROM alert")).all() == [(1, None)]
+            cols = {c["name"] for c in inspect(conn).get_columns("login_throttle")}
+        assert cols == {"key", "failures", "last_failure_at", "blocked_until"}
+        command.downgrade(alembic_config(db_url), "0003")
+        with engine.connect() as conn:
+            cols = {c["name"] for c in inspect(conn).get_columns("login_throttle")}
+            assert "count" not in {c["name"] for c in inspect(conn).get_columns("alert")}
+        assert cols == {"key", "failures", "window_start", "locked_until"}
+    finally:
+        engine.dispose()
