@@ -89,8 +89,8 @@ class Settings(StorageSettings):
     # /docs, /redoc and /openapi.json without a log-in (off: admin/operator only).
     public_api_docs: bool = False
     # Prometheus scrape token: GET /metrics with "Authorization: Bearer <it>".
-    # Empty: /metrics needs an admin/operator log-in.
-    metrics_token: str = ""
+    # Empty: /metrics needs an admin/operator log-in. At least 16 characters.
+    metrics_token: str = Field("", pattern=r"^(|.{16,})$")
     # F0 exposure window: look back N days for sites where the pass was accepted,
     # and list other passes scanned there within +/- T hours.
     exposure_days: int = Field(14, ge=1, le=60)

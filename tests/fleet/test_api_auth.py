@@ -225,3 +225,15 @@ def test_login_throttle_per_client_address(api, settings, session_factory):
     with session_factory() as db:
         row = db.get(LoginThrottle, "ip:testclient")
         assert row.failures == settings.login_ip_failures and row.blocked_until is not None
+
+
+def test_proxy_and_scrape_token_settings_are_checked_at_start():
+    import pytest
+
+    from fleet.core.config import Settings
+
+    for bad in ({"trusted_proxies": ["not-an-address"]}, {"metrics_token": "short"}):
+        with pytest.raises(ValueError):
+            Settings(demo=True, **bad)
+    s = Settings(demo=True, trusted_proxies=["10.0.0.0/8", "::1"], metrics_token="t" * 16)
+    assert s.trusted_proxies == ["10.0.0.0/8", "::1"] and not s.hsts and not s.public_api_docs

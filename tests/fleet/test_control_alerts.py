@@ -89,3 +89,38 @@ def test_grouped_alert_in_the_api_and_on_the_dashboard(api, session_factory):
            if a["kind"] == "CONTROL_REJECTED"]
     assert a["count"] == 3 and a["last_seen_at"] and a["detail"]["reason"] == "CTRL_ROLLBACK"
     api.client.cookies.clear()
+
+
+def test_refusals_reported_over_mqtt_raise_one_grouped_alert(session_factory, tmp_path):
+    """The whole path: a gate's retained state over real mosquitto, the fleet's
+    broker bridge, the database: three state reports carrying two distinct
+    rollback refusals and one scope refusal -> two open alerts, counts 2 and 1."""
+    from brokers import mosquitto
+
+    from fleet.broker_bridge import topics
+    from fleet.broker_bridge.bridge import Bridge, BrokerParams
+    from fleet.broker_bridge.simulator import SimDevice
+    from fleet_helpers import wait_until
+
+    with session_factory() as db:
+        seed_registry(db, (G1,))
+    broker = mosquitto(tmp_path / "mq").start()
+    params = BrokerParams(port=broker.port)
+    bridge = Bridge(session_factory, params, None, shared=False, publish=False, poll_s=0.05).start()
+    gate = SimDevice(G1, params).connect()
+    try:
+        rollback, scope = reasons.code("CTRL_ROLLBACK"), reasons.code("CTRL_SCOPE")
+        for error in ([1, rollback, 3], [1, rollback, 3], [1, rollback, 4], [2, scope, 8]):
+            gate.client.publish(topics.state(G1), cbor2.dumps({1: True, 12: error}), qos=1,
+                                retain=True).wait_for_publish(10)
+
+        def grouped():
+            with session_factory() as db:
+                got = {a.detail["reason"]: a.count for a in open_alerts(db, G1)}
+            return got if got == {"CTRL_ROLLBACK": 2, "CTRL_SCOPE": 1} else None
+
+        wait_until(grouped, timeout=30)
+    finally:
+        gate.close()
+        bridge.stop()
+        broker.stop()
