@@ -150,3 +150,30 @@ def test_forwarded_for_from_a_configured_proxy_names_the_client(settings, sessio
     with session_factory() as db:
         keys = set(db.scalars(select(LoginThrottle.key)))
     assert keys == {"ip:203.0.113.7", "pair:203.0.113.7 someone"}
+
+
+@pytest.mark.parametrize(("peer", "headers", "expected"), [
+    ("127.0.0.2", [], "127.0.0.2"),                                   # no header: the peer
+    ("198.51.100.9", [("x-forwarded-for", "203.0.113.7")], "198.51.100.9"),  # not a proxy
+    ("127.0.0.2", [("x-forwarded-for", "203.0.113.7")], "203.0.113.7"),
+    ("127.0.0.2", [("x-forwarded-for", "1.1.1.1, 203.0.113.7")], "203.0.113.7"),  # left: client's
+    ("127.0.0.2", [("x-forwarded-for", "203.0.113.7, 127.0.0.1")], "203.0.113.7"),  # proxy chain
+    ("127.0.0.2", [("x-forwarded-for", "1.1.1.1"), ("x-forwarded-for", "2001:db8::7")],
+     "2001:db8::7"),                                                  # repeated header
+    ("127.0.0.2", [("x-forwarded-for", "not-an-ip, <script>")], "127.0.0.2"),  # garbage
+    ("127.0.0.2", [("x-forwarded-for", "9.9.9.9, x" * 2000)], "127.0.0.2"),  # long garbage
+    ("127.0.0.2", [("x-forwarded-for", " , ,")], "127.0.0.2"),
+])
+def test_client_address_from_hostile_forwarded_for(peer, headers, expected):
+    from types import SimpleNamespace
+
+    from starlette.requests import Request
+
+    from fleet.api.deps import client_address
+    from fleet.core.config import Settings
+
+    s = Settings(demo=True, trusted_proxies=["127.0.0.0/30"])
+    app = SimpleNamespace(state=SimpleNamespace(settings=s))
+    scope = {"type": "http", "method": "POST", "path": "/", "app": app, "client": (peer, 5000),
+             "headers": [(k.encode(), v.encode()) for k, v in headers]}
+    assert client_address(Request(scope)) == expected
