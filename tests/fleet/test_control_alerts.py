@@ -77,7 +77,7 @@ def test_reasons_are_grouped_separately_and_ack_starts_a_new_group(session_facto
             ("CTRL_SCOPE", 1, True)]
 
 
-def test_grouped_alert_in_the_api_and_on_the_dashboard(api, session_factory):
+def test_grouped_alert_in_the_api(api, session_factory):
     from fleet_helpers import register
 
     site = api.as_("operator").get("/api/v1/sites").json()[0]["id"]
@@ -88,7 +88,6 @@ def test_grouped_alert_in_the_api_and_on_the_dashboard(api, session_factory):
     [a] = [a for a in api.as_("operator").get("/api/v1/alerts").json()
            if a["kind"] == "CONTROL_REJECTED"]
     assert a["count"] == 3 and a["last_seen_at"] and a["detail"]["reason"] == "CTRL_ROLLBACK"
-    api.client.cookies.clear()
 
 
 def test_refusals_reported_over_mqtt_raise_one_grouped_alert(session_factory, tmp_path):
