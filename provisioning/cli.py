@@ -111,7 +111,8 @@ def info_cmd(port: PortOpt = None) -> None:
         i = device.hello(_open(port))
     except ProvisionError as e:
         _fail(e)
-    d = i.__dict__ | {"public_key": i.public_key.hex() if i.public_key else None}
+    d = i.__dict__ | {"public_key": i.public_key.hex() if i.public_key else None,
+                      "fleet_keys": [k.hex() for k in i.fleet_keys]}
     print(json.dumps(d))
 
 

@@ -13,6 +13,7 @@ from provisioning.link import Link
 
 HELLO, KEY, SIGN = 0x01, 0x02, 0x03
 PUT, HASH, COMMIT, RELEASE = 0x10, 0x11, 0x12, 0x13
+PROTOCOL_LOCKED = 2  # HELLO protocol from which the console is locked once provisioned
 PURPOSE_REGISTER = 1  # SIGN: the one statement the device key signs (fleet/services/provision.py)
 CONFIG, REBOOT = 0x20, 0x30
 COMMIT_LIST = "commit.json"  # firmware/setup/commands.py

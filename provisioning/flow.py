@@ -58,8 +58,15 @@ def provision(link: Link, fleet: FleetClient, firmware_root: Path, site_id: int 
     step("hello")
     info = device.hello(link)
     dev_id = info.device_id or device_id_for(info.chip_id)
+    if info.protocol < device.PROTOCOL_LOCKED:
+        _update_outdated(link, info, firmware_root, step)
     step("fleet")
     check_same_fleet(info, fleet.challenge(dev_id).fleet_key)
+    if rekey and info.provisioned:
+        raise ProvisionError(
+            "a provisioned gate keeps its key pair (the fleet knows it): --rekey needs an erased "
+            "gate (`greengate provision flash`) / cổng đã cài đặt giữ nguyên cặp khóa: muốn tạo "
+            "khóa mới phải xóa sạch cổng trước", code="REKEY_LOCKED")
     step("key")
     pub, created = device.ensure_key(link, rekey=rekey)
     t["identify"] = time.monotonic() - t0
@@ -105,14 +112,31 @@ def provision(link: Link, fleet: FleetClient, firmware_root: Path, site_id: int 
                    online=online, seconds={k: round(v, 2) for k, v in t.items()})
 
 
+def _update_outdated(link: Link, info: device.DeviceInfo, firmware_root: Path,
+                     step: Callable[[str], None]) -> None:
+    """A gate from before the locked console cannot sign the registration
+    statement nor tell its fleet: install this firmware the old way (its
+    console is still open), restart it, and have the technician run again;
+    from then on the lock holds."""
+    step("update")
+    files, stale = releases.firmware_for(info.platform, firmware_root)
+    device.deploy(link, files, remove=stale)
+    device.reboot(link)
+    raise ProvisionError(
+        "the gate ran firmware from before the locked console: it has been updated and is "
+        "restarting; run the same command again / cổng chạy phần mềm cũ: đã cập nhật và đang "
+        "khởi động lại; hãy chạy lại lệnh", code="UPDATED_RUN_AGAIN")
+
+
 def check_same_fleet(info: device.DeviceInfo, fleet_key: bytes) -> None:
     """A provisioned device belongs to the fleet whose keys it holds: refuse
     before anything is uploaded or registered (the device refuses too)."""
     if info.provisioned and fleet_key not in info.fleet_keys:
         raise ProvisionError(
-            "this gate belongs to another fleet: it can only be re-provisioned by its own fleet, "
-            "or after a factory reset / cổng này thuộc hệ thống khác: chỉ hệ thống của nó mới "
-            "cài đặt lại được, hoặc sau khi khôi phục cài đặt gốc", code="FOREIGN_FLEET")
+            "this gate belongs to another fleet: only its own fleet can re-provision it, or "
+            "erase it first (`greengate provision flash`: a factory reset that wipes its key and "
+            "secrets) / cổng này thuộc hệ thống khác: chỉ hệ thống của nó mới cài đặt lại được, "
+            "hoặc xóa sạch trước (`greengate provision flash`)", code="FOREIGN_FLEET")
 
 
 def _release_for(link, files, stale, release: bytes | None) -> tuple[bytes, bytes] | None:

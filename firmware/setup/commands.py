@@ -157,6 +157,9 @@ class Commands:
             return out
         if ftype == KEY:
             rekey = _get(req, 1, bool, required=False) or False
+            if rekey and self._trusted():
+                # the fleet knows this key; a new one could never register again
+                raise SetupError("locked", "provisioned: no new key pair")
             created = self.identity.ensure(rekey)
             return {1: self.identity.public_key(), 2: created}
         if ftype == SIGN:

@@ -210,10 +210,28 @@ def test_a_foreign_fleets_bundle_is_refused_and_its_key_cannot_sign(provisioned)
     assert snapshot(dev.flash) == before
 
 
+def test_a_provisioned_device_keeps_its_key_pair(provisioned):
+    dev, link, _ = provisioned
+    pub = device.hello(link).public_key
+    nvs = (dev.flash / "nvs.json").read_bytes()
+    assert refused(device.ensure_key, link, True).code == "locked"
+    assert device.ensure_key(link) == (pub, False)
+    assert (dev.flash / "nvs.json").read_bytes() == nvs
+
+
 def test_hello_names_the_fleet_keys_a_provisioned_device_trusts(provisioned):
-    _, link, fleet = provisioned
+    import subprocess
+    import sys
+
+    dev, link, fleet = provisioned
     info = device.hello(link)
     assert info.protocol == 2 and info.fleet_keys == [envelope.raw_public(fleet)]
+    while dev.ports:  # the CLI opens the port itself
+        dev.ports.pop().close()
+    r = subprocess.run([sys.executable, "-m", "greengate.cli", "provision", "info", "--port",
+                        dev.cable.host_path], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["fleet_keys"] == [envelope.raw_public(fleet).hex()]
 
 
 # --- the technician's tool against a real fleet (the API in-process) -------
