@@ -210,6 +210,16 @@ def test_a_foreign_fleets_bundle_is_refused_and_its_key_cannot_sign(provisioned)
     assert snapshot(dev.flash) == before
 
 
+def test_an_old_bundle_of_its_own_fleet_cannot_be_replayed(provisioned):
+    dev, link, fleet = provisioned
+    before = (dev.flash / "config.json").read_bytes()
+    for version, code in ((1, "CTRL_REPLAY"), (0, "CTRL_ROLLBACK")):
+        assert refused(device.write_config, link, provision_bundle(fleet, version=version)).code == code
+    assert (dev.flash / "config.json").read_bytes() == before
+    device.write_config(link, provision_bundle(fleet, version=2))
+    assert json.loads((dev.flash / "config.json").read_text())["bundle_version"] == 2
+
+
 def test_a_provisioned_device_keeps_its_key_pair(provisioned):
     dev, link, _ = provisioned
     pub = device.hello(link).public_key
