@@ -56,6 +56,10 @@ class FleetClient:
 
     def challenge(self, device_id: str) -> Challenge:
         data = self._call("POST", "/api/v1/devices/challenge", json={"device_id": device_id})
+        if "fleet_public_key" not in data:
+            raise FleetError("the fleet is older than this tool (no fleet key with the challenge): "
+                             "update the fleet first / máy chủ cũ hơn công cụ: hãy cập nhật máy chủ",
+                             code="FLEET_OUTDATED")
         return Challenge(bytes.fromhex(data["challenge"]), bytes.fromhex(data["fleet_public_key"]))
 
     def register(self, device_id: str, public_key: bytes, site_id: int | None,

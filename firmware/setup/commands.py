@@ -125,6 +125,7 @@ class Commands:
         self.trust = trust or (lambda: [])
         self._keys = None           # trust(), read once (config.json) until CONFIG
         self.release = None         # the verified release of this session
+        self._installed = None      # its listing's SHA-256, once installed
         self.reboot_pending = False
         self.buf = bytearray(1024)  # one reusable buffer for hashing
 
@@ -244,6 +245,8 @@ class Commands:
         if self._trusted():
             # locked: only the listing whose SHA-256 the release signed
             if signed is None:
+                if listing is not None and listing == self._installed:
+                    return {1: 0}  # a repeated COMMIT (its answer was lost): done already
                 raise SetupError("locked", "provisioned: send a fleet-signed release first")
             if listing != signed.body[1]:
                 raise SetupError("release", "listing is not the signed release's")
@@ -286,6 +289,7 @@ class Commands:
 
             release.installed(self.identity.nvs, signed)
             self.release = None
+            self._installed = listing
         return {1: len(checked)}
 
     def _staged_listing(self, digest):
