@@ -365,3 +365,17 @@ def test_release_command_signs_the_firmware_tree_with_the_fleet_key(tmp_path):
                         "--platform", "unix", "--firmware", str(root), "--out", str(out)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "FLEET_KEY" in r.stderr
+
+
+def test_an_esp32_release_is_reproducible_from_the_same_tree():
+    """The operator signs the compiled tree, the technician's tool compiles
+    it again: the listing must come out byte-identical (mpy-cross is
+    deterministic), or every release would be RELEASE_MISMATCH."""
+    from greengate.paths import FIRMWARE
+
+    a = releases.listing(*releases.firmware_for("esp32", FIRMWARE))
+    b = releases.listing(*releases.firmware_for("esp32", FIRMWARE))
+    assert a == b
+    doc = json.loads(a)
+    assert "main.py" in [p for p, _ in doc["files"]] and "setup/commands.py" in doc["remove"]
+    assert "setup/commands.mpy" in [p for p, _ in doc["files"]]
