@@ -65,6 +65,45 @@ def flash_cmd(image: Path, port: PortOpt = None, chip: str = "esp32") -> None:
         _fail(e)
 
 
+def _read_release(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ProvisionError(f"cannot read the release {path}: {e.strerror} / "
+                             f"không đọc được tệp {path}", code="RELEASE_INVALID") from None
+
+
+@app.command("release")
+def release_cmd(
+    version: Annotated[int, typer.Option(help="Release number: higher than the gates' installed one")],
+    fleet_key: Annotated[Path, typer.Option("--fleet-key", envvar="GREENGATE_FLEET_KEY_PATH",
+                                            help="The fleet's signing key (PEM)")],
+    out: Annotated[Path, typer.Option(help="Where to write the signed release")],
+    platform: Annotated[str, typer.Option(help="esp32 (compiled .mpy) or unix (source)")] = "esp32",
+    label: Annotated[str, typer.Option(help="A short name shown in logs, e.g. 0.2.0")] = "",
+    firmware: Annotated[Path, typer.Option(help="Firmware tree")] = FIRMWARE,
+) -> None:
+    """Sign a firmware release with the fleet key (an operator's step): a
+    provisioned gate installs files only inside one."""
+    from greengate.passes import keys as gk
+    from provisioning import release as releases
+
+    try:
+        try:
+            key = gk.load_private_key(fleet_key)
+        except (OSError, gk.TrustFileError) as e:
+            raise ProvisionError(f"cannot load the fleet key {fleet_key}: {e} / "
+                                 f"không đọc được khóa hệ thống", code="FLEET_KEY") from None
+        files, stale = releases.firmware_for(platform, firmware)
+        out.write_bytes(releases.sign(files, stale, key, version, label))
+    except ProvisionError as e:
+        _fail(e)
+    print(json.dumps({"version": version, "platform": platform, "files": len(files),
+                      "out": str(out)}))
+
+
 @app.command("info")
 def info_cmd(port: PortOpt = None) -> None:
     """Ask the device who it is (JSON)."""
@@ -72,7 +111,8 @@ def info_cmd(port: PortOpt = None) -> None:
         i = device.hello(_open(port))
     except ProvisionError as e:
         _fail(e)
-    d = i.__dict__ | {"public_key": i.public_key.hex() if i.public_key else None}
+    d = i.__dict__ | {"public_key": i.public_key.hex() if i.public_key else None,
+                      "fleet_keys": [k.hex() for k in i.fleet_keys]}
     print(json.dumps(d))
 
 
@@ -87,6 +127,8 @@ def run_cmd(
     wait: Annotated[float, typer.Option(help="Seconds to wait for the device to come online (0: don't)")] = 60.0,
     label_dir: Annotated[Optional[Path], typer.Option("--label-dir", help="Write the device label here")] = None,
     firmware: Annotated[Path, typer.Option(help="Firmware tree")] = FIRMWARE,
+    release: Annotated[Optional[Path], typer.Option(
+        "--release", help="Fleet-signed firmware release (needed to update a provisioned gate)")] = None,
     port: PortOpt = None,
 ) -> None:
     """Provision one device end to end and print a JSON summary."""
@@ -96,6 +138,7 @@ def run_cmd(
         raise typer.Exit(2)
     fleet = FleetClient(fleet_url, token)
     try:
+        signed = _read_release(release)
         link = _open(port)
         with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                       console=err, transient=True, disable=not err.is_terminal) as bar:
@@ -107,7 +150,8 @@ def run_cmd(
             summary = flow.provision(link, fleet, firmware, site,
                                      wifi=(wifi_ssid, wifi_password or "") if wifi_ssid else None,
                                      rekey=rekey, wait_online=wait,
-                                     on_step=lambda s: err.print(f"- {s}"), progress=progress)
+                                     on_step=lambda s: err.print(f"- {s}"), progress=progress,
+                                     release=signed)
         if label_dir:
             from provisioning.label import write_label
 

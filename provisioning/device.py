@@ -12,7 +12,9 @@ from provisioning.errors import DeviceRefused, TransferError
 from provisioning.link import Link
 
 HELLO, KEY, SIGN = 0x01, 0x02, 0x03
-PUT, HASH, COMMIT = 0x10, 0x11, 0x12
+PUT, HASH, COMMIT, RELEASE = 0x10, 0x11, 0x12, 0x13
+PROTOCOL_LOCKED = 2  # HELLO protocol from which the console is locked once provisioned
+PURPOSE_REGISTER = 1  # SIGN: the one statement the device key signs (fleet/services/provision.py)
 CONFIG, REBOOT = 0x20, 0x30
 COMMIT_LIST = "commit.json"  # firmware/setup/commands.py
 CHUNK = 512  # bytes of file data per PUT frame (well under MAX_PAYLOAD)
@@ -27,6 +29,7 @@ class DeviceInfo:
     provisioned: bool
     public_key: bytes | None
     platform: str
+    fleet_keys: list[bytes]  # the fleet keys a provisioned device trusts (protocol 2)
 
 
 @dataclass
@@ -44,7 +47,7 @@ def hello(link: Link, wait: float = 10.0) -> DeviceInfo:
     a = link.connect(wait) if not link.heard_from_device else link.request(HELLO)
     return DeviceInfo(protocol=a.get(1, 0), chip_id=a.get(2, ""), device_id=a.get(3),
                       firmware=a.get(4), provisioned=bool(a.get(5)), public_key=a.get(6),
-                      platform=a.get(7, "?"))
+                      platform=a.get(7, "?"), fleet_keys=list(a.get(8) or ()))
 
 
 def ensure_key(link: Link, rekey: bool = False) -> tuple[bytes, bool]:
@@ -53,19 +56,36 @@ def ensure_key(link: Link, rekey: bool = False) -> tuple[bytes, bool]:
     return a[1], bool(a.get(2))
 
 
-def sign_challenge(link: Link, challenge: bytes) -> bytes:
-    return link.request(SIGN, {1: challenge}, timeout=30.0)[1]
+def sign_challenge(link: Link, challenge: bytes, fleet_key: bytes) -> bytes:
+    """The device's signature of its registration statement for this fleet's
+    challenge (the device builds the statement; it signs nothing else)."""
+    return link.request(SIGN, {1: challenge, 2: PURPOSE_REGISTER, 3: fleet_key}, timeout=30.0)[1]
 
 
 def remote_hash(link: Link, path: str, staged: bool = False) -> bytes | None:
     return link.request(HASH, {1: path, 2: staged}, timeout=10.0).get(1)
 
 
+def changed_files(link: Link, files: Sequence[FirmwareFile], remove: Sequence[str] = ()
+                  ) -> tuple[list[FirmwareFile], list[str]]:
+    """The files whose copy on the device differs, and those of `remove` it has."""
+    return ([f for f in files if remote_hash(link, f.path) != f.sha256],
+            [p for p in remove if remote_hash(link, p) is not None])
+
+
 def deploy(link: Link, files: Sequence[FirmwareFile], remove: Sequence[str] = (),
-           progress: Callable[[int], None] | None = None, verify_retries: int = 2) -> list[str]:
+           progress: Callable[[int], None] | None = None, verify_retries: int = 2,
+           release: tuple[bytes, bytes] | None = None) -> list[str]:
     """Upload what changed, check every file's SHA-256 on the device, then
-    switch all of them in place at once (COMMIT). Returns the paths sent."""
-    changed = [f for f in files if remote_hash(link, f.path) != f.sha256]
+    switch all of them in place at once (COMMIT). Returns the paths sent.
+    `release`: (signed release, its listing), for a provisioned device: the
+    release goes first (the device refuses any file without it) and the
+    listing, which names every file, is what COMMIT installs."""
+    changed, present = changed_files(link, files, remove)
+    if not changed and not present:
+        return []
+    if release is not None:
+        link.request(RELEASE, {1: release[0]}, timeout=30.0)
     for f in changed:
         for attempt in range(verify_retries + 1):
             for off in range(0, max(len(f.data), 1), CHUNK):
@@ -78,17 +98,19 @@ def deploy(link: Link, files: Sequence[FirmwareFile], remove: Sequence[str] = ()
             if attempt == verify_retries:
                 raise TransferError(f"{f.path}: hash mismatch after {attempt + 1} uploads / "
                                     f"{f.path}: sai mã băm sau {attempt + 1} lần tải")
-    if changed or remove:
-        _commit(link, changed, remove)
+    if release is not None:
+        listing = release[1]
+    else:
+        listing = json.dumps({"files": [[f.path, f.sha256.hex()] for f in changed],
+                              "remove": present}).encode()
+    _commit(link, listing)
     return [f.path for f in changed]
 
 
-def _commit(link: Link, changed: Sequence[FirmwareFile], remove: Sequence[str]) -> None:
+def _commit(link: Link, listing: bytes) -> None:
     """One COMMIT switches every file: the manifest goes up as the staged
     file commit.json (a whole firmware's list does not fit one frame) and the
     COMMIT names its SHA-256; the device checks it and every file again."""
-    listing = json.dumps({"files": [[f.path, f.sha256.hex()] for f in changed],
-                          "remove": list(remove)}).encode()
     for off in range(0, max(len(listing), 1), CHUNK):
         link.request(PUT, {1: COMMIT_LIST, 2: off, 3: listing[off : off + CHUNK],
                            4: len(listing)}, timeout=5.0)

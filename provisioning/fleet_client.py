@@ -12,6 +12,12 @@ from provisioning.errors import FleetError
 
 
 @dataclass
+class Challenge:
+    challenge: bytes   # the fleet's fresh, device-bound challenge
+    fleet_key: bytes   # the fleet's public key: the device signs for this fleet only
+
+
+@dataclass
 class Registration:
     device_id: str
     site_id: int | None
@@ -48,9 +54,13 @@ class FleetClient:
             raise FleetError(f"fleet refused ({r.status_code}): {_detail(r)}", code="FLEET_REFUSED")
         return r.json()
 
-    def challenge(self, device_id: str) -> bytes:
+    def challenge(self, device_id: str) -> Challenge:
         data = self._call("POST", "/api/v1/devices/challenge", json={"device_id": device_id})
-        return bytes.fromhex(data["challenge"])
+        if "fleet_public_key" not in data:
+            raise FleetError("the fleet is older than this tool (no fleet key with the challenge): "
+                             "update the fleet first / máy chủ cũ hơn công cụ: hãy cập nhật máy chủ",
+                             code="FLEET_OUTDATED")
+        return Challenge(bytes.fromhex(data["challenge"]), bytes.fromhex(data["fleet_public_key"]))
 
     def register(self, device_id: str, public_key: bytes, site_id: int | None,
                  firmware: str | None, challenge: bytes, signature: bytes) -> Registration:

@@ -1,10 +1,12 @@
 """One provisioning run, start to finish (what `greengate provision run` does).
 
-    hello -> key pair on the device (kept unless rekey) -> firmware upload
-    (only changed files, SHA-256 checked, atomic switch) -> fleet challenge,
-    signed by the device -> registration (MQTT credentials + fleet-signed
-    bundle) -> bundle + Wi-Fi written -> reboot -> wait until the fleet
-    sees the device online.
+    hello -> the fleet's key (a provisioned device of another fleet stops
+    here, before anything is sent) -> key pair on the device (kept unless
+    rekey) -> firmware upload (only changed files, SHA-256 checked, atomic
+    switch; a provisioned device needs a fleet-signed release) -> fleet
+    challenge, signed by the device -> registration (MQTT credentials +
+    fleet-signed bundle) -> bundle + Wi-Fi written -> reboot -> wait until
+    the fleet sees the device online.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from provisioning import build, device
+from provisioning import device, release as releases
+from provisioning.errors import ProvisionError
 from provisioning.fleet_client import FleetClient
 from provisioning.link import Link
 
@@ -44,7 +47,10 @@ def device_id_for(chip_id: str) -> str:
 def provision(link: Link, fleet: FleetClient, firmware_root: Path, site_id: int | None,
               wifi: tuple[str, str] | None = None, rekey: bool = False,
               wait_online: float = 60.0, on_step: Callable[[str], None] | None = None,
-              progress: Callable[[str, int, int], None] | None = None) -> Summary:
+              progress: Callable[[str, int, int], None] | None = None,
+              release: bytes | None = None) -> Summary:
+    """`release`: the fleet-signed firmware release (provisioning/release.py),
+    needed only when a provisioned device's firmware must change."""
     t = {}
     step = on_step or (lambda s: None)
 
@@ -52,14 +58,25 @@ def provision(link: Link, fleet: FleetClient, firmware_root: Path, site_id: int 
     step("hello")
     info = device.hello(link)
     dev_id = info.device_id or device_id_for(info.chip_id)
+    if info.protocol < device.PROTOCOL_LOCKED:
+        _update_outdated(link, info, firmware_root, step)
+    step("fleet")
+    check_same_fleet(info, fleet.challenge(dev_id).fleet_key)
+    if rekey and info.provisioned:
+        raise ProvisionError(
+            "a provisioned gate keeps its key pair (the fleet knows it): --rekey needs an erased "
+            "gate (`greengate provision flash`) / cổng đã cài đặt giữ nguyên cặp khóa: muốn tạo "
+            "khóa mới phải xóa sạch cổng trước", code="REKEY_LOCKED")
     step("key")
     pub, created = device.ensure_key(link, rekey=rekey)
     t["identify"] = time.monotonic() - t0
 
     t0 = time.monotonic()
     step("firmware")
-    files = (build.compile_firmware(firmware_root) if info.platform == "esp32"
-             else build.source_firmware(firmware_root))
+    files, stale = releases.firmware_for(info.platform, firmware_root)
+    signed = None
+    if info.provisioned:
+        signed = _release_for(link, files, stale, release)
     total = sum(len(f.data) for f in files)
     sent = [0]
 
@@ -68,15 +85,14 @@ def provision(link: Link, fleet: FleetClient, firmware_root: Path, site_id: int 
         if progress:
             progress("upload", sent[0], total)
 
-    stale = _stale_files(info.platform, files)
-    paths = device.deploy(link, files, remove=stale, progress=tick)
+    paths = device.deploy(link, files, remove=stale, progress=tick, release=signed)
     t["firmware"] = time.monotonic() - t0
 
     t0 = time.monotonic()
     step("register")
-    challenge = fleet.challenge(dev_id)
-    signature = device.sign_challenge(link, challenge)
-    reg = fleet.register(dev_id, pub, site_id, info.firmware, challenge, signature)
+    ch = fleet.challenge(dev_id)  # a fresh one: the upload may have taken minutes
+    signature = device.sign_challenge(link, ch.challenge, ch.fleet_key)
+    reg = fleet.register(dev_id, pub, site_id, info.firmware, ch.challenge, signature)
     t["register"] = time.monotonic() - t0
 
     t0 = time.monotonic()
@@ -96,9 +112,43 @@ def provision(link: Link, fleet: FleetClient, firmware_root: Path, site_id: int 
                    online=online, seconds={k: round(v, 2) for k, v in t.items()})
 
 
-def _stale_files(platform: str, files: list[device.FirmwareFile]) -> list[str]:
-    # on the ESP32 a module ships as .mpy: a left-over .py of the same name
-    # would shadow nothing but waste flash; remove those we know of
-    if platform != "esp32":
-        return []
-    return [f.path[:-4] + ".py" for f in files if f.path.endswith(".mpy")]
+def _update_outdated(link: Link, info: device.DeviceInfo, firmware_root: Path,
+                     step: Callable[[str], None]) -> None:
+    """A gate from before the locked console cannot sign the registration
+    statement nor tell its fleet: install this firmware the old way (its
+    console is still open), restart it, and have the technician run again;
+    from then on the lock holds."""
+    step("update")
+    files, stale = releases.firmware_for(info.platform, firmware_root)
+    device.deploy(link, files, remove=stale)
+    device.reboot(link)
+    raise ProvisionError(
+        "the gate ran firmware from before the locked console: it has been updated and is "
+        "restarting; run the same command again / cổng chạy phần mềm cũ: đã cập nhật và đang "
+        "khởi động lại; hãy chạy lại lệnh", code="UPDATED_RUN_AGAIN")
+
+
+def check_same_fleet(info: device.DeviceInfo, fleet_key: bytes) -> None:
+    """A provisioned device belongs to the fleet whose keys it holds: refuse
+    before anything is uploaded or registered (the device refuses too)."""
+    if info.provisioned and fleet_key not in info.fleet_keys:
+        raise ProvisionError(
+            "this gate belongs to another fleet: only its own fleet can re-provision it, or "
+            "erase it first (`greengate provision flash`: a factory reset that wipes its key and "
+            "secrets) / cổng này thuộc hệ thống khác: chỉ hệ thống của nó mới cài đặt lại được, "
+            "hoặc xóa sạch trước (`greengate provision flash`)", code="FOREIGN_FLEET")
+
+
+def _release_for(link, files, stale, release: bytes | None) -> tuple[bytes, bytes] | None:
+    """A provisioned device installs files only inside a signed release:
+    (release, listing) if anything must change, None if nothing does."""
+    changed, present = device.changed_files(link, files, stale)
+    if not changed and not present:
+        return None
+    if release is None:
+        raise ProvisionError(
+            f"this gate is provisioned and {len(changed)} firmware file(s) differ: a fleet-signed "
+            f"release is needed (--release, made with `greengate provision release`) / cổng đã "
+            f"được cài đặt và {len(changed)} tệp phần mềm khác: cần bản phát hành có chữ ký "
+            f"của hệ thống (--release)", code="RELEASE_NEEDED")
+    return release, releases.check_matches(release, files, stale)

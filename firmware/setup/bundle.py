@@ -8,7 +8,9 @@
 # A blank device trusts the fleet keys inside the bundle once the bundle
 # verifies with one of them (the technician's cable is the trusted channel);
 # a provisioned device accepts a new bundle only if a fleet key it already
-# holds signed it, so a stranger with a USB cable cannot re-home a gate.
+# holds signed it, so a stranger with a USB cable cannot re-home a gate, and
+# only a newer one than it applied (config.json "bundle_version"), so an old
+# bundle (old credentials, old site) cannot be replayed at it either.
 # Wi-Fi credentials are the technician's input and travel beside the bundle.
 import errors
 from fsutil import write_atomic
@@ -45,9 +47,14 @@ def check_body(body):
         raise _bad("ca")
 
 
-def open_bundle(data, device_id, trusted_keys, now=None):
+def open_bundle(data, device_id, trusted_keys, now=None, applied=None):
     """Verify a bundle for this device -> body. `trusted_keys`: the fleet keys
-    the device holds (empty on a blank device). Raises ControlError."""
+    the device holds (empty on a blank device); `applied`: the version of the
+    bundle it applied, if any. Raises ControlError."""
+    return _open(data, device_id, trusted_keys, now, applied)[1]
+
+
+def _open(data, device_id, trusted_keys, now, applied):
     from control import envelope
 
     sign1, cbor = envelope._parse(bytes(data))
@@ -58,9 +65,13 @@ def open_bundle(data, device_id, trusted_keys, now=None):
         raise errors.ControlError(reasons.CTRL_SCOPE, "bundle for another device")
     check_body(body)
     envelope._verify(sign1, trusted_keys if trusted_keys else body[5])
+    if applied is not None and version < applied:
+        raise errors.ControlError(reasons.CTRL_ROLLBACK, "older than the applied bundle")
+    if applied is not None and version == applied:
+        raise errors.ControlError(reasons.CTRL_REPLAY, "bundle already applied")
     if now is not None and now > until:
         raise errors.ControlError(reasons.CTRL_EXPIRED, "bundle expired")
-    return body
+    return version, body
 
 
 def apply(root, cfg, device_id, data, wifi, now=None):
@@ -69,7 +80,8 @@ def apply(root, cfg, device_id, data, wifi, now=None):
     import binascii
 
     trusted = [binascii.unhexlify(k) for k in cfg.get("fleet_keys") or ()]
-    body = open_bundle(data, device_id, trusted, now)
+    applied = cfg.get("bundle_version") if trusted else None
+    version, body = _open(data, device_id, trusted, now, applied if type(applied) is int else None)
     from app import config as app_config
 
     new = {}
@@ -83,6 +95,7 @@ def apply(root, cfg, device_id, data, wifi, now=None):
         broker["ca"] = root + "/ca.pem"
     new["broker"] = broker
     new["fleet_keys"] = [_hex(k) for k in body[5]]
+    new["bundle_version"] = version
     if type(wifi) is dict:
         ssid, pw = wifi.get(1), wifi.get(2)
         if type(ssid) is str and type(pw) is str and len(ssid) <= 32 and len(pw) <= 64:

@@ -6,6 +6,13 @@
 # SHA-256 and only then renamed into place (COMMIT), so a cut cable leaves
 # the old firmware running. config.json is written only from a bundle the
 # fleet signed: on a provisioned device, with a fleet key it already trusts.
+#
+# Locked console: once provisioned (the device holds fleet keys), PUT and
+# COMMIT work only inside a fleet-signed release (RELEASE, setup/release.py)
+# whose listing names every file's SHA-256, and SIGN signs only the
+# domain-separated registration statement (sign_message()) for a fleet the
+# device trusts; a blank device signs for the fleet the tool names (the
+# statement carries that fleet's key, so the signature is no use elsewhere).
 import os
 
 from micropython import const
@@ -20,15 +27,18 @@ SIGN = const(0x03)
 PUT = const(0x10)
 HASH = const(0x11)
 COMMIT = const(0x12)
+RELEASE = const(0x13)
 CONFIG = const(0x20)
 REBOOT = const(0x30)
 ERROR = const(0x7F)       # answer type for a refused request
 RESPONSE = const(0x80)    # answer type = request type | RESPONSE
 
-PROTOCOL_VERSION = const(1)
+PROTOCOL_VERSION = const(2)  # 2: locked console, SIGN v2 statement
 STAGE = ".stage"
 MANIFEST = "manifest.json"
-SIGN_CONTEXT = b"greengate-provision-v1:"
+SIGN_CONTEXT = b"greengate-device-sig-v2\x00"  # fleet/services/provision.py
+PURPOSE_REGISTER = const(1)  # the only thing the device key ever signs for
+CHALLENGE_LEN = const(40)    # the fleet's challenge: issued_at | random | MAC
 COMMIT_LIST = "commit.json"  # staged manifest for a COMMIT too big for one frame
 # files the tool may never overwrite with PUT
 _PROTECTED = ("identity.key", "config.json", "nvs.json", MANIFEST)
@@ -82,6 +92,13 @@ def file_sha256(path, buf):
     return h.digest(), size
 
 
+def sign_message(purpose, fleet_key, device_id, challenge):
+    """The statement SIGN signs: context | purpose | fleet key | device id |
+    challenge, every part of fixed length, so no other protocol's bytes
+    (nor a bare challenge) can ever be made to look like one."""
+    return SIGN_CONTEXT + bytes((purpose,)) + fleet_key + device_id.encode() + challenge
+
+
 def _get(req, key, kind, required=True):
     v = req.get(key) if type(req) is dict else None
     if v is None and not required:
@@ -94,16 +111,28 @@ def _get(req, key, kind, required=True):
 class Commands:
     """Executes requests against the device's flash. `identity` holds the
     device key pair; `config` reads/writes config.json; `on_reboot` is called
-    after REBOOT has been answered."""
+    after REBOOT has been answered. `trust` -> the fleet keys (bytes) the
+    device holds: none = blank (console open), some = provisioned (locked)."""
 
-    def __init__(self, root, identity, info, config_writer, on_reboot=None):
+    def __init__(self, root, identity, info, config_writer, on_reboot=None,
+                 device_id="", trust=None):
         self.root = root
         self.identity = identity
         self.info = info            # callable -> dict for HELLO
         self.config_writer = config_writer
         self.on_reboot = on_reboot
+        self.device_id = device_id
+        self.trust = trust or (lambda: [])
+        self._keys = None           # trust(), read once (config.json) until CONFIG
+        self.release = None         # the verified release of this session
+        self._installed = None      # its listing's SHA-256, once installed
         self.reboot_pending = False
         self.buf = bytearray(1024)  # one reusable buffer for hashing
+
+    def _trusted(self):
+        if self._keys is None:
+            self._keys = self.trust()
+        return self._keys
 
     def _abs(self, path, staged=False):
         return "%s/%s%s" % (self.root, STAGE + "/" if staged else "", path)
@@ -129,16 +158,16 @@ class Commands:
             return out
         if ftype == KEY:
             rekey = _get(req, 1, bool, required=False) or False
+            if rekey and self._trusted():
+                # the fleet knows this key; a new one could never register again
+                raise SetupError("locked", "provisioned: no new key pair")
             created = self.identity.ensure(rekey)
             return {1: self.identity.public_key(), 2: created}
         if ftype == SIGN:
-            challenge = _get(req, 1, bytes)
-            if not 16 <= len(challenge) <= 64:
-                raise SetupError("field", "challenge length")
-            if self.identity.public_key() is None:
-                raise SetupError("no_key", "run KEY first")
-            return {1: self.identity.sign(SIGN_CONTEXT + challenge)}
+            return self._sign(req)
         if ftype == PUT:
+            if self.release is None and self._trusted():
+                raise SetupError("locked", "provisioned: send a fleet-signed release first")
             return self._put(req)
         if ftype == HASH:
             path = check_path(_get(req, 1, str))
@@ -150,15 +179,40 @@ class Commands:
             return {1: digest, 2: size}
         if ftype == COMMIT:
             return self._commit(req)
+        if ftype == RELEASE:
+            from setup import release
+
+            self.release = None
+            self.release = release.verify(_get(req, 1, bytes), self._trusted(),
+                                          self.identity.nvs, self.device_id)
+            return {1: self.release.version}
         if ftype == CONFIG:
             bundle = _get(req, 1, bytes)
             extra = _get(req, 2, dict, required=False) or {}
+            self._keys = None  # a blank device is provisioned (locked) from now on
             self.config_writer(bundle, extra)
             return {}
         if ftype == REBOOT:
             self.reboot_pending = True
             return {}
         raise SetupError("unknown", "command %d" % ftype)
+
+    def _sign(self, req):
+        challenge = _get(req, 1, bytes)
+        purpose = _get(req, 2, int)
+        fleet_key = _get(req, 3, bytes)
+        if purpose != PURPOSE_REGISTER:
+            raise SetupError("purpose", "the device key signs registrations only")
+        if len(challenge) != CHALLENGE_LEN:
+            raise SetupError("field", "challenge length")
+        if len(fleet_key) != 32:
+            raise SetupError("field", "fleet key")
+        trusted = self._trusted()
+        if trusted and fleet_key not in trusted:
+            raise SetupError("foreign_fleet", "provisioned for another fleet")
+        if self.identity.public_key() is None:
+            raise SetupError("no_key", "run KEY first")
+        return {1: self.identity.sign(sign_message(purpose, fleet_key, self.device_id, challenge))}
 
     def _put(self, req):
         path = check_path(_get(req, 1, str))
@@ -187,6 +241,15 @@ class Commands:
 
     def _commit(self, req):
         listing = _get(req, 3, bytes, required=False)
+        signed = self.release
+        if self._trusted():
+            # locked: only the listing whose SHA-256 the release signed
+            if signed is None:
+                if listing is not None and listing == self._installed:
+                    return {1: 0}  # a repeated COMMIT (its answer was lost): done already
+                raise SetupError("locked", "provisioned: send a fleet-signed release first")
+            if listing != signed.body[1]:
+                raise SetupError("release", "listing is not the signed release's")
         if listing is not None:
             items, removes = self._staged_listing(listing)
         else:
@@ -221,6 +284,12 @@ class Commands:
                 os.remove(self._abs(path))
         if listing is not None:
             os.remove(self._abs(COMMIT_LIST, True))
+        if signed is not None:
+            from setup import release
+
+            release.installed(self.identity.nvs, signed)
+            self.release = None
+            self._installed = listing
         return {1: len(checked)}
 
     def _staged_listing(self, digest):

@@ -17,10 +17,17 @@ def build(port, cfg, on_config=None, console=None):
     chip = port.chip_id()
     device_id = "gg-" + chip[-12:]
 
+    def trust():
+        # the fleet keys config.json holds: the console's lock (setup/commands.py)
+        import binascii
+
+        return [binascii.unhexlify(k) for k in app_config.load(root).get("fleet_keys") or ()]
+
     def info():
-        c = app_config.load(root)
-        return {2: chip, 3: device_id, 4: FIRMWARE_VERSION,
-                5: bool(c.get("fleet_keys")), 7: port.name}
+        keys = trust()
+        # 8: the fleet keys, so the tool can tell a foreign fleet before it sends anything
+        return {2: chip, 3: device_id, 4: FIRMWARE_VERSION, 5: bool(keys), 7: port.name,
+                8: keys}
 
     def write_config(data, wifi):
         c = app_config.load(root)
@@ -28,6 +35,7 @@ def build(port, cfg, on_config=None, console=None):
         if on_config:
             on_config(new)
 
-    commands = Commands(root, Identity(port.nvs()), info, write_config, on_reboot=port.reset)
+    commands = Commands(root, Identity(port.nvs()), info, write_config, on_reboot=port.reset,
+                        device_id=device_id, trust=trust)
     stream, write = console or port.open_console()
     return SetupService(stream, write, commands, log=port.log)

@@ -172,8 +172,11 @@ class ChallengeIn(In):
 
 
 class ChallengeOut(BaseModel):
-    challenge: str = Field(description="hex; the device signs 'greengate-provision-v1:' + these bytes")
+    challenge: str = Field(description="hex; the device signs the registration statement "
+                                       "(docs/provisioning.md, SIGN) that carries these bytes")
     expires_in_s: int
+    fleet_public_key: str = Field(description="hex; the fleet key the statement names (and that "
+                                              "signs the device's bundle)")
 
 
 class DeviceRegisterIn(In):

@@ -107,5 +107,7 @@ def latest_screenshot(db: Session, device_id: str) -> bytes | None:
 
 def next_bundle_version(db: Session) -> int:
     """Provisioning bundles are versioned like every control message: by the
-    current time (monotonic enough for a message applied once at set-up)."""
-    return int(time.time())
+    current time, in microseconds: a provisioned gate takes only a newer
+    bundle than it applied (firmware/setup/bundle.py), and a technician may
+    re-run within the same second."""
+    return time.time_ns() // 1000

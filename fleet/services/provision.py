@@ -3,7 +3,11 @@ proof of key possession, and the fleet-signed provisioning bundle.
 
 Challenge = issued_at (8 bytes) | random (16) | HMAC-SHA256(secret, device id |
 issued_at | random)[:16]: the fleet stores nothing until the device proves it
-holds its private key by signing `greengate-provision-v1:` + challenge.
+holds its private key by signing the registration statement
+(possession_message(): a fixed context, the purpose, this fleet's key, the
+device id and the challenge; firmware/setup/commands.py sign_message()). The
+device signs nothing else, so its signature is of no use to another fleet or
+as a signature over any other bytes.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from fleet.core import errors
 from greengate.control import envelope
 
-SIGN_CONTEXT = b"greengate-provision-v1:"  # firmware/setup/commands.py
+SIGN_CONTEXT = b"greengate-device-sig-v2\x00"  # firmware/setup/commands.py
+PURPOSE_REGISTER = 1
 CHALLENGE_TTL_S = 300
 BUNDLE_VALIDITY_S = 3600
 
@@ -46,9 +51,17 @@ def check_challenge(secret: str, device_id: str, challenge: bytes, now: float | 
                                 code="CHALLENGE_EXPIRED")
 
 
-def check_possession(public_key: bytes, challenge: bytes, signature: bytes) -> None:
+def possession_message(fleet_public_key: bytes, device_id: str, challenge: bytes) -> bytes:
+    """What the device signs to register with this fleet (fixed-length parts)."""
+    return (SIGN_CONTEXT + bytes((PURPOSE_REGISTER,)) + fleet_public_key + device_id.encode()
+            + challenge)
+
+
+def check_possession(public_key: bytes, challenge: bytes, signature: bytes, device_id: str,
+                     fleet_public_key: bytes) -> None:
+    message = possession_message(fleet_public_key, device_id, challenge)
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, SIGN_CONTEXT + challenge)
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
     except (InvalidSignature, ValueError):
         raise errors.BadRequest("the device's signature does not verify with its public key / "
                                 "chữ ký thiết bị không hợp lệ", code="BAD_SIGNATURE") from None

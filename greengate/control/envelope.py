@@ -24,8 +24,9 @@ KIND_TRUST = 2
 KIND_REVOCATION = 3
 KIND_COMMAND = 4
 KIND_PROVISION = 5  # provisioning bundle, handed over USB (docs/provisioning.md)
+KIND_FIRMWARE = 6   # firmware release manifest, handed over USB (provisioning/release.py)
 KINDS = {"config": KIND_CONFIG, "trust": KIND_TRUST, "revocation": KIND_REVOCATION,
-         "command": KIND_COMMAND, "provision": KIND_PROVISION}
+         "command": KIND_COMMAND, "provision": KIND_PROVISION, "firmware": KIND_FIRMWARE}
 
 SCOPE_FLEET = 0
 SCOPE_SITE = 1

@@ -6,6 +6,8 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from fleet.services.provision import possession_message
+
 
 def pubhex() -> str:
     return Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
@@ -15,9 +17,6 @@ def dev_id(n: int) -> str:
     return f"gg-{n:012x}"
 
 
-SIGN_CONTEXT = b"greengate-provision-v1:"
-
-
 def registration(client, headers: dict, device_id: str, site_id=None, key=None, **extra) -> dict:
     """A register body the way the provisioning tool builds it: challenge from
     the fleet, signed by the device's own key."""
@@ -25,9 +24,11 @@ def registration(client, headers: dict, device_id: str, site_id=None, key=None, 
     r = client.post("/api/v1/devices/challenge", json={"device_id": device_id}, headers=headers)
     assert r.status_code == 200, r.text
     challenge = bytes.fromhex(r.json()["challenge"])
+    fleet_key = bytes.fromhex(r.json()["fleet_public_key"])
     pub = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    statement = possession_message(fleet_key, device_id, challenge)
     body = {"device_id": device_id, "public_key": pub.hex(), "site_id": site_id, "firmware": "0.1.0",
-            "challenge": challenge.hex(), "signature": key.sign(SIGN_CONTEXT + challenge).hex()}
+            "challenge": challenge.hex(), "signature": key.sign(statement).hex()}
     body.update(extra)
     return body
 

@@ -22,13 +22,28 @@ class SetupDevice:
         self.flash.mkdir(parents=True, exist_ok=True)
         self.chip_id = chip_id
         self.cable = VirtualCable(corrupt_rate=corrupt_rate).__enter__()
+        self.log = (tmp / "device.log").open("wb")
+        self.proc = self._start()
+        self.ports = []
+
+    def _start(self):
         env = mpy_env()
         env.update(GG_FLASH_DIR=str(self.flash), GG_CONSOLE_PTY=self.cable.device_path,
-                   GG_CHIP_ID=chip_id)
-        self.log = (tmp / "device.log").open("wb")
-        self.proc = subprocess.Popen([MICROPYTHON, "-X", "heapsize=2m", str(DEVICE_MAIN)],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.ports = []
+                   GG_CHIP_ID=self.chip_id)
+        return subprocess.Popen([MICROPYTHON, "-X", "heapsize=2m", str(DEVICE_MAIN)],
+                                env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def relink(self) -> Link:
+        """Close the tool's port (pyserial locks it) and open a new link."""
+        while self.ports:
+            self.ports.pop().close()
+        return self.link()
+
+    def restart_after_reboot(self, timeout: float = 30.0):
+        """REBOOT ends the service (port.reset: exit 3); start it again on
+        the same flash and cable, as the board would."""
+        assert self.proc.wait(timeout) == 3
+        self.proc = self._start()
 
     def link(self, timeout: float = 2.0, retries: int = 5) -> Link:
         port = open_port(self.cable.host_path)

@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from fleet.services.provision import possession_message
 from greengate.control import envelope
 from provisioning import device
 from provisioning.device import FirmwareFile
@@ -41,9 +42,10 @@ def test_hello_key_and_proof_of_possession(setup_device):
     pub, created = device.ensure_key(link)
     assert created and len(pub) == 32
     assert device.ensure_key(link) == (pub, False)  # kept: no re-keying
-    challenge = os.urandom(40)
-    sig = device.sign_challenge(link, challenge)
-    Ed25519PublicKey.from_public_bytes(pub).verify(sig, b"greengate-provision-v1:" + challenge)
+    challenge, fleet_key = os.urandom(40), os.urandom(32)
+    sig = device.sign_challenge(link, challenge, fleet_key)
+    Ed25519PublicKey.from_public_bytes(pub).verify(
+        sig, possession_message(fleet_key, "gg-00aabbccddee", challenge))
     new_pub, created = device.ensure_key(link, rekey=True)
     assert created and new_pub != pub
     assert device.hello(link).public_key == new_pub
@@ -109,7 +111,7 @@ def test_bad_requests_get_answers_not_crashes(setup_device):
     assert e.value.code == "unknown"
     with pytest.raises(DeviceRefused):
         link.request(device.COMMIT, {1: [["a.py", b"\x00" * 32]]})
-    assert device.hello(link).protocol == 1  # still answering
+    assert device.hello(link).protocol == 2  # still answering
 
 
 def test_commit_refuses_a_file_whose_hash_differs(setup_device):

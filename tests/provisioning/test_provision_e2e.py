@@ -19,6 +19,7 @@ import pytest
 from brokers import Mosquitto, free_port, wait_port
 from fleet.broker_bridge import mosquitto_conf as mc
 from fleet.broker_bridge.wire import load_or_create_fleet_key
+from fleet.services.provision import possession_message
 from greengate.passes import keys as gk
 from greengate.sim.terminal import SimTerminal
 from provisioning import flow
@@ -156,10 +157,10 @@ def test_unknown_site_says_so(fleet_with_mosquitto):
     assert r.status_code == 201, r.text
     fleet = FleetClient(url, r.json()["token"])
     key = Ed25519PrivateKey.generate()
-    challenge = fleet.challenge("gg-00000000abcd")
-    sig = key.sign(b"greengate-provision-v1:" + challenge)
+    ch = fleet.challenge("gg-00000000abcd")
+    sig = key.sign(possession_message(ch.fleet_key, "gg-00000000abcd", ch.challenge))
     with pytest.raises(FleetError) as e:
-        fleet.register("gg-00000000abcd", gk.raw_public(key), 9999, "0.1.0", challenge, sig)
+        fleet.register("gg-00000000abcd", gk.raw_public(key), 9999, "0.1.0", ch.challenge, sig)
     assert e.value.code == "SITE_UNKNOWN" and "9999" in str(e.value)
 
 

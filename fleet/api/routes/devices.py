@@ -52,7 +52,8 @@ def _provisioner(request: Request, db) -> tuple[User, UserSession | None]:  # no
 def challenge(body: ChallengeIn, request: Request, db: SessionDep, settings: SettingsDep) -> ChallengeOut:
     _provisioner(request, db)
     c = provision.make_challenge(settings.secret_key, body.device_id)
-    return ChallengeOut(challenge=c.hex(), expires_in_s=provision.CHALLENGE_TTL_S)
+    return ChallengeOut(challenge=c.hex(), expires_in_s=provision.CHALLENGE_TTL_S,
+                        fleet_public_key=request.app.state.fleet_public_key.hex())
 
 
 @router.post("/devices/register", response_model=DeviceRegisterOut, status_code=201,
@@ -70,7 +71,8 @@ def register(body: DeviceRegisterIn, request: Request, db: SessionDep,
     challenge_bytes = bytes.fromhex(body.challenge)
     provision.check_challenge(settings.secret_key, body.device_id, challenge_bytes)
     provision.check_possession(bytes.fromhex(body.public_key), challenge_bytes,
-                               bytes.fromhex(body.signature))
+                               bytes.fromhex(body.signature), body.device_id,
+                               request.app.state.fleet_public_key)
     device, password = registry.register_device(db, body.device_id, body.public_key.lower(),
                                                 site_id, body.firmware, actor)
     state = request.app.state
