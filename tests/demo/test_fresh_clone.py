@@ -91,7 +91,7 @@ def clone(tmp_path_factory) -> Path:
 
 
 def collect(where: Path, command: list[str], env: dict[str, str]) -> tuple[int, str]:
-    r = subprocess.run(command + ["--collect-only", "-q"], cwd=where, env=env,
+    r = subprocess.run(command + ["--collect-only"], cwd=where, env=env,
                        capture_output=True, text=True, timeout=600)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-4000:]
@@ -105,14 +105,14 @@ def test_the_clone_imports_its_own_code(clone):
     r = subprocess.run([str(clone / ".venv" / "bin" / "python"), "-c",
                         "import greengate, fleet, provisioning; "
                         "print(greengate.__file__, fleet.__file__, provisioning.__file__)"],
-                       env=user_env(), capture_output=True, text=True, timeout=60)
+                       env=user_env(), cwd="/", capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert all(Path(f).is_relative_to(clone) for f in r.stdout.split()), r.stdout
 
 
 def test_scripts_test_collects_the_whole_suite_in_the_clone(clone):
     count, out = collect(clone, ["scripts/test"], user_env())
-    here, _ = collect(REPO, [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"], dict(os.environ))
+    here, _ = collect(REPO, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], dict(os.environ))
     if git("status", "--porcelain", "--", "tests"):
         pytest.skip(f"tests/ has uncommitted changes: clone collects {count}, this checkout {here}")
     assert count == here, out[-2000:]
