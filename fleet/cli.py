@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,27 +112,13 @@ def _local_secrets(data_dir: Path) -> dict:
     return values
 
 
-def _port_in_use(host: str, port: int) -> bool:
-    """Would a listener on host:port fail? (SO_REUSEADDR like uvicorn and amqtt,
-    so a socket in TIME_WAIT does not count as busy.)"""
-    try:
-        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    except OSError:
-        return False  # an unresolvable address fails later with its own error
-    with socket.socket(family, kind, proto) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(addr)
-        except OSError:
-            return True
-    return False
-
-
 def _refuse_busy_ports(wanted: list[tuple[str, str, int, str]]) -> None:
     """Stop before anything is created (and before a first-start password is
     shown for a service that would not start) when a port is taken."""
+    from greengate.listen import port_in_use
+
     for what, host, port, option in wanted:
-        if _port_in_use(host, port):
+        if port_in_use(port, host):
             typer.echo(f"error [PORT_BUSY]: cổng {port} trên {host} đang được dùng / port {port} on "
                        f"{host} ({what}) is already in use: stop the other program or choose {option}",
                        err=True)

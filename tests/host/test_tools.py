@@ -87,3 +87,14 @@ def test_simulator_error_names_the_places(monkeypatch, tmp_path):
     with pytest.raises(SimError) as e:
         micropython_binary()
     assert str(tmp_path) in str(e.value)
+
+
+def test_demo_without_micropython_says_so_before_starting_anything(tmp_path):
+    from greengate.demo.fleetproc import free_port
+
+    env = dict(bare_env(), MICROPYTHON=str(tmp_path / "no-micropython"))
+    r = subprocess.run([sys.executable, "-c", "from greengate.cli import main; main()", "demo",
+                        "--port", str(free_port()), "--dir", str(tmp_path / "demo")],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "no-micropython" in r.stderr and "MICROPYTHON" in r.stderr, r.stderr
+    assert "starting the fleet" not in r.stderr and not (tmp_path / "demo").exists()
