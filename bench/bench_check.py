@@ -35,7 +35,7 @@ from greengate.passes import claims as c  # noqa: E402
 from greengate.passes.issue import issue  # noqa: E402
 from greengate.passes.keys import TrustEntry, generate, kid_for, raw_public  # noqa: E402
 from greengate.passes.verify import Verifier  # noqa: E402
-from mpy import script_file  # noqa: E402
+from mpy import MICROPYTHON, MPY_CROSS, script_file  # noqa: E402
 
 NOW = 1_632_200_000
 
@@ -117,7 +117,7 @@ def compile_firmware(out: Path) -> Path:
     for f in src.rglob("*.py"):
         dst = out / f.relative_to(src).with_suffix(".mpy")
         dst.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["mpy-cross", "-march=x64", str(f), "-o", str(dst)], check=True)
+        subprocess.run([MPY_CROSS, "-march=x64", str(f), "-o", str(dst)], check=True)
     return out
 
 
@@ -128,7 +128,7 @@ def run_device(text, entry, runs, heap="4m", headroom=0):
     env = dict(os.environ, MICROPYPATH=f"{FW_PATH}:.frozen")
     cfg = {"pub": entry.public_key.hex(), "issuer": entry.issuer, "text": text, "now": NOW, "runs": runs,
            "headroom": headroom}
-    p = subprocess.run(["micropython", "-X", f"heapsize={heap}", script_file(DEVICE_SCRIPT)],
+    p = subprocess.run([MICROPYTHON, "-X", f"heapsize={heap}", script_file(DEVICE_SCRIPT)],
                        input=json.dumps(cfg) + "\n", capture_output=True, text=True, env=env)
     if p.returncode != 0:
         return None

@@ -142,6 +142,9 @@ def host_main():
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from greengate.paths import tool
+
+    mpy_cross, micropython = tool("mpy-cross"), tool("micropython")
     here = Path(__file__).resolve().parent
     repo = here.parent
     sk = Ed25519PrivateKey.from_private_bytes(SK)
@@ -158,14 +161,14 @@ def host_main():
     vectors.write_text("PK = %r\nSIG = %r\n" % (pk, sig))
     (mpy_dir / "crypto").mkdir()
     for src in (repo / "firmware" / "crypto").glob("*.py"):
-        subprocess.run(["mpy-cross", "-march=x64", str(src), "-o", str(mpy_dir / "crypto" / (src.stem + ".mpy"))],
+        subprocess.run([mpy_cross, "-march=x64", str(src), "-o", str(mpy_dir / "crypto" / (src.stem + ".mpy"))],
                        check=True)
     for src in (vectors, here / "ed25519_textbook.py", here / "bench_crypto.py", here / "mpy_heap.py"):
-        subprocess.run(["mpy-cross", "-march=x64", str(src), "-o", str(mpy_dir / (src.stem + ".mpy"))], check=True)
+        subprocess.run([mpy_cross, "-march=x64", str(src), "-o", str(mpy_dir / (src.stem + ".mpy"))], check=True)
     env = dict(os.environ, MICROPYPATH=":".join([str(mpy_dir), ".frozen"]))
 
     def mpy(args, heap="1m"):
-        return subprocess.run(["micropython", "-X", "heapsize=" + heap, "-m", "bench_crypto"] + args,
+        return subprocess.run([micropython, "-X", "heapsize=" + heap, "-m", "bench_crypto"] + args,
                               capture_output=True, text=True, env=env)
 
     dev = {}
@@ -198,7 +201,7 @@ def host_main():
     mpy_sizes = {}
     for src in sorted((repo / "firmware" / "crypto").glob("*.py")):
         out = mpy_dir / (src.stem + ".xtensawin.mpy")
-        subprocess.run(["mpy-cross", "-march=xtensawin", str(src), "-o", str(out)], check=True)
+        subprocess.run([mpy_cross, "-march=xtensawin", str(src), "-o", str(out)], check=True)
         mpy_sizes[src.name] = out.stat().st_size
 
     sys.path[:0] = [str(repo / "tests" / "shim"), str(repo / "firmware")]

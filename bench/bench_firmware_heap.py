@@ -68,7 +68,7 @@ from greengate.passes import claims as c  # noqa: E402
 from greengate.passes.issue import issue  # noqa: E402
 from greengate.passes.keys import TrustEntry, device_trust_bytes, kid_for, raw_public  # noqa: E402
 from greengate.sim.terminal import SimError, SimTerminal, micropython_binary  # noqa: E402
-from mpy import FIRMWARE  # noqa: E402
+from mpy import FIRMWARE, MPY_CROSS  # noqa: E402
 from provision_kit import apply_messages, pass_hash, write_device_config  # noqa: E402
 
 DEVICE = "gg-heap-1"
@@ -225,7 +225,7 @@ def compile_tree(dst: Path, src: Path = FIRMWARE) -> Path:
         out = dst / rel
         out.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".py":
-            subprocess.run(["mpy-cross", "-march=x64", str(path), "-o", str(out.with_suffix(".mpy"))],
+            subprocess.run([MPY_CROSS, "-march=x64", str(path), "-o", str(out.with_suffix(".mpy"))],
                            check=True)
         else:
             shutil.copyfile(path, out)

@@ -52,12 +52,19 @@ def _storage(db: str | None):  # noqa: ANN202
     return s.model_copy(update={"database_url": db}) if db else s
 
 
+def _make_data_dir(settings) -> None:  # noqa: ANN001
+    """The SQLite file lives in the data directory: make it on first use."""
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+
 @contextmanager
 def _session(db: str | None, migrate: bool = True):  # noqa: ANN202
     from fleet.core.db import make_engine, make_sessionmaker
     from fleet.migrations import upgrade
 
     settings = _storage(db)
+    _make_data_dir(settings)
     if migrate:
         upgrade(settings.db_url)
     engine = make_engine(settings.db_url)
@@ -105,6 +112,19 @@ def _local_secrets(data_dir: Path) -> dict:
     return values
 
 
+def _refuse_busy_ports(wanted: list[tuple[str, str, int, str]]) -> None:
+    """Stop before anything is created (and before a first-start password is
+    shown for a service that would not start) when a port is taken."""
+    from greengate.listen import port_in_use
+
+    for what, host, port, option in wanted:
+        if port_in_use(port, host):
+            typer.echo(f"error [PORT_BUSY]: cổng {port} trên {host} đang được dùng / port {port} on "
+                       f"{host} ({what}) is already in use: stop the other program or choose {option}",
+                       err=True)
+            raise typer.Exit(1)
+
+
 @app.command()
 def serve(
     db: DbOpt = None,
@@ -146,6 +166,11 @@ def serve(
         overrides["broker_port"] = broker_port
     embedded = not (db or broker or os.environ.get("GREENGATE_DATABASE_URL")
                     or os.environ.get("GREENGATE_BROKER_URL"))
+    wanted = [("API", host, port, "--port")]
+    if not (broker or os.environ.get("GREENGATE_BROKER_URL")):
+        wanted.append(("embedded MQTT broker", broker_bind, broker_port or _storage(None).broker_port,
+                       "--broker-port"))
+    _refuse_busy_ports(wanted)
     try:
         if embedded and not os.environ.get("GREENGATE_SECRET_KEY"):
             base = _storage(None)
@@ -154,6 +179,9 @@ def serve(
     except ValueError as e:
         typer.echo(f"error [CONFIG]: {e}", err=True)
         raise typer.Exit(1) from None
+    typer.echo(f"thư mục dữ liệu / data directory: {settings.data_dir} "
+               f"(GREENGATE_DATA_DIR to change it)", err=True)
+    _make_data_dir(settings)
     try:
         upgrade(settings.db_url)
         fleet_key = load_or_create_fleet_key(settings.signing_key_path,

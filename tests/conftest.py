@@ -11,7 +11,7 @@ from mpy import TESTDATA  # noqa: E402
 @pytest.fixture(scope="session")
 def testdata() -> Path:
     if not TESTDATA.is_dir():
-        pytest.fail(f"shared test data not found at {TESTDATA}")
+        pytest.fail(f"test vectors not found at {TESTDATA} (tests/vectors/README.md)")
     return TESTDATA
 
 

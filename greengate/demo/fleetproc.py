@@ -25,11 +25,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        return s.connect_ex((host, port)) == 0
-
-
 class FleetProcess:
     def __init__(self, data_dir: Path, port: int, broker_port: int, admin_password: str,
                  host: str = "127.0.0.1", log: Path | None = None) -> None:

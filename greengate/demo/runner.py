@@ -24,9 +24,11 @@ from pathlib import Path
 
 from greengate.demo import traffic
 from greengate.demo.fleet_api import ApiError, FleetApi
-from greengate.demo.fleetproc import FleetProcess, free_port, port_in_use
+from greengate.demo.fleetproc import FleetProcess, free_port
 from greengate.demo.seed import seed
 from greengate.demo.terminals import DemoTerminal, technician_token
+from greengate.listen import port_in_use
+from greengate.sim.terminal import SimError, micropython_binary
 
 MARKER = ".greengate-demo"
 
@@ -82,6 +84,10 @@ def run(opts: Options) -> int:
         raise DemoError("--speed must be > 0")
     if port_in_use(opts.port, opts.host):
         raise DemoError(f"port {opts.port} is in use: choose another with --port")
+    try:  # before the fleet starts and seeds: the gates cannot boot without it
+        micropython_binary()
+    except SimError as e:
+        raise DemoError(str(e)) from None
     root, temporary = prepare_dir(opts.data_dir)
     old_int = signal.signal(signal.SIGINT, _raise_stop)
     old_term = signal.signal(signal.SIGTERM, _raise_stop)

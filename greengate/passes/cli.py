@@ -198,6 +198,7 @@ def check(
     skew: Annotated[int, typer.Option(help="Clock skew tolerance, seconds.")] = 300,
 ) -> None:
     """Verify a pass offline; prints one JSON verdict. Exit 0 accept, 1 reject, 2 usage."""
+    from greengate.passes import reasons
     from greengate.passes.claims import readable_to_json
     from greengate.passes.keys import TrustFileError, load_trust
 
@@ -232,11 +233,31 @@ def check(
         except EngineError as e:
             raise _fail(f"không chạy được MicroPython / MicroPython engine failed: {e}") from None
         verdict, reason, raw, pass_hash = ans["verdict"], ans["reason"], ans["claims"], ans["pass_hash"]
+    if not verdict and raw is None and reason in READABLE_REJECTS:
+        from greengate.passes.verify import signed_claims
+
+        raw = signed_claims(qr_text)  # the engine has verified the signature: say what it holds
+    vi, en = reasons.text(reason)
     out = {
         "verdict": "accept" if verdict else "reject",
         "reason": reason,
+        "message": {"vi": vi, "en": en},
         "claims": readable_to_json(raw) if raw else None,
         "pass_hash": pass_hash,
     }
     typer.echo(json.dumps(out, ensure_ascii=False))
+    if not verdict:
+        when = f" ({out['claims']['exp']})" if reason == "EXPIRED" and out["claims"] else ""
+        typer.echo(f"từ chối / rejected [{reason}]: {vi} / {en}{when}", err=True)
+        if reason in DAMAGED_TEXT:
+            typer.echo(DAMAGED_HINT, err=True)
     raise typer.Exit(0 if verdict else 1)
+
+
+# Rejected after the signature verified: the claims are authentic, shown so the
+# holder sees why (e.g. the expiry date).
+READABLE_REJECTS = ("EXPIRED", "NOT_YET_VALID")
+# Decoding layers below the signature: the text itself is damaged, often cut short.
+DAMAGED_TEXT = ("BASE45", "INFLATE", "CBOR", "COSE")
+DAMAGED_HINT = ("gợi ý / hint: văn bản QR bị hỏng hoặc thiếu: đã chép đủ cả mã (bắt đầu bằng GG1:) chưa? / "
+                "the QR text is damaged or incomplete: was all of it (from GG1: on) copied?")

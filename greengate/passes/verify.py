@@ -302,6 +302,17 @@ class Verifier:
             return Result(False, reasons.INTERNAL, None, pass_hash)
 
 
+def signed_claims(qr_text: str | bytes) -> dict | None:
+    """The readable claims of a pass a verifier has already checked the
+    signature of (EXPIRED, NOT_YET_VALID: readable, just not valid at that
+    time); None when they cannot be read. Never call it to decide a verdict."""
+    try:
+        s = parse_sign1(unwrap(qr_text))
+        return PassClaims.from_cwt(cbor_loads(s.payload)).readable()
+    except (Reject, ClaimsError, ValueError):
+        return None
+
+
 def check_claims(cwt: Any, now: int | None, skew: int, issuer: str | None = None) -> dict:
     """Reader rules + issuer match + time window; returns the readable dict."""
     try:

@@ -1,17 +1,27 @@
-"""`greengate sim`: run a simulated gate terminal, show it QR images."""
+"""`greengate sim`: run a simulated gate terminal, show it QR codes (an image
+or the text itself), press its exit button."""
 
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import typer
 
 from greengate.sim.gm65 import TERMIOS_SPEED
 from greengate.sim.terminal import SimError, SimTerminal, print_event, read_qr, send
 
-app = typer.Typer(help="Simulated gate terminal: the real firmware under MicroPython.")
+HOW_TO = (
+    "Start a terminal / Khởi động một cổng: `greengate sim` (no command; runs until Ctrl-C, "
+    "shows its events here and its screen in sim/display.png).\n\n"
+    "Then, from a second shell in the same directory / Sau đó, ở cửa sổ thứ hai: "
+    "`greengate sim scan --text 'GG1:...'` or `greengate sim scan qr.png` shows it a pass; "
+    "`greengate sim press` presses the exit button."
+)
+app = typer.Typer(help="Simulated gate terminal: the real firmware under MicroPython.", epilog=HOW_TO)
 
 DIR_OPT = typer.Option(Path("sim"), "--dir", help="Simulator directory (flash, events, display).")
 
@@ -28,7 +38,8 @@ def run(
     broker: str = typer.Option(None, "--broker", help="MQTT broker, mqtt://host:port."),
     module_baud: int = typer.Option(9600, "--module-baud", help="Scanner module's baud rate at power-up."),
 ) -> None:
-    """Run the terminal until Ctrl-C. Events go to stderr, the display to DIR/display.png."""
+    """Run the terminal until Ctrl-C (no command: this starts it). Events go to
+    stderr, the display to DIR/display.png."""
     if ctx.invoked_subcommand is not None:
         return
     if module_baud not in TERMIOS_SPEED:
@@ -63,12 +74,22 @@ def run(
 
 @app.command()
 def scan(
-    image: Path = typer.Argument(..., exists=True, dir_okay=False, help="Image with a QR code."),
+    image: Optional[Path] = typer.Argument(None, exists=True, dir_okay=False, help="Image with a QR code."),
+    text: Optional[str] = typer.Option(None, "--text", help="The QR code's text itself, as a scanner "
+                                                           "reads it (- reads one line from stdin)."),
     dir: Path = DIR_OPT,
 ) -> None:
-    """Read the QR code in IMAGE and present it to the running simulator's scanner."""
+    """Present a QR code to the running simulator's scanner: the one in IMAGE, or --text."""
+    if (image is None) == (text is None):
+        typer.echo("lỗi / error: give an IMAGE or --text TEXT (one of them)", err=True)
+        raise typer.Exit(2)
+    if text == "-":
+        text = sys.stdin.readline().rstrip("\r\n")
+    if text is not None and not text:
+        typer.echo("lỗi / error: --text is empty", err=True)
+        raise typer.Exit(2)
     try:
-        texts = read_qr(image)
+        texts = read_qr(image) if image is not None else [text]
         for text in texts:
             send(dir, {"cmd": "scan", "text": text})
             typer.echo(text)

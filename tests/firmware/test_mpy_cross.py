@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from mpy import FIRMWARE
+from mpy import FIRMWARE, MPY_CROSS
 
-MPY_CROSS = shutil.which("mpy-cross") or "mpy-cross"
 SOURCES = sorted(FIRMWARE.rglob("*.py"))
 
 

@@ -184,3 +184,41 @@ def test_serve_with_no_options_runs_the_embedded_stack(tmp_path):
         p.terminate()
         p.wait(20)
         log.close()
+
+
+def test_serve_keeps_its_data_per_user_and_refuses_a_busy_port_before_any_password(tmp_path):
+    """Issue 11: `serve` wrote greengate-data/ into the current directory (in a
+    clone: `git status` noise), and on a busy port printed a first-start admin
+    password for a service that then failed to start."""
+    import socket
+
+    xdg, cwd = tmp_path / "xdg", tmp_path / "cwd"
+    cwd.mkdir()
+    env = {**os.environ, "XDG_DATA_HOME": str(xdg), "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    for k in ("GREENGATE_DATA_DIR", "GREENGATE_DATABASE_URL", "GREENGATE_BROKER_URL",
+              "GREENGATE_SECRET_KEY", "GREENGATE_DEMO"):
+        env.pop(k, None)
+    api_port, mqtt_port = free_port(), free_port()
+    cmd = [sys.executable, "-m", "fleet.cli", "serve", "--port", str(api_port), "--broker-port", str(mqtt_port)]
+    with socket.socket() as other:  # another program already listens on the API port
+        other.bind(("127.0.0.1", api_port))
+        other.listen()
+        r = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "PORT_BUSY" in r.stderr and f"port {api_port}" in r.stderr, r.stderr
+    assert "password" not in r.stderr and not xdg.exists() and not any(cwd.iterdir())
+
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=log)
+        try:
+            wait_port(api_port, timeout=60)
+            data = xdg / "greengate"
+            pw = json.loads((data / "secrets.json").read_text())["admin_password"]
+            text = log_path.read_text()
+            assert f"mật khẩu quản trị: {pw}" in text and f"data directory: {data}" in text
+            assert (data / "fleet.db").exists() and not any(cwd.iterdir())
+            c = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=10)
+            assert c.post("/api/v1/login", json={"username": "admin", "password": pw}).status_code == 200
+        finally:
+            p.terminate()
+            p.wait(20)

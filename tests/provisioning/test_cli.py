@@ -63,6 +63,22 @@ def test_pick_port_prefers_the_single_board_and_refuses_ambiguity():
     with pytest.raises(PortError) as e:
         ports.pick_port([board, ports.PortInfo("/dev/ttyUSB1", "CH340", 0x1A86, 0x7523, True)])
     assert e.value.code == "AMBIGUOUS_PORT"
+    assert "2 boards" in str(e.value) and "/dev/ttyUSB0 (CP210x), /dev/ttyUSB1 (CH340)" in str(e.value)
+
+
+def test_a_single_unknown_port_is_named_not_called_several():
+    """Issue 11: one port, not a known ESP32 bridge, was reported as
+    "several ports" listing one."""
+    only = ports.PortInfo("/dev/ttyACM0", "USB Serial", 0x2E8A, 0x000A, False)
+    with pytest.raises(PortError) as e:
+        ports.pick_port([only])
+    msg = str(e.value)
+    assert e.value.code == "UNKNOWN_PORT" and "several" not in msg and "nhiều" not in msg
+    assert "the only serial port, /dev/ttyACM0 (USB Serial)" in msg and "--port /dev/ttyACM0" in msg
+    two = [only, ports.PortInfo("/dev/ttyS0", "ttyS0", None, None, False)]
+    with pytest.raises(PortError) as e:
+        ports.pick_port(two)
+    assert e.value.code == "AMBIGUOUS_PORT" and "2 serial ports, none" in str(e.value)
 
 
 def test_busy_port_says_so():

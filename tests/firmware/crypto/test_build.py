@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from mpy import FIRMWARE, REPO
+from mpy import FIRMWARE, MPY_CROSS, REPO
 
 CRYPTO_FILES = sorted((FIRMWARE / "crypto").glob("*.py"))
 
@@ -13,7 +13,7 @@ CRYPTO_FILES = sorted((FIRMWARE / "crypto").glob("*.py"))
 @pytest.mark.parametrize("path", CRYPTO_FILES, ids=lambda p: p.name)
 def test_mpy_cross_xtensawin(path, tmp_path):
     out = tmp_path / (path.stem + ".mpy")
-    proc = subprocess.run(["mpy-cross", "-march=xtensawin", str(path), "-o", str(out)],
+    proc = subprocess.run([MPY_CROSS, "-march=xtensawin", str(path), "-o", str(out)],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 0
@@ -43,7 +43,7 @@ def test_compiled_mpy_gives_the_same_verdicts(tmp_path):
         pytest.skip("no mpy-cross arch for " + platform.machine())
     (tmp_path / "crypto").mkdir()
     for src in CRYPTO_FILES:
-        subprocess.run(["mpy-cross", "-march=" + march, str(src), "-o", str(tmp_path / "crypto" / (src.stem + ".mpy"))],
+        subprocess.run([MPY_CROSS, "-march=" + march, str(src), "-o", str(tmp_path / "crypto" / (src.stem + ".mpy"))],
                        check=True)
     data = json.loads((TESTDATA / "wycheproof" / "ed25519_test.json").read_text())
     reqs = [{"op": "ver_many", "pk": g["publicKey"]["pk"], "cases": [[t["sig"], t["msg"]] for t in g["tests"]]}

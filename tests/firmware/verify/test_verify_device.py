@@ -9,14 +9,14 @@ from gg_pass_helpers import NOW, new_key, resident
 from greengate.passes.issue import issue
 from greengate.passes.keys import device_trust_bytes
 from greengate.passes import reasons as host_reasons
-from mpy import FIRMWARE, run_micropython
+from mpy import FIRMWARE, MPY_CROSS, run_micropython
 
 MY_FILES = ["verify/claims.py", "verify/trust.py", "verify/verifier.py"]
 
 
 @pytest.mark.parametrize("name", MY_FILES)
 def test_compiles_for_esp32(name, tmp_path):
-    r = subprocess.run(["mpy-cross", "-march=xtensawin", str(FIRMWARE / name), "-o", str(tmp_path / "x.mpy")],
+    r = subprocess.run([MPY_CROSS, "-march=xtensawin", str(FIRMWARE / name), "-o", str(tmp_path / "x.mpy")],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 

@@ -74,12 +74,38 @@ def test_issue_then_check_accepts_with_claims(issuer_dir, engine):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_check_rejects_with_exit_1(issuer_dir, engine):
     text = issue(issuer_dir, "--valid-days", "1")
-    code, out, _ = check(issuer_dir, text, "--at", "2021-09-25T00:00:00Z", "--engine", engine)
+    code, out, err = check(issuer_dir, text, "--at", "2021-09-25T00:00:00Z", "--engine", engine)
     assert code == 1
-    assert json.loads(out) == {"verdict": "reject", "reason": "EXPIRED", "claims": None,
-                               "pass_hash": json.loads(out)["pass_hash"]}
-    code, out, _ = check(issuer_dir, "HC1:NCFOXN%TS3DH", "--engine", engine)
+    doc = json.loads(out)
+    # signature verified, only the time is wrong: the claims say why (the expiry)
+    assert doc == {"verdict": "reject", "reason": "EXPIRED",
+                   "message": {"vi": "Hết hạn", "en": "Expired"},
+                   "claims": doc["claims"], "pass_hash": doc["pass_hash"]}
+    assert doc["claims"]["exp"] == "2021-09-21T00:00:00Z" and doc["claims"]["role"] == "resident"
+    assert "Hết hạn / Expired (2021-09-21T00:00:00Z)" in err
+    code, out, err = check(issuer_dir, "HC1:NCFOXN%TS3DH", "--engine", engine)
     assert code == 1 and json.loads(out)["reason"] == "PREFIX"
+    assert "Không phải mã GreenGate / Not a GreenGate code" in err
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_rejections_say_why_in_both_languages(issuer_dir, engine, tmp_path):
+    text = issue(issuer_dir)
+    for cut in (len(text) - 1, len(text) - 3, len(text) // 2):  # a pass copied short
+        code, out, err = check(issuer_dir, text[:cut], "--at", AT, "--engine", engine)
+        doc = json.loads(out)
+        assert code == 1 and doc["reason"] in ("BASE45", "INFLATE", "CBOR", "COSE"), doc
+        assert doc["message"]["vi"] and doc["message"]["en"] and doc["claims"] is None
+        assert f"[{doc['reason']}]: {doc['message']['vi']} / {doc['message']['en']}" in err
+        assert "was all of it (from GG1: on) copied?" in err
+    # a forged pass is not read out: claims only once the signature verified
+    assert runner.invoke(app, ["keygen", "--out", str(tmp_path), "--issuer", "HCM-D7"]).exit_code == 0
+    forged = runner.invoke(app, ["issue", "--key", str(tmp_path / "issuer.key"),
+                                 "--iat", "2021-09-01T00:00:00Z", "--valid-days", "1"]).stdout.strip()
+    code, out, err = check(issuer_dir, forged, "--at", AT, "--engine", engine)
+    doc = json.loads(out)
+    assert code == 1 and doc["reason"] == "KID_UNKNOWN" and doc["claims"] is None
+    assert doc["message"] == {"vi": "Nơi cấp không được tin cậy", "en": "Unknown issuer"}
 
 
 @pytest.mark.parametrize(
