@@ -74,8 +74,8 @@ class DynsecControl:
         except OSError as e:
             raise errors.BrokerError(f"broker unreachable: {e}") from e
         finally:
-            c.loop_stop()
             c.disconnect()
+            c.loop_stop()
         if "error" in got:
             raise errors.BrokerError(got["error"])
         return got["responses"]
