@@ -177,3 +177,26 @@ def test_bad_device_username_never_becomes_a_wildcard_right():
             mc.device_role(bad)
         with pytest.raises(ValueError):
             mc.render_passwd([mc.DeviceAccount(bad, "$7$x", None)], {})
+
+
+def test_gate_cannot_use_the_plugins_control_topic(fleet):
+    """The plugin takes commands on $CONTROL: a gate must not grant itself the
+    fleet's role (the broker checks the publish before the plugin sees it)."""
+    import json
+
+    sessions, broker, bridge, pws = fleet
+    thief = Probe(broker.port, A, pws[A], A)
+    try:
+        assert not thief.connected().is_failure
+        assert thief.subscribe(mc.DYNSEC_TOPIC + "/response") == REFUSED
+        grab = {"commands": [{"command": "addClientRole", "username": A, "rolename": mc.FLEET_ROLE},
+                             {"command": "setDefaultACLAccess", "acls": [
+                                 {"acltype": "subscribe", "allow": True}]}]}
+        thief.c.publish(mc.DYNSEC_TOPIC, json.dumps(grab), qos=1).wait_for_publish(10)
+        # a round trip through the plugin as the real keeper: the thief's command came first
+        keeper = DynsecControl(bridge_params(broker.port, mc.ACCOUNTS_USER))
+        assert A in keeper.device_clients()
+        assert thief.subscribe("gg/v1/#") == REFUSED
+        assert thief.subscribe(topics.shared(topics.SCANS_ALL)) == REFUSED
+    finally:
+        thief.close()
