@@ -8,7 +8,9 @@ and what the plugin costs with a district's worth of gates.
 1. QoS 1 throughput: one gate publishes --messages scan messages (100 in
    flight); one fleet account receives them through `$share/greengate/...`
    with clean session; messages/s from the first publish to the last
-   arrival (wall time: noisy on a shared machine; run it twice).
+   arrival (wall time: bound by the Python clients and noisy on a shared
+   machine) and the broker's own CPU time per message (/proc: steadier;
+   this is where the checks would show).
 2. With --devices accounts in the files: mosquitto start-up (process start
    to listening) and one run-time account change over `$CONTROL` (the
    account keeper's create for one new gate: role + client, answered).
@@ -17,6 +19,7 @@ and what the plugin costs with a district's worth of gates.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -55,7 +58,12 @@ def start(out: Path, devices: list[mc.DeviceAccount], old_acl: bool) -> tuple[Mo
     return m, time.perf_counter() - t0
 
 
-def throughput(port: int, n: int) -> float:
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def throughput(port: int, pid: int, n: int) -> tuple[float, float]:
     got, done = [0], threading.Event()
 
     def on_message(_c, _u, _m) -> None:  # noqa: ANN001
@@ -75,17 +83,17 @@ def throughput(port: int, n: int) -> float:
     pub.loop_start()
     assert subscribed.wait(10)
     payload = bytes(200)  # about a 3-scan batch
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_s(pid)
     infos = [pub.publish(topics.scans(GATE), payload, qos=1) for _ in range(n)]
     for i in infos:
         i.wait_for_publish(120)
     if not done.wait(120):
         raise SystemExit(f"only {got[0]} of {n} arrived")
-    rate = n / (time.perf_counter() - t0)
+    rate, cpu = n / (time.perf_counter() - t0), (cpu_s(pid) - cpu0) / n
     for c in (pub, sub):
         c.disconnect()
         c.loop_stop()
-    return rate
+    return rate, cpu
 
 
 def main() -> None:
@@ -100,7 +108,9 @@ def main() -> None:
         for name, old in (("acl_file (before)", True), ("dynamic-security (now)", False)):
             m, _ = start(tmp / name.split()[0], gate, old)
             try:
-                print(f"{name:24s} QoS 1 via $share: {throughput(m.port, a.messages):8,.0f} msg/s")
+                rate, cpu = throughput(m.port, m.proc.pid, a.messages)
+                print(f"{name:24s} QoS 1 via $share: {rate:8,.0f} msg/s, broker CPU "
+                      f"{cpu * 1e6:5.1f} us/msg")
             finally:
                 m.stop()
         many = gate + [mc.DeviceAccount(f"gg-{i:012x}", hashed, None) for i in range(1, a.devices)]

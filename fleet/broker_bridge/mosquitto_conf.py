@@ -117,24 +117,29 @@ def _acl(kind: str, topic: str) -> dict:
     return {"acltype": kind, "topic": topic, "allow": True}
 
 
-def device_role(username: str) -> dict:
+FLEET_ROLE = "fleet"
+ACCOUNTS_ROLE = "fleet-accounts"
+GATE_ROLE = "gate"  # what every device may read: the fleet-wide topics
+
+
+def _read_exactly(names: Iterable[str]) -> list[dict]:
     """Exact topics only (subscribeLiteral): a filter with `+`, `#` or a
     `$share/` prefix never equals one of them, so it is refused."""
+    return [_acl(kind, t) for t in names for kind in ("subscribeLiteral", "publishClientReceive")]
+
+
+def device_role(username: str) -> dict:
     check_device_username(username)
     own = f"{topics.ROOT}/dev/{username}"
-    acls = [_acl("publishClientSend", f"{own}/{t}") for t in DEVICE_WRITE]
-    for t in [f"{own}/{t}" for t in DEVICE_READ] + list(FLEET_READ):
-        acls += [_acl("subscribeLiteral", t), _acl("publishClientReceive", t)]
-    return {"rolename": username, "acls": acls}
+    return {"rolename": username,
+            "acls": [_acl("publishClientSend", f"{own}/{t}") for t in DEVICE_WRITE]
+            + _read_exactly(f"{own}/{t}" for t in DEVICE_READ)}
 
 
 def device_client(username: str) -> dict:
     # no password: the password file authenticates; the plugin binds the client id
-    return {"username": username, "clientid": username, "roles": [{"rolename": username}]}
-
-
-FLEET_ROLE = "fleet"
-ACCOUNTS_ROLE = "fleet-accounts"
+    return {"username": username, "clientid": username,
+            "roles": [{"rolename": username}, {"rolename": GATE_ROLE}]}
 
 
 def render_dynsec(devices: Iterable[DeviceAccount], workers: int = DEFAULT_BRIDGE_WORKERS) -> str:
@@ -156,7 +161,8 @@ def render_dynsec(devices: Iterable[DeviceAccount], workers: int = DEFAULT_BRIDG
             "roles": [{"rolename": ACCOUNTS_ROLE}]}]
         + [device_client(d.username) for d in devices],
         "roles": [{"rolename": FLEET_ROLE, "acls": fleet_acls},
-                  {"rolename": ACCOUNTS_ROLE, "acls": accounts_acls}]
+                  {"rolename": ACCOUNTS_ROLE, "acls": accounts_acls},
+                  {"rolename": GATE_ROLE, "acls": _read_exactly(FLEET_READ)}]
         + [device_role(d.username) for d in devices],
         "groups": [],
     }

@@ -71,8 +71,9 @@ def test_generated_rights_are_the_protocol_acl():
     assert roles[G1] == {
         *{("publishClientSend", f"{own}/{t}") for t in ("scans", "state", "reply", "fetch")},
         *{(kind, t) for kind in ("subscribeLiteral", "publishClientReceive")
-          for t in (f"{own}/cmd", f"{own}/config", f"{own}/blob", f"{own}/ack",
-                    "gg/v1/fleet/trust", "gg/v1/fleet/revocation")}}
+          for t in (f"{own}/cmd", f"{own}/config", f"{own}/blob", f"{own}/ack")}}
+    assert roles["gate"] == {(kind, t) for kind in ("subscribeLiteral", "publishClientReceive")
+                             for t in ("gg/v1/fleet/trust", "gg/v1/fleet/revocation")}
     assert roles["fleet"] == {("publishClientSend", "gg/v1/#"), ("publishClientReceive", "gg/v1/#"),
                               ("subscribePattern", "gg/v1/#"),
                               ("subscribePattern", "$share/greengate/gg/v1/#")}
@@ -81,6 +82,7 @@ def test_generated_rights_are_the_protocol_acl():
     clients = {c["username"]: c for c in doc["clients"]}
     assert set(clients) == {"fleet-bridge-1", "fleet-bridge-2", "fleet-accounts", G1}
     assert all(c["clientid"] == u and "password" not in c for u, c in clients.items())
+    assert clients[G1]["roles"] == [{"rolename": G1}, {"rolename": "gate"}]
     assert doc["defaultACLAccess"] == {"publishClientSend": False, "publishClientReceive": False,
                                        "subscribe": False, "unsubscribe": True}
     conf = mc.render_conf(port=1883, data_dir=Path("d"), passwd_file=Path("p"),
