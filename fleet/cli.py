@@ -193,7 +193,7 @@ def serve(
             try:
                 accounts = MosquittoAccountSync(sessions, settings.mosquitto_passwd_file,
                                                 settings.mosquitto_pid_file, control=control).start()
-            except (OSError, ValueError) as e:
+            except (OSError, ValueError, errors.BrokerError) as e:
                 raise errors.FleetError(f"mosquitto accounts: {e}", code="BROKER_ACCOUNTS") from e
         use_shared = shared if shared is not None else local is None
         # the broker binds every account to client id = username (docs/fleet.md)
@@ -267,7 +267,7 @@ def bridge_worker(
 
 @app.command("broker-config")
 def broker_config(
-    out: Annotated[Path, typer.Option(help="directory for mosquitto.conf, passwd, acl")],
+    out: Annotated[Path, typer.Option(help="directory for mosquitto.conf, passwd, dynamic-security.json")],
     bridge_password: Annotated[str, typer.Option(envvar="GREENGATE_BRIDGE_PASSWORD",
                                                  help="password of the fleet-* MQTT users")],
     db: DbOpt = None,
@@ -282,7 +282,8 @@ def broker_config(
     json_out: JsonOpt = False,
 ) -> None:
     """Write the production mosquitto 2 configuration from the device registry
-    (reload mosquitto with SIGHUP after devices change)."""
+    (restart mosquitto after writing it; `serve` with GREENGATE_MOSQUITTO_PASSWD_FILE
+    and ..._PID_FILE keeps its accounts equal to the registry from then on)."""
     from fleet.broker_bridge import mosquitto_conf as mc
 
     tls = None
