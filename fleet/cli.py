@@ -245,6 +245,8 @@ def migrate(db: DbOpt = None) -> None:
 @app.command("bridge")
 def bridge_worker(
     broker: Annotated[str, typer.Option(help="mqtt(s)://fleet-bridge-N:pw@host:port, one N per worker")],
+    client_id: Annotated[Optional[str], typer.Option(
+        help="default and only value the broker accepts: the username")] = None,
     db: DbOpt = None,
     ca_file: Annotated[Optional[Path], typer.Option()] = None,
     publish: Annotated[bool, typer.Option(help="also sign and publish the control outbox")] = False,
@@ -254,6 +256,8 @@ def bridge_worker(
     from fleet.broker_bridge.__main__ import main
 
     args = ["--db", _storage(db).db_url, "--broker", broker]
+    if client_id:
+        args += ["--client-id", client_id]
     if ca_file:
         args += ["--ca-file", str(ca_file)]
     if publish:
