@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import threading
 
+import paho.mqtt.client as mqtt
+
 from brokers import Mosquitto, free_port
 from fleet.broker_bridge import mosquitto_conf as mc
 from fleet.broker_bridge.bridge import BrokerParams, make_client
@@ -31,14 +33,20 @@ def bridge_params(port: int, user: str = mc.BRIDGE_USER) -> BrokerParams:
 class Probe:
     """One MQTT client that records its CONNACK, SUBACKs, messages and drops."""
 
-    def __init__(self, port: int, username: str, password: str, client_id: str) -> None:
+    def __init__(self, port: int, username: str, password: str, client_id: str,
+                 mqtt5: bool = False) -> None:
         self.connack: list = []
         self.subacks: dict[int, list[int]] = {}
         self.got: list[tuple[str, bytes]] = []
         self.drops = 0
         self._event = threading.Condition()
-        self.c = make_client(BrokerParams(port=port, username=username, password=password),
-                             client_id, clean_session=True)
+        if mqtt5:
+            self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                 protocol=mqtt.MQTTv5)
+            self.c.username_pw_set(username, password)
+        else:
+            self.c = make_client(BrokerParams(port=port, username=username, password=password),
+                                 client_id, clean_session=True)
         self.c.on_connect = self._on_connect
         self.c.on_subscribe = self._on_subscribe
         self.c.on_message = lambda _c, _u, m: self.got.append((m.topic, m.payload))
@@ -67,7 +75,7 @@ class Probe:
             return self.connack[0]
 
     def subscribe(self, topic: str, timeout: float = 10.0) -> int:
-        """The SUBACK code of one QoS 1 subscription (0x80 = refused)."""
+        """The SUBACK code of one QoS 1 subscription (refused: 0x80, MQTT 5 0x87)."""
         _, mid = self.c.subscribe(topic, 1)
         with self._event:
             if not self._event.wait_for(lambda: mid in self.subacks, timeout):

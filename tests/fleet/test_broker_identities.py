@@ -125,6 +125,23 @@ def test_gate_cannot_take_another_clients_id(fleet, stolen_id):
         gate_b.close()
 
 
+def test_mqtt5_gate_gets_the_same_refusals(fleet):
+    sessions, broker, bridge, pws = fleet
+    thief = Probe(broker.port, A, pws[A], A, mqtt5=True)
+    try:
+        assert not thief.connected().is_failure
+        for f in device_filters_outside(A, B)[:6]:
+            assert thief.subscribe(f) == 0x87, f  # MQTT 5 "not authorized"
+        assert thief.subscribe(topics.command(A)) == 1
+    finally:
+        thief.close()
+    stolen = Probe(broker.port, A, pws[A], mc.BRIDGE_USER, mqtt5=True)
+    try:
+        assert stolen.connected().is_failure
+    finally:
+        stolen.close()
+
+
 def test_accounts_follow_the_registry_with_the_same_rules(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'fleet.db'}")
     Base.metadata.create_all(engine)
