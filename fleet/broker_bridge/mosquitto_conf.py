@@ -41,7 +41,7 @@ BRIDGE_USER = "fleet-bridge-1"  # the first bridge worker (`greengate fleet serv
 ACCOUNTS_USER = "fleet-accounts"  # keeps the dynamic-security device list in sync
 DEFAULT_BRIDGE_WORKERS = 4
 MAX_QUEUED_MESSAGES = 1_000_000
-DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"  # Debian amd64
 DYNSEC_TOPIC = "$CONTROL/dynamic-security/v1"
 DEVICE_USERNAME = re.compile(r"^gg-[0-9a-f]{12}$")
 # a device's own topics (docs/protocol.md section 2.1)
@@ -53,6 +53,12 @@ FLEET_READ = (topics.TRUST, topics.REVOCATION)
 def bridge_users(workers: int = DEFAULT_BRIDGE_WORKERS) -> list[str]:
     """One account per bridge worker: the username is its client id."""
     return [f"{FLEET_PREFIX}bridge-{i}" for i in range(1, workers + 1)]
+
+
+def dynsec_plugin() -> str:
+    """Debian's mosquitto package puts the plugin under its multiarch directory."""
+    found = sorted(Path("/usr/lib").glob("*/mosquitto_dynamic_security.so"))
+    return str(found[0]) if found else DYNSEC_PLUGIN
 
 
 def is_fleet_user(username: str | None) -> bool:
@@ -180,7 +186,7 @@ def render_conf(*, port: int, data_dir: Path, passwd_file: Path, dynsec_file: Pa
         "allow_anonymous false",
         f"password_file {passwd_file}",
         # no acl_file: with one, mosquitto 2.0.11 granted every SUBSCRIBE (docs/fleet.md)
-        f"plugin {DYNSEC_PLUGIN}",
+        f"plugin {dynsec_plugin()}",
         f"plugin_opt_config_file {dynsec_file}",
         "persistence true",
         f"persistence_location {data_dir}/",
