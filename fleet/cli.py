@@ -193,31 +193,41 @@ def serve(
             # per-device credentials and the protocol ACL, like production (amqtt_acl.py)
             bridge_pw = secrets.token_urlsafe(24)
             bridge_hash = mc.password_hash(bridge_pw)
+            # the bridge's client id is its username (a fleet account, "fleet-*")
+            bridge_user = os.environ.get("GREENGATE_BRIDGE_CLIENT_ID") or mc.BRIDGE_USER
+            if not mc.is_fleet_user(bridge_user):
+                raise errors.ConfigError(f"bridge client id must start with {mc.FLEET_PREFIX!r}",
+                                         code="BAD_BRIDGE_CLIENT_ID")
 
             def lookup(user: str) -> str | None:
-                if user == mc.BRIDGE_USER:
+                if user == bridge_user:
                     return bridge_hash
                 with sessions() as s:
                     return s.scalar(select(Device.mqtt_password_hash).where(
                         Device.mqtt_username == user, Device.status == "active"))
             local = EmbeddedBroker(settings.broker_port, host=broker_bind, lookup=lookup).start()
-            params = BrokerParams(port=settings.broker_port, username=mc.BRIDGE_USER, password=bridge_pw)
+            params = BrokerParams(port=settings.broker_port, username=bridge_user, password=bridge_pw)
             typer.echo(f"embedded MQTT broker (amqtt) on {local.url}", err=True)
         else:
             params = BrokerParams.from_url(settings.broker_url,
                                            str(settings.broker_ca_file) if settings.broker_ca_file else None)
         accounts = None
         if settings.mosquitto_passwd_file and settings.mosquitto_pid_file:
-            from fleet.broker_bridge.account_sync import MosquittoAccountSync
+            from dataclasses import replace
 
+            from fleet.broker_bridge.account_sync import DynsecControl, MosquittoAccountSync
+
+            # the bridge password is also that of the plugin's account keeper
+            control = DynsecControl(replace(params, username=mc.ACCOUNTS_USER))
             try:
                 accounts = MosquittoAccountSync(sessions, settings.mosquitto_passwd_file,
-                                                settings.mosquitto_pid_file).start()
-            except (OSError, ValueError) as e:
+                                                settings.mosquitto_pid_file, control=control).start()
+            except (OSError, ValueError, errors.BrokerError) as e:
                 raise errors.FleetError(f"mosquitto accounts: {e}", code="BROKER_ACCOUNTS") from e
         use_shared = shared if shared is not None else local is None
+        # the broker binds every account to client id = username (docs/fleet.md)
         bridge = Bridge(sessions, params, fleet_key, shared=use_shared,
-                        client_id=os.environ.get("GREENGATE_BRIDGE_CLIENT_ID", "fleet-bridge-1")).start()
+                        client_id=params.username or mc.BRIDGE_USER).start()
     except errors.FleetError as e:
         _fail(e)
     stop = threading.Event()
@@ -263,8 +273,9 @@ def migrate(db: DbOpt = None) -> None:
 
 @app.command("bridge")
 def bridge_worker(
-    broker: Annotated[str, typer.Option(help="mqtt(s)://fleet-bridge:pw@host:port")],
-    client_id: Annotated[str, typer.Option(help="stable per worker: its session survives restarts")],
+    broker: Annotated[str, typer.Option(help="mqtt(s)://fleet-bridge-N:pw@host:port, one N per worker")],
+    client_id: Annotated[Optional[str], typer.Option(
+        help="default and only value the broker accepts: the username")] = None,
     db: DbOpt = None,
     ca_file: Annotated[Optional[Path], typer.Option()] = None,
     publish: Annotated[bool, typer.Option(help="also sign and publish the control outbox")] = False,
@@ -273,7 +284,9 @@ def bridge_worker(
     """One more bridge worker (shares the ingest load through $share)."""
     from fleet.broker_bridge.__main__ import main
 
-    args = ["--db", _storage(db).db_url, "--broker", broker, "--client-id", client_id]
+    args = ["--db", _storage(db).db_url, "--broker", broker]
+    if client_id:
+        args += ["--client-id", client_id]
     if ca_file:
         args += ["--ca-file", str(ca_file)]
     if publish:
@@ -287,10 +300,13 @@ def bridge_worker(
 
 @app.command("broker-config")
 def broker_config(
-    out: Annotated[Path, typer.Option(help="directory for mosquitto.conf, passwd, acl")],
+    out: Annotated[Path, typer.Option(help="directory for mosquitto.conf, passwd, dynamic-security.json")],
     bridge_password: Annotated[str, typer.Option(envvar="GREENGATE_BRIDGE_PASSWORD",
-                                                 help="password of the fleet-bridge MQTT user")],
+                                                 help="password of the fleet-* MQTT users")],
     db: DbOpt = None,
+    bridge_workers: Annotated[int, typer.Option(
+        envvar="GREENGATE_BRIDGE_WORKERS", min=1, max=64,
+        help="accounts fleet-bridge-1..N, one per bridge worker")] = 4,  # mc.DEFAULT_BRIDGE_WORKERS
     port: int = 1883,
     tls_port: int = 8883,
     cafile: Optional[Path] = None,
@@ -299,7 +315,8 @@ def broker_config(
     json_out: JsonOpt = False,
 ) -> None:
     """Write the production mosquitto 2 configuration from the device registry
-    (reload mosquitto with SIGHUP after devices change)."""
+    (restart mosquitto after writing it; `serve` with GREENGATE_MOSQUITTO_PASSWD_FILE
+    and ..._PID_FILE keeps its accounts equal to the registry from then on)."""
     from fleet.broker_bridge import mosquitto_conf as mc
 
     tls = None
@@ -310,8 +327,10 @@ def broker_config(
         tls = mc.TlsFiles(cafile=cafile, certfile=certfile, keyfile=keyfile, port=tls_port)
     with _session(db) as (s, _):
         accounts = mc.device_accounts(s)
-    conf = mc.write_config(out, accounts, bridge_password, port=port, tls=tls)
-    _out({"conf": str(conf), "devices": len(accounts)}, json_out)
+    conf = mc.write_config(out, accounts, bridge_password, port=port, tls=tls,
+                           bridge_workers=bridge_workers)
+    _out({"conf": str(conf), "devices": len(accounts),
+          "fleet_users": mc.fleet_users(bridge_workers)}, json_out)
 
 
 # -- businesses ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """One bridge worker as its own process: `python -m fleet.broker_bridge
---db URL --broker URL [--client-id ID] [--no-shared] [--no-publish]`.
-Run several with distinct, stable client ids to share the ingest load."""
+--db URL --broker URL [--no-shared] [--no-publish]`. Run several, each with
+its own account (`mqtt://fleet-bridge-N:pw@host`), to share the ingest load:
+the broker binds each account to client id = username."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--db", required=True)
     p.add_argument("--broker", required=True)
     p.add_argument("--ca-file")
-    p.add_argument("--client-id", required=True, help="stable per worker: its session survives restarts")
+    p.add_argument("--client-id", help="default and only value the broker accepts: the username")
     p.add_argument("--fleet-key", help="fleet signing key (PEM); needed to publish")
     p.add_argument("--no-shared", action="store_true", help="broker without $share (amqtt)")
     p.add_argument("--no-publish", action="store_true")
@@ -31,8 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     configure()
     engine = make_engine(normalise_db_url(a.db))
     key = load_or_create_fleet_key(a.fleet_key, create=False) if a.fleet_key else None
-    bridge = Bridge(make_sessionmaker(engine), BrokerParams.from_url(a.broker, a.ca_file), key,
-                    client_id=a.client_id, shared=not a.no_shared,
+    params = BrokerParams.from_url(a.broker, a.ca_file)
+    bridge = Bridge(make_sessionmaker(engine), params, key,
+                    client_id=a.client_id or params.username, shared=not a.no_shared,
                     publish=not a.no_publish and key is not None, batch_max=a.batch_max,
                     poll_s=a.poll_s).start()
     done = threading.Event()

@@ -1,9 +1,11 @@
 """Per-device credentials and the protocol's topic ACL for the embedded amqtt
 broker (amqtt plugins), so the demo broker enforces what mosquitto_conf.py
 generates for production: password = the same `$7$` hashes from the device
-registry; a device publishes only its own scans/state/reply/fetch topics and
-subscribes to / receives only its own cmd/config/blob topics and the fleet
-trust and revocation topics; the fleet bridge user may use all of `gg/v1/`.
+registry; client id = username or the connection is refused (no session
+takeover); a device publishes only its own scans/state/reply/fetch topics and
+subscribes to / receives only its own cmd/config/blob/ack topics and the
+fleet trust and revocation topics (exact names: no wildcard, no `$share/`);
+fleet accounts (`fleet-*`) may use all of `gg/v1/`.
 """
 
 from __future__ import annotations
@@ -17,10 +19,7 @@ from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 
 from . import topics
-from .mosquitto_conf import BRIDGE_USER, check_password_hash
-
-DEVICE_WRITE = ("scans", "state", "reply", "fetch")
-DEVICE_READ = ("cmd", "config", "blob")
+from .mosquitto_conf import DEVICE_READ, DEVICE_WRITE, FLEET_READ, check_password_hash, is_fleet_user
 
 # username -> stored "$7$" hash, or None (unknown / retired)
 HashLookup = Callable[[str], "str | None"]
@@ -29,7 +28,7 @@ HashLookup = Callable[[str], "str | None"]
 def allowed(username: str | None, topic: str | None, action: Action) -> bool:
     if not username or not topic:
         return False
-    if username == BRIDGE_USER:
+    if is_fleet_user(username):
         filt = topic
         if filt.startswith("$share/"):  # $share/<group>/<filter>
             parts = filt.split("/", 2)
@@ -39,7 +38,7 @@ def allowed(username: str | None, topic: str | None, action: Action) -> bool:
     if action == Action.PUBLISH:
         return topic.startswith(own) and topic[len(own):] in DEVICE_WRITE
     # SUBSCRIBE and RECEIVE: exact topics only (no wildcards for devices)
-    if topic in (topics.TRUST, topics.REVOCATION):
+    if topic in FLEET_READ:
         return True
     return topic.startswith(own) and topic[len(own):] in DEVICE_READ
 
@@ -53,6 +52,8 @@ class FleetAuthPlugin(BaseAuthPlugin):
         user, password = session.username, session.password
         if not user or password is None:
             return False  # no anonymous clients
+        if session.client_id != user:
+            return False  # another client's id would take over its session
         lookup: HashLookup = self.context.config.lookup
         stored = await asyncio.to_thread(lookup, user)  # a database read: off the broker loop
         return stored is not None and check_password_hash(stored, password)

@@ -48,13 +48,57 @@ def _broker_class():  # noqa: ANN202 (amqtt is imported lazily)
 
     from amqtt.broker import Broker
     from amqtt.contexts import Action
+    from amqtt.errors import AMQTTError, MQTTError
+    from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+    from amqtt.utils import gen_client_id
 
     class FleetAmqttBroker(Broker):
         """amqtt 0.12 sends a connecting client the retained messages of every
         topic *anyone* subscribed to, without topic filtering: every gate
         would get every other gate's configuration. Retained messages go
         only to a session that subscribed to the filter itself, and only
-        those its ACL lets it receive."""
+        those its ACL lets it receive.
+
+        It also dropped the session of the client id a CONNECT names (clean
+        session) or took over its connection *before* checking credentials:
+        gate A's password with the bridge's client id kicked the bridge even
+        though A was then refused. Credentials (and client id = username,
+        amqtt_acl.py) are checked here first; only then does amqtt touch
+        its session table."""
+
+        async def _initialize_client_session(self, reader, writer, remote_address, remote_port):  # noqa: ANN001, ANN202
+            try:
+                handler, session = await BrokerProtocolHandler.init_from_connect(
+                    reader, writer, self.plugins_manager)
+            except (AMQTTError, MQTTError) as exc:
+                await writer.close()
+                raise AMQTTError(exc) from exc
+            if not await self._authenticate(session, None):
+                session.parent = 0
+                handler.attach(session, reader, writer)
+                await handler.mqtt_connack_authorize(False)
+                await writer.close()
+                raise AMQTTError("not authorised")
+            # from here on as amqtt 0.12's own _initialize_client_session
+            if session.clean_session:
+                if session.client_id:
+                    await self._delete_session(session.client_id)
+                else:
+                    session.client_id = gen_client_id()
+                session.parent = 0
+            elif session.client_id in self._sessions:
+                old, _ = self._sessions[session.client_id]
+                for attr in ("will_flag", "will_message", "will_topic", "will_qos", "keep_alive",
+                             "username", "password"):
+                    setattr(old, attr, getattr(session, attr))
+                session = old
+                session.parent = 1
+            else:
+                session.parent = 0
+            delay = self.config.get("timeout-disconnect-delay", 0)
+            if session.keep_alive > 0 and isinstance(delay, int):
+                session.keep_alive += delay
+            return handler, session
 
         async def _publish_retained_messages_for_subscription(self, subscription, session):  # noqa: ANN001, ANN202
             topic_filter, qos = subscription

@@ -2,11 +2,18 @@
 
 - Password file in mosquitto_passwd's own format: `user:$7$<iterations>$<salt
   b64>$<PBKDF2-SHA512 b64>` (what Debian's mosquitto 2 `mosquitto_passwd`
-  writes: 12-byte salt, 64-byte hash, 101 iterations by default).
-- ACL file: the bridge user may use every `gg/` topic; a device (MQTT username
-  = device id, so `%u` patterns cover the whole fleet) may publish only its
-  own scans/state/reply topics and read its own command topic, its own site's
-  configuration and the fleet-wide trust list and revocation topics.
+  writes: 12-byte salt, 64-byte hash, 101 iterations by default). It
+  authenticates every account and is re-read on SIGHUP (account_sync.py).
+- Identities and topic rights through the dynamic-security plugin that Debian
+  ships (docs/fleet.md "Broker identities" says why not `acl_file`): every
+  account is bound to client id = username, a device may subscribe/publish
+  only on its own topics and read the fleet-wide trust and revocation
+  topics; `$share/...`, `#`, `+` and other devices' topics are refused in the
+  SUBACK. Its accounts carry no password (the password file answers), so
+  the fleet can add a device at run time over `$CONTROL` without knowing any
+  secret. The fleet accounts are `fleet-bridge-1..N` (one per bridge worker:
+  the username is the client id) and `fleet-accounts` (keeps the plugin's
+  device list equal to the registry); all share the bridge password.
 - Persistence on, clean-session-friendly limits, and `max_queued_messages`
   high enough that a QoS 1 burst to a slow bridge is queued, not dropped
   (Debian's default 1000 lost ~90% of a 20,000-message burst).
@@ -18,7 +25,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +36,33 @@ from . import topics
 
 PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default; stored in each hash
 SALT_LEN = 12
-BRIDGE_USER = "fleet-bridge"  # fleet users are "fleet-*" (docs/protocol.md 1)
+FLEET_PREFIX = "fleet-"  # the fleet's own accounts; devices are "gg-" + 12 hex
+BRIDGE_USER = "fleet-bridge-1"  # the first bridge worker (`greengate fleet serve`)
+ACCOUNTS_USER = "fleet-accounts"  # keeps the dynamic-security device list in sync
+DEFAULT_BRIDGE_WORKERS = 4
 MAX_QUEUED_MESSAGES = 1_000_000
+DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"  # Debian amd64
+DYNSEC_TOPIC = "$CONTROL/dynamic-security/v1"
+DEVICE_USERNAME = re.compile(r"^gg-[0-9a-f]{12}$")
+# a device's own topics (docs/protocol.md section 2.1)
+DEVICE_WRITE = ("scans", "state", "reply", "fetch")
+DEVICE_READ = ("cmd", "config", "blob", "ack")
+FLEET_READ = (topics.TRUST, topics.REVOCATION)
+
+
+def bridge_users(workers: int = DEFAULT_BRIDGE_WORKERS) -> list[str]:
+    """One account per bridge worker: the username is its client id."""
+    return [f"{FLEET_PREFIX}bridge-{i}" for i in range(1, workers + 1)]
+
+
+def dynsec_plugin() -> str:
+    """Debian's mosquitto package puts the plugin under its multiarch directory."""
+    found = sorted(Path("/usr/lib").glob("*/mosquitto_dynamic_security.so"))
+    return str(found[0]) if found else DYNSEC_PLUGIN
+
+
+def is_fleet_user(username: str | None) -> bool:
+    return bool(username) and username.startswith(FLEET_PREFIX)
 
 
 def password_hash(password: str, *, salt: bytes | None = None,
@@ -66,38 +100,82 @@ class TlsFiles:
     require_certificate: bool = False
 
 
-def render_passwd(devices: Iterable[DeviceAccount], bridge_hash: str) -> str:
-    lines = [f"{BRIDGE_USER}:{bridge_hash}"]
+def fleet_users(workers: int = DEFAULT_BRIDGE_WORKERS) -> list[str]:
+    return [*bridge_users(workers), ACCOUNTS_USER]
+
+
+def render_passwd(devices: Iterable[DeviceAccount], fleet_lines: dict[str, str]) -> str:
+    """fleet_lines: fleet username -> its "$7$" hash (kept first, as given)."""
+    lines = [f"{u}:{h}" for u, h in fleet_lines.items()]
     for d in devices:
-        if ":" in d.username or "\n" in d.username:
-            raise ValueError(f"bad MQTT username {d.username!r}")
+        check_device_username(d.username)
         lines.append(f"{d.username}:{d.password_hash}")
     return "\n".join(lines) + "\n"
 
 
-def render_acl() -> str:
-    """docs/protocol.md section 2.1, verbatim in meaning."""
+def check_device_username(username: str) -> None:
+    # it becomes a topic level in the device's rights: "+", "#" or "/" would widen them
+    if not DEVICE_USERNAME.match(username):
+        raise ValueError(f"bad device MQTT username {username!r}")
+
+
+def _acl(kind: str, topic: str) -> dict:
+    return {"acltype": kind, "topic": topic, "allow": True}
+
+
+FLEET_ROLE = "fleet"
+ACCOUNTS_ROLE = "fleet-accounts"
+GATE_ROLE = "gate"  # what every device may read: the fleet-wide topics
+
+
+def _read_exactly(names: Iterable[str]) -> list[dict]:
+    """Exact topics only (subscribeLiteral): a filter with `+`, `#` or a
+    `$share/` prefix never equals one of them, so it is refused."""
+    return [_acl(kind, t) for t in names for kind in ("subscribeLiteral", "publishClientReceive")]
+
+
+def device_role(username: str) -> dict:
+    check_device_username(username)
+    own = f"{topics.ROOT}/dev/{username}"
+    return {"rolename": username,
+            "acls": [_acl("publishClientSend", f"{own}/{t}") for t in DEVICE_WRITE]
+            + _read_exactly(f"{own}/{t}" for t in DEVICE_READ)}
+
+
+def device_client(username: str) -> dict:
+    # no password: the password file authenticates; the plugin binds the client id
+    return {"username": username, "clientid": username,
+            "roles": [{"rolename": username}, {"rolename": GATE_ROLE}]}
+
+
+def render_dynsec(devices: Iterable[DeviceAccount], workers: int = DEFAULT_BRIDGE_WORKERS) -> str:
+    """The dynamic-security plugin's file (docs/protocol.md section 2.1)."""
     r = topics.ROOT
-    return "\n".join([
-        "# Generated by greengate fleet: do not edit by hand.",
-        "# every device (username = device id): its own topics, plus fleet-wide control topics",
-        f"pattern write {r}/dev/%u/scans",
-        f"pattern write {r}/dev/%u/state",
-        f"pattern write {r}/dev/%u/reply",
-        f"pattern write {r}/dev/%u/fetch",
-        f"pattern read {r}/dev/%u/cmd",
-        f"pattern read {r}/dev/%u/config",
-        f"pattern read {r}/dev/%u/blob",
-        f"pattern read {topics.TRUST}",
-        f"pattern read {topics.REVOCATION}",
-        "",
-        "# the fleet service",
-        f"user {BRIDGE_USER}",
-        f"topic readwrite {r}/#",
-    ]) + "\n"
+    shared = topics.shared(r)
+    fleet_acls = [_acl("publishClientSend", f"{r}/#"), _acl("publishClientReceive", f"{r}/#"),
+                  _acl("subscribePattern", f"{r}/#"), _acl("subscribePattern", f"{shared}/#")]
+    ctl = "$CONTROL/dynamic-security/#"
+    accounts_acls = [_acl("publishClientSend", ctl), _acl("publishClientReceive", ctl),
+                     _acl("subscribePattern", ctl)]
+    devices = list(devices)
+    doc = {
+        "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": False,
+                             "subscribe": False, "unsubscribe": True},
+        "clients": [{"username": u, "clientid": u, "roles": [{"rolename": FLEET_ROLE}]}
+                    for u in bridge_users(workers)]
+        + [{"username": ACCOUNTS_USER, "clientid": ACCOUNTS_USER,
+            "roles": [{"rolename": ACCOUNTS_ROLE}]}]
+        + [device_client(d.username) for d in devices],
+        "roles": [{"rolename": FLEET_ROLE, "acls": fleet_acls},
+                  {"rolename": ACCOUNTS_ROLE, "acls": accounts_acls},
+                  {"rolename": GATE_ROLE, "acls": _read_exactly(FLEET_READ)}]
+        + [device_role(d.username) for d in devices],
+        "groups": [],
+    }
+    return json.dumps(doc, indent=1) + "\n"
 
 
-def render_conf(*, port: int, data_dir: Path, passwd_file: Path, acl_file: Path,
+def render_conf(*, port: int, data_dir: Path, passwd_file: Path, dynsec_file: Path,
                 tls: TlsFiles | None = None, bind: str = "0.0.0.0",
                 plain_listener: bool = True, run_as: str | None = None) -> str:
     out = [
@@ -107,7 +185,9 @@ def render_conf(*, port: int, data_dir: Path, passwd_file: Path, acl_file: Path,
         *([f"user {run_as}"] if run_as else []),
         "allow_anonymous false",
         f"password_file {passwd_file}",
-        f"acl_file {acl_file}",
+        # no acl_file: with one, mosquitto 2.0.11 granted every SUBSCRIBE (docs/fleet.md)
+        f"plugin {dynsec_plugin()}",
+        f"plugin_opt_config_file {dynsec_file}",
         "persistence true",
         f"persistence_location {data_dir}/",
         "autosave_interval 60",
@@ -136,19 +216,24 @@ def render_conf(*, port: int, data_dir: Path, passwd_file: Path, acl_file: Path,
 
 def write_config(out_dir: Path, devices: list[DeviceAccount], bridge_password: str, *,
                  port: int = 1883, tls: TlsFiles | None = None, bind: str = "0.0.0.0",
-                 plain_listener: bool = True, run_as: str | None = None) -> Path:
-    """Write mosquitto.conf, passwd and acl into out_dir; returns the conf path.
-    Reload a running mosquitto with SIGHUP after devices change."""
+                 plain_listener: bool = True, run_as: str | None = None,
+                 bridge_workers: int = DEFAULT_BRIDGE_WORKERS) -> Path:
+    """Write mosquitto.conf, passwd and dynamic-security.json into out_dir;
+    returns the conf path. The plugin saves its file itself after run-time
+    changes (account_sync.py), so mosquitto must be able to write it."""
     out_dir = Path(out_dir)
     (out_dir / "data").mkdir(parents=True, exist_ok=True)
-    passwd, acl, conf = out_dir / "passwd", out_dir / "acl", out_dir / "mosquitto.conf"
-    fd = os.open(passwd, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(render_passwd(devices, password_hash(bridge_password)))
-    acl.write_text(render_acl())
+    passwd, dynsec, conf = out_dir / "passwd", out_dir / "dynamic-security.json", out_dir / "mosquitto.conf"
+    bridge_hash = password_hash(bridge_password)
+    fleet = {u: bridge_hash for u in fleet_users(bridge_workers)}
+    for path, text in ((passwd, render_passwd(devices, fleet)),
+                       (dynsec, render_dynsec(devices, bridge_workers))):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
     conf.write_text(render_conf(port=port, data_dir=out_dir / "data", passwd_file=passwd,
-                                acl_file=acl, tls=tls, bind=bind, plain_listener=plain_listener,
-                                run_as=run_as))
+                                dynsec_file=dynsec, tls=tls, bind=bind,
+                                plain_listener=plain_listener, run_as=run_as))
     return conf
 
 

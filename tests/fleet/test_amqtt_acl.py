@@ -41,6 +41,14 @@ def test_acl_rules():
     assert allowed(mc.BRIDGE_USER, topics.SCANS_ALL, Action.SUBSCRIBE)
     assert allowed(mc.BRIDGE_USER, "$share/greengate/gg/v1/dev/+/scans", Action.SUBSCRIBE)
     assert not allowed(mc.BRIDGE_USER, "$SYS/#", Action.SUBSCRIBE)
+    assert allowed("fleet-bridge-2", topics.shared(topics.SCANS_ALL), Action.SUBSCRIBE)
+    assert allowed(G1, f"gg/v1/dev/{G1}/ack", Action.SUBSCRIBE)
+    assert not allowed(G1, f"gg/v1/dev/{G1}/ack", Action.PUBLISH)  # only the fleet acks
+    # a gate never joins the fleet's shared subscription, nor reads outside its subtree
+    for filt in (topics.shared(topics.SCANS_ALL), topics.shared(topics.command(G1), "x"),
+                 topics.shared(topics.TRUST), "gg/v1/#", f"gg/v1/dev/{G1}/#", f"gg/v1/dev/{G1}/+",
+                 "+/+/+/+/+", "$SYS/#", topics.scans(G1), f"gg/v1/dev/{G2}/ack"):
+        assert not allowed(G1, filt, Action.SUBSCRIBE), filt
 
 
 @pytest.fixture
@@ -61,15 +69,15 @@ def stack(tmp_path):
     broker = EmbeddedBroker(free_port(), lookup=lookup).start()
     key = load_or_create_fleet_key(tmp_path / "fleet.key", create=True)
     bridge = Bridge(sessions, BrokerParams(port=broker.port, username=mc.BRIDGE_USER, password=BRIDGE_PW),
-                    key, shared=False, poll_s=0.05).start()
-    yield sessions, broker, pws
+                    key, client_id=mc.BRIDGE_USER, shared=False, poll_s=0.05).start()
+    yield sessions, broker, pws, bridge
     bridge.stop()
     broker.stop()
     engine.dispose()
 
 
 def test_embedded_broker_enforces_credentials_and_acl(stack):
-    sessions, broker, pws = stack
+    sessions, broker, pws, _ = stack
     params = BrokerParams(port=broker.port)
     for password in ("wrong", None):
         bad = SimDevice(G1, params, password=password, client_id="bad")
@@ -89,11 +97,10 @@ def test_embedded_broker_enforces_credentials_and_acl(stack):
             with sessions() as db:
                 return db.scalar(select(func.count()).select_from(Scan).where(Scan.device_id == dev))
         wait_until(lambda: count(G1) == 5)
-        sub = SimDevice(G1, params, password=pws[G1], client_id="g1-spy")
-        sub.client.on_connect = lambda c, u, f, rc, p: c.subscribe(
-            [(topics.command(G2), 1), (topics.config(G2), 1), (topics.command(G1), 1)])
-        sub.client.connect("127.0.0.1", broker.port)
-        sub.client.loop_start()
+        wait_until(lambda: g1.suback)  # its own control topics, on connect
+        sub = g1
+        sub.suback.clear()
+        sub.client.subscribe([(topics.command(G2), 1), (topics.config(G2), 1), (topics.command(G1), 1)])
         wait_until(lambda: sub.suback)
         assert sub.suback[0][:2] == [0x80, 0x80] and sub.suback[0][2] in (0, 1)
         with sessions() as db:
@@ -108,7 +115,36 @@ def test_embedded_broker_enforces_credentials_and_acl(stack):
         assert sub.messages(topics.command(G2)) == [] and sub.messages(topics.config(G2)) == []
         assert all(p != b"forged" for p in g2.messages(topics.REVOCATION))
         assert count(G2) == 0
-        sub.close()
     finally:
         g1.close()
+        g2.close()
+
+
+def test_embedded_broker_binds_client_id_to_username(stack):
+    """Issue 10 finding 3 on the embedded broker: gate 1's credentials with the
+    bridge's or gate 2's client id are refused; nobody is kicked."""
+    sessions, broker, pws, bridge = stack
+    params = BrokerParams(port=broker.port)
+    g2 = SimDevice(G2, params, password=pws[G2]).connect()
+    drops = []
+    g2.client.on_disconnect = lambda *a: drops.append("g2")
+    bridge_on_disconnect = bridge.client.on_disconnect
+    bridge.client.on_disconnect = lambda *a: (drops.append("bridge"), bridge_on_disconnect(*a))
+    try:
+        for stolen in (mc.BRIDGE_USER, G2, "fleet-bridge-2"):
+            thief = SimDevice(G1, params, password=pws[G1], client_id=stolen)
+            thief.connect()
+            assert thief.connect_error is not None or not thief.client.is_connected(), stolen
+            thief.client.loop_stop()
+        g2.publish_scans(0, 7).wait_for_publish(10)
+
+        def count():
+            with sessions() as db:
+                return db.scalar(select(func.count()).select_from(Scan).where(Scan.device_id == G2))
+        wait_until(lambda: count() == 7)
+        assert drops == []
+        own = SimDevice(G1, params, password=pws[G1]).connect()  # as itself: fine
+        assert own.connect_error is None
+        own.close()
+    finally:
         g2.close()

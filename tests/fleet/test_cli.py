@@ -94,9 +94,15 @@ def test_passes_revocations_users_devices(cli, tmp_path):
     assert "BAD_COMMAND" in cli("devices", "command", dev_id(1), "open_gate", "--arg", "seconds=99",
                                 ok=False).stderr
     conf = json.loads(cli("broker-config", "--out", str(tmp_path / "mq"), "--bridge-password",
-                          "bridge-pw-123", "--json").stdout)
-    assert conf["devices"] == 1 and "acl_file" in open(conf["conf"]).read()
-    assert (tmp_path / "mq" / "passwd").read_text().splitlines()[1].startswith(dev_id(1) + ":$7$")
+                          "bridge-pw-123", "--bridge-workers", "2", "--json").stdout)
+    assert conf["devices"] == 1 and "mosquitto_dynamic_security.so" in open(conf["conf"]).read()
+    assert conf["fleet_users"] == ["fleet-bridge-1", "fleet-bridge-2", "fleet-accounts"]
+    passwd = (tmp_path / "mq" / "passwd").read_text().splitlines()
+    assert [ln.split(":")[0] for ln in passwd] == [*conf["fleet_users"], dev_id(1)]
+    assert passwd[3].startswith(dev_id(1) + ":$7$")
+    dynsec = json.loads((tmp_path / "mq" / "dynamic-security.json").read_text())
+    assert {c["username"]: c["clientid"] for c in dynsec["clients"]} == {
+        u: u for u in [*conf["fleet_users"], dev_id(1)]}
 
 
 def test_users_set_and_list(cli, monkeypatch):

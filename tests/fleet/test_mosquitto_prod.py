@@ -1,22 +1,25 @@
 """The generated production mosquitto 2 configuration, on a real mosquitto:
-per-device $7$ credentials, topic ACLs, TLS with a generated CA; and bridge
-workers sharing the load through $share that lose and duplicate nothing
-when one is killed mid-stream."""
+per-device $7$ credentials, topic rights (dynamic-security plugin), TLS with
+a generated CA; and bridge workers sharing the load through $share that lose
+and duplicate nothing when one is killed mid-stream. Attacks on identities
+and subscriptions: test_broker_identities.py."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import ssl
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cbor2
 import pytest
 from sqlalchemy import func, select
 
-from brokers import Mosquitto, free_port
+from brokers import free_port
 from fleet.broker_bridge import mosquitto_conf as mc
 from fleet.broker_bridge import topics
 from fleet.broker_bridge.bridge import Bridge, BrokerParams, make_client
@@ -26,9 +29,9 @@ from fleet.core.db import make_engine, make_sessionmaker
 from fleet.models import Base, Scan
 from fleet.services import control
 from fleet_helpers import dev_id, seed_registry, wait_until
+from mosquitto_helpers import BRIDGE_PW, bridge_params, start_generated
 from tls_helpers import make_ca_and_server
 
-BRIDGE_PW = "bridge-secret-password"
 G1, G2, G3 = dev_id(1), dev_id(2), dev_id(3)
 
 
@@ -45,7 +48,7 @@ def test_password_hash_matches_mosquitto_passwd(tmp_path):
     assert ours.split("$")[3] == "AAECAwQFBgcICQoL" and mc.check_password_hash(ours, "s3cret pw")
     assert not mc.check_password_hash("$6$x$y", "s3cret pw")
     with pytest.raises(ValueError):
-        mc.render_passwd([mc.DeviceAccount("a:b", ours, None)], ours)
+        mc.render_passwd([mc.DeviceAccount("a:b", ours, None)], {mc.BRIDGE_USER: ours})
 
 
 @pytest.fixture
@@ -60,37 +63,38 @@ def fleet_db(tmp_path):
     engine.dispose()
 
 
-def start_generated(tmp_path, sessions, tls=None, plain=True) -> Mosquitto:
-    port = free_port()
-    with sessions() as db:
-        accounts = mc.device_accounts(db)
-    conf = mc.write_config(tmp_path / "broker", accounts, BRIDGE_PW, port=port, tls=tls,
-                           bind="127.0.0.1", plain_listener=plain, run_as="root")
-    m = Mosquitto(port=tls.port if (tls and not plain) else port, conf=conf,
-                  log=tmp_path / "broker" / "mosquitto.log")
-    return m.start()
-
-
-def bridge_params(port: int) -> BrokerParams:
-    return BrokerParams(port=port, username=mc.BRIDGE_USER, password=BRIDGE_PW)
-
-
-def test_generated_acl_is_the_protocol_acl():
-    acl = mc.render_acl()
-    lines = {ln.strip() for ln in acl.splitlines() if ln.strip() and not ln.startswith("#")}
-    assert lines == {
-        "pattern write gg/v1/dev/%u/scans", "pattern write gg/v1/dev/%u/state",
-        "pattern write gg/v1/dev/%u/reply", "pattern write gg/v1/dev/%u/fetch",
-        "pattern read gg/v1/dev/%u/cmd", "pattern read gg/v1/dev/%u/config",
-        "pattern read gg/v1/dev/%u/blob", "pattern read gg/v1/fleet/trust",
-        "pattern read gg/v1/fleet/revocation", "user fleet-bridge", "topic readwrite gg/v1/#"}
+def test_generated_rights_are_the_protocol_acl():
+    """docs/protocol.md section 2.1, as the dynamic-security file says it."""
+    doc = json.loads(mc.render_dynsec([mc.DeviceAccount(G1, "$7$x", None)], workers=2))
+    roles = {r["rolename"]: {(a["acltype"], a["topic"]) for a in r["acls"]} for r in doc["roles"]}
+    own = f"gg/v1/dev/{G1}"
+    assert roles[G1] == {
+        *{("publishClientSend", f"{own}/{t}") for t in ("scans", "state", "reply", "fetch")},
+        *{(kind, t) for kind in ("subscribeLiteral", "publishClientReceive")
+          for t in (f"{own}/cmd", f"{own}/config", f"{own}/blob", f"{own}/ack")}}
+    assert roles["gate"] == {(kind, t) for kind in ("subscribeLiteral", "publishClientReceive")
+                             for t in ("gg/v1/fleet/trust", "gg/v1/fleet/revocation")}
+    assert roles["fleet"] == {("publishClientSend", "gg/v1/#"), ("publishClientReceive", "gg/v1/#"),
+                              ("subscribePattern", "gg/v1/#"),
+                              ("subscribePattern", "$share/greengate/gg/v1/#")}
+    assert roles["fleet-accounts"] == {(k, "$CONTROL/dynamic-security/#") for k in (
+        "publishClientSend", "publishClientReceive", "subscribePattern")}
+    clients = {c["username"]: c for c in doc["clients"]}
+    assert set(clients) == {"fleet-bridge-1", "fleet-bridge-2", "fleet-accounts", G1}
+    assert all(c["clientid"] == u and "password" not in c for u, c in clients.items())
+    assert clients[G1]["roles"] == [{"rolename": G1}, {"rolename": "gate"}]
+    assert doc["defaultACLAccess"] == {"publishClientSend": False, "publishClientReceive": False,
+                                       "subscribe": False, "unsubscribe": True}
+    conf = mc.render_conf(port=1883, data_dir=Path("d"), passwd_file=Path("p"),
+                          dynsec_file=Path("ds.json"))
+    assert "acl_file" not in conf  # with one, mosquitto 2.0.11 granted every SUBSCRIBE
 
 
 def test_credentials_and_acl_enforced_by_mosquitto(tmp_path, fleet_db):
     sessions, site, other_site, pws = fleet_db
     m = start_generated(tmp_path, sessions)
     key = load_or_create_fleet_key(tmp_path / "fleet.key", create=True)
-    bridge = Bridge(sessions, bridge_params(m.port), key, poll_s=0.05).start()
+    bridge = Bridge(sessions, bridge_params(m.port), key, client_id=mc.BRIDGE_USER, poll_s=0.05).start()
     devs = []
     try:
         # wrong password: refused at CONNECT
@@ -113,27 +117,22 @@ def test_credentials_and_acl_enforced_by_mosquitto(tmp_path, fleet_db):
             with sessions() as db:
                 return db.scalar(select(func.count()).select_from(Scan).where(Scan.device_id == dev))
         wait_until(lambda: count(G1) == 5)
-        # gate-1 may not read gate-2's commands / configuration
-        sub = SimDevice(G1, BrokerParams(port=m.port), password=pws[G1], client_id=G1 + "-b")
-        sub.client.on_connect = lambda c, u, f, rc, p: c.subscribe(
-            [(topics.command(G2), 1), (topics.config(G3), 1), (topics.command(G1), 1)])
-        sub.client.connect("127.0.0.1", m.port)
-        sub.client.loop_start()
-        devs.append(sub)
-        # mosquitto 2 answers an MQTT 3.1.1 SUBSCRIBE it may not serve with a
-        # granted QoS, then filters every delivery through the ACL read check
-        wait_until(lambda: sub.suback)
+        # gate-1 may not read gate-2's commands / configuration: refused in the SUBACK
+        wait_until(lambda: g1.suback)  # its own control topics, on connect
+        g1.suback.clear()
+        g1.client.subscribe([(topics.command(G2), 1), (topics.config(G3), 1), (topics.command(G1), 1)])
+        wait_until(lambda: g1.suback)
+        assert g1.suback[0] == [0x80, 0x80, 1]
         with sessions() as db:
             control.enqueue_command(db, G2, "reboot")
             control.enqueue_site_config(db, db.get(type(site), other_site.id))  # config for G3
             control.enqueue_command(db, G1, "sync")
             db.commit()
         wait_until(lambda: g1.messages(topics.command(G1)))
-        wait_until(lambda: sub.messages(topics.command(G1)))  # its own: delivered
         wait_until(lambda: g2.messages(topics.command(G2)))
         wait_until(lambda: g1.messages(topics.config(G1)))    # own retained config: delivered
-        assert sub.messages(topics.command(G2)) == []
-        assert sub.messages(topics.config(G3)) == []
+        assert g1.messages(topics.command(G2)) == []
+        assert g1.messages(topics.config(G3)) == []
         # the forged retained manifest never reached a subscriber: only signed fleet ones
         for payload in g2.messages(topics.REVOCATION):
             assert payload != b"forged"
@@ -156,7 +155,7 @@ def test_tls_listener_with_generated_ca(tmp_path, fleet_db):
     fleet_key = load_or_create_fleet_key(tmp_path / "fleet.key", create=True)
     params = BrokerParams.from_url(f"mqtts://{mc.BRIDGE_USER}:{BRIDGE_PW}@127.0.0.1:{tls.port}", str(ca))
     assert params.tls and params.port == tls.port
-    bridge = Bridge(sessions, params, fleet_key).start()
+    bridge = Bridge(sessions, params, fleet_key, client_id=params.username).start()
     try:
         dev = SimDevice(G1, BrokerParams(port=tls.port, tls=True, ca_file=str(ca)),
                         password=pws[G1]).connect()
@@ -173,11 +172,12 @@ def test_tls_listener_with_generated_ca(tmp_path, fleet_db):
         m.stop()
 
 
-def _worker(db_url: str, port: int, client_id: str, log) -> subprocess.Popen:
+def _worker(db_url: str, port: int, user: str, log) -> subprocess.Popen:
+    """A worker with its own account: its username is its client id."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(p) for p in sys.path if p])}
     p = subprocess.Popen([sys.executable, "-m", "fleet.broker_bridge", "--db", db_url,
-                          "--broker", f"mqtt://{mc.BRIDGE_USER}:{BRIDGE_PW}@127.0.0.1:{port}",
-                          "--client-id", client_id, "--batch-max", "20"],
+                          "--broker", f"mqtt://{user}:{BRIDGE_PW}@127.0.0.1:{port}",
+                          "--batch-max", "20"],
                          stdout=subprocess.PIPE, stderr=log, env=env, text=True)
     assert p.stdout.readline().strip() == "ready"
     return p
@@ -188,8 +188,8 @@ def test_shared_workers_killed_mid_stream_lose_and_duplicate_nothing(tmp_path, f
     m = start_generated(tmp_path, sessions)
     db_url = str(sessions.kw["bind"].url)
     log = (tmp_path / "workers.log").open("w")
-    w1 = _worker(db_url, m.port, "bridge-w1", log)
-    w2 = _worker(db_url, m.port, "bridge-w2", log)
+    w1 = _worker(db_url, m.port, "fleet-bridge-1", log)
+    w2 = _worker(db_url, m.port, "fleet-bridge-2", log)
     dev = SimDevice(G1, BrokerParams(port=m.port), password=pws[G1]).connect()
     total = 0
     try:
@@ -205,7 +205,7 @@ def test_shared_workers_killed_mid_stream_lose_and_duplicate_nothing(tmp_path, f
         for b in range(150, 300):
             dev.publish_scans(b * 10, 10).wait_for_publish(10)
             total += 10
-        w1 = _worker(db_url, m.port, "bridge-w1", log)  # same client id: its session resumes
+        w1 = _worker(db_url, m.port, "fleet-bridge-1", log)  # same client id: its session resumes
         wait_until(lambda: stored() == total, timeout=60)
         time.sleep(0.5)  # anything extra would show up now
         with sessions() as db:
@@ -230,7 +230,7 @@ def test_generated_queue_limits_keep_a_qos1_burst(tmp_path, fleet_db):
     m = start_generated(tmp_path, sessions)
     got = []
     done = threading.Event()
-    sub = make_client(bridge_params(m.port), "burst-sub", clean_session=True)
+    sub = make_client(bridge_params(m.port), mc.BRIDGE_USER, clean_session=True)
 
     def on_message(c, u, msg):
         got.append(msg.payload)

@@ -1,42 +1,29 @@
-"""The ACL of docs/protocol.md section 2.1 on a real mosquitto: a device reads
-only its own and fleet-wide topics and publishes only on its own topics."""
+"""The ACL of docs/protocol.md section 2.1 on a real mosquitto, from the
+configuration `greengate fleet broker-config` generates: a device reads only
+its own and fleet-wide topics (anything else is refused in the SUBACK) and
+publishes only on its own topics."""
 
-import subprocess
-import threading
+import os
 import time
 
 import paho.mqtt.client as mqtt
 import pytest
 
-from brokers import mosquitto
+from brokers import Mosquitto, free_port
+from fleet.broker_bridge import mosquitto_conf as mc
 
-ACL = """
-pattern write gg/v1/dev/%u/scans
-pattern write gg/v1/dev/%u/state
-pattern write gg/v1/dev/%u/reply
-pattern write gg/v1/dev/%u/fetch
-pattern read  gg/v1/dev/%u/cmd
-pattern read  gg/v1/dev/%u/config
-pattern read  gg/v1/dev/%u/blob
-pattern read  gg/v1/fleet/trust
-pattern read  gg/v1/fleet/revocation
-
-user fleet-bridge
-topic readwrite gg/v1/#
-"""
 A, B = "gg-aaaaaaaaaaaa", "gg-bbbbbbbbbbbb"
+FLEET = mc.BRIDGE_USER
 
 
 @pytest.fixture
 def broker(tmp_path):
-    pw = tmp_path / "passwd"
-    subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), A, "pa"], check=True)
-    subprocess.run(["mosquitto_passwd", "-b", str(pw), B, "pb"], check=True)
-    subprocess.run(["mosquitto_passwd", "-b", str(pw), "fleet-bridge", "pf"], check=True)
-    acl = tmp_path / "acl"
-    acl.write_text(ACL)
-    b = mosquitto(tmp_path / "m", extra_conf=f"allow_anonymous false\npassword_file {pw}\nacl_file {acl}\n")
-    b.start()
+    accounts = [mc.DeviceAccount(A, mc.password_hash("pa"), None),
+                mc.DeviceAccount(B, mc.password_hash("pb"), None)]
+    port = free_port()
+    conf = mc.write_config(tmp_path / "m", accounts, "pf", port=port, bind="127.0.0.1",
+                           run_as="root" if os.geteuid() == 0 else None)
+    b = Mosquitto(port=port, conf=conf, log=tmp_path / "m" / "mosquitto.log").start()
     yield b
     b.stop()
 
@@ -44,16 +31,21 @@ def broker(tmp_path):
 class Client:
     def __init__(self, port, user, password):
         self.got = []
-        self.lock = threading.Lock()
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=user)
+        self.granted = {}
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=user)  # id = username
         self.c.username_pw_set(user, password)
         self.c.on_message = lambda _c, _u, m: self.got.append((m.topic, m.payload))
+        self.c.on_subscribe = lambda _c, _u, mid, rcs, _p: self.granted.__setitem__(mid, rcs[0].value)
         self.c.connect("127.0.0.1", port)
         self.c.loop_start()
 
     def sub(self, *topics):
-        for t in topics:
-            self.c.subscribe(t, 1)
+        """The SUBACK code of each (0x80 = refused)."""
+        mids = [self.c.subscribe(t, 1)[1] for t in topics]
+        deadline = time.monotonic() + 10
+        while not all(m in self.granted for m in mids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return [self.granted.get(m) for m in mids]
 
     def pub(self, topic, payload, retain=False):
         self.c.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
@@ -64,14 +56,14 @@ class Client:
 
 
 def test_device_acl(broker):
-    fleet = Client(broker.port, "fleet-bridge", "pf")
+    fleet = Client(broker.port, FLEET, "pf")
     fleet.sub("gg/v1/dev/+/scans", "gg/v1/dev/+/state")
     for dev in (A, B):
         fleet.pub(f"gg/v1/dev/{dev}/config", f"cfg-{dev}".encode(), retain=True)
     fleet.pub("gg/v1/fleet/trust", b"trust", retain=True)
     dev = Client(broker.port, A, "pa")
-    dev.sub(f"gg/v1/dev/{A}/config", f"gg/v1/dev/{B}/config", "gg/v1/fleet/trust", "gg/v1/dev/+/cmd")
-    time.sleep(0.5)
+    assert dev.sub(f"gg/v1/dev/{A}/config", f"gg/v1/dev/{B}/config", "gg/v1/fleet/trust",
+                   "gg/v1/dev/+/cmd", "$share/greengate/gg/v1/dev/+/scans") == [1, 0x80, 1, 0x80, 0x80]
     dev.pub(f"gg/v1/dev/{A}/scans", b"mine")
     dev.pub(f"gg/v1/dev/{B}/scans", b"forged")       # silently dropped by the broker
     dev.pub("gg/v1/fleet/trust", b"evil", retain=True)  # dropped too
