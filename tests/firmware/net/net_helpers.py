@@ -108,7 +108,7 @@ class Subscriber:
         self.lock = threading.Lock()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"sub-{time.monotonic_ns()}")
         self.client.max_queued_messages_set(0)
-        subscribed = threading.Event()
+        subscribed = self.subscribed = threading.Event()  # SUBACK, also after a reconnect
 
         def on_connect(client, userdata, flags, rc, props=None):
             client.subscribe([(t, 1) for t in topics])
