@@ -172,17 +172,13 @@ def ack_payload(first: int, last: int) -> bytes:
     return cbor2.dumps({1: first, 2: last})
 
 
-class Fleet(Subscriber):
-    """A minimal fleet: records every scan batch (as Subscriber) and, while
-    `acking`, answers each one on the device's ack topic with the range of
-    seqs it carried, QoS 0, as the bridge does after its database commit.
-    With acking False it withholds every ack (a fleet that is down, or old)."""
+class FleetAcks:
+    """What makes a subscriber a minimal fleet: while `acking`, each scan
+    batch it receives is answered on the device's ack topic with the range
+    of seqs it carried, QoS 0, as the bridge does after its database commit.
+    With acking False every ack is withheld (a fleet that is down, or old)."""
 
-    def __init__(self, port: int, topics: list[str] | None = None, acking: bool = True,
-                 tls: dict | None = None):
-        self.acking = acking
-        self.acks: list[tuple[str, int, int]] = []  # (device, first, last) sent
-        super().__init__(port, topics or ["gg/v1/dev/+/scans"], tls)
+    acking = True
 
     def received(self, topic: str, payload: bytes) -> None:
         if not (self.acking and topic.endswith("/scans")):
@@ -193,13 +189,20 @@ class Fleet(Subscriber):
 
     def ack(self, device: str, first: int, last: int, payload: bytes | None = None) -> None:
         """Publish an ack (or any payload: a forged or garbage one) to a device."""
-        with self.lock:
-            self.acks.append((device, first, last))
         self.client.publish(f"gg/v1/dev/{device}/ack",
                             ack_payload(first, last) if payload is None else payload, qos=0)
 
     def batch_count(self) -> int:
         return sum(1 for t, _, _ in self.snapshot() if t.endswith("/scans"))
+
+
+class Fleet(FleetAcks, Subscriber):
+    """A Subscriber (default: every device's scans) that acks as a fleet."""
+
+    def __init__(self, port: int, topics: list[str] | None = None, acking: bool = True,
+                 tls: dict | None = None):
+        self.acking = acking
+        super().__init__(port, topics or ["gg/v1/dev/+/scans"], tls)
 
 
 def scan_id(entry: dict) -> int:
