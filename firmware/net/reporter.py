@@ -38,6 +38,11 @@ _DRAINED_STATE_GAP_MS = const(10000)
 # around an Event.wait would wake at once but keeps two more tasks and a
 # closure alive for the whole idle time (~0.9 KB on the 64-bit port).
 _NAP_MS = const(50)
+# Right after a PUBACK the fleet's ack is due within tens of ms (its commit):
+# naps this short for _ACK_SOON_MS, so a 50 ms nap does not stretch every
+# batch's round trip (the drain rate is one batch per ack).
+_ACK_NAP_MS = const(2)
+_ACK_SOON_MS = const(500)
 
 
 def pack_scan(buf, time, time_valid, pass_hash, verdict, reason):
@@ -176,6 +181,7 @@ class Reporter:
         self._sent_hi = 0      # highest seq sent since boot: no ack beyond it
         self._awaiting = 0     # last seq of the batch awaiting its ack (0: none)
         self._due = 0          # ticks_ms when that batch is sent again
+        self._pubacked = 0     # ticks_ms of its PUBACK
         self._resend = False   # (re)connected: send the unacked batch at once
 
     # -- called by the scan pipeline (never touches the network) --------------
@@ -309,9 +315,11 @@ class Reporter:
                 elif self._resend:
                     pass  # reconnected: the fleet may never have had it
                 else:
-                    left = ticks_diff(self._due, ticks_ms())
+                    now = ticks_ms()
+                    left = ticks_diff(self._due, now)
                     if left > 0:
-                        await self._sleep(min(left, 1000))
+                        soon = ticks_diff(now, self._pubacked) < _ACK_SOON_MS
+                        await self._sleep(min(left, 1000), _ACK_NAP_MS if soon else _NAP_MS)
                         continue
                     self.resends += 1  # no ack in time: send it again, wait longer
                     self._ack_wait = min(self._ack_wait * 2, _ACK_WAIT_MAX_MS)
@@ -333,9 +341,10 @@ class Reporter:
             await client.wait_puback(pid)
             self.batches += 1
             self._awaiting = last
-            self._due = ticks_add(ticks_ms(), _jitter(self._ack_wait))
+            self._pubacked = ticks_ms()
+            self._due = ticks_add(self._pubacked, _jitter(self._ack_wait))
 
-    async def _sleep(self, ms):
+    async def _sleep(self, ms, nap=_NAP_MS):
         while ms > 0 and not self._woken:
-            await asyncio.sleep_ms(_NAP_MS)
-            ms -= _NAP_MS
+            await asyncio.sleep_ms(nap)
+            ms -= nap

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+import cbor2
+
 from e2e_kit import Fleet, boot, kind, provision_site, reason_code
 
 DEVICE = "gg-0000000e2e04"
@@ -18,7 +20,7 @@ def test_oversize_and_non_ascii_scans_are_denied_and_reported(tmp_path, mosquitt
     root = tmp_path / "sim"
     site = provision_site(root / "flash", tmp_path, DEVICE,
                           device_config={"scanner": {"repeat_ms": 500}})
-    fleet = Fleet(mosquitto_broker.port)
+    fleet = Fleet(mosquitto_broker.port, [f"gg/v1/dev/{DEVICE}/scans", f"gg/v1/dev/{DEVICE}/state"])
     sim = boot(root, DEVICE, mosquitto_broker.port)
     hostile = [b"GG1:" + b"X" * 1100,                  # over the cap
                "GG1:ÄÖÜ-Nguyễn".encode(),               # UTF-8: not ASCII
@@ -56,6 +58,13 @@ def test_oversize_and_non_ascii_scans_are_denied_and_reported(tmp_path, mosquitt
         assert by_seq[4]["verdict"] is True and by_seq[4]["pass"] is not None
         raw_wire = b"".join(p for _, p, _ in fleet.snapshot())
         assert b"XXXXXXXX" not in raw_wire and "Nguyễn".encode() not in raw_wire
+        # the fleet acked every batch: the gate's outbox drained (state key 4),
+        # reporting level 2 (key 14); the acks went to the reporter and never
+        # loaded the control service
+        assert fleet.wait(lambda m: any(
+            st.get(4) == 0 and st.get(14) == 2 for st in
+            (cbor2.loads(p) for t, p, _ in m if t.endswith("/state"))), timeout=60)
+        assert not [e for e in sim.events() if e.get("kind") == "control_service"]
     finally:
         sim.stop()
         fleet.close()
