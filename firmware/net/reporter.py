@@ -227,12 +227,16 @@ class Reporter:
 
     def on_ack(self, payload):
         """Fleet ack (first, last): the fleet committed seqs first..last.
-        Taken only if it moves the outbox on (first <= acked + 1 <= last)
+        Taken only if it moves the outbox on (first <= acked + 1 <= last;
+        after an overflow drop, the outbox's floor stands for acked + 1)
         and covers nothing this boot has not sent; anything else is stale
         or forged and ignored. Returns True if taken."""
         r = parse_ack(payload)
         ob = self.outbox
-        if r is None or not r[0] <= ob.acked + 1 <= r[1] or r[1] > self._sent_hi:
+        # the first seq still in the outbox: past acked when the ring's
+        # overflow rule dropped records (the fleet never got those)
+        first = ob.acked + 1 if ob.acked >= ob.floor else ob.floor
+        if r is None or not r[0] <= first <= r[1] or r[1] > self._sent_hi:
             self.ignored_acks += 1
             return False
         before = ob.depth

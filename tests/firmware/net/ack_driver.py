@@ -68,7 +68,7 @@ async def main():
                      fleet_ack_ms=int(sys.argv[2]))
     r.route(client)
     for i in range(int(sys.argv[3])):
-        r.record_scan(1631000000 + i, True, bytes([i]) * 16, True, 0)
+        r.record_scan(1631000000 + i, True, bytes([i & 0xFF]) * 16, True, 0)
     asyncio.create_task(r.run())
     stdin = asyncio.StreamReader(sys.stdin)
     while True:

@@ -165,3 +165,18 @@ def test_resend_wait_jitter_within_20_percent(tmp_path):
     samples = json.loads(r.stdout.decode().splitlines()[0])
     assert all(96000 <= s <= 144000 for s in samples)
     assert len(set(samples)) > 50  # random, not a fixed offset
+
+
+def test_ack_after_the_ring_dropped_records(tmp_path):
+    # 300 scans in a 256-record ring (segments of 32): the oldest segments
+    # were erased unsent (counted in dropped); the first batch starts at the
+    # floor, and the fleet's ack of it (it never saw seqs 1..floor-1) is taken
+    out = run_steps(tmp_path, [{"op": "wait_scans", "n": 1}], fleet_ack_ms=600000, scans=300)
+    first, last = out[0]["batches"][0]
+    assert first > 1 and out[0]["acked"] == 0
+    out = run_steps(tmp_path, [{"op": "wait_scans", "n": 1}, msg(ack(1, first - 1)),
+                               msg(ack(first, last)), {"op": "wait_scans", "n": 2}],
+                    fleet_ack_ms=600000, scans=0)
+    assert out[1]["acked"] == 0 and out[1]["ignored"] == 1  # below the floor: nothing to take
+    assert out[2]["acked"] == last and out[2]["ignored"] == 1
+    assert out[3]["batches"][-1][0] == last + 1
