@@ -274,7 +274,8 @@ class MQTTClient(MQTTProtocol):
         d = self.backoff_min_ms << min(failures - 1, 16)
         if d > self.backoff_max_ms:
             d = self.backoff_max_ms
-        return d // 2 + random.getrandbits(16) * (d - d // 2) // 65536
+        # 8 random bits: the product stays a small int on a 32-bit port
+        return d // 2 + random.getrandbits(8) * (d - d // 2) // 255
 
     async def _close(self):
         w = self._writer
