@@ -303,7 +303,8 @@ class Provisioning:
 
 
 class Fleet:
-    """MQTT side: publishes signed messages, answers the device's blob fetches."""
+    """MQTT side: publishes signed messages, answers the device's blob fetches,
+    acks every scan batch as the bridge does (docs/protocol.md 4.4)."""
 
     def __init__(self, port: int, prov: Provisioning):
         import paho.mqtt.client as mqtt
@@ -312,10 +313,17 @@ class Fleet:
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="fleet-heap")
         self.c.on_message = self._on_message
         self.c.connect("127.0.0.1", port)
-        self.c.subscribe(f"gg/v1/dev/{DEVICE}/fetch", qos=1)
+        self.c.subscribe([(f"gg/v1/dev/{DEVICE}/fetch", 1), (f"gg/v1/dev/{DEVICE}/scans", 1)])
         self.c.loop_start()
 
     def _on_message(self, client, userdata, msg):
+        if msg.topic.endswith("/scans"):
+            import cbor2
+
+            seqs = [s[0] for s in cbor2.loads(msg.payload)[2]]
+            client.publish(f"gg/v1/dev/{DEVICE}/ack",
+                           cbor2.dumps({1: min(seqs), 2: max(seqs)}), qos=0)
+            return
         req = parse_fetch(msg.payload)
         for chunk in answer_fetch(req, self.prov.blobs[req.sha256], CHUNK):
             client.publish(f"gg/v1/dev/{DEVICE}/blob", chunk, qos=1)

@@ -7,7 +7,10 @@
 2. drain (local): pending() + ack() without a network, records/s.
 3. drain to mosquitto: a pre-filled outbox drained by the real Reporter and
    MQTTClient into a local Debian mosquitto (QoS 1, ~1 KiB batches, one
-   batch in flight), records/s and batches/s.
+   batch in flight), records/s and batches/s. A record leaves the outbox
+   only on the fleet's ack (docs/protocol.md 4.4): a paho client here plays
+   the fleet and acks each batch the moment it arrives (no database), so
+   this is the gate's side of the round trip.
 An ESP32 is roughly 70x slower on CPU-bound work and its flash writes cost
 milliseconds: see docs/outbox-and-mqtt.md for what that means for a gate.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -63,6 +67,7 @@ async def drain():
     client = MQTTClient("bench", "127.0.0.1", cfg["port"], keepalive=30)
     r = rep.Reporter(client, ob2, "bench-gate")
     client.connect_cb = r.on_connect
+    r.route(client)
     client.start()
     await client.wait_connected()
     t = time.ticks_us()
@@ -93,6 +98,39 @@ def run(records: int, outbox_dir: Path, port: int, tmp_path: Path) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+# GG_BENCH_NODELAY=0: mosquitto's default (Nagle on): the fleet's ack waits
+# behind the PUBACK for the gate's delayed TCP ACK (~40 ms per batch)
+BROKER_CONF = "" if os.environ.get("GG_BENCH_NODELAY") == "0" else "set_tcp_nodelay true\n"
+
+
+def acking_fleet(port: int):
+    """A paho client that acks every scan batch of bench-gate at once."""
+    import threading
+
+    import cbor2
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-fleet")
+    subscribed = threading.Event()
+
+    def on_message(client, userdata, msg):
+        seqs = [s[0] for s in cbor2.loads(msg.payload)[2]]
+        client.publish("gg/v1/dev/bench-gate/ack", cbor2.dumps({1: min(seqs), 2: max(seqs)}), qos=0)
+
+    c.on_message = on_message
+    c.on_subscribe = lambda *a: subscribed.set()
+    c.connect("127.0.0.1", port)
+    import socket
+
+    c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as the bridge should
+    c.subscribe("gg/v1/dev/bench-gate/scans", qos=1)
+    c.loop_start()
+    if not subscribed.wait(10):
+        sys.exit("fleet: no SUBACK")
+    return c
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=5000)
@@ -105,7 +143,8 @@ def main() -> None:
         places.append(("tmpfs (CPU cost only)", Path("/dev/shm")))
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        broker = mosquitto(tmp_path / "broker").start()
+        broker = mosquitto(tmp_path / "broker", extra_conf=BROKER_CONF).start()
+        fleet = acking_fleet(broker.port)
         try:
             for label, base in places:
                 with tempfile.TemporaryDirectory(dir=base) as d:
@@ -117,6 +156,8 @@ def main() -> None:
                       f"({res['mqtt_batches_per_s']} batches/s, "
                       f"{res['records_per_batch']} records/batch)")
         finally:
+            fleet.loop_stop()
+            fleet.disconnect()
             broker.stop()
 
 

@@ -55,6 +55,7 @@ def main():
     else:
         port.log("no fleet keys in config.json: control messages are ignored")
     plane.attach(client, reporter, screen, queue)
+    reporter.route(client)  # the fleet's scan acks -> reporter; the rest -> control link
     gc.collect()
 
     from app.scanner_service import ScannerService

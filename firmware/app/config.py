@@ -28,7 +28,13 @@ DEFAULTS = {
     "display": {"kind": "ssd1306"},
     "watchdog_ms": 10000,
     "queue": 8,
+    # wait for the fleet's ack of a scan batch before sending it again
+    # (doubles per timeout up to 120 s; docs/outbox-and-mqtt.md)
+    "fleet_ack_ms": 15000,
 }
+# int settings: (lowest, highest) accepted; anything else takes the default
+# and sets `error` ("invalid <key>")
+_INT_RANGES = {"fleet_ack_ms": (100, 120000)}
 
 FILE = "config.json"
 
@@ -63,6 +69,12 @@ def load(flash_dir):
         return cfg
     cfg = _merge(DEFAULTS, data)
     cfg["error"] = None
+    for k in _INT_RANGES:
+        lo, hi = _INT_RANGES[k]
+        v = cfg[k]
+        if not (isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi):
+            cfg[k] = DEFAULTS[k]
+            cfg["error"] = "invalid " + k
     return cfg
 
 

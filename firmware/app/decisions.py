@@ -1,5 +1,6 @@
 # The scan pipeline's last step: code in, verdict out.
-# For each code from the queue: decide (gate/decide.py), persist the
+# For each code from the queue (None: input the scanner rejected, denied as
+# BAD_INPUT without a pass hash): decide (gate/decide.py), persist the
 # decision in the outbox (net/reporter.py record_scan: flash first, the
 # network later), then drive the gate and the screen. Logs and events carry
 # only the pass hash, the verdict and the reason code.
@@ -27,11 +28,12 @@ class DecisionService:
 
     def handle(self, code):
         now = self.clock.now()
-        decider = self._decider()
+        decider = None if code is None else self._decider()
         if decider is None:
             from gate.decide import Decision
 
-            d = Decision(False, reasons.NOT_PROVISIONED)
+            # None: the scanner rejected the input (too long, not ASCII)
+            d = Decision(False, reasons.NOT_PROVISIONED if code is not None else reasons.BAD_INPUT)
         else:
             d = decider.decide(code, now)
         self.decisions += 1

@@ -19,7 +19,7 @@ def build(port, cfg, plane, clock, on_connect=None):
                         password=cfg["broker"].get("password"), will=last_will(device_id),
                         ssl=ssl, server_hostname=host if tls else None)
     reporter = Reporter(client, outbox, device_id, state_provider=plane.state_fields,
-                        now=clock.now)
+                        now=clock.now, fleet_ack_ms=cfg["fleet_ack_ms"])
     reporter.after_connect = on_connect  # e.g. the idle screen's online mark
     client.connect_cb = reporter.on_connect  # re-asserts the "online" state
     return client, reporter

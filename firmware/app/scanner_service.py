@@ -50,7 +50,8 @@ class ScannerService:
                 self.on_ready()
         if self.framer is None:
             self.framer = Framer(self.on_code, cap=self.cfg.get("max_len", 1024),
-                                 repeat_ms=self.cfg.get("repeat_ms", 3000))
+                                 repeat_ms=self.cfg.get("repeat_ms", 3000),
+                                 on_reject=self._rejected)
         self.reader = ScannerReader(self._serial, self.framer,
                                     inter_byte_ms=self.cfg.get("inter_byte_ms", 60))
         self.reader.beat = self.beat
@@ -78,6 +79,11 @@ class ScannerService:
         self.port.event("scanner", {"state": status, "baud": st["baud"],
                                     "found_baud": st["found_baud"]})
         self.port.log("scanner: %s at %s baud" % (status, st["baud"]))
+
+    def _rejected(self):
+        # over-long or non-ASCII input: None in the code queue is a code the
+        # decision service denies (BAD_INPUT) and reports without a pass hash
+        self.on_code(None)
 
     def status(self):
         d = {"scanner": self.state.get("status"), "scanner_baud": self.state.get("baud")}

@@ -12,8 +12,11 @@
 #   is declared dead when nothing arrived for 1.5 x keepalive.
 # - Any error, malformed packet or timeout closes the socket; the supervisor
 #   reconnects with exponential backoff and random jitter, re-subscribes and
-#   re-sends the unacked QoS 1 messages. Clean sessions: state the broker
-#   must keep is published retained instead.
+#   re-sends the unacked QoS 1 messages. The backoff starts again from the
+#   minimum only after a connection that stayed up stable_ms: one that dies
+#   soon after CONNACK (e.g. a retained message the device rejects, sent
+#   again at every connect) counts as a failure and the wait keeps growing.
+#   Clean sessions: state the broker must keep is published retained instead.
 import asyncio
 import random
 from time import ticks_ms, ticks_diff
@@ -77,7 +80,7 @@ class MQTTClient(MQTTProtocol):
                  on_message=None, on_connect=None, qos0_slots=8, inflight=4,
                  ack_timeout_ms=10000, connect_timeout_ms=10000,
                  backoff_min_ms=500, backoff_max_ms=60000, max_packet=MAX_PACKET,
-                 rx_size=RX_SIZE):
+                 rx_size=RX_SIZE, stable_ms=30000):
         super().__init__(client_id, user, password, keepalive, will, max_packet,
                          rx_size=rx_size)
         self.host = host
@@ -90,6 +93,7 @@ class MQTTClient(MQTTProtocol):
         self.connect_timeout_ms = connect_timeout_ms
         self.backoff_min_ms = backoff_min_ms
         self.backoff_max_ms = backoff_max_ms
+        self.stable_ms = stable_ms
         self._slots = [[_FREE, 0, None, None, False, 0, 0] for _ in range(inflight)]
         # QoS 0 ring: allocated on the first QoS 0 publish (the firmware
         # publishes QoS 1 only today; docs/memory.md)
@@ -110,6 +114,8 @@ class MQTTClient(MQTTProtocol):
         self.dropped_qos0 = 0
         self.connects = 0
         self.failures = 0
+        self.retry_ms = 0  # the wait before the latest reconnect
+        self._up_ms = 0    # ticks_ms of the latest CONNACK
         self.last_error = ""
 
     # -- public API: never blocks ---------------------------------------------
@@ -250,21 +256,26 @@ class MQTTClient(MQTTProtocol):
                 await self._session()
             except Exception as e:
                 self.last_error = repr(e)
-            # After a working session the backoff starts again from the minimum.
-            failures = 1 if self.connected else failures + 1
+            # Only a session that stayed up stable_ms starts the backoff
+            # again from the minimum: the same rejection at every connect
+            # must not make the device reconnect at the shortest wait.
+            stable = self.connected and ticks_diff(ticks_ms(), self._up_ms) >= self.stable_ms
+            failures = 1 if stable else failures + 1
             self.connected = False
             await self._close()
             if self._stop:
                 break
             self.failures += 1
-            await asyncio.sleep_ms(self._backoff(failures))
+            self.retry_ms = self._backoff(failures)
+            await asyncio.sleep_ms(self.retry_ms)
 
     def _backoff(self, failures):
         # Exponential backoff with "equal jitter": half fixed, half random.
         d = self.backoff_min_ms << min(failures - 1, 16)
         if d > self.backoff_max_ms:
             d = self.backoff_max_ms
-        return d // 2 + random.getrandbits(16) * (d - d // 2) // 65536
+        # 8 random bits: the product stays a small int on a 32-bit port
+        return d // 2 + random.getrandbits(8) * (d - d // 2) // 255
 
     async def _close(self):
         w = self._writer
@@ -291,7 +302,7 @@ class MQTTClient(MQTTProtocol):
         await asyncio.wait_for_ms(self.read_connack(), self.connect_timeout_ms)
         self.connected = True
         self.connects += 1
-        self._last_rx = ticks_ms()
+        self._last_rx = self._up_ms = ticks_ms()
         for s in self._slots:
             if s[_STATE] == _SENT:
                 s[_STATE] = _QUEUED  # re-send with DUP on this connection

@@ -47,3 +47,9 @@ def blob(device_id):
 def subscriptions(device_id):
     """What the device subscribes to (QoS 1) right after CONNACK."""
     return (cmd(device_id), config(device_id), blob(device_id), TRUST, REVOCATION)
+
+
+def ack(device_id):
+    """The fleet's end-to-end ack of committed scan records, fleet -> device,
+    QoS 0, not retained (docs/protocol.md 4.4)."""
+    return DEV + device_id + "/ack"

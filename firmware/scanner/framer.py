@@ -9,6 +9,12 @@
 #   dropped (noise_bytes) and poison the line that follows them without a
 #   pause (a fragment: the tail of a garbled code or of a stray module reply);
 #   inside a line they drop the line (noise). A quiet line clears the poison;
+# - a line dropped for its length or its bytes (oversize, noise, and a line
+#   of only control / 8-bit bytes ended by a terminator) is hostile or
+#   unreadable input: on_reject() is called (the gate denies it on screen and
+#   reports it, reason BAD_INPUT), at most once per `repeat_ms` of such lines
+#   (rejects; the others count as repeats). Bytes between codes that a pause
+#   ends (no terminator, no printable text) are line noise: counted only;
 # - the same code again within `repeat_ms` of its last sighting is dropped
 #   (repeats); a code held in front of the scanner stays suppressed. Codes
 #   are compared by CRC-32: the last code itself (hundreds of bytes) is not
@@ -23,8 +29,9 @@ LF = const(0x0A)
 
 
 class Framer:
-    def __init__(self, on_code, cap=1024, repeat_ms=3000, min_len=1):
+    def __init__(self, on_code, cap=1024, repeat_ms=3000, min_len=1, on_reject=None):
         self.on_code = on_code
+        self.on_reject = on_reject
         self.buf = bytearray(cap)
         self.cap = cap
         self.repeat_ms = repeat_ms
@@ -35,7 +42,9 @@ class Framer:
         self.discarding = False  # current line overflowed the buffer
         self.last = None  # CRC-32 of the last code
         self.last_ms = 0
+        self.reject_ms = None  # last rejected line
         self.codes = 0
+        self.rejects = 0
         self.noise = 0
         self.noise_bytes = 0
         self.oversize = 0
@@ -91,12 +100,16 @@ class Framer:
         self.junk = False
         if self.discarding:
             self.discarding = False
+            self._reject(now_ms)
             return
         if n == 0:
+            if junk:  # only control / 8-bit bytes, then a terminator
+                self._reject(now_ms)
             return
         if self.dirty or junk or n < self.min_len:
             self.dirty = False
             self.noise += 1
+            self._reject(now_ms)
             return
         line = memoryview(self.buf)[:n]
         key = crc32(line)
@@ -112,6 +125,16 @@ class Framer:
         self.codes += 1
         self.on_code(bytes(line).decode())
 
+    def _reject(self, now_ms):
+        last = self.reject_ms
+        self.reject_ms = now_ms
+        if last is not None and time.ticks_diff(now_ms, last) < self.repeat_ms:
+            self.repeats += 1  # the same hostile code held in front of the scanner
+            return
+        self.rejects += 1
+        if self.on_reject is not None:
+            self.on_reject()
+
     def stats(self):
         return {
             "codes": self.codes,
@@ -119,5 +142,6 @@ class Framer:
             "noise_bytes": self.noise_bytes,
             "oversize": self.oversize,
             "repeats": self.repeats,
+            "rejects": self.rejects,
             "timeouts": self.timeouts,
         }

@@ -1,6 +1,7 @@
 # Persistent outbox: every gate decision is appended here first and stays
-# until the fleet broker has acknowledged it (PUBACK). Survives a power cut
-# at any instant; see docs/outbox-and-mqtt.md.
+# until the fleet has acknowledged committing it (the end-to-end ack,
+# docs/protocol.md 4.4; net/reporter.py). Survives a power cut at any
+# instant; see docs/outbox-and-mqtt.md.
 #
 # Files (one directory):
 #   o<k>.seg  k = 0..segments-1, a ring of segment files. Record seq s lives in
@@ -67,7 +68,7 @@ class Outbox:
         self._hmv = memoryview(self._hdr)
         self._st = bytearray(_STATE_LEN)
         self._gen = 0
-        self.acked = 0        # every seq <= acked reached the broker
+        self.acked = 0        # every seq <= acked was committed by the fleet
         self.floor = 1        # lowest seq still worth reading (> acked)
         self.dropped = 0      # unacked records lost (overflow or corruption)
         self.next_seq = 1
@@ -333,7 +334,7 @@ class Outbox:
         return True
 
     def ack(self, upto_seq):
-        """Every record up to upto_seq reached the broker: persist that."""
+        """Every record up to upto_seq is with the fleet: persist that."""
         if upto_seq >= self.next_seq:
             upto_seq = self.next_seq - 1
         if upto_seq <= self.acked:

@@ -38,6 +38,7 @@ RULE_ERROR = const(26)     # a rule in the configuration is broken: deny
 NOT_PROVISIONED = const(27)  # device has no trust list / configuration
 CLOCK = const(28)          # device clock not trusted and a rule needs it
 INTERNAL = const(29)       # unexpected failure: deny, logged
+BAD_INPUT = const(30)      # scanner input over the length cap or not printable ASCII
 # -- signed control messages from the fleet (not scan verdicts) --
 CTRL_UNSIGNED = const(40)  # not a COSE_Sign1 / no signature
 CTRL_SIGNATURE = const(41) # signature does not verify with the fleet key
@@ -53,7 +54,7 @@ _NAMES = (
     "REVOKED", "OUT_OF_SYNC", "ROLE", "VACCINATION", "TEST", "F0",
     "HEALTH_DECL", "HOURS", "WRONG_BUSINESS", "NOT_LISTED", "CAPACITY",
     "DUPLICATE", "SUSPENDED", "ZONE", "RULE_ERROR", "NOT_PROVISIONED",
-    "CLOCK", "INTERNAL",
+    "CLOCK", "INTERNAL", "BAD_INPUT",
 )
 _CTRL_BASE = const(40)
 _CTRL_NAMES = (

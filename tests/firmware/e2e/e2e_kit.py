@@ -30,7 +30,7 @@ from greengate.passes import claims as c
 from greengate.passes.issue import issue
 from greengate.passes.keys import TrustEntry, device_trust_bytes, kid_for, raw_public
 from greengate.sim.terminal import SimTerminal
-from net_helpers import Subscriber
+from net_helpers import Fleet, FleetAcks, Subscriber
 from provision_kit import ISSUER, SITE, apply_messages, pass_hash, write_device_config
 
 BUSINESS = "BIZ-0001"
@@ -218,6 +218,7 @@ class PersistentSubscriber(Subscriber):
         def on_message(client, userdata, msg):
             with self.lock:
                 self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
+            self.received(msg.topic, bytes(msg.payload))
 
         self.client.on_message = on_message
         self.client.reconnect_delay_set(0.05, 0.2)
@@ -233,6 +234,11 @@ class PersistentSubscriber(Subscriber):
     def pause(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+class PersistentFleet(FleetAcks, PersistentSubscriber):
+    """A PersistentSubscriber that acks every scan batch as the fleet does
+    (the device's outbox drains only on that ack)."""
 
 
 # -- power cut -----------------------------------------------------------------
@@ -290,5 +296,5 @@ def boot(root: Path, device_id: str, port: int) -> SimTerminal:
 
 __all__ = ["kind", "reason_code", "claims", "Site", "config_body", "provision_site",
            "broker_url", "issue_pass", "read_outbox", "scan_record", "reported", "same_scan",
-           "PersistentSubscriber", "DecisionCounter", "power_cut", "events_of", "boot", "pass_hash",
+           "PersistentSubscriber", "PersistentFleet", "Fleet", "DecisionCounter", "power_cut", "events_of", "boot", "pass_hash",
            "SITE", "BUSINESS", "Subscriber"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cbor2
 
 from brokers import Mosquitto, free_port, mosquitto
-from e2e_kit import (PersistentSubscriber, boot, kind, pass_hash, provision_site,
+from e2e_kit import (PersistentFleet, boot, kind, pass_hash, provision_site,
                      read_outbox, reported, same_scan)
 
 DEVICE = "gg-0000000e2e03"
@@ -26,8 +26,9 @@ def test_scanning_goes_on_while_the_broker_is_down(tmp_path):
     broker = mosquitto(tmp_path / "mosquitto", port=port,
                        extra_conf=f"persistence true\npersistence_location {store}/\n")
     broker.start()
-    sub = PersistentSubscriber(port, [f"gg/v1/dev/{DEVICE}/scans", f"gg/v1/dev/{DEVICE}/state"],
-                               "e2e-broker-down-sub")
+    # the fleet acks each batch: the device's outbox drains only on that ack
+    sub = PersistentFleet(port, [f"gg/v1/dev/{DEVICE}/scans", f"gg/v1/dev/{DEVICE}/state"],
+                          "e2e-broker-down-sub")
     sub.pause()
     broker.stop()  # saves the subscriber's session; now nothing listens on the port
 
@@ -78,7 +79,7 @@ def test_scanning_goes_on_while_the_broker_is_down(tmp_path):
             for seq, copies in got.items():
                 for e in copies:
                     assert e["device"] == DEVICE and same_scan(e, records[seq]), (seq, e)
-            # the device says so too: online, outbox drained, nothing dropped
+            # the device says so too: online, outbox drained (fleet-acked), nothing dropped
             assert sub.wait(lambda m: any(
                 st.get(1) is True and st.get(4) == 0 and st.get(5) == 0
                 for st in (cbor2.loads(p) for t, p, _ in m if t.endswith("/state"))), timeout=30), [cbor2.loads(p) for t, p, _ in sub.snapshot() if t.endswith("/state")]

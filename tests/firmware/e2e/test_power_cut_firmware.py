@@ -25,7 +25,7 @@ import random
 import threading
 import time
 
-from e2e_kit import (DecisionCounter, Subscriber, boot, events_of, kind, pass_hash, power_cut,
+from e2e_kit import (DecisionCounter, Fleet, boot, events_of, kind, pass_hash, power_cut,
                      provision_site, read_outbox, reported, same_scan)
 from greengate.passes import reasons
 
@@ -52,7 +52,7 @@ def test_every_decided_scan_reported_across_power_cuts(tmp_path, mosquitto_broke
             passes[pass_hash(t)] = i
             texts.append(t)
 
-    sub = Subscriber(mosquitto_broker.port, [f"gg/v1/dev/{DEVICE}/scans"])
+    sub = Fleet(mosquitto_broker.port, [f"gg/v1/dev/{DEVICE}/scans"])  # acks each batch
     sim = boot(root, DEVICE, mosquitto_broker.port)
     up = threading.Event()       # the firmware is booted: the module may type
     typed = []

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image, ImageChops
 from typer.testing import CliRunner
 
-from e2e_kit import (BUSINESS, Subscriber, boot, config_body, issue_pass, kind, pass_hash,
+from e2e_kit import (BUSINESS, Fleet, boot, config_body, issue_pass, kind, pass_hash,
                      provision_site, reason_code, reported)
 from greengate.control.config import allowlist_blob, workers
 from greengate.passes import claims as c
@@ -103,7 +103,7 @@ def test_pass_card_to_gate_screen_and_report(tmp_path, mosquitto_broker):
         save_qr(text, images[name])
         assert read_qr(images[name]) == [text]  # the card itself is readable
 
-    sub = Subscriber(mosquitto_broker.port, [f"gg/v1/dev/{DEVICE}/scans"])
+    sub = Fleet(mosquitto_broker.port, [f"gg/v1/dev/{DEVICE}/scans"])  # acks each batch
     sim = boot(root, DEVICE, mosquitto_broker.port)
     try:
         sim.start()

@@ -24,7 +24,9 @@ def on_message(topic, payload, retained):
 
 
 def on_connect(client):
-    emit(ev="connected", n=client.connects)
+    # retry_ms: the wait before this connect; failures: sessions ended so far
+    emit(ev="connected", n=client.connects, retry_ms=client.retry_ms,
+         failures=client.failures)
 
 
 async def wait_ack(client, pid):
@@ -51,6 +53,7 @@ async def main():
         ack_timeout_ms=cfg.get("ack_timeout_ms", 10000),
         backoff_min_ms=cfg.get("backoff_min_ms", 100),
         backoff_max_ms=cfg.get("backoff_max_ms", 1000),
+        **({"stable_ms": cfg["stable_ms"]} if "stable_ms" in cfg else {}),
         **({"max_packet": cfg["max_packet"]} if "max_packet" in cfg else {}))
     client.start()
     stdin = asyncio.StreamReader(sys.stdin)

@@ -108,7 +108,7 @@ class Subscriber:
         self.lock = threading.Lock()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"sub-{time.monotonic_ns()}")
         self.client.max_queued_messages_set(0)
-        subscribed = threading.Event()
+        subscribed = self.subscribed = threading.Event()  # SUBACK, also after a reconnect
 
         def on_connect(client, userdata, flags, rc, props=None):
             client.subscribe([(t, 1) for t in topics])
@@ -119,16 +119,22 @@ class Subscriber:
         def on_message(client, userdata, msg):
             with self.lock:
                 self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
+            self.received(msg.topic, bytes(msg.payload))
 
         self.client.on_connect = on_connect
         self.client.on_subscribe = on_subscribe
         self.client.on_message = on_message
+        # back at once after a broker restart (on_connect subscribes again)
+        self.client.reconnect_delay_set(0.05, 0.5)
         if tls:
             self.client.tls_set(ca_certs=tls["ca"])
         self.client.connect("127.0.0.1", port, keepalive=30)
         self.client.loop_start()
         if not subscribed.wait(10):
             raise TimeoutError("subscriber did not get SUBACK")
+
+    def received(self, topic: str, payload: bytes) -> None:
+        """Hook for subclasses, called for each message after it is recorded."""
 
     def snapshot(self) -> list[tuple[str, bytes, bool]]:
         with self.lock:
@@ -159,6 +165,44 @@ class Subscriber:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def ack_payload(first: int, last: int) -> bytes:
+    """The fleet's ack (docs/protocol.md 4.4): CBOR {1: first seq, 2: last seq}."""
+    return cbor2.dumps({1: first, 2: last})
+
+
+class FleetAcks:
+    """What makes a subscriber a minimal fleet: while `acking`, each scan
+    batch it receives is answered on the device's ack topic with the range
+    of seqs it carried, QoS 0, as the bridge does after its database commit.
+    With acking False every ack is withheld (a fleet that is down, or old)."""
+
+    acking = True
+
+    def received(self, topic: str, payload: bytes) -> None:
+        if not (self.acking and topic.endswith("/scans")):
+            return
+        batch = cbor2.loads(payload)
+        seqs = [scan[0] for scan in batch[2]]
+        self.ack(batch[1], min(seqs), max(seqs))
+
+    def ack(self, device: str, first: int, last: int, payload: bytes | None = None) -> None:
+        """Publish an ack (or any payload: a forged or garbage one) to a device."""
+        self.client.publish(f"gg/v1/dev/{device}/ack",
+                            ack_payload(first, last) if payload is None else payload, qos=0)
+
+    def batch_count(self) -> int:
+        return sum(1 for t, _, _ in self.snapshot() if t.endswith("/scans"))
+
+
+class Fleet(FleetAcks, Subscriber):
+    """A Subscriber (default: every device's scans) that acks as a fleet."""
+
+    def __init__(self, port: int, topics: list[str] | None = None, acking: bool = True,
+                 tls: dict | None = None):
+        self.acking = acking
+        super().__init__(port, topics or ["gg/v1/dev/+/scans"], tls)
 
 
 def scan_id(entry: dict) -> int:

@@ -2,7 +2,10 @@
 # reporter and MQTT client, one "scan" per counter value.
 #   argv[1]: path of a JSON file {"dir", "counter", "host", "port", "device", "scans",
 #            "interval_ms", "capacity", "segment_records", "keepalive",
-#            "cafile", "server_hostname", "exit_when_drained"}
+#            "cafile", "server_hostname", "exit_when_drained", "fleet_ack_ms",
+#            "stop_scanning_at"}
+# A record leaves the outbox only on the fleet's ack (the test's paho fleet,
+# net_helpers.Fleet); every taken ack is an "acked" event.
 # Scan k is recorded as time = T0 + k, pass hash = b"SCAN" + k (4 bytes BE)
 # + 8 zero bytes, verdict = k % 3 != 0, reason = 0 or REVOKED, time_valid =
 # k even. The counter file (written by temp file + rename after each append)
@@ -13,6 +16,7 @@ import json
 import os
 import struct
 import sys
+from binascii import hexlify
 
 from net.client import MQTTClient, tls_context
 from net import reporter as rep
@@ -56,6 +60,13 @@ async def scanner(cfg, r, ob):
     emit(ev="scanned", next_seq=ob.next_seq)
 
 
+async def status(every_ms, r, ob, client):
+    while True:
+        emit(ev="status", acked=ob.acked, depth=ob.depth, batches=r.batches,
+             resends=r.resends, connects=client.connects, connected=client.connected)
+        await asyncio.sleep_ms(every_ms)
+
+
 async def main():
     # A JSON file: the unix port crashes on command-line arguments
     # longer than ~220 bytes ("FATAL: uncaught NLR").
@@ -73,14 +84,27 @@ async def main():
                         server_hostname=cfg.get("server_hostname"),
                         backoff_min_ms=100, backoff_max_ms=1000)
     r = rep.Reporter(client, ob, dev, state_provider=lambda: {2: "test-fw"},
-                     now=lambda: T0 + 10**6)
+                     now=lambda: T0 + 10**6, fleet_ack_ms=cfg.get("fleet_ack_ms", 15000))
     client.connect_cb = r.on_connect
+    r.route(client)
+    on_ack = r.on_ack
+
+    def traced_ack(payload):
+        taken = on_ack(payload)
+        emit(ev="ack", taken=taken, payload=hexlify(payload).decode(), acked=ob.acked,
+             depth=ob.depth, batches=r.batches, resends=r.resends, connects=client.connects)
+        return taken
+
+    r.on_ack = traced_ack
     client.start()
+    if cfg.get("status_ms"):
+        asyncio.create_task(status(cfg["status_ms"], r, ob, client))
     asyncio.create_task(r.run())
     await scanner(cfg, r, ob)
     while ob.depth:
         await asyncio.sleep_ms(20)
     emit(ev="drained", acked=ob.acked, reported=r.reported, batches=r.batches,
+         resends=r.resends, ignored_acks=r.ignored_acks,
          dropped=ob.dropped, connects=client.connects, last_error=client.last_error)
     if cfg.get("exit_when_drained", True):
         await client.stop()

@@ -11,7 +11,7 @@ import cbor2
 import pytest
 
 from brokers import free_port, mosquitto
-from net_helpers import MpyProcess, OutageProxy, Subscriber, make_certs, scan_id
+from net_helpers import Fleet, MpyProcess, OutageProxy, Subscriber, make_certs, scan_id
 
 T0 = 1631000000
 
@@ -32,7 +32,7 @@ def check_scan_fields(entry: dict) -> None:
 
 
 def test_qos1_batches_reach_subscriber_with_retained_state(mosquitto_broker, tmp_path):
-    sub = Subscriber(mosquitto_broker.port, ["gg/v1/dev/+/scans", "gg/v1/dev/+/state"])
+    sub = Fleet(mosquitto_broker.port, ["gg/v1/dev/+/scans", "gg/v1/dev/+/state"])
     h = harness(tmp_path, mosquitto_broker.port, scans=300)
     try:
         done = h.wait_for("drained", timeout=60)
@@ -50,9 +50,9 @@ def test_qos1_batches_reach_subscriber_with_retained_state(mosquitto_broker, tmp
                 assert len(payload) <= 1024
         states = [cbor2.loads(p) for t, p, _ in sub.snapshot() if t == "gg/v1/dev/gg-0000000000a1/state"]
         # docs/protocol.md 4.2: 1 online, 2 firmware (from the provider),
-        # 4 outbox depth, 5 dropped.
+        # 4 outbox depth, 5 dropped, 14 reporting level 2 (fleet acks).
         assert states and states[0][1] is True and states[0][2] == "test-fw"
-        assert states[0][5] == 0 and 0 <= states[0][4] <= 300
+        assert states[0][5] == 0 and 0 <= states[0][4] <= 300 and states[0][14] == 2
     finally:
         h.kill()
         sub.close()
@@ -94,15 +94,16 @@ def test_subscription_delivers_qos0_qos1_and_retained(mosquitto_broker, tmp_path
 
 
 def test_last_will_published_when_device_is_killed(mosquitto_broker, tmp_path):
-    sub = Subscriber(mosquitto_broker.port, ["gg/v1/dev/gg-0000000000a3/state"])
+    sub = Fleet(mosquitto_broker.port, ["gg/v1/dev/gg-0000000000a3/state", "gg/v1/dev/+/scans"])
     h = harness(tmp_path, mosquitto_broker.port, device="gg-0000000000a3", scans=5,
                 exit_when_drained=False, keepalive=5)
     try:
         h.wait_for("drained", timeout=30)
-        assert sub.wait(lambda m: any(cbor2.loads(p)[1] is True for _, p, _ in m))
+        states = lambda m: [p for t, p, _ in m if t.endswith("/state")]  # noqa: E731
+        assert sub.wait(lambda m: any(cbor2.loads(p)[1] is True for p in states(m)))
         h.kill()  # SIGKILL: no DISCONNECT, the broker must publish the will
         # The will is exactly A1 01 F4 = {1: false} (docs/protocol.md 4.2).
-        assert sub.wait(lambda m: m[-1][1] == b"\xa1\x01\xf4", timeout=15)
+        assert sub.wait(lambda m: states(m)[-1] == b"\xa1\x01\xf4", timeout=15)
     finally:
         h.kill()
         sub.close()
@@ -116,7 +117,7 @@ def test_last_will_published_when_device_is_killed(mosquitto_broker, tmp_path):
 
 
 def test_broker_down_for_whole_scanning_period(mosquitto_broker, tmp_path):
-    sub = Subscriber(mosquitto_broker.port, ["gg/v1/dev/gg-0000000000a4/scans"])
+    sub = Fleet(mosquitto_broker.port, ["gg/v1/dev/gg-0000000000a4/scans"])
     proxy = OutageProxy(mosquitto_broker.port)  # down: connection refused
     h = harness(tmp_path, proxy.port, device="gg-0000000000a4", scans=250)
     try:
@@ -135,7 +136,7 @@ def test_broker_down_for_whole_scanning_period(mosquitto_broker, tmp_path):
 
 
 def test_outages_while_draining_lose_nothing(mosquitto_broker, tmp_path):
-    sub = Subscriber(mosquitto_broker.port, ["gg/v1/dev/gg-0000000000a7/scans"])
+    sub = Fleet(mosquitto_broker.port, ["gg/v1/dev/gg-0000000000a7/scans"])
     proxy = OutageProxy(mosquitto_broker.port)
     proxy.up()
     h = harness(tmp_path, proxy.port, device="gg-0000000000a7", scans=600, interval_ms=3)
@@ -168,7 +169,7 @@ def test_tls_with_generated_ca(tmp_path):
     try:
         from brokers import wait_port
         wait_port(tls_port)
-        sub = Subscriber(tls_port, ["gg/v1/dev/gg-0000000000a5/scans"], tls={"ca": certs["ca"]})
+        sub = Fleet(tls_port, ["gg/v1/dev/gg-0000000000a5/scans"], tls={"ca": certs["ca"]})
         h = harness(tmp_path, tls_port, device="gg-0000000000a5", scans=40,
                     cafile=certs["ca"], server_hostname="localhost")
         try:

@@ -8,7 +8,7 @@ import os
 import random
 import time
 
-from net_helpers import MpyProcess, Subscriber, scan_id
+from net_helpers import Fleet, MpyProcess, scan_id
 
 SCANS = 1000
 KILLS = 25
@@ -19,7 +19,8 @@ def test_every_scan_reported_across_random_power_cuts(mosquitto_broker, tmp_path
     seed = int(os.environ.get("GG_POWER_CUT_SEED", time.time_ns() % 100000))
     rng = random.Random(seed)
     port = mosquitto_broker.port
-    sub = Subscriber(port, ["gg/v1/dev/gg-00000000c0de/scans"])
+    # the fleet acks each batch: records leave the outbox only on that ack
+    sub = Fleet(port, ["gg/v1/dev/gg-00000000c0de/scans"])
     cfg = {"dir": str(tmp_path / "outbox"), "counter": str(tmp_path / "counter"),
            "host": "127.0.0.1", "port": port, "device": "gg-00000000c0de", "scans": SCANS,
            "interval_ms": 1, "capacity": 2048, "segment_records": 64}

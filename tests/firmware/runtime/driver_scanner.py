@@ -5,7 +5,7 @@
 #     ScannerReader and prints "CODE <text>" per code and "STATS <json>".
 #   micropython driver_scanner.py framer '<framer json>'
 #     JSON lines on stdin: {"feed": "<hex>", "now": ms} or {"idle": ms};
-#     answers {"codes": [...], "stats": {...}} per line.
+#     answers {"codes": [...], "stats": {...}} per line (null: a rejected line).
 import sys
 import json
 import asyncio
@@ -17,7 +17,9 @@ def framer_main(opts):
     from scanner.framer import Framer
 
     out = []
-    f = Framer(out.append, cap=opts.get("cap", 1024), repeat_ms=opts.get("repeat_ms", 3000))
+    # a rejected line (too long, not ASCII) shows as None among the codes
+    f = Framer(out.append, cap=opts.get("cap", 1024), repeat_ms=opts.get("repeat_ms", 3000),
+               on_reject=lambda: out.append(None))
     for line in sys.stdin:
         line = line.strip()
         if not line:

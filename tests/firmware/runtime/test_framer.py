@@ -36,35 +36,55 @@ def test_idle_ends_a_line_without_terminator():
     assert out[2]["stats"]["timeouts"] == 1  # nothing pending the second time
 
 
-def test_cap_exact_fits_one_more_is_dropped_and_counted():
+def test_cap_exact_fits_one_more_is_rejected_and_counted():
     out = run_framer([feed(b"A" * 16 + b"\r", 0), feed(b"B" * 17 + b"\r", 1), feed(b"C\r", 2)], cap=16)
     assert out[0]["codes"] == ["A" * 16]
-    assert out[1]["codes"] == [] and out[1]["stats"]["oversize"] == 1
+    # dropped, and rejected: the gate denies and reports it (BAD_INPUT)
+    assert out[1]["codes"] == [None] and out[1]["stats"]["oversize"] == 1
+    assert out[1]["stats"]["rejects"] == 1
     assert out[2]["codes"] == ["C"]  # the reader recovers at the next line
 
 
-def test_oversize_line_ended_by_idle_is_dropped_too():
+def test_oversize_line_ended_by_idle_is_rejected_too():
     out = run_framer([feed(b"X" * 40, 0), {"idle": 100}, feed(b"OK\r", 200)], cap=16)
-    assert out[1]["codes"] == []
+    assert out[1]["codes"] == [None]
     assert out[1]["stats"]["oversize"] == 1
     assert out[2]["codes"] == ["OK"]
 
 
 def test_noise_outside_and_inside_lines():
+    # repeat_ms=0: every rejected line is reported (the window is tested below)
     out = run_framer([
         feed(b"\x00\xff\x7f", 0), {"idle": 100}, feed(b" GG1:A\r", 200),
         feed(b"GG1:\x80B\r", 300),
         feed(b"\x02\x00\x00\x01\x00\x33\x31", 400), feed(b"\r", 401),
         feed(b"\x00\xffGG1:GLUED\r", 500),
         feed(b"\xfe", 600), feed(b"\r", 601), feed(b"GG1:AFTER-CR\r", 602),
-    ])
-    assert out[2]["codes"] == [" GG1:A"]  # junk, a pause, a code: the code stands
-    assert out[2]["stats"]["noise_bytes"] == 3
-    assert out[3]["codes"] == [] and out[3]["stats"]["noise"] == 1  # 8-bit byte inside
-    # a stray module ACK: control bytes are noise, the printable tail "31" a fragment
-    assert out[5]["codes"] == [] and out[5]["stats"]["noise"] == 2
-    assert out[6]["codes"] == [] and out[6]["stats"]["noise"] == 3  # junk glued to a code
+    ], repeat_ms=0)
+    # junk, a pause, a code: the code stands, the junk was line noise only
+    assert out[1]["codes"] == [] and out[2]["codes"] == [" GG1:A"]
+    assert out[2]["stats"]["noise_bytes"] == 3 and out[2]["stats"]["rejects"] == 0
+    # an 8-bit byte inside: rejected (deny screen + report)
+    assert out[3]["codes"] == [None] and out[3]["stats"]["noise"] == 1
+    # control bytes glued to a printable tail ("31"), then a terminator: rejected
+    assert out[5]["codes"] == [None] and out[5]["stats"]["noise"] == 2
+    assert out[6]["codes"] == [None] and out[6]["stats"]["noise"] == 3  # junk glued to a code
+    assert out[8]["codes"] == [None]  # only an 8-bit byte, then a terminator: not ASCII
     assert out[9]["codes"] == ["GG1:AFTER-CR"]  # a terminator also clears the poison
+    assert out[9]["stats"]["rejects"] == 4
+
+
+def test_hostile_input_held_in_front_of_the_scanner_is_reported_once_per_window():
+    long = b"GG1:" + b"A" * 1100
+    out = run_framer([
+        feed(long + b"\r", 0),                  # over 1,024: rejected
+        feed(long + b"\r", 500),                # the same again within 1 s: merged
+        feed("GG1:Ä\r".encode(), 1200),         # non-ASCII, 700 ms after the last: merged
+        feed("GG1:Ä\r".encode(), 2300),         # 1.1 s quiet: reported again
+        feed(b"GG1:OK\r", 2400),                # a good code is never held back by them
+    ], repeat_ms=1000)
+    assert [o["codes"] for o in out] == [[None], [], [], [None], ["GG1:OK"]]
+    assert out[-1]["stats"]["rejects"] == 2 and out[-1]["stats"]["repeats"] == 2
 
 
 def test_repeat_window_and_held_code():

@@ -156,14 +156,15 @@ def test_repeat_and_framing_over_the_wire(scanner_line):
         fake.scan("GG1:BBB")
         fake.write_raw(b"GG1:NO-TERMINATOR")  # ends by inter-byte timeout
         time.sleep(0.5)
-        fake.write_raw(b"GG1:X\x01Y\r")  # control byte inside: dropped
-        fake.write_raw(b"A" * 1500 + b"\r")  # over the cap: dropped
+        fake.write_raw(b"GG1:X\x01Y\r")  # control byte inside: rejected
+        fake.write_raw(b"A" * 1500 + b"\r")  # over the cap: rejected, merged with the one before
         fake.scan("GG1:CCC")
         codes, stats = run.finish()
     finally:
         fake.stop()
     assert codes == ["GG1:AAA", "GG1:BBB", "GG1:NO-TERMINATOR", "GG1:CCC"]
-    assert stats["repeats"] == 1
+    assert stats["repeats"] == 2  # the held code and the second rejected line
+    assert stats["rejects"] == 1
     assert stats["noise_bytes"] == 2
     assert stats["noise"] == 1
     assert stats["oversize"] == 1
