@@ -1,6 +1,8 @@
 """One bridge worker as its own process: `python -m fleet.broker_bridge
 --db URL --broker URL [--client-id ID] [--no-shared] [--no-publish]`.
-Run several with distinct, stable client ids to share the ingest load."""
+Run several, each with its own fleet account, to share the ingest load (the
+client id is the broker username). Prints "ready" once connected; keeps
+reconnecting (capped backoff) while the broker is away."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--db", required=True)
     p.add_argument("--broker", required=True)
     p.add_argument("--ca-file")
-    p.add_argument("--client-id", required=True, help="stable per worker: its session survives restarts")
+    p.add_argument("--client-id", help="only without a username in the URL (else the username)")
     p.add_argument("--fleet-key", help="fleet signing key (PEM); needed to publish")
     p.add_argument("--no-shared", action="store_true", help="broker without $share (amqtt)")
     p.add_argument("--no-publish", action="store_true")
@@ -34,11 +36,14 @@ def main(argv: list[str] | None = None) -> None:
     bridge = Bridge(make_sessionmaker(engine), BrokerParams.from_url(a.broker, a.ca_file), key,
                     client_id=a.client_id, shared=not a.no_shared,
                     publish=not a.no_publish and key is not None, batch_max=a.batch_max,
-                    poll_s=a.poll_s).start()
+                    poll_s=a.poll_s).start(timeout=None)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
-    print("ready", flush=True)
+    while not done.is_set() and not bridge.wait_connected(0.2):
+        pass
+    if not done.is_set():
+        print("ready", flush=True)
     done.wait()
     bridge.stop()
     engine.dispose()

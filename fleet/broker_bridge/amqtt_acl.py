@@ -20,7 +20,7 @@ from . import topics
 from .mosquitto_conf import BRIDGE_USER, check_password_hash
 
 DEVICE_WRITE = ("scans", "state", "reply", "fetch")
-DEVICE_READ = ("cmd", "config", "blob")
+DEVICE_READ = ("cmd", "config", "blob", "ack")
 
 # username -> stored "$7$" hash, or None (unknown / retired)
 HashLookup = Callable[[str], "str | None"]

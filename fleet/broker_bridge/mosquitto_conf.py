@@ -88,6 +88,7 @@ def render_acl() -> str:
         f"pattern read {r}/dev/%u/cmd",
         f"pattern read {r}/dev/%u/config",
         f"pattern read {r}/dev/%u/blob",
+        f"pattern read {r}/dev/%u/ack",
         f"pattern read {topics.TRUST}",
         f"pattern read {topics.REVOCATION}",
         "",

@@ -82,7 +82,7 @@ def test_generated_acl_is_the_protocol_acl():
         "pattern write gg/v1/dev/%u/scans", "pattern write gg/v1/dev/%u/state",
         "pattern write gg/v1/dev/%u/reply", "pattern write gg/v1/dev/%u/fetch",
         "pattern read gg/v1/dev/%u/cmd", "pattern read gg/v1/dev/%u/config",
-        "pattern read gg/v1/dev/%u/blob", "pattern read gg/v1/fleet/trust",
+        "pattern read gg/v1/dev/%u/blob", "pattern read gg/v1/dev/%u/ack", "pattern read gg/v1/fleet/trust",
         "pattern read gg/v1/fleet/revocation", "user fleet-bridge", "topic readwrite gg/v1/#"}
 
 
