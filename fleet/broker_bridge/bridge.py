@@ -68,12 +68,13 @@ RETRY_MAX_S = 5.0                          # database down: retry the batch at m
 
 
 def database_down(e: BaseException) -> bool:
-    """True for 'the database is unavailable' (retry the whole batch later),
-    False for 'this data is refused' (isolate the message)."""
+    """True for 'the database cannot store anything now' (down, or a schema
+    the code does not match: retry the whole batch later), False for 'this
+    data is refused' (DataError, IntegrityError...: isolate the message)."""
     if isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated:
         return True
     return isinstance(e, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
-                          sa_exc.TimeoutError, ConnectionError))
+                          sa_exc.ProgrammingError, sa_exc.TimeoutError, ConnectionError))
 
 
 @dataclass

@@ -5,18 +5,16 @@ bridge worker that loses and duplicates nothing when killed mid-stream
 
 from __future__ import annotations
 
-import os
 import signal
 import ssl
 import subprocess
-import sys
 import time
 
 import cbor2
 import pytest
 from sqlalchemy import func, select
 
-from brokers import Mosquitto, free_port
+from brokers import free_port
 from fleet.broker_bridge import mosquitto_conf as mc
 from fleet.broker_bridge import topics
 from fleet.broker_bridge.bridge import Bridge, BrokerParams, make_client

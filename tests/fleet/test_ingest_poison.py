@@ -1,0 +1,165 @@
+"""Issue 10, finding 1: one gate's password must not stop the fleet's ingest.
+With gate A's own credentials, on the production broker configuration and a
+real database: a command reply whose id overflows the column, a state whose
+firmware text holds a NUL byte, a scan batch with a bad entry. Before: the
+bridge retried the refused transaction forever and stored nothing from any
+gate, also after a restart (the retained state comes back). Now: each is
+refused by its schema (or, if the database still refuses it, isolated) and
+set aside in the dead-letter table with one alert, and the stream goes on."""
+
+from __future__ import annotations
+
+import cbor2
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, text
+
+from fleet.api.main import create_app
+from fleet.broker_bridge import topics
+from fleet.broker_bridge.bridge import Bridge, BrokerParams
+from fleet.broker_bridge.simulator import SimDevice
+from fleet.models import Alert, DeadLetter, Device, Scan
+from fleet_helpers import dev_id, seed_registry, wait_until
+from ingest_rig import bridge_params, start_generated
+
+A, B = dev_id(0xA1), dev_id(0xB2)
+POISON_REPLY = cbor2.dumps({1: 2**40, 2: 0, 3: "x"})
+POISON_STATE = cbor2.dumps({1: True, 2: "1.0\x00evil", 4: 0})
+
+
+@pytest.fixture
+def rig(tmp_path, settings, session_factory):
+    with session_factory() as db:
+        _, pws = seed_registry(db, (A, B))
+    m = start_generated(tmp_path, session_factory)
+    app = create_app(settings, sessions=session_factory)
+    bridges, devs = [], []
+
+    def bridge() -> Bridge:
+        b = Bridge(session_factory, bridge_params(m.port), None, publish=False).start()
+        bridges.append(b)
+        return b
+
+    def gate(dev: str, **kw) -> SimDevice:
+        d = SimDevice(dev, BrokerParams(port=m.port), password=pws[dev], **kw).connect()
+        devs.append(d)
+        return d
+
+    with TestClient(app) as client:
+        yield session_factory, bridge, gate, client
+    for d in devs:
+        d.close()
+    for b in bridges:
+        b.stop()
+    m.stop()
+
+
+def stored(sessions, dev: str) -> int:
+    with sessions() as db:
+        return db.scalar(select(func.count()).select_from(Scan).where(Scan.device_id == dev))
+
+
+def dead(sessions) -> list[tuple]:
+    with sessions() as db:
+        return db.execute(select(DeadLetter.device_id, DeadLetter.topic, DeadLetter.code,
+                                 DeadLetter.count).order_by(DeadLetter.id)).all()
+
+
+def alerts(sessions) -> int:
+    with sessions() as db:
+        return db.scalar(select(func.count()).select_from(Alert).where(
+            Alert.kind == "INGEST_DEAD_LETTER", Alert.device_id == A))
+
+
+def metric(client, name: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_poison_from_one_gate_stops_nobody(rig):
+    sessions, bridge, gate, client = rig
+    first = bridge()
+    a = gate(A)
+    b = gate(B, outbox=True, ack_timeout_s=1.0, ack_timeout_max_s=4.0)
+    a.client.publish(topics.reply(A), POISON_REPLY, qos=1).wait_for_publish(10)
+    a.client.publish(topics.state(A), POISON_STATE, qos=1, retain=True).wait_for_publish(10)
+    # one bad entry (reason 1000) among good ones: the good ones are stored
+    bad_batch = cbor2.dumps({1: A, 2: [[0, 1, True, b"\x01" * 16, True, 0],
+                                       [1, 1, True, b"\x02" * 16, True, 1000]], 3: 1})
+    a.client.publish(topics.scans(A), bad_batch, qos=1).wait_for_publish(10)
+    b.add_scans(100)
+    a.publish_scans(2, 5).wait_for_publish(10)
+    wait_until(lambda: stored(sessions, B) == 100 and b.outbox_depth() == 0, timeout=60)
+    wait_until(lambda: stored(sessions, A) == 6)
+    wait_until(lambda: len(dead(sessions)) == 3)
+    rows = dead(sessions)
+    assert {(r.topic.rsplit("/", 1)[1], r.code) for r in rows} == {
+        ("reply", "BAD_REPLY"), ("state", "BAD_STATE"), ("scans", "BAD_SCAN")}
+    assert all(r.device_id == A for r in rows)
+    assert alerts(sessions) == 3
+    with sessions() as db:
+        assert "\x00" not in (db.get(Device, A).firmware or "")  # the NUL never reached the table
+    # the same poison again and again: counted, no new row, no new alert
+    for _ in range(5):
+        a.client.publish(topics.reply(A), POISON_REPLY, qos=1).wait_for_publish(10)
+    wait_until(lambda: [r.count for r in dead(sessions) if r.topic.endswith("/reply")] == [6])
+    assert len(dead(sessions)) == 3 and alerts(sessions) == 3
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.json()["ok"] is True
+    assert metric(client, "greengate_dead_letters") == 3
+    assert metric(client, "greengate_bridge_consecutive_failures") == 0
+    # a fleet restart: the retained poison state is delivered again on subscribe
+    first.stop()
+    bridge()
+    b.add_scans(50)
+    wait_until(lambda: stored(sessions, B) == 150 and b.outbox_depth() == 0, timeout=60)
+    wait_until(lambda: [r.count for r in dead(sessions) if r.topic.endswith("/state")] == [2])
+    assert len(dead(sessions)) == 3 and alerts(sessions) == 3
+    assert client.get("/healthz").json()["ok"] is True
+
+
+def _refuse(db, dialect: str) -> None:
+    """A database rule the schema does not know (a trigger), so the database
+    itself refuses these rows (A's reply 'refuse-me', A's scan 666): the case
+    the isolation exists for."""
+    if dialect == "sqlite":
+        db.execute(text("CREATE TRIGGER refuse_reply BEFORE INSERT ON command_reply "
+                        "WHEN NEW.detail = 'refuse-me' BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+        db.execute(text("CREATE TRIGGER refuse_scan BEFORE INSERT ON scan "
+                        f"WHEN NEW.seq = 666 AND NEW.device_id = '{A}' BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+    else:
+        for table, rule in (("command_reply", "NEW.detail = 'refuse-me'"),
+                            ("scan", f"NEW.seq = 666 AND NEW.device_id = '{A}'")):
+            db.execute(text(f"""CREATE FUNCTION refuse_{table}() RETURNS trigger AS $$ BEGIN
+                IF {rule} THEN RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation'; END IF;
+                RETURN NEW; END $$ LANGUAGE plpgsql"""))
+            db.execute(text(f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} "
+                            f"FOR EACH ROW EXECUTE FUNCTION refuse_{table}()"))
+    db.commit()
+
+
+def test_a_message_the_database_refuses_is_isolated_and_acked(rig):
+    sessions, bridge, gate, client = rig
+    with sessions() as db:
+        _refuse(db, db.get_bind().dialect.name)
+    bridge()
+    a = gate(A, outbox=True, ack_timeout_s=1.0, ack_timeout_max_s=4.0)
+    b = gate(B, outbox=True, ack_timeout_s=1.0, ack_timeout_max_s=4.0)
+    a.client.publish(topics.reply(A), cbor2.dumps({1: 7, 2: 0, 3: "refuse-me"}), qos=1)
+    a.add_scans(1000)  # seq 666 is in the batch 660..689
+    b.add_scans(1000)
+    # the refused batch is kept as a dead letter and acked: A's outbox drains too
+    wait_until(lambda: a.outbox_depth() == 0 and b.outbox_depth() == 0, timeout=90)
+    assert stored(sessions, B) == 1000
+    with sessions() as db:
+        seqs = set(db.scalars(select(Scan.seq).where(Scan.device_id == A)))
+        letters = db.scalars(select(DeadLetter).order_by(DeadLetter.id)).all()
+    assert 666 not in seqs and len(seqs) >= 1000 - 30 and seqs | set(range(660, 690)) == set(range(1000))
+    kinds = {(r.topic.rsplit("/", 1)[1], r.code) for r in letters}
+    assert kinds == {("reply", "DB_REFUSED"), ("scans", "DB_REFUSED")}
+    scans_letter = next(r for r in letters if r.topic.endswith("/scans"))
+    assert [s[0] for s in cbor2.loads(scans_letter.payload)[2]].count(666) == 1
+    assert alerts(sessions) == 2
+    assert client.get("/healthz").json()["ok"] is True
