@@ -116,7 +116,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
         if problems:
             return JSONResponse({"ok": False, "problem": problems[0], "bridges": bridges},
                                 status_code=503)
-        return {"ok": True, "bridges": bridges}
+        return {"ok": True, **({"bridges": bridges} if bridges else {})}
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse,
              summary="Prometheus metrics (text format 0.0.4)")
