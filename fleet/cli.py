@@ -235,7 +235,7 @@ def migrate(db: DbOpt = None) -> None:
 @app.command("bridge")
 def bridge_worker(
     broker: Annotated[str, typer.Option(help="mqtt(s)://fleet-bridge:pw@host:port")],
-    client_id: Annotated[str, typer.Option(help="stable per worker: its session survives restarts")],
+    client_id: Annotated[str, typer.Option(help="used only when the broker URL has no username (else the username)")],
     db: DbOpt = None,
     ca_file: Annotated[Optional[Path], typer.Option()] = None,
     publish: Annotated[bool, typer.Option(help="also sign and publish the control outbox")] = False,

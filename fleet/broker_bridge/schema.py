@@ -61,7 +61,7 @@ SCAN_ENTRY = (  # positions in the 6-element array
 STATE = (
     Field(1, "online", "bool", required=True),
     Field(2, "firmware", "text", 64),
-    Field(3, "applied", "map", note="{1|2|3: version (uint <= 2^31-1)}"),
+    Field(3, "applied", "map", note="{1, 2 or 3 (kind): version (uint <= 2^31-1)}"),
     Field(4, "outbox_depth", "uint", INT32),
     Field(5, "dropped", "uint", INT32),
     Field(6, "clock_trusted", "bool"),
@@ -267,7 +267,8 @@ def fetch(payload: bytes) -> Any:
 
 def _rule(f: Field) -> str:
     if f.type == "uint":
-        return f"uint 0..{f.hi}" if f.hi < 1000 else f"uint <= {f.hi:,}".replace(",", "_")
+        bits = (f.hi + 1).bit_length() - 1
+        return f"uint <= 2^{bits}-1" if f.hi > 1000 and f.hi + 1 == 1 << bits else f"uint 0..{f.hi}"
     if f.type == "text":
         return f"text <= {f.hi}, NFC, printable"
     if f.type == "bytes":
