@@ -117,7 +117,9 @@ def check(f: Field, v: Any, code: str) -> Any:
     """The value of one field, or WireError naming the field and the rule."""
     if v is None and f.null:
         return None
-    bad = lambda rule: WireError(f"{f.name} ({f.key}) must be {rule}", code=code)  # noqa: E731
+
+    def bad(rule: str) -> WireError:
+        return WireError(f"{f.name} ({f.key}) must be {rule}", code=code)
     if f.type == "uint":
         if type(v) is not int or not 0 <= v <= f.hi:
             raise bad(f"an integer 0..{f.hi}")
@@ -175,10 +177,21 @@ def scan_batch(device_id: str, payload: bytes) -> ScanBatch:
     if not v["scans"]:
         raise WireError(f"scan batch needs 1..{MAX_SCANS} scans", code=code)
     out = ScanBatch([], [], [])
+    seq_hi, time_hi, reason_hi = SCAN_ENTRY[0].hi, SCAN_ENTRY[1].hi, SCAN_ENTRY[5].hi
     for s in v["scans"]:
         if isinstance(s, (list, tuple)) and s and type(s[0]) is int and 0 <= s[0] <= INT64:
             out.seqs.append(s[0])
-        try:
+        # the same rules as SCAN_ENTRY, inlined: ~20,000 entries a second go through here
+        if type(s) is list and len(s) == 6:
+            seq, t, tv, h, verdict, reason = s
+            if type(seq) is int and 0 <= seq <= seq_hi and type(t) is int and 0 <= t <= time_hi \
+                    and type(tv) is bool and (h is None or (type(h) is bytes and len(h) == 16)) \
+                    and type(verdict) is bool and type(reason) is int and 0 <= reason <= reason_hi:
+                out.events.append({"seq": seq, "time": t, "time_valid": tv,
+                                   "pass_hash": h.hex() if h is not None else None,
+                                   "verdict": verdict, "reason": reason})
+                continue
+        try:  # the slow path names the broken field
             if not isinstance(s, (list, tuple)) or len(s) != len(SCAN_ENTRY):
                 raise WireError("scan entry must be a 6-element array", code=code)
             e = {f.name: check(f, x, code) for f, x in zip(SCAN_ENTRY, s)}
