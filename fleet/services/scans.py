@@ -11,15 +11,14 @@ from sqlalchemy import Select, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from fleet.broker_bridge.schema import SCAN_ENTRY  # the ranges' one home
 from fleet.core import errors
 from fleet.models import Alert, Device, Scan, Site
 
 from . import revocations
 
 REVOKED_REASON = 12  # firmware/verify/reasons.py REVOKED
-MAX_REASON = 127
-SEQ_MAX = (1 << 63) - 1
-TIME_MAX = 0xFFFFFFFF
+SEQ_MAX, TIME_MAX, MAX_REASON = SCAN_ENTRY[0].hi, SCAN_ENTRY[1].hi, SCAN_ENTRY[5].hi
 
 
 @dataclass(frozen=True)
