@@ -9,14 +9,17 @@ set aside in the dead-letter table with one alert, and the stream goes on."""
 
 from __future__ import annotations
 
+import threading
+
 import cbor2
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
 from fleet.api.main import create_app
+from fleet.broker_bridge import mosquitto_conf as mc
 from fleet.broker_bridge import topics
-from fleet.broker_bridge.bridge import Bridge, BrokerParams
+from fleet.broker_bridge.bridge import Bridge, BrokerParams, make_client
 from fleet.broker_bridge.simulator import SimDevice
 from fleet.models import Alert, DeadLetter, Device, Scan
 from fleet_helpers import dev_id, seed_registry, wait_until
@@ -163,3 +166,36 @@ def test_a_message_the_database_refuses_is_isolated_and_acked(rig):
     assert [s[0] for s in cbor2.loads(scans_letter.payload)[2]].count(666) == 1
     assert alerts(sessions) == 2
     assert client.get("/healthz").json()["ok"] is True
+
+
+def test_a_gate_cannot_forge_an_ack(rig):
+    """The ack topic is the fleet's: a gate may read its own and publish on
+    none, so no gate can make another (or itself) drop unstored records."""
+    sessions, bridge, gate, client = rig
+    b = gate(B, outbox=True, ack_timeout_s=2.0, ack_timeout_max_s=4.0)
+    a = gate(A)
+    # a fleet-account subscriber that sees every ack topic (no bridge runs yet)
+    watcher = make_client(bridge_params(a.params.port), mc.BRIDGE_USER, clean_session=True)
+    got, subscribed = [], threading.Event()
+    watcher.on_message = lambda c, u, msg: got.append(msg.topic)
+    watcher.on_subscribe = lambda c, u, mid, rcs, p: subscribed.set()
+    watcher.on_connect = lambda c, u, f, rc, p: c.subscribe(topics.ack("+"), 0)
+    watcher.connect("127.0.0.1", a.params.port)
+    watcher.loop_start()
+    try:
+        assert subscribed.wait(10)
+        b.add_scans(30)
+        wait_until(lambda: b.highest_sent == 29)  # sent; no fleet runs, so no ack
+        forged = cbor2.dumps({1: 0, 2: 29})
+        for sender, topic in ((a, topics.ack(B)), (b, topics.ack(B)), (a, topics.ack(A))):
+            sender.client.publish(topic, forged, qos=1).wait_for_publish(10)
+        b.publish_state()  # a QoS 1 round trip after the forgeries: they had their chance
+        a.publish_state()
+    finally:
+        watcher.disconnect()
+        watcher.loop_stop()
+    assert got == []
+    assert b.acks_valid == 0 and b.acks_ignored == 0 and b.outbox_depth() == 30
+    bridge()  # the fleet: its ack is the one that counts
+    wait_until(lambda: b.outbox_depth() == 0, timeout=30)
+    assert stored(sessions, B) == 30
