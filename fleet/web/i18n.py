@@ -115,6 +115,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "alert.GATE_ERROR": ("Cổng lỗi nội bộ, có thể đang từ chối mọi thẻ",
                          "Gate internal error: it may be refusing every pass"),
     "alert.TAMPER": ("Nghi bị can thiệp", "Tamper"),
+    "alert.INGEST_DEAD_LETTER": ("Tin nhắn của cổng bị từ chối, đã lưu riêng để kiểm tra",
+                                 "Gate message refused and set aside (dead letter)"),
     "biz.title": ("Doanh nghiệp", "Businesses"),
     "biz.new": ("Thêm doanh nghiệp", "New business"),
     "biz.search": ("Tìm mã hoặc tên", "Search code or name"),
