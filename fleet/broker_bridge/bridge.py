@@ -308,7 +308,9 @@ class Bridge:
             except Exception as e:
                 if database_down(e):
                     raise
-                got = self._dead_letter_alone(msg, "DB_REFUSED", f"{type(e).__name__}: {e}")
+                cause = getattr(e, "orig", None) or e  # the driver's words, not the SQL and its rows
+                got = self._dead_letter_alone(msg, "DB_REFUSED",
+                                              f"{type(e).__name__}: {(str(cause).splitlines() or [''])[0][:200]}")
             for dev, seqs in got.items():
                 acks.setdefault(dev, set()).update(seqs)
         return acks
