@@ -320,19 +320,22 @@ class Bridge:
         holds (when readable) are acknowledged: they are durably kept."""
         device_id = topics.device_of(msg.topic) or ""
         with self.sessions() as db:
-            self._set_aside(db, device_id, msg, code, error)
+            kept = self._set_aside(db, device_id, msg, code, error)
             db.commit()
-        seqs = schema.readable_seqs(msg.payload) if msg.topic.endswith("/scans") else []
+        seqs = schema.readable_seqs(msg.payload) if kept and msg.topic.endswith("/scans") else []
         return {device_id: set(seqs)} if seqs else {}
 
     def _set_aside(self, db: Session, device_id: str, msg: mqtt.MQTTMessage, code: str,
-                   error: str) -> None:
+                   error: str) -> bool:
+        """True when the message is kept (False: the device is over its cap,
+        so its scan seqs must not be acked: the gate keeps them)."""
         row = dead_letters.set_aside(db, device_id, msg.topic, msg.payload, code, error)
         self.stats.dead_letters += 1
         self.health.dead_letters += 1
         REGISTRY.inc("greengate_bridge_dead_letters_total", code=code)
         log(logger, "ingest.dead_letter", logging.WARNING, device=device_id, code=code,
             kept=row is not None)
+        return row is not None
 
     def publish_acks(self, acks: dict[str, set[int]]) -> int:
         """The end-to-end acks (protocol 4.4), QoS 0, after the commit: one per
@@ -388,10 +391,12 @@ class Bridge:
                             seen.add((device_id, e["seq"]))
                             rows.append({**e, "device_id": device_id, "site_id": site_id,
                                          "received_at": now})
-                        acks.setdefault(device_id, set()).update(sb.seqs)
+                        acked = sb.seqs
                         if sb.bad:  # the good entries are stored, the message is kept aside
                             self._reject(msg, "BAD_SCAN", sb.bad[0][:120])
-                            self._set_aside(db, device_id, msg, "BAD_SCAN", "; ".join(sb.bad))
+                            if not self._set_aside(db, device_id, msg, "BAD_SCAN", "; ".join(sb.bad)):
+                                acked = [e["seq"] for e in sb.events]
+                        acks.setdefault(device_id, set()).update(acked)
                     elif leaf == "state":
                         if msg.payload:  # empty = retained state cleared
                             device_svc.apply_state(db, device_id, wire.decode_state(msg.payload))
@@ -403,8 +408,8 @@ class Bridge:
                         self._reject(msg, "BAD_TOPIC", leaf)
                 except errors.FleetError as e:
                     self._reject(msg, e.code, e.message[:120])
-                    self._set_aside(db, device_id, msg, e.code, e.message)
-                    if leaf == "scans":  # its seqs, if readable, are kept in the dead letter
+                    kept = self._set_aside(db, device_id, msg, e.code, e.message)
+                    if kept and leaf == "scans":  # its seqs, if readable, are kept in the dead letter
                         acks.setdefault(device_id, set()).update(schema.readable_seqs(msg.payload))
             res = scan_svc.ingest_rows(db, rows) if rows else scan_svc.IngestResult(0, 0)
             db.commit()

@@ -2,7 +2,8 @@
 the reason so the stream goes on (docs/protocol.md 4.4-4.5). One row per
 (device, payload); one INGEST_DEAD_LETTER alert per row, not per resend. A
 gate may fill at most PER_DEVICE_CAP rows: a flood of distinct garbage then
-only counts in the bridge's metrics."""
+only counts in the bridge's metrics, and its scan seqs are not acked (the
+gate keeps them: an ack promises the fleet holds the record)."""
 
 from __future__ import annotations
 

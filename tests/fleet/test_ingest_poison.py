@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 
 import cbor2
+import paho.mqtt.client as mqtt
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
@@ -199,3 +200,27 @@ def test_a_gate_cannot_forge_an_ack(rig):
     bridge()  # the fleet: its ack is the one that counts
     wait_until(lambda: b.outbox_depth() == 0, timeout=30)
     assert stored(sessions, B) == 30
+
+
+def test_over_its_dead_letter_cap_a_gate_keeps_its_bad_records(session_factory, monkeypatch):
+    """An ack promises the fleet holds the record: once a gate has filled its
+    dead-letter rows, a further bad batch is not kept, so its bad seqs are
+    not acked (its good ones are stored and acked)."""
+    from fleet.services import dead_letters
+
+    with session_factory() as db:
+        seed_registry(db, (A,))
+    monkeypatch.setattr(dead_letters, "PER_DEVICE_CAP", 1)
+    bridge = Bridge(session_factory, BrokerParams(port=1), None, publish=False)
+
+    def batch(first: int) -> mqtt.MQTTMessage:
+        m = mqtt.MQTTMessage(1, topics.scans(A).encode())
+        m.payload = cbor2.dumps({1: A, 2: [[first, 1, True, None, True, 0],
+                                           [first + 1, 1, True, None, True, 999]]})
+        return m
+    assert bridge._process([batch(0)]) == {A: {0, 1}}     # kept as a dead letter: all acked
+    assert bridge._process([batch(0)]) == {A: {0, 1}}     # the same again: counted, acked
+    assert bridge._process([batch(2)]) == {A: {2}}        # over the cap: 3 stays on the gate
+    assert stored(session_factory, A) == 2
+    assert [r.count for r in dead(session_factory)] == [2]
+    bridge.client.loop_stop()
