@@ -67,6 +67,12 @@ RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 5   # paho's backoff: seconds, not tens of
 RETRY_MAX_S = 5.0                          # database down: retry the batch at most this far apart
 
 
+def _short(e: BaseException) -> str:
+    """The driver's first line, not the SQL statement with its rows."""
+    cause = getattr(e, "orig", None) or e
+    return f"{type(e).__name__}: {(str(cause).splitlines() or [''])[0][:200]}"
+
+
 def database_down(e: BaseException) -> bool:
     """True for 'the database cannot store anything now' (down, or a schema
     the code does not match: retry the whole batch later), False for 'this
@@ -308,20 +314,25 @@ class Bridge:
             except Exception as e:
                 if database_down(e):
                     raise
-                cause = getattr(e, "orig", None) or e  # the driver's words, not the SQL and its rows
-                got = self._dead_letter_alone(msg, "DB_REFUSED",
-                                              f"{type(e).__name__}: {(str(cause).splitlines() or [''])[0][:200]}")
+                got = self._dead_letter_alone(msg, "DB_REFUSED", _short(e))
             for dev, seqs in got.items():
                 acks.setdefault(dev, set()).update(seqs)
         return acks
 
     def _dead_letter_alone(self, msg: mqtt.MQTTMessage, code: str, error: str) -> dict[str, set[int]]:
         """Set one message aside in its own transaction; the scans seqs it
-        holds (when readable) are acknowledged: they are durably kept."""
+        holds (when readable) are acknowledged: they are durably kept. If even
+        that is refused the message is dropped unacked (the gate keeps it)."""
         device_id = topics.device_of(msg.topic) or ""
-        with self.sessions() as db:
-            kept = self._set_aside(db, device_id, msg, code, error)
-            db.commit()
+        try:
+            with self.sessions() as db:
+                kept = self._set_aside(db, device_id, msg, code, error)
+                db.commit()
+        except Exception as e:
+            if database_down(e):
+                raise
+            self._reject(msg, "DEAD_LETTER_REFUSED", _short(e))
+            return {}
         seqs = schema.readable_seqs(msg.payload) if kept and msg.topic.endswith("/scans") else []
         return {device_id: set(seqs)} if seqs else {}
 
