@@ -224,3 +224,26 @@ def test_over_its_dead_letter_cap_a_gate_keeps_its_bad_records(session_factory, 
     assert stored(session_factory, A) == 2
     assert [r.count for r in dead(session_factory)] == [2]
     bridge.client.loop_stop()
+
+
+def test_acks_widen_over_seqs_already_stored(session_factory):
+    """With several workers a gate's batches commit out of order; the ack of
+    each is stretched over the stored seqs around it so the gate's rule
+    (a <= acked + 1 <= b) accepts whichever ack comes first."""
+    from fleet.services import scans
+
+    with session_factory() as db:
+        seed_registry(db, (A, B))
+        row = {"time": 1, "time_valid": True, "pass_hash": None, "verdict": True, "reason": 0,
+               "site_id": None, "received_at": 1}
+        stored_seqs = {A: list(range(0, 300)) + list(range(330, 400)) + list(range(405, 410)),
+                       B: list(range(10, 300))}
+        scans.ingest_rows(db, [{**row, "device_id": d, "seq": s} for d, ss in stored_seqs.items() for s in ss])
+        db.commit()
+        got = scans.widen_acks(db, {A: [(300, 329), (400, 400)], B: [(300, 329)]})
+    # A: 60..299 all stored below (window 240), 401.. missing above; B: 60..299 all stored too
+    assert got == {A: [(60, 329), (400, 400)], B: [(60, 329)]}
+    with session_factory() as db:
+        assert scans.widen_acks(db, {A: [(300, 329)]}) == {A: [(60, 399)]}  # the run above joins
+        assert scans.widen_acks(db, {B: [(5, 9)]}) == {B: [(5, 249)]}  # 240 up; nothing below 5 stored
+        assert scans.widen_acks(db, {}) == {}
