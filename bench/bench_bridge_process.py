@@ -6,6 +6,9 @@ to a manually-acknowledging worker.
     python3 bench/bench_bridge_process.py                 # SQLite
     python3 bench/bench_bridge_process.py --db pg         # PostgreSQL (greengate_bench, recreated)
 
+process_messages() includes the schema checks (schema.py) and the end-to-end
+ack publish after the commit (the client is not connected: paho builds the
+message and refuses it, most of the ack's CPU cost).
 Kinds: a scan batch (30 scans), a device state (the answer to a new
 revocation: applied versions changed), a blob fetch (answered with one chunk;
 the broker client is not connected, so paho only queues the chunk).

@@ -116,6 +116,8 @@ class SimStats:
     blobs: int = 0
     published: int = 0
     acked: int = 0
+    fleet_acks: int = 0         # end-to-end acks received (protocol 4.4)
+    fleet_acks_ignored: int = 0
 
 
 class _Conn(asyncio.Protocol):
@@ -194,6 +196,10 @@ class SimDevice:
         self.last_error: list | None = None
         self.booted = time.monotonic()
         self.last_tx = 0.0
+        self.fleet_acked = -1                     # highest seq the fleet has acked (4.4)
+        self.highest_sent = -1
+        self.all_acked: asyncio.Future | None = None  # set when fleet_acked reaches .ack_goal
+        self.ack_goal = -1
 
     # -- MQTT ------------------------------------------------------------------
     def _on_transport(self, transport) -> None:  # noqa: ANN001
@@ -244,7 +250,8 @@ class SimDevice:
             self.sim.stats.connected += 1
             subs = [self.prefix + "cmd", self.prefix + "config", self.prefix + "blob", TRUST, REVOCATION]
             pid = self._next_pid()
-            self._send(_packet(0x82, struct.pack(">H", pid) + b"".join(_str(t) + b"\x01" for t in subs)))
+            self._send(_packet(0x82, struct.pack(">H", pid) + b"".join(_str(t) + b"\x01" for t in subs)
+                               + _str(self.prefix + "ack") + b"\x00"))
         elif ptype == SUBACK:
             if any(b == 0x80 for b in body[2:]):
                 self.connected.set_exception(PermissionError("SUBACK refused a subscription"))
@@ -283,7 +290,7 @@ class SimDevice:
         fetching = [self.rx.sha, self.rx.next, self.rx.count] if self.rx else None
         return {1: True, 2: "devsim", 3: dict(self.applied), 4: 0, 5: 0, 6: True, 7: 9600,
                 8: int(time.time()), 9: int(time.monotonic() - self.booted), 10: 0, 11: 0,
-                12: self.last_error, 13: fetching}
+                12: self.last_error, 13: fetching, 14: 2}
 
     def publish_state(self) -> asyncio.Future | None:
         return self.publish(self.prefix + "state", cbor2.dumps(self.state()), 1, True)
@@ -299,6 +306,7 @@ class SimDevice:
         await self._window.acquire()
         fut = self.publish(self.prefix + "scans",
                            scan_batch(self.id, first_seq, n, int(time.time()) if now is None else now))
+        self.highest_sent = max(self.highest_sent, first_seq + n - 1)
         fut.add_done_callback(lambda _f: self._window.release())
         return fut
 
@@ -310,12 +318,38 @@ class SimDevice:
             self._control(KIND_TRUST, payload)
         elif topic.startswith(self.prefix):
             leaf = topic[len(self.prefix):]
-            if leaf == "blob":
+            if leaf == "ack":
+                self._on_ack(payload)
+            elif leaf == "blob":
                 self._on_chunk(payload)
             elif leaf == "config":
                 self._control(KIND_CONFIG, payload)
             elif leaf == "cmd":
                 self._control(KIND_COMMAND, payload)
+
+    def _on_ack(self, payload: bytes) -> None:
+        """The firmware's rule (protocol 4.4): (a, b) with a <= acked + 1 <= b <=
+        highest sent moves the outbox; any other ack is stale or forged."""
+        try:
+            m = cbor2.loads(payload)
+            a, b = m[1], m[2]
+        except Exception:  # garbage on the ack topic: ignored like a gate does
+            a = b = -2
+        if type(a) is int and type(b) is int and a <= self.fleet_acked + 1 <= b <= self.highest_sent:
+            self.fleet_acked = b
+            self.sim.stats.fleet_acks += 1
+            if self.all_acked is not None and b >= self.ack_goal and not self.all_acked.done():
+                self.all_acked.set_result(time.monotonic())
+        else:
+            self.sim.stats.fleet_acks_ignored += 1
+
+    def expect_acks(self, last_seq: int) -> asyncio.Future:
+        """A future done when the fleet has acked every seq up to last_seq."""
+        self.ack_goal = last_seq
+        self.all_acked = asyncio.get_running_loop().create_future()
+        if self.fleet_acked >= last_seq:
+            self.all_acked.set_result(time.monotonic())
+        return self.all_acked
 
     def _refuse(self, kind: int, reason: int, version: int = 0) -> None:
         self.last_error = [kind, reason, version]

@@ -110,13 +110,24 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
     app.include_router(api_router)
 
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict:
-        return {"ok": True}
+    def healthz():  # noqa: ANN202
+        # the bridges of this process: one that cannot make progress fails the check
+        from fleet.broker_bridge import health
+
+        bridges = health.reports()
+        problems = [b["problem"] for b in bridges if b["problem"]]
+        if problems:
+            return JSONResponse({"ok": False, "problem": problems[0], "bridges": bridges},
+                                status_code=503)
+        return {"ok": True, **({"bridges": bridges} if bridges else {})}
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse,
              summary="Prometheus metrics (text format 0.0.4; scrape token or admin/operator)",
              dependencies=[hardening.MetricsAccess])
     def metrics() -> PlainTextResponse:
+        from fleet.broker_bridge import health
+        from fleet.services import dead_letters
+
         with sessions() as db:
             online = db.scalar(select(func.count()).select_from(Device).where(Device.online.is_(True)))
             total = db.scalar(select(func.count()).select_from(Device))
@@ -126,6 +137,9 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
                                 .where(ControlOutbox.published_at.is_(None)))
             scans_max = db.scalar(select(func.max(Scan.id))) or 0
             rev = control.revocation_version(db)
+            dead = dead_letters.count(db)
+        bridges = health.reports()
+        per_bridge = lambda key: [({"bridge": b["client_id"]}, b[key] or 0) for b in bridges]  # noqa: E731
         extra = {
             "greengate_devices": ("gauge", "Registered devices by connection state.",
                                   [({"state": "online"}, online), ({"state": "offline"}, total - online)]),
@@ -136,6 +150,16 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
             "greengate_revocation_version": ("gauge", "Current revocation list version.", [({}, rev)]),
             "greengate_scan_rows": ("gauge", "Highest scan row id (approximate row count).",
                                     [({}, scans_max)]),
+            "greengate_dead_letters": ("gauge", "Device messages set aside (dead-letter rows).",
+                                       [({}, dead)]),
+            "greengate_bridge_up": ("gauge", "1 while the bridge makes progress, 0 when failing.",
+                                    [({"bridge": b["client_id"]}, 0 if b["problem"] else 1) for b in bridges]),
+            "greengate_bridge_last_commit_age_seconds": ("gauge", "Seconds since the last ingest commit.",
+                                                         per_bridge("last_commit_age_s")),
+            "greengate_bridge_oldest_pending_seconds": ("gauge", "Age of the oldest uncommitted message.",
+                                                        per_bridge("oldest_pending_s")),
+            "greengate_bridge_consecutive_failures": ("gauge", "Failed ingest transactions in a row.",
+                                                      per_bridge("consecutive_failures")),
         }
         return PlainTextResponse(REGISTRY.render(extra), media_type="text/plain; version=0.0.4")
 

@@ -1,7 +1,8 @@
 """One bridge worker as its own process: `python -m fleet.broker_bridge
---db URL --broker URL [--no-shared] [--no-publish]`. Run several, each with
-its own account (`mqtt://fleet-bridge-N:pw@host`), to share the ingest load:
-the broker binds each account to client id = username."""
+--db URL --broker URL [--client-id ID] [--no-shared] [--no-publish]`.
+Run several, each with its own fleet account, to share the ingest load (the
+client id is the broker username). Prints "ready" once connected; keeps
+reconnecting (capped backoff) while the broker is away."""
 
 from __future__ import annotations
 
@@ -36,11 +37,14 @@ def main(argv: list[str] | None = None) -> None:
     bridge = Bridge(make_sessionmaker(engine), params, key,
                     client_id=a.client_id or params.username, shared=not a.no_shared,
                     publish=not a.no_publish and key is not None, batch_max=a.batch_max,
-                    poll_s=a.poll_s).start()
+                    poll_s=a.poll_s).start(timeout=None)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
-    print("ready", flush=True)
+    while not done.is_set() and not bridge.wait_connected(0.2):
+        pass
+    if not done.is_set():
+        print("ready", flush=True)
     done.wait()
     bridge.stop()
     engine.dispose()

@@ -1,13 +1,23 @@
 """The broker bridge: MQTT <-> database.
 
 Ingest (device -> fleet): QoS 1 subscriptions, through a shared subscription
-(`$share/greengate/...`) when the broker has them so several workers split
-the load. paho runs with manual_ack: a message is acknowledged only after the
-transaction holding it has committed, so a worker killed mid-stream leaves
-its unacknowledged messages to the broker, which delivers them again when a
-worker with the same client id reconnects (persistent session). Re-deliveries
-are harmless: scans are unique per (device, seq) and inserted with
-ON CONFLICT DO NOTHING.
+(`$share/greengate/...`) when the broker has them so several workers (each
+with its own fleet account) split the load. Every message is checked against
+its schema (schema.py) first; a transaction commits a batch of messages and
+only then the bridge publishes the end-to-end acknowledgement of the scans it
+holds on each gate's `gg/v1/dev/{id}/ack` (protocol 4.4). The gate keeps a
+record until that ack, so the broker may lose anything (restart, session,
+shared-subscription quirk): the gate resends, and the fleet stays idempotent
+on (device, seq) (INSERT ... ON CONFLICT DO NOTHING; duplicates are acked
+too). Hence the bridge's session is CLEAN, its client id is its username,
+and it reconnects within seconds (capped backoff) and re-subscribes.
+
+A message that still fails at the database is isolated: the batch is retried
+message by message and the one the database refuses (DataError,
+IntegrityError...) is set aside in the dead-letter table with an alert; a
+database that is down (OperationalError...) keeps the whole batch retrying
+with a capped backoff. health.py tells /healthz and /metrics whether the
+bridge makes progress.
 
 Publish (fleet -> device): a thread drains the control outbox (rows written
 by the API in the same transaction as the change), signs each message with
@@ -28,6 +38,7 @@ from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,18 +46,41 @@ from fleet.core import errors
 from fleet.core.logging import log
 from fleet.core.metrics import REGISTRY
 from fleet.models import Blob, ControlOutbox, Device, utcnow
-from fleet.services import control
+from fleet.services import control, dead_letters
 from fleet.services import devices as device_svc
 from fleet.services import scans as scan_svc
 
 from greengate.control import blobs
 
-from . import topics, wire
+from . import health, schema, topics, wire
 
 logger = logging.getLogger("greengate.fleet.bridge")
 REGISTRY.describe("greengate_bridge_rejected_total", "counter",
                   "Device messages refused (malformed, unknown device), by code.")
 REGISTRY.describe("greengate_bridge_batches_total", "counter", "Ingest transactions committed.")
+REGISTRY.describe("greengate_bridge_dead_letters_total", "counter",
+                  "Device messages set aside in the dead-letter table, by code.")
+REGISTRY.describe("greengate_bridge_acks_total", "counter", "End-to-end scan acks published (4.4).")
+REGISTRY.describe("greengate_bridge_db_failures_total", "counter",
+                  "Ingest transactions that failed, by kind (down = retried, refused = isolated).")
+RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 5   # paho's backoff: seconds, not tens of seconds
+RETRY_MAX_S = 5.0                          # database down: retry the batch at most this far apart
+
+
+def _short(e: BaseException) -> str:
+    """The driver's first line, not the SQL statement with its rows."""
+    cause = getattr(e, "orig", None) or e
+    return f"{type(e).__name__}: {(str(cause).splitlines() or [''])[0][:200]}"
+
+
+def database_down(e: BaseException) -> bool:
+    """True for 'the database cannot store anything now' (down, or a schema
+    the code does not match: retry the whole batch later), False for 'this
+    data is refused' (DataError, IntegrityError...: isolate the message)."""
+    if isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated:
+        return True
+    return isinstance(e, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
+                          sa_exc.ProgrammingError, sa_exc.TimeoutError, ConnectionError))
 
 
 @dataclass
@@ -82,6 +116,7 @@ def make_client(params: BrokerParams, client_id: str, *, clean_session: bool,
         c.tls_set_context(ctx)
     c.max_inflight_messages_set(100)
     c.max_queued_messages_set(0)
+    c.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
     return c
 
 
@@ -94,6 +129,8 @@ class BridgeStats:
     published: int = 0
     chunks: int = 0
     batches: int = 0
+    dead_letters: int = 0
+    acks: int = 0
     errors: list = field(default_factory=list)
 
 
@@ -102,40 +139,52 @@ class Bridge:
                  fleet_key: Ed25519PrivateKey | None, *, client_id: str | None = None,
                  shared: bool = True, group: str = topics.SHARE_GROUP, ingest: bool = True,
                  publish: bool = True, batch_max: int = 500, batch_wait_s: float = 0.02,
-                 poll_s: float = 0.2, refresh_every_s: float = 300.0) -> None:
+                 poll_s: float = 0.2, refresh_every_s: float = 300.0,
+                 widen_acks: bool = True) -> None:
         self.sessions = sessions
         self.broker = broker
         self.fleet_key = fleet_key
-        self.client_id = client_id or f"greengate-bridge-{uuid.uuid4().hex[:8]}"
+        # The broker requires client id == username for every account (protocol 1).
+        self.client_id = broker.username or client_id or f"greengate-bridge-{uuid.uuid4().hex[:8]}"
         self.shared, self.group = shared, group
         self.do_ingest, self.do_publish = ingest, publish and fleet_key is not None
         self.batch_max, self.batch_wait_s, self.poll_s = batch_max, batch_wait_s, poll_s
         self.refresh_every_s = refresh_every_s
+        self.widen_acks = widen_acks  # scans.widen_acks: out-of-order commits still drain a gate
         self.stats = BridgeStats()
+        self.health = health.BridgeHealth(self.client_id)
         self._inbox: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._connected = threading.Event()
+        self._generation = 0  # MQTT connection count: a message id is only valid in its own
         self._threads: list[threading.Thread] = []
         self._sites: dict[str, int | None] = {}
         self._blobs: dict[str, bytes] = {}
-        # Persistent session: unacknowledged messages survive a worker crash.
-        self.client = make_client(broker, self.client_id, clean_session=False, manual_ack=True)
+        # Clean session: the end-to-end ack makes the gates resend what the
+        # fleet did not commit; nothing relies on the broker keeping it.
+        self.client = make_client(broker, self.client_id, clean_session=True, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
 
     # -- lifecycle ---------------------------------------------------------------
-    def start(self, timeout: float = 10.0) -> "Bridge":
-        self.client.connect(self.broker.host, self.broker.port, keepalive=30)
+    def start(self, timeout: float | None = 10.0) -> "Bridge":
+        """Connect (paho keeps retrying with its capped backoff) and start the
+        threads. timeout None: do not wait for the first connection."""
+        self.client.connect_async(self.broker.host, self.broker.port, keepalive=30)
         self.client.loop_start()
-        if not self._connected.wait(timeout):
+        if timeout is not None and not self._connected.wait(timeout):
             self.client.loop_stop()
             raise errors.BrokerError(f"no MQTT connection to {self.broker.host}:{self.broker.port}")
+        health.register(self.health)
         if self.do_ingest:
             self._spawn(self._ingest_loop, "ingest")
         if self.do_publish:
             self._spawn(self._publish_loop, "publish")
         return self
+
+    def wait_connected(self, timeout: float | None = None) -> bool:
+        return self._connected.wait(timeout)
 
     def _spawn(self, target, name: str) -> None:  # noqa: ANN001
         t = threading.Thread(target=target, name=f"{self.client_id}-{name}", daemon=True)
@@ -146,6 +195,7 @@ class Bridge:
         self._stop.set()
         for t in self._threads:
             t.join(5)
+        health.unregister(self.health)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -157,18 +207,22 @@ class Bridge:
         if reason_code.is_failure:
             log(logger, "mqtt.connect_failed", logging.ERROR, reason=str(reason_code))
             return
-        if self.do_ingest:
+        self._generation += 1
+        if self.do_ingest:  # every connect: a clean session starts with no subscription
             client.subscribe([(f, 1) for f in self.filters()])
+        self.health.connected, self.health.disconnected_since = True, None
         self._connected.set()
         log(logger, "mqtt.connected", client_id=self.client_id, shared=self.shared)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         self._connected.clear()
+        self.health.connected = False
+        self.health.disconnected_since = self.health.disconnected_since or time.time()
         if not self._stop.is_set():
             log(logger, "mqtt.disconnected", logging.WARNING, reason=str(reason_code))
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
-        self._inbox.put(msg)
+        self._inbox.put((msg, self._generation, time.time()))
 
     # -- ingest ------------------------------------------------------------------
     def _load_sites(self, db: Session, device_ids: set[str]) -> None:
@@ -193,7 +247,8 @@ class Bridge:
         REGISTRY.inc("greengate_bridge_rejected_total", code=code)
         log(logger, "mqtt.rejected", logging.WARNING, topic=topic, code=code, detail=detail)
 
-    def _take_batch(self) -> list[mqtt.MQTTMessage]:
+    def _take_batch(self) -> list[tuple[mqtt.MQTTMessage, int, float]]:
+        """(message, connection generation, arrival time), up to batch_max."""
         try:
             first = self._inbox.get(timeout=0.2)
         except queue.Empty:
@@ -214,33 +269,120 @@ class Bridge:
             if time.monotonic() - cache_born > 30:  # devices move between sites
                 self._sites.clear()
                 cache_born = time.monotonic()
-            batch = self._take_batch()
-            if not batch:
+            taken = self._take_batch()
+            if not taken:
                 continue
-            while not self._stop.is_set():
-                try:
-                    self._process(batch)
-                    break
-                except Exception as e:  # database down or busy: keep the batch, retry
-                    self.stats.errors.append(repr(e)[:200])
-                    log(logger, "ingest.retry", logging.ERROR, error=type(e).__name__)
-                    self._sites.clear()
-                    time.sleep(0.5)
-            else:
+            self.health.pending_since = min(arrived for _m, _g, arrived in taken)
+            acks = self._store_until_done([m for m, _g, _a in taken])
+            if acks is None:
                 return  # stopping: never ack what was not committed
-            for msg in batch:  # only after the commit
-                self.client.ack(msg.mid, msg.qos)
+            self.publish_acks(acks)
+            gen = self._generation
+            for msg, msg_gen, _a in taken:  # a message id means nothing in a later connection
+                if msg_gen == gen:
+                    self.client.ack(msg.mid, msg.qos)
+
+    def _store_until_done(self, batch: list[mqtt.MQTTMessage]) -> dict[str, set[int]] | None:
+        """Commit the batch; a message the database refuses is isolated and
+        dead-lettered; while the database is down, retry with a capped backoff."""
+        delay = 0.25
+        isolate = False
+        while not self._stop.is_set():
+            try:
+                acks = self._isolate(batch) if isolate else self._process(batch)
+                self.health.committed()
+                return acks
+            except Exception as e:
+                self._sites.clear()
+                self.health.failed(e)
+                self.stats.errors.append(repr(e)[:200])
+                if database_down(e):
+                    REGISTRY.inc("greengate_bridge_db_failures_total", kind="down")
+                    log(logger, "ingest.retry", logging.ERROR, error=type(e).__name__)
+                    self._stop.wait(delay)
+                    delay = min(delay * 2, RETRY_MAX_S)
+                else:  # some message in it is refused: find it, one by one
+                    REGISTRY.inc("greengate_bridge_db_failures_total", kind="refused")
+                    log(logger, "ingest.isolate", logging.WARNING, error=type(e).__name__,
+                        messages=len(batch))
+                    isolate = True
+        return None
+
+    def _isolate(self, batch: list[mqtt.MQTTMessage]) -> dict[str, set[int]]:
+        acks: dict[str, set[int]] = {}
+        for msg in batch:
+            try:
+                got = self._process([msg])
+            except Exception as e:
+                if database_down(e):
+                    raise
+                got = self._dead_letter_alone(msg, "DB_REFUSED", _short(e))
+            for dev, seqs in got.items():
+                acks.setdefault(dev, set()).update(seqs)
+        return acks
+
+    def _dead_letter_alone(self, msg: mqtt.MQTTMessage, code: str, error: str) -> dict[str, set[int]]:
+        """Set one message aside in its own transaction; the scans seqs it
+        holds (when readable) are acknowledged: they are durably kept. If even
+        that is refused the message is dropped unacked (the gate keeps it)."""
+        device_id = topics.device_of(msg.topic) or ""
+        try:
+            with self.sessions() as db:
+                kept = self._set_aside(db, device_id, msg, code, error)
+                db.commit()
+        except Exception as e:
+            if database_down(e):
+                raise
+            self._reject(msg, "DEAD_LETTER_REFUSED", _short(e))
+            return {}
+        seqs = schema.readable_seqs(msg.payload) if kept and msg.topic.endswith("/scans") else []
+        return {device_id: set(seqs)} if seqs else {}
+
+    def _set_aside(self, db: Session, device_id: str, msg: mqtt.MQTTMessage, code: str,
+                   error: str) -> bool:
+        """True when the message is kept (False: the device is over its cap,
+        so its scan seqs must not be acked: the gate keeps them)."""
+        row = dead_letters.set_aside(db, device_id, msg.topic, msg.payload, code, error)
+        self.stats.dead_letters += 1
+        self.health.dead_letters += 1
+        REGISTRY.inc("greengate_bridge_dead_letters_total", code=code)
+        log(logger, "ingest.dead_letter", logging.WARNING, device=device_id, code=code,
+            kept=row is not None)
+        return row is not None
+
+    def publish_acks(self, acks: dict[str, set[int]]) -> int:
+        """The end-to-end acks (protocol 4.4), QoS 0, after the commit: one per
+        device and contiguous seq range. Lost ones cost a resend, nothing else."""
+        ranges = {d: wire.ack_ranges(seqs) for d, seqs in acks.items() if seqs}
+        if ranges and self.widen_acks:
+            try:
+                with self.sessions() as db:
+                    ranges = scan_svc.widen_acks(db, ranges)
+            except Exception as e:  # the plain ranges are right too, only narrower
+                log(logger, "ack.widen_failed", logging.WARNING, error=type(e).__name__)
+        n = 0
+        for device_id, dev_ranges in ranges.items():
+            for first, last in dev_ranges:
+                self.client.publish(topics.ack(device_id), wire.encode_ack(first, last), qos=0)
+                n += 1
+        self.stats.acks += n
+        self.health.acks += n
+        REGISTRY.inc("greengate_bridge_acks_total", n)
+        return n
 
     def process_messages(self, batch: list[mqtt.MQTTMessage]) -> None:
-        """Store a batch in one transaction (public for tests and benchmarks)."""
-        self._process(batch)
+        """Store a batch in one transaction and publish its acks (public for
+        tests and benchmarks)."""
+        self.publish_acks(self._process(batch))
 
-    def _process(self, batch: list[mqtt.MQTTMessage]) -> None:
+    def _process(self, batch: list[mqtt.MQTTMessage]) -> dict[str, set[int]]:
+        """One transaction; returns the scan seqs to acknowledge per device."""
         now = int(time.time())
         rows: list[dict] = []
         seen: set[tuple[str, int]] = set()
+        acks: dict[str, set[int]] = {}
         batch_dups = 0  # the same (device, seq) twice inside this batch
-        fetches: list[tuple[str, bytes]] = []
+        fetches: list[tuple[str, object]] = []
         with self.sessions() as db:
             self._load_sites(db, {d for d in (topics.device_of(m.topic) for m in batch) if d})
             # Devices that sent a state, loaded in one query and held in `loaded`
@@ -261,30 +403,39 @@ class Bridge:
                     continue
                 try:
                     if leaf == "scans":
-                        for raw in wire.decode_scan_batch(device_id, msg.payload):
-                            e = scan_svc.validate_event(raw)
+                        sb = schema.scan_batch(device_id, msg.payload)
+                        for e in sb.events:
                             if (device_id, e["seq"]) in seen:
                                 batch_dups += 1
                                 continue
                             seen.add((device_id, e["seq"]))
                             rows.append({**e, "device_id": device_id, "site_id": site_id,
                                          "received_at": now})
+                        acked = sb.seqs
+                        if sb.bad:  # the good entries are stored, the message is kept aside
+                            self._reject(msg, "BAD_SCAN", sb.bad[0][:120])
+                            if not self._set_aside(db, device_id, msg, "BAD_SCAN", "; ".join(sb.bad)):
+                                acked = [e["seq"] for e in sb.events]
+                        acks.setdefault(device_id, set()).update(acked)
                     elif leaf == "state":
                         if msg.payload:  # empty = retained state cleared
                             device_svc.apply_state(db, device_id, wire.decode_state(msg.payload))
                     elif leaf == "reply":
                         device_svc.store_reply(db, device_id, wire.decode_reply(msg.payload))
                     elif leaf == "fetch":
-                        fetches.append((device_id, msg.payload))
+                        fetches.append((device_id, schema.fetch(msg.payload)))
                     else:
                         self._reject(msg, "BAD_TOPIC", leaf)
                 except errors.FleetError as e:
                     self._reject(msg, e.code, e.message[:120])
+                    kept = self._set_aside(db, device_id, msg, e.code, e.message)
+                    if kept and leaf == "scans":  # its seqs, if readable, are kept in the dead letter
+                        acks.setdefault(device_id, set()).update(schema.readable_seqs(msg.payload))
             res = scan_svc.ingest_rows(db, rows) if rows else scan_svc.IngestResult(0, 0)
             db.commit()
             del loaded
-            for device_id, payload in fetches:
-                self._answer_fetch(db, device_id, payload)
+            for device_id, req in fetches:
+                self._answer_fetch(db, device_id, req)
         self.stats.messages += len(batch)
         self.stats.inserted += res.inserted
         self.stats.duplicates += res.duplicates + batch_dups
@@ -292,6 +443,7 @@ class Bridge:
         REGISTRY.inc("greengate_scans_ingested_total", res.inserted)
         REGISTRY.inc("greengate_scans_duplicate_total", res.duplicates + batch_dups)
         REGISTRY.inc("greengate_bridge_batches_total")
+        return {d: s for d, s in acks.items() if s}
 
     def _blob(self, db: Session, sha_hex: str) -> bytes | None:
         data = self._blobs.get(sha_hex)
@@ -305,14 +457,9 @@ class Bridge:
             self._blobs[sha_hex] = data
         return data
 
-    def _answer_fetch(self, db: Session, device_id: str, payload: bytes) -> None:
+    def _answer_fetch(self, db: Session, device_id: str, req: blobs.FetchRequest) -> None:
         """Blob chunks on gg/v1/dev/{id}/blob (docs/protocol.md section 6).
         QoS 1, not retained; the device re-asks after 10 s without progress."""
-        try:
-            req = blobs.parse_fetch(payload)
-        except ValueError as e:
-            self._reject_topic(topics.fetch(device_id), "BAD_FETCH", str(e)[:120])
-            return
         data = self._blob(db, req.sha256.hex())
         if data is None:
             self._reject_topic(topics.fetch(device_id), "UNKNOWN_BLOB", req.sha256.hex()[:16])

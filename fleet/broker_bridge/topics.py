@@ -40,6 +40,11 @@ def blob(device_id: str) -> str:
     return f"{ROOT}/dev/{device_id}/blob"
 
 
+def ack(device_id: str) -> str:
+    """End-to-end scan acknowledgement, QoS 0 (protocol 4.4)."""
+    return f"{ROOT}/dev/{device_id}/ack"
+
+
 TRUST = f"{ROOT}/fleet/trust"
 REVOCATION = f"{ROOT}/fleet/revocation"
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from fleet.core import errors
 from fleet.core.config import Settings
-from fleet.models import Alert, Device, Site, utcnow
+from fleet.models import Alert, DeadLetter, Device, Site, utcnow
 
 from fleet.broker_bridge import topics
 from greengate.passes import reasons
@@ -25,7 +25,8 @@ from greengate.passes import reasons
 from . import control
 
 KINDS = ("REVOKED_PRESENTED", "DEVICE_OFFLINE", "CONFIG_DRIFT", "REVOCATION_DRIFT",
-         "CLOCK_DRIFT", "OUTBOX_BACKLOG", "TAMPER", "GATE_ERROR", "CONTROL_REJECTED")
+         "CLOCK_DRIFT", "OUTBOX_BACKLOG", "TAMPER", "GATE_ERROR", "CONTROL_REJECTED",
+         "INGEST_DEAD_LETTER")
 # state key 12 [kind, reason, version] with reason INTERNAL: the gate could not
 # build its decider (kind 0: out of heap after a retry and a reset) or a
 # signed file on its flash is damaged (kind 1-3): it refuses passes until
@@ -65,6 +66,20 @@ def raise_grouped(db: Session, kind: str, device: Device, business_id: str | Non
             return a
     a = Alert(kind=kind, device_id=device.id, business_id=business_id, detail={**detail, **group},
               count=1, created_at=now, last_seen_at=now)
+    db.add(a)
+    return a
+
+
+def raise_dead_letter(db: Session, row: DeadLetter) -> Alert:
+    """INGEST_DEAD_LETTER: one per dead-letter row (device + payload), raised
+    when the row is made, so a gate resending the same message adds none."""
+    device = db.get(Device, row.device_id)
+    now = utcnow()
+    a = Alert(kind="INGEST_DEAD_LETTER", device_id=row.device_id,
+              business_id=business_of(db, device) if device is not None else None,
+              count=1, created_at=now, last_seen_at=now,
+              detail={"dead_letter": row.id, "code": row.code, "topic": row.topic.rsplit("/", 1)[-1],
+                      "payload_sha256": row.payload_sha256})
     db.add(a)
     return a
 

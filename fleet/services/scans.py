@@ -7,19 +7,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, and_, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from fleet.broker_bridge.schema import SCAN_ENTRY  # the ranges' one home
 from fleet.core import errors
 from fleet.models import Alert, Device, Scan, Site
 
 from . import revocations
 
 REVOKED_REASON = 12  # firmware/verify/reasons.py REVOKED
-MAX_REASON = 127
-SEQ_MAX = (1 << 63) - 1
-TIME_MAX = 0xFFFFFFFF
+SEQ_MAX, TIME_MAX, MAX_REASON = SCAN_ENTRY[0].hi, SCAN_ENTRY[1].hi, SCAN_ENTRY[5].hi
 
 
 @dataclass(frozen=True)
@@ -126,6 +125,44 @@ def ingest_rows(db: Session, rows: list[dict]) -> IngestResult:
                          business_id=site.business_id if site else None,
                          detail={"pass_hash": pass_hash, "seq": seq}))
     return IngestResult(len(new), len(rows) - len(new))
+
+
+ACK_WIDEN = 240  # seqs looked at on each side of an ack: a gate's in-flight window and more
+
+
+def widen_acks(db: Session, ranges: dict[str, list[tuple[int, int]]],
+               window: int = ACK_WIDEN) -> dict[str, list[tuple[int, int]]]:
+    """Stretch each device's committed seq ranges over the seqs already
+    stored next to them (by this or another bridge worker): an ack (a, b)
+    only moves a gate whose next unacked seq lies in [a, b], and with several
+    workers a gate's batches commit, and their acks arrive, out of order.
+    Upward: the stored run right after the last range (two index range
+    reads per transaction, few rows: later batches are rarely stored yet).
+    Downward: the first range starts `window` lower when all of those seqs
+    are stored (a count)."""
+    if not ranges:
+        return ranges
+    last = {d: r[-1][1] for d, r in ranges.items()}
+    first = {d: r[0][0] for d, r in ranges.items()}
+    above = or_(*[and_(Scan.device_id == d, Scan.seq > b, Scan.seq <= b + window) for d, b in last.items()])
+    top = dict(last)
+    for d, seq in db.execute(select(Scan.device_id, Scan.seq).where(above).order_by(Scan.device_id, Scan.seq)):
+        if seq == top[d] + 1:
+            top[d] = seq
+    lows = {d: max(0, a - window) for d, a in first.items() if a > 0}
+    bottom = dict(first)
+    if lows:
+        below = or_(*[and_(Scan.device_id == d, Scan.seq >= lo, Scan.seq < first[d]) for d, lo in lows.items()])
+        for d, n in db.execute(select(Scan.device_id, func.count()).where(below).group_by(Scan.device_id)):
+            if n == first[d] - lows[d]:  # every seq of the window is stored
+                bottom[d] = lows[d]
+    out = {}
+    for d, r in ranges.items():
+        r = list(r)
+        r[0] = (bottom[d], r[0][1])
+        r[-1] = (r[-1][0], top[d])
+        out[d] = r
+    return out
 
 
 def ingest_for_device(db: Session, device_id: str, raw_events: list[object]) -> IngestResult:

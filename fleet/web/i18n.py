@@ -120,6 +120,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                                "Gate refused a control message (rollback, scope, expired, "
                                "signature, malformed or too large)"),
     "alerts.times": ("{0} lần, gần nhất", "{0} times, last"),
+    "alert.INGEST_DEAD_LETTER": ("Tin nhắn của cổng bị từ chối, đã lưu riêng để kiểm tra",
+                                 "Gate message refused and set aside (dead letter)"),
     "biz.title": ("Doanh nghiệp", "Businesses"),
     "biz.new": ("Thêm doanh nghiệp", "New business"),
     "biz.search": ("Tìm mã hoặc tên", "Search code or name"),

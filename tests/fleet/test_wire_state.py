@@ -17,9 +17,11 @@ def test_decode_state_key_12():
     assert wire.decode_state(cbor2.dumps({1: True, 12: [0, 29, 0]}))["last_control_error"] == [0, 29, 0]
     assert wire.decode_state(cbor2.dumps({1: True, 12: None}))["last_control_error"] is None
     assert "last_control_error" not in wire.decode_state(cbor2.dumps({1: False}))
-    # malformed: ignored, never a crash
-    for bad in ([0, 29], ["x", 29, 0], "oops", 7):
-        assert "last_control_error" not in wire.decode_state(cbor2.dumps({1: True, 12: bad}))
+    # malformed: refused with a reason code (the bridge dead-letters it), never a crash
+    for bad in ([0, 29], ["x", 29, 0], "oops", 7, [0, 29, 2**40]):
+        with pytest.raises(wire.WireError) as e:
+            wire.decode_state(cbor2.dumps({1: True, 12: bad}))
+        assert e.value.code == "BAD_STATE"
     with pytest.raises(wire.WireError):
         wire.decode_state(cbor2.dumps({12: [0, 29, 0]}))  # no online flag
 
