@@ -196,6 +196,9 @@ def render_conf(*, port: int, data_dir: Path, passwd_file: Path, dynsec_file: Pa
         "max_queued_bytes 0",
         "max_inflight_messages 100",
         "max_packet_size 65536",
+        # a scan batch's PUBACK and the fleet's ack are small packets: with
+        # Nagle they wait for the peer's delayed TCP ACK (~15x slower drain)
+        "set_tcp_nodelay true",
         "log_dest stderr",
         "log_type error", "log_type warning", "log_type notice",
         "connection_messages true",

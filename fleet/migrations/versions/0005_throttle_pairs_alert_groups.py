@@ -1,7 +1,7 @@
 """login throttle per (user, address) with growing delays; grouped alerts
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-06 14:20:00
 
 The throttle's rows are short-lived counters: the table is recreated with
