@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from fleet.api.main import create_app
 from fleet.broker_bridge import bridge as bridge_mod
+from fleet.broker_bridge import mosquitto_conf as mc
 from fleet.broker_bridge.bridge import Bridge, BrokerParams
 from fleet.broker_bridge.simulator import SimDevice
 from fleet.core.config import Settings
@@ -97,12 +98,14 @@ def test_healthz_fails_while_the_database_is_down_and_nothing_is_lost(tmp_path, 
         _, pws = seed_registry(db, GATES[:1])
     m = start_generated(tmp_path, sessions)
     settings = Settings(demo=True, database_url=private_pg.url, data_dir=tmp_path / "data",
-                        admin_password="admin-password-1", argon2_time_cost=1, argon2_memory_kib=1024)
+                        admin_password="admin-password-1", argon2_time_cost=1, argon2_memory_kib=1024,
+                        metrics_token="scrape-token-for-tests-0123")
     fleet = Bridge(sessions, bridge_params(m.port), None, publish=False).start()
     gate = SimDevice(GATES[0], BrokerParams(port=m.port), password=pws[GATES[0]], outbox=True,
                      ack_timeout_s=1.0, ack_timeout_max_s=4.0).connect()
     try:
-        with TestClient(create_app(settings, sessions=sessions)) as client:
+        with TestClient(create_app(settings, sessions=sessions),
+                        headers={"Authorization": "Bearer scrape-token-for-tests-0123"}) as client:
             gate.add_scans(100)
             wait_until(lambda: gate.outbox_depth() == 0, timeout=30)
             assert client.get("/healthz").json()["ok"] is True
@@ -116,7 +119,7 @@ def test_healthz_fails_while_the_database_is_down_and_nothing_is_lost(tmp_path, 
             private_pg.start()
             wait_until(lambda: gate.outbox_depth() == 0, timeout=60)
             assert client.get("/healthz").status_code == 200
-            assert "greengate_bridge_consecutive_failures{bridge=\"fleet-bridge\"} 0" in \
+            assert f"greengate_bridge_consecutive_failures{{bridge=\"{mc.BRIDGE_USER}\"}} 0" in \
                 client.get("/metrics").text
         exactly(sessions, {GATES[0]: 200})
     finally:

@@ -28,6 +28,7 @@ from ingest_rig import bridge_params, start_generated
 
 A, B = dev_id(0xA1), dev_id(0xB2)
 POISON_REPLY = cbor2.dumps({1: 2**40, 2: 0, 3: "x"})
+SCRAPE_TOKEN = "scrape-token-for-tests-0123"  # /metrics needs a log-in or this token
 POISON_STATE = cbor2.dumps({1: True, 2: "1.0\x00evil", 4: 0})
 
 
@@ -36,7 +37,7 @@ def rig(tmp_path, settings, session_factory):
     with session_factory() as db:
         _, pws = seed_registry(db, (A, B))
     m = start_generated(tmp_path, session_factory)
-    app = create_app(settings, sessions=session_factory)
+    app = create_app(settings.model_copy(update={"metrics_token": SCRAPE_TOKEN}), sessions=session_factory)
     bridges, devs = [], []
 
     def bridge() -> Bridge:
@@ -49,7 +50,7 @@ def rig(tmp_path, settings, session_factory):
         devs.append(d)
         return d
 
-    with TestClient(app) as client:
+    with TestClient(app, headers={"Authorization": f"Bearer {SCRAPE_TOKEN}"}) as client:
         yield session_factory, bridge, gate, client
     for d in devs:
         d.close()
