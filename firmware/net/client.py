@@ -18,9 +18,9 @@
 #   again at every connect) counts as a failure and the wait keeps growing.
 #   Clean sessions: state the broker must keep is published retained instead.
 # - An incoming PUBLISH over max_packet does not end the session: the
-#   protocol layer drops it (PUBACKed if QoS 1), it is counted in `oversize`
-#   and handed to oversize_cb(topic or None, size, retained) (the control
-#   link reports it), so scans and the fleet's acks keep flowing.
+#   protocol layer drops it (PUBACKed if QoS 1), notes it in last_error and
+#   hands it to oversize_cb(topic or None, size, retained) (the control link
+#   reports it), so scans and the fleet's acks keep flowing.
 import asyncio
 import random
 from time import ticks_ms, ticks_diff
@@ -93,6 +93,8 @@ class MQTTClient(MQTTProtocol):
         self.server_hostname = server_hostname
         self.message_cb = on_message
         self.connect_cb = on_connect
+        # No counter beside it: the instance's attribute table is full, one
+        # more attribute grows it by 12 slots (docs/outbox-and-mqtt.md).
         self.oversize_cb = None
         self.ack_timeout_ms = ack_timeout_ms
         self.connect_timeout_ms = connect_timeout_ms
@@ -117,7 +119,6 @@ class MQTTClient(MQTTProtocol):
         self._last_tx = self._last_rx = ticks_ms()
         # counters, reported in the device state
         self.dropped_qos0 = 0
-        self.oversize = 0  # incoming PUBLISHes over max_packet, dropped
         self.connects = 0
         self.failures = 0
         self.retry_ms = 0  # the wait before the latest reconnect
@@ -256,7 +257,6 @@ class MQTTClient(MQTTProtocol):
                 self.last_error = "on_message: %r" % e
 
     def on_oversize(self, topic, size, retained):
-        self.oversize += 1
         self.last_error = "PUBLISH of %d bytes over %d dropped: %s" % (
             size, self.max_packet, topic)
         cb = self.oversize_cb

@@ -92,8 +92,7 @@ class MQTTProtocol:
         self.max_packet = max_packet
         self._hdr = bytearray(5)
         self._rx = bytearray(min(rx_size, max_packet))
-        self._tx = bytearray(max_tx)
-        self._txmv = memoryview(self._tx)
+        self._txmv = memoryview(bytearray(max_tx))
         self._rxmv = memoryview(self._rx)
         self._one = memoryview(self._rx)[0:1]
         self._reader = None
@@ -112,7 +111,7 @@ class MQTTProtocol:
             n = 0
             for p in parts:
                 n += len(p)
-            tx = self._txmv if n <= len(self._tx) else memoryview(bytearray(n))
+            tx = self._txmv if n <= len(self._txmv) else memoryview(bytearray(n))
             n = 0
             for p in parts:
                 tx[n:n + len(p)] = p

@@ -24,8 +24,12 @@ def on_message(topic, payload, retained):
     emit(ev="message", topic=topic, payload=hexlify(payload).decode(), retained=retained)
 
 
+oversized = [0]
+
+
 def on_oversize(topic, size, retained):
     # a PUBLISH over max_packet, dropped unread by the protocol layer
+    oversized[0] += 1
     emit(ev="oversize", topic=topic, size=size, retained=retained)
 
 
@@ -82,7 +86,7 @@ async def main():
             emit(ev="stats", connected=client.connected, connects=client.connects,
                  failures=client.failures, dropped_qos0=client.dropped_qos0,
                  last_error=client.last_error, free_slots=client.free_slots(),
-                 oversize=client.oversize)
+                 oversize=oversized[0])
         elif op == "stop":
             await client.stop()
             emit(ev="stopped")

@@ -193,7 +193,7 @@ async def main():
                       "no_memory": error, "recovered": recovered,
                       "oversize": {"reported": reported, "after": after,
                                    "puback": puback.hex(), "next": seen.get("len"),
-                                   "next_ok": seen.get("ok"), "count": client.oversize}}))
+                                   "next_ok": seen.get("ok"), "last_error": client.last_error}}))
 
 
 asyncio.run(main())

@@ -67,7 +67,7 @@ async def status(every_ms, r, ob, client, link):
     while True:
         emit(ev="status", acked=ob.acked, depth=ob.depth, batches=r.batches,
              resends=r.resends, connects=client.connects, connected=client.connected,
-             failures=client.failures, oversize=client.oversize,
+             failures=client.failures,
              control_error=link.last_error if link else None)
         await asyncio.sleep_ms(every_ms)
 
