@@ -119,7 +119,7 @@ class ControlLink:
         kind = kind_of(topic, self.device_id) if topic else None
         self.log("MQTT message of %d bytes over the cap dropped: %s" % (size, topic))
         if kind is None:
-            return  # not a control topic: the client's counter and log only
+            return  # not a control topic (the ack topic, another device): logged only
         self.last_error = [kind, reasons.CTRL_MALFORMED, 0]
         if kind == 4 and self.client is not None:
             # as a command refused unread: reply version 0 (protocol 4.3)

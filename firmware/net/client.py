@@ -249,22 +249,19 @@ class MQTTClient(MQTTProtocol):
                     self.last_error = "subscription refused: %s" % t[0]
 
     def on_message(self, topic, payload, retained):
-        cb = self.message_cb
-        if cb:
-            try:
-                cb(topic, payload, retained)
-            except Exception as e:  # a consumer bug must not drop the link
-                self.last_error = "on_message: %r" % e
+        self._hand_over("on_message", self.message_cb, topic, payload, retained)
 
     def on_oversize(self, topic, size, retained):
         self.last_error = "PUBLISH of %d bytes over %d dropped: %s" % (
             size, self.max_packet, topic)
-        cb = self.oversize_cb
+        self._hand_over("on_oversize", self.oversize_cb, topic, size, retained)
+
+    def _hand_over(self, name, cb, topic, arg, retained):
         if cb:
             try:
-                cb(topic, size, retained)
+                cb(topic, arg, retained)
             except Exception as e:  # a consumer bug must not drop the link
-                self.last_error = "on_oversize: %r" % e
+                self.last_error = "%s: %r" % (name, e)
 
     async def _supervise(self):
         failures = 0

@@ -15,67 +15,37 @@ whatever the machine's speed."""
 
 from __future__ import annotations
 
-import socket
 import threading
 
-from net_helpers import MpyProcess
+from net_helpers import FakeBroker, MpyProcess
 
 DEVICE = "gg-0000000000d1"
 MIN_MS, MAX_MS = 100, 1600
 K = 7
 
 
-class ClosingBroker:
+class ClosingBroker(FakeBroker):
     """Accepts each connection, reads its CONNECT, answers CONNACK
     "accepted" and closes it at once."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
+        super().__init__()
         self.sessions = 0
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
         while True:
             try:
-                conn, _ = self.sock.accept()
+                c = self.accept(timeout=None)
             except OSError:
-                return
-            with conn:
-                conn.settimeout(10)
-                try:
-                    if self._packet(conn)[0] == 0x10:  # CONNECT
-                        conn.sendall(b"\x20\x02\x00\x00")
-                        self.sessions += 1
-                except (OSError, EOFError):
-                    pass
-
-    @staticmethod
-    def _packet(conn: socket.socket) -> bytes:
-        def exact(n: int) -> bytes:
-            buf = b""
-            while len(buf) < n:
-                chunk = conn.recv(n - len(buf))
-                if not chunk:
-                    raise EOFError
-                buf += chunk
-            return buf
-
-        first = exact(1)
-        n, shift = 0, 0
-        while True:
-            b = exact(1)[0]
-            n |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                break
-        return first + exact(n)
-
-    def close(self) -> None:
-        self.sock.close()
+                return  # closed
+            try:
+                if c.packet()[0] == 0x10:  # CONNECT
+                    c.send(b"\x20\x02\x00\x00")
+                    self.sessions += 1
+            except (OSError, EOFError):
+                pass
+            c.close()
 
 
 def test_sessions_closed_after_connack_back_off(tmp_path):
