@@ -23,7 +23,7 @@ def test_receive_buffers_are_sized_by_the_packet_not_the_cap():
     # a whole client (tx buffer, slots, queues, events) is smaller than the
     # receive buffer it used to keep for the cap alone
     assert out["client"] < OLD_RX_BUFFER, out
-    # the oversize callback took no room: 4,320 B here before it and after
+    # the oversize callback took no room (4,320 B before it, 4,256 after)
     assert out["client"] <= 4320, out
     for res in out["results"]:
         size = res["payload"]
