@@ -8,6 +8,11 @@
 #   link.attach(client, reporter)   subscribe, route client.message_cb here
 #   link.state_fields()             {3: ..., 12: ..., 13: ...}
 #
+# A message over the MQTT packet cap never arrives: the protocol layer
+# drops it unread (net/mqtt.py) and on_oversize reports it here, as
+# CTRL_MALFORMED in state key 12 (a command also gets a reply) without
+# loading anything.
+#
 # A message or blob chunk that needs work loads the service
 # (control/service.py, built by load(link)) and runs it in a task of its
 # own; the service ends that task once nothing is pending (no message queued
@@ -83,6 +88,7 @@ class ControlLink:
         if self.svc is not None:
             self.svc.client, self.svc.reporter = client, reporter
         client.message_cb = self.on_message
+        client.oversize_cb = self.on_oversize
         for t in topics(self.device_id):
             client.subscribe(t, 1)
 
@@ -105,6 +111,25 @@ class ControlLink:
                 self._keep(kind, payload)
                 return
         svc.receive(kind, payload)
+
+    def on_oversize(self, topic, size, retained=False):
+        """A message of `size` bytes over the MQTT packet cap on `topic`
+        (None: too long to keep), dropped unread by net/mqtt.py. A retained
+        one comes at every connect: reported, never a reason to reconnect."""
+        kind = kind_of(topic, self.device_id) if topic else None
+        self.log("MQTT message of %d bytes over the cap dropped: %s" % (size, topic))
+        if kind is None:
+            return  # not a control topic (the ack topic, another device): logged only
+        self.last_error = [kind, reasons.CTRL_MALFORMED, 0]
+        if kind == 4 and self.client is not None:
+            # as a command refused unread: reply version 0 (protocol 4.3)
+            from codec import cbor
+            from net import topics as net_topics
+
+            self.client.publish(net_topics.reply(self.device_id),
+                                cbor.dumps({1: 0, 2: reasons.CTRL_MALFORMED, 3: "too large"}), 1)
+        if self.reporter is not None:
+            self.reporter.publish_state()
 
     def _start(self, kind):
         try:

@@ -17,6 +17,10 @@
 #   soon after CONNACK (e.g. a retained message the device rejects, sent
 #   again at every connect) counts as a failure and the wait keeps growing.
 #   Clean sessions: state the broker must keep is published retained instead.
+# - An incoming PUBLISH over max_packet does not end the session: the
+#   protocol layer drops it (PUBACKed if QoS 1), notes it in last_error and
+#   hands it to oversize_cb(topic or None, size, retained) (the control link
+#   reports it), so scans and the fleet's acks keep flowing.
 import asyncio
 import random
 from time import ticks_ms, ticks_diff
@@ -89,6 +93,9 @@ class MQTTClient(MQTTProtocol):
         self.server_hostname = server_hostname
         self.message_cb = on_message
         self.connect_cb = on_connect
+        # No counter beside it: the instance's attribute table is full, one
+        # more attribute grows it by 12 slots (docs/outbox-and-mqtt.md).
+        self.oversize_cb = None
         self.ack_timeout_ms = ack_timeout_ms
         self.connect_timeout_ms = connect_timeout_ms
         self.backoff_min_ms = backoff_min_ms
@@ -242,12 +249,19 @@ class MQTTClient(MQTTProtocol):
                     self.last_error = "subscription refused: %s" % t[0]
 
     def on_message(self, topic, payload, retained):
-        cb = self.message_cb
+        self._hand_over("on_message", self.message_cb, topic, payload, retained)
+
+    def on_oversize(self, topic, size, retained):
+        self.last_error = "PUBLISH of %d bytes over %d dropped: %s" % (
+            size, self.max_packet, topic)
+        self._hand_over("on_oversize", self.oversize_cb, topic, size, retained)
+
+    def _hand_over(self, name, cb, topic, arg, retained):
         if cb:
             try:
-                cb(topic, payload, retained)
+                cb(topic, arg, retained)
             except Exception as e:  # a consumer bug must not drop the link
-                self.last_error = "on_message: %r" % e
+                self.last_error = "%s: %r" % (name, e)
 
     async def _supervise(self):
         failures = 0

@@ -15,6 +15,9 @@
 # than the receive buffer (a signed list, a blob chunk; at most max_packet)
 # is read straight into a bytearray of its payload's exact length, which the
 # callback then owns: no buffer of the cap's size stays allocated.
+# A PUBLISH over max_packet is read through the receive buffer a chunk at a
+# time and dropped (PUBACKed if QoS 1), reported to on_oversize: closing the
+# connection instead made a retained one kill every session after CONNACK.
 import asyncio
 import struct
 from micropython import const
@@ -30,7 +33,8 @@ PINGRESP = const(0xD0)
 DISCONNECT = const(0xE0)
 
 # Largest incoming packet: signed control messages are capped at 4 KiB
-# (docs/protocol.md 1) plus topic and header. Bigger is a protocol error.
+# (docs/protocol.md 1) plus topic and header. A bigger PUBLISH is dropped
+# unread (on_oversize), any other bigger packet is a protocol error.
 MAX_PACKET = const(4352)
 # Resident receive buffer: CONNACK, PUBACK, SUBACK, PINGRESP, the variable
 # header (topic, packet id) of every PUBLISH, and whole small PUBLISHes such
@@ -75,7 +79,8 @@ class MQTTProtocol:
     def __init__(self, client_id, user=None, password=None, keepalive=60,
                  will=None, max_packet=MAX_PACKET, max_tx=256, rx_size=RX_SIZE):
         """will: (topic, payload, qos, retain) or None. max_packet bounds
-        incoming packets (larger ones are a protocol error); rx_size is the
+        incoming packets (a larger PUBLISH is dropped and reported to
+        on_oversize, anything else larger is a protocol error); rx_size is the
         resident receive buffer (a PUBLISH's topic must fit in it; a larger
         payload is read into a buffer of its own); every packet goes out in
         a single write, from the resident max_tx buffer if it fits."""
@@ -87,8 +92,7 @@ class MQTTProtocol:
         self.max_packet = max_packet
         self._hdr = bytearray(5)
         self._rx = bytearray(min(rx_size, max_packet))
-        self._tx = bytearray(max_tx)
-        self._txmv = memoryview(self._tx)
+        self._txmv = memoryview(bytearray(max_tx))
         self._rxmv = memoryview(self._rx)
         self._one = memoryview(self._rx)[0:1]
         self._reader = None
@@ -107,7 +111,7 @@ class MQTTProtocol:
             n = 0
             for p in parts:
                 n += len(p)
-            tx = self._txmv if n <= len(self._tx) else memoryview(bytearray(n))
+            tx = self._txmv if n <= len(self._txmv) else memoryview(bytearray(n))
             n = 0
             for p in parts:
                 tx[n:n + len(p)] = p
@@ -188,8 +192,19 @@ class MQTTProtocol:
                 raise MQTTError("connection closed by broker")
             got += k
 
+    async def _skip(self, n):
+        # Bytes we drop, read through the resident buffer: nothing allocated
+        # for them. Each chunk is progress: the link is alive meanwhile.
+        mv = self._rxmv
+        size = len(mv)
+        while n > 0:
+            k = n if n < size else size
+            await self._read_into(mv[0:k])
+            n -= k
+            self._received()
+
     async def _read_header(self):
-        """The fixed header: (first byte, remaining length <= max_packet)."""
+        """The fixed header: (first byte, remaining length)."""
         one = self._one
         await self._read_into(one)
         first = one[0]
@@ -203,8 +218,6 @@ class MQTTProtocol:
                 break
         else:
             raise ProtocolError("remaining length longer than 4 bytes")
-        if n > self.max_packet:
-            raise ProtocolError("packet of %d bytes exceeds %d" % (n, self.max_packet))
         return first, n
 
     async def _read_body(self, first, n):
@@ -270,6 +283,7 @@ class MQTTProtocol:
         rx = self._rx
         rxmv = self._rxmv
         small = n <= len(rx)
+        over = n > self.max_packet
         # the whole packet, or only its topic length, into the buffer
         await self._read_into(rxmv[0:n if small else 2])
         tl = (rx[0] << 8) | rx[1]
@@ -278,32 +292,48 @@ class MQTTProtocol:
             off += 2
         if off > n or tl == 0:
             raise ProtocolError("PUBLISH topic length %d of %d" % (tl, n))
-        if small:
-            payload = bytes(rxmv[off:n])
-        else:
-            if off > len(rx):
+        if not small:
+            if off <= len(rx):
+                await self._read_into(rxmv[2:off])
+            elif over:
+                # dropped anyway: its topic need not fit, only the packet id
+                await self._skip(tl)
+                tl = 0
+                if qos:
+                    await self._read_into(rxmv[2:4])
+            else:
                 raise ProtocolError("PUBLISH topic of %d bytes exceeds %d" % (tl, len(rx)))
-            await self._read_into(rxmv[2:off])
-            # Only while this packet is handled: the callback owns it after.
+        topic = None
+        if tl:
             try:
-                payload = bytearray(n - off)
-            except MemoryError:
-                raise MQTTError("no memory for a PUBLISH of %d bytes" % n)
-            await self._read_into(memoryview(payload))
-        self._received()
-        try:
-            topic = bytes(rxmv[2:2 + tl]).decode()
-        except UnicodeError:
-            raise ProtocolError("PUBLISH topic not UTF-8")
+                topic = bytes(rxmv[2:2 + tl]).decode()
+            except UnicodeError:
+                raise ProtocolError("PUBLISH topic not UTF-8")
         pid = 0
         if qos:
             pid = (rx[2 + tl] << 8) | rx[3 + tl]
             if pid == 0:
                 raise ProtocolError("PUBLISH QoS 1 with packet id 0")
-        # Deliver before PUBACK: a crash in between means a re-delivery,
-        # never a lost message.
-        self.on_message(topic, payload, bool(first & 1))
-        payload = None
+        if over:
+            # Read and dropped, never allocated; PUBACKed below so that the
+            # broker does not send it again on this session.
+            await self._skip(n - off)
+            self.on_oversize(topic, n, bool(first & 1))
+        else:
+            if small:
+                payload = bytes(rxmv[off:n])
+            else:
+                # Only while this packet is handled: the callback owns it after.
+                try:
+                    payload = bytearray(n - off)
+                except MemoryError:
+                    raise MQTTError("no memory for a PUBLISH of %d bytes" % n)
+                await self._read_into(memoryview(payload))
+            self._received()
+            # Deliver before PUBACK: a crash in between means a re-delivery,
+            # never a lost message.
+            self.on_message(topic, payload, bool(first & 1))
+            payload = None
         if qos:
             await self.send_puback(pid)
 
@@ -317,4 +347,9 @@ class MQTTProtocol:
     def on_message(self, topic, payload, retained):
         # payload: bytes, or a bytearray for one larger than the receive
         # buffer; either way a new object the callee may keep.
+        pass
+
+    def on_oversize(self, topic, size, retained):
+        # A PUBLISH of size bytes (remaining length) over max_packet, read
+        # and dropped; topic is None when it was too long to keep.
         pass

@@ -3,7 +3,9 @@ plane subscribes the control topics, drops the applied message's exact bytes
 (the retained copy at every connect), stray blob chunks and foreign topics
 without loading the service, and a service that cannot load (MemoryError
 while importing it) is reported in state key 12 and unloaded, not raised
-into the MQTT read loop. The loading and unloading itself:
+into the MQTT read loop; a message over the MQTT packet cap (dropped unread
+by net/mqtt.py) is reported in state key 12 without loading anything. The
+loading and unloading itself:
 tests/firmware/runtime/test_control_ondemand.py."""
 
 import json
@@ -65,3 +67,38 @@ def test_messages_wait_while_the_service_cannot_load(tmp_path):
     assert out["error"] == [1, 29, 0]  # reported while it could not load
     assert len(out["logs"]) == 2  # one failure line for the streak, one when loaded
     assert "cannot load" in out["logs"][0] and "handed over" in out["logs"][1]
+
+
+def test_message_over_the_packet_cap_is_reported_without_loading(tmp_path):
+    # net/mqtt.py drops a PUBLISH over its cap unread and calls the client's
+    # oversize_cb: a control topic gives [kind, CTRL_MALFORMED (45), 0] in
+    # state key 12 and a state publish; a command also gets its reply
+    # (version 0, status 45); the ack topic, a topic too long to keep (None)
+    # and another device's topic are logged only
+    import cbor2
+
+    fleet = Fleet(tmp_path)
+    root = tmp_path / "flash"
+    root.mkdir()
+    cfg = fleet.msg(1, 1, config_body())
+    r = run_micropython(DRIVERS / "link_driver.py",
+                        args=[str(root), DEVICE, SITE, fleet.file(cfg), fleet.file(cfg), "oversize"])
+    assert r.returncode == 0, r.stderr.decode()
+    out = json.loads(r.stdout.decode().splitlines()[-1])
+    dev = f"gg/v1/dev/{DEVICE}/"
+    # [topic, key 12 after it, state publishes so far, client publishes so far]
+    assert out["steps"] == [
+        [dev + "config", [1, 45, 0], 1, 0],
+        [dev + "ack", [1, 45, 0], 1, 0],
+        [None, [1, 45, 0], 1, 0],
+        ["gg/v1/fleet/trust", [2, 45, 0], 2, 0],
+        [dev + "cmd", [4, 45, 0], 3, 1],
+        [dev + "blob", [0, 45, 0], 4, 1],
+        ["gg/v1/dev/gg-ffffffffffff/config", [0, 45, 0], 4, 1],
+    ]
+    [(topic, payload, qos, retain)] = out["pubs"]
+    assert (topic, qos, retain) == (dev + "reply", 1, False)
+    assert cbor2.loads(bytes.fromhex(payload)) == {1: 0, 2: 45, 3: "too large"}
+    assert out["loads"] == 0 and out["svc"] is False
+    assert len(out["logs"]) == 7 and all("over the cap" in line for line in out["logs"])
+    assert "5000 bytes" in out["logs"][0] and dev + "config" in out["logs"][0]

@@ -4,6 +4,7 @@
 #            "password", "will": [topic, payload_hex, qos, retain],
 #            "cafile", "server_hostname", "ack_timeout_ms", "qos0_slots",
 #            "inflight", "backoff_min_ms", "backoff_max_ms", "max_packet"}
+#   events: connected, message, oversize (a PUBLISH over max_packet: topic, size), ...
 #   commands: {"op": "pub", "topic", "payload" (hex), "qos", "retain"}
 #             {"op": "sub", "topic", "qos"}   {"op": "stats"}
 #             {"op": "wait_ack", "pid"}        {"op": "stop"}
@@ -21,6 +22,15 @@ def emit(**kw):
 
 def on_message(topic, payload, retained):
     emit(ev="message", topic=topic, payload=hexlify(payload).decode(), retained=retained)
+
+
+oversized = [0]
+
+
+def on_oversize(topic, size, retained):
+    # a PUBLISH over max_packet, dropped unread by the protocol layer
+    oversized[0] += 1
+    emit(ev="oversize", topic=topic, size=size, retained=retained)
 
 
 def on_connect(client):
@@ -55,6 +65,7 @@ async def main():
         backoff_max_ms=cfg.get("backoff_max_ms", 1000),
         **({"stable_ms": cfg["stable_ms"]} if "stable_ms" in cfg else {}),
         **({"max_packet": cfg["max_packet"]} if "max_packet" in cfg else {}))
+    client.oversize_cb = on_oversize
     client.start()
     stdin = asyncio.StreamReader(sys.stdin)
     while True:
@@ -74,7 +85,8 @@ async def main():
         elif op == "stats":
             emit(ev="stats", connected=client.connected, connects=client.connects,
                  failures=client.failures, dropped_qos0=client.dropped_qos0,
-                 last_error=client.last_error, free_slots=client.free_slots())
+                 last_error=client.last_error, free_slots=client.free_slots(),
+                 oversize=oversized[0])
         elif op == "stop":
             await client.stop()
             emit(ev="stopped")

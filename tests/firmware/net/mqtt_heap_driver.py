@@ -9,6 +9,10 @@
 #   no_memory   the error a cap-size PUBLISH gives when the heap has no hole
 #               for its payload (plenty free, all in 1 KiB pieces)
 #   recovered   a cap-size PUBLISH delivered once the heap is whole again
+#   oversize    a QoS 1 PUBLISH of OVERSIZE bytes (more than the whole heap)
+#               from a stream made on the fly: what on_oversize got, the
+#               live heap above the baseline then and after, the PUBACK
+#               bytes, and the PUBLISH after it delivered
 # Also the measurement behind docs/memory.md:
 #   MICROPYPATH=firmware:.frozen micropython tests/firmware/net/mqtt_heap_driver.py
 import asyncio
@@ -22,6 +26,7 @@ from net.mqtt import MAX_PACKET, MQTTError
 TOPIC = b"gg/v1/dev/gg-a1b2c3d4e5f6/config"
 CAP = MAX_PACKET - 4 - len(TOPIC)  # largest payload on this topic, QoS 1
 SIZES = [int(a) for a in sys.argv[1:]] or [64, 800, CAP]
+OVERSIZE = 6 * 1024 * 1024  # the tests run with a 4 MB heap
 
 
 class Reader:
@@ -37,12 +42,43 @@ class Reader:
         return n
 
 
+class Generated:
+    """A stream of `head`, then `n` bytes of filler, then `tail`, made while
+    it is read (the filler is never in memory)."""
+
+    def __init__(self, head, n, tail):
+        self.parts = [memoryview(head), n, memoryview(tail)]
+
+    async def readinto(self, buf):
+        while self.parts:
+            p = self.parts[0]
+            if isinstance(p, int):
+                k = min(len(buf), p)
+                for i in range(k):
+                    buf[i] = 0x5A
+                if p - k:
+                    self.parts[0] = p - k
+                else:
+                    self.parts.pop(0)
+                return k
+            k = min(len(buf), len(p))
+            buf[0:k] = p[0:k]
+            if len(p) - k:
+                self.parts[0] = p[k:]
+            else:
+                self.parts.pop(0)
+            return k
+        return 0
+
+
 class Writer:
     def __init__(self):
         self.n = 0
+        self.data = b""
 
     def write(self, buf):
         self.n += len(buf)
+        self.data = bytes(buf)
 
     async def drain(self):
         pass
@@ -128,8 +164,36 @@ async def main():
     client._reader = Reader(packet, 97)
     await client.handle_packet()
     kept.clear()
+    recovered = seen.get("len") == CAP and seen.get("ok")
+    # Over the cap, bigger than the whole heap: read and dropped in place.
+    reported = []
+
+    def on_oversize(topic, size, retained):
+        reported.append([topic, size, retained, live() - base])
+
+    client.oversize_cb = on_oversize
+    # topic length, topic, packet id 0x0B0C
+    var = bytes([0, len(TOPIC)]) + TOPIC + b"\x0b\x0c"
+    n = len(var) + OVERSIZE
+    head = bytearray([0x33])  # QoS 1, retained
+    while True:
+        head.append((n & 0x7F) | (0x80 if n >> 7 else 0))
+        n >>= 7
+        if not n:
+            break
+    client._reader = Generated(bytes(head) + var, OVERSIZE, publish(5, 0x0B0D))
+    seen.clear()
+    base = live()
+    await client.handle_packet()
+    puback = client._writer.data
+    after = live() - base
+    await client.handle_packet()  # the PUBLISH after it
+    kept.clear()
     print(json.dumps({"client": cost, "rx": len(client._rx), "results": results[1:],
-                      "no_memory": error, "recovered": seen.get("len") == CAP and seen.get("ok")}))
+                      "no_memory": error, "recovered": recovered,
+                      "oversize": {"reported": reported, "after": after,
+                                   "puback": puback.hex(), "next": seen.get("len"),
+                                   "next_ok": seen.get("ok"), "last_error": client.last_error}}))
 
 
 asyncio.run(main())

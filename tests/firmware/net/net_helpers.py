@@ -1,5 +1,6 @@
-"""Helpers for the firmware networking tests: MicroPython drivers, a paho
-subscriber that records what reached the broker, TLS test certificates."""
+"""Helpers for the firmware networking tests: MicroPython drivers, a fake
+broker for exact bytes, a paho subscriber that records what reached the
+broker, TLS test certificates."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime
 import ipaddress
 import json
 import queue
+import socket
 import subprocess
 import threading
 import time
@@ -98,6 +100,84 @@ class MpyProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+class Conn:
+    """One connection a FakeBroker accepted: whole packets in, raw bytes out."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        sock.settimeout(10)
+
+    def _exact(self, n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise EOFError("client closed the connection")
+            buf += chunk
+        return buf
+
+    def packet(self, timeout: float = 10) -> bytes:
+        """One whole packet as raw bytes (fixed header included)."""
+        self.sock.settimeout(timeout)
+        first = self._exact(1)
+        raw = first
+        n, shift = 0, 0
+        while True:
+            b = self._exact(1)
+            raw += b
+            n |= (b[0] & 0x7F) << shift
+            shift += 7
+            if not b[0] & 0x80:
+                break
+        return raw + self._exact(n)
+
+    def expect_closed(self, timeout: float = 10) -> None:
+        self.sock.settimeout(timeout)
+        while True:
+            try:
+                data = self.sock.recv(4096)
+            except ConnectionResetError:
+                return
+            if not data:
+                return
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class FakeBroker:
+    """A listening socket the test drives by hand, for exact bytes."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+
+    def accept(self, timeout: float = 10) -> Conn:
+        self.sock.settimeout(timeout)
+        s, _ = self.sock.accept()
+        return Conn(s)
+
+    def session(self, expected_connect: bytes | None = None) -> Conn:
+        """Accept a connection, check its CONNECT, accept the session."""
+        c = self.accept()
+        pkt = c.packet()
+        if expected_connect is not None:
+            assert pkt == expected_connect
+        else:
+            assert pkt[0] == 0x10
+        c.send(b"\x20\x02\x00\x00")
+        return c
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class Subscriber:

@@ -3,7 +3,10 @@
 #   argv[1]: path of a JSON file {"dir", "counter", "host", "port", "device", "scans",
 #            "interval_ms", "capacity", "segment_records", "keepalive",
 #            "cafile", "server_hostname", "exit_when_drained", "fleet_ack_ms",
-#            "stop_scanning_at"}
+#            "stop_scanning_at", "control"}
+# With "control" (a directory): the resident control link (control/link.py,
+# with an empty ControlState there) takes the control topics, as on a gate,
+# and its state keys (12: last control error) go into the retained state.
 # A record leaves the outbox only on the fleet's ack (the test's paho fleet,
 # net_helpers.Fleet); every taken ack is an "acked" event.
 # Scan k is recorded as time = T0 + k, pass hash = b"SCAN" + k (4 bytes BE)
@@ -60,10 +63,12 @@ async def scanner(cfg, r, ob):
     emit(ev="scanned", next_seq=ob.next_seq)
 
 
-async def status(every_ms, r, ob, client):
+async def status(every_ms, r, ob, client, link):
     while True:
         emit(ev="status", acked=ob.acked, depth=ob.depth, batches=r.batches,
-             resends=r.resends, connects=client.connects, connected=client.connected)
+             resends=r.resends, connects=client.connects, connected=client.connected,
+             failures=client.failures,
+             control_error=link.last_error if link else None)
         await asyncio.sleep_ms(every_ms)
 
 
@@ -83,9 +88,25 @@ async def main():
                         will=rep.last_will(dev), ssl=ssl,
                         server_hostname=cfg.get("server_hostname"),
                         backoff_min_ms=100, backoff_max_ms=1000)
-    r = rep.Reporter(client, ob, dev, state_provider=lambda: {2: "test-fw"},
+    link = None
+    if cfg.get("control"):
+        from control.link import ControlLink
+        from control.state import ControlState
+
+        link = ControlLink(ControlState(cfg["control"], dev), log=lambda line: emit(
+            ev="log", line=line))
+
+    def state_fields():
+        d = {2: "test-fw"}
+        if link:
+            d.update(link.state_fields())
+        return d
+
+    r = rep.Reporter(client, ob, dev, state_provider=state_fields,
                      now=lambda: T0 + 10**6, fleet_ack_ms=cfg.get("fleet_ack_ms", 15000))
     client.connect_cb = r.on_connect
+    if link:
+        link.attach(client, r)  # as main.py: the link first, then the reporter in front
     r.route(client)
     on_ack = r.on_ack
 
@@ -98,7 +119,7 @@ async def main():
     r.on_ack = traced_ack
     client.start()
     if cfg.get("status_ms"):
-        asyncio.create_task(status(cfg["status_ms"], r, ob, client))
+        asyncio.create_task(status(cfg["status_ms"], r, ob, client, link))
     asyncio.create_task(r.run())
     await scanner(cfg, r, ob)
     while ob.depth:

@@ -2,7 +2,8 @@
 live heap after gc.collect() is deterministic): no buffer of the 4 KiB cap's
 size stays allocated; a large PUBLISH costs one buffer of its payload's exact
 size while it is delivered, and nothing once the callee dropped it; when the
-heap has no hole for it, a clear error instead of a crash."""
+heap has no hole for it, a clear error instead of a crash; a PUBLISH over
+the cap (bigger than the whole heap) is dropped without allocating it."""
 
 import json
 
@@ -22,6 +23,8 @@ def test_receive_buffers_are_sized_by_the_packet_not_the_cap():
     # a whole client (tx buffer, slots, queues, events) is smaller than the
     # receive buffer it used to keep for the cap alone
     assert out["client"] < OLD_RX_BUFFER, out
+    # the oversize callback took no room (4,320 B before it, 4,256 after)
+    assert out["client"] <= 4320, out
     for res in out["results"]:
         size = res["payload"]
         assert res["ok"] and res["delivered"] == size, res
@@ -32,6 +35,18 @@ def test_receive_buffers_are_sized_by_the_packet_not_the_cap():
     # no hole for a cap-size payload: a clear error, then a working session
     assert out["no_memory"] == "no memory for a PUBLISH of %d bytes" % MAX_PACKET
     assert out["recovered"] is True
+    # over the cap and bigger than the whole heap (6 MiB, heap 4 MB): read
+    # through the receive buffer and dropped, PUBACKed, reported; while it
+    # is reported the heap holds no more than for a 64-byte delivery
+    over = out["oversize"]
+    topic = "gg/v1/dev/gg-a1b2c3d4e5f6/config"
+    [(got_topic, size, retained, at_report)] = over["reported"]
+    assert (got_topic, size, retained) == (topic, 2 + len(topic) + 2 + 6 * 1024 * 1024, True)
+    assert at_report < 1536, over
+    assert over["after"] <= 256, over  # the client's last_error line, nothing of the packet
+    assert over["puback"] == "40020b0c"
+    assert over["last_error"] == f"PUBLISH of {size} bytes over {MAX_PACKET} dropped: {topic}"
+    assert over["next"] == 5 and over["next_ok"] is True  # the next PUBLISH parsed whole
 
 
 WRITES = r"""

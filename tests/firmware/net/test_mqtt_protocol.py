@@ -1,5 +1,5 @@
 """Byte-exact MQTT 3.1.1 tests of the firmware client (real MicroPython)
-against a fake broker written here: exact CONNECT / SUBSCRIBE / PUBLISH /
+against a fake broker (net_helpers.FakeBroker): exact CONNECT / SUBSCRIBE / PUBLISH /
 PINGREQ bytes, retransmission with DUP, the QoS 0 overflow rule, and
 malformed packets from the broker (disconnect + reconnect, never a crash)."""
 
@@ -10,84 +10,10 @@ import time
 
 import pytest
 
-from net_helpers import MpyProcess
+from net_helpers import Conn, FakeBroker, MpyProcess
 
 WILL_TOPIC = "gg/v1/dev/gate-7/state"
 WILL_MSG = bytes.fromhex("a1666f6e6c696e65f4")  # CBOR {"online": false}
-
-
-class Conn:
-    def __init__(self, sock: socket.socket):
-        self.sock = sock
-        sock.settimeout(10)
-
-    def _exact(self, n: int) -> bytes:
-        buf = b""
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            if not chunk:
-                raise EOFError("client closed the connection")
-            buf += chunk
-        return buf
-
-    def packet(self, timeout: float = 10) -> bytes:
-        """One whole packet as raw bytes (fixed header included)."""
-        self.sock.settimeout(timeout)
-        first = self._exact(1)
-        raw = first
-        n, shift = 0, 0
-        while True:
-            b = self._exact(1)
-            raw += b
-            n |= (b[0] & 0x7F) << shift
-            shift += 7
-            if not b[0] & 0x80:
-                break
-        return raw + self._exact(n)
-
-    def expect_closed(self, timeout: float = 10) -> None:
-        self.sock.settimeout(timeout)
-        while True:
-            try:
-                data = self.sock.recv(4096)
-            except ConnectionResetError:
-                return
-            if not data:
-                return
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-class FakeBroker:
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.port = self.sock.getsockname()[1]
-
-    def accept(self, timeout: float = 10) -> Conn:
-        self.sock.settimeout(timeout)
-        s, _ = self.sock.accept()
-        return Conn(s)
-
-    def session(self, expected_connect: bytes | None = None) -> Conn:
-        """Accept a connection, check its CONNECT, accept the session."""
-        c = self.accept()
-        pkt = c.packet()
-        if expected_connect is not None:
-            assert pkt == expected_connect
-        else:
-            assert pkt[0] == 0x10
-        c.send(b"\x20\x02\x00\x00")
-        return c
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def s(text: str) -> bytes:
@@ -220,7 +146,7 @@ def test_qos0_queue_overflow_drops_oldest(broker, tmp_path):
 
 MALFORMED = [
     ("remaining length of 5 bytes", b"\x30\xff\xff\xff\xff\x7f"),
-    ("oversized packet", b"\x30\xa0\x8d\x06" + b"\x00" * 64),
+    ("oversized SUBACK", b"\x90\xa0\x8d\x06" + b"\x00" * 64),
     ("reserved packet type", b"\xf0\x00"),
     ("CONNACK inside a session", b"\x20\x02\x00\x00"),
     ("topic longer than packet", b"\x30\x04\x00\x10ab"),
@@ -336,18 +262,23 @@ def test_publish_larger_than_receive_buffer_up_to_the_cap(broker, tmp_path):
         expect_message(drv, "t/x", b"ok")
         assert c.packet() == b"\x40\x02\x00\x08"
         stats = stats_of(drv)
-        assert stats["connects"] == 1 and stats["last_error"] == ""
-        # One byte over the cap: refused before anything is read or
-        # allocated, the connection is dropped and re-opened.
-        c.send(publish(CFG_TOPIC, pattern(CAP - 2 - len(CFG_TOPIC) + 1, 4)))
-        c.expect_closed()
-        c.close()
-        c = broker.session()
-        assert drv.wait_for("connected")["n"] == 2
-        assert "packet of 4353 bytes exceeds 4352" in stats_of(drv)["last_error"]
+        assert stats["connects"] == 1 and stats["last_error"] == "" and stats["oversize"] == 0
+        assert not [e for e in drv.all_events if e.get("ev") == "oversize"]
         c.close()
     finally:
         drv.kill()
+
+
+def send_in_pieces(c: Conn, stream: bytes) -> None:
+    """Cut at uneven offsets (inside fixed headers, topics, packet ids and
+    payloads), each piece its own TCP segment: many reads on the client."""
+    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    i, step = 0, 1
+    while i < len(stream):
+        c.send(stream[i:i + step])
+        i += step
+        step = step * 7 % 613 + 1
+        time.sleep(0.002)
 
 
 def test_large_publishes_split_across_reads_and_interleaved_with_pubacks(broker, tmp_path):
@@ -364,15 +295,7 @@ def test_large_publishes_split_across_reads_and_interleaved_with_pubacks(broker,
                   + publish("gg/v1/fleet/trust", big[1], pid=0x0A02, retain=True)
                   + b"\xd0\x00" + b"\x40\x02\x00\x02"
                   + publish("t/small", b"s") + publish(CFG_TOPIC, big[2]))
-        # Cut at uneven offsets (inside fixed headers, topics, packet ids and
-        # payloads), each piece its own TCP segment.
-        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        i, step = 0, 1
-        while i < len(stream):
-            c.send(stream[i:i + step])
-            i += step
-            step = step * 7 % 613 + 1
-            time.sleep(0.002)
+        send_in_pieces(c, stream)
         assert c.packet() == b"\x40\x02\x0a\x01"
         assert c.packet() == b"\x40\x02\x0a\x02"
         drv.wait_for("message", topic=CFG_TOPIC, payload=big[2].hex())
@@ -410,12 +333,32 @@ LARGE_MALFORMED = [
 ]
 
 
+# over the cap: still ProtocolError, never dropped in place
+OVERSIZE_MALFORMED = [
+    ("remaining length of 5 bytes", b"\x30\xff\xff\xff\xff\x7f" + b"x" * 64,
+     "longer than 4 bytes"),
+    ("QoS 2 over the cap", packet(0x34, s("t") + b"\x00\x01" + b"x" * 5000), "QoS 2"),
+    ("packet id 0 over the cap", packet(0x32, s("t") + b"\x00\x00" + b"x" * 5000),
+     "packet id 0"),
+    ("topic longer than the packet over the cap", packet(0x30, b"\xff\xff" + b"x" * 5000),
+     "topic length 65535 of 5002"),
+    ("empty topic over the cap", packet(0x30, b"\x00\x00" + b"x" * 5000), "topic length 0"),
+    ("topic not UTF-8 over the cap", packet(0x30, b"\x00\x02\xff\xfe" + b"x" * 5000), "UTF-8"),
+    ("SUBACK over the cap", packet(0x90, b"\x00\x01" + b"\x00" * 5000),
+     "packet 0x90 of 5002 bytes exceeds 256"),
+    ("over the cap, truncated then EOF", publish("t", b"x" * 9000)[:6000], "closed by broker"),
+]
+
+
 def test_malformed_large_packets_disconnect_and_reconnect(broker, tmp_path):
+    # over the cap too: only a well-formed PUBLISH is dropped in place, a
+    # broken one still ends the session
     drv = driver(tmp_path, broker.port)
     try:
         c = broker.session()
         drv.wait_for("connected")
-        for n, (name, data, error) in enumerate(LARGE_MALFORMED, start=2):
+        cases = LARGE_MALFORMED + OVERSIZE_MALFORMED
+        for n, (name, data, error) in enumerate(cases, start=2):
             c.send(data)
             if name.endswith("EOF"):
                 c.sock.shutdown(socket.SHUT_WR)
@@ -424,12 +367,77 @@ def test_malformed_large_packets_disconnect_and_reconnect(broker, tmp_path):
             c = broker.session()
             assert drv.wait_for("connected")["n"] == n, name
             assert error in stats_of(drv)["last_error"], name
-        # Nothing was delivered from any of them, and the session still works.
-        assert not [e for e in drv.all_events if e.get("ev") == "message"]
+        # Nothing was delivered or dropped from any of them, and the session
+        # still works.
+        assert not [e for e in drv.all_events if e.get("ev") in ("message", "oversize")]
+        assert stats_of(drv)["oversize"] == 0
         body = pattern(4000, 8)
         c.send(publish(CFG_TOPIC, body, pid=3))
         expect_message(drv, CFG_TOPIC, body)
         assert c.packet() == b"\x40\x02\x00\x03"
+        c.close()
+    finally:
+        drv.kill()
+
+
+# -- PUBLISH packets over the cap: dropped, the session stays ------------------
+
+CMD_TOPIC = "gg/v1/dev/gate-7/cmd"
+
+
+def test_publish_over_the_cap_is_dropped_and_the_session_stays(broker, tmp_path):
+    # A retained control message over the cap comes at every connect: it
+    # used to close the connection each time, so nothing else
+    # (the fleet's scan acks) got through. Now it is read through the small
+    # receive buffer, dropped, PUBACKed if QoS 1 and reported; the packets
+    # after it are parsed as usual.
+    drv = driver(tmp_path, broker.port, ack_timeout_ms=60000)
+    try:
+        c = broker.session()
+        drv.wait_for("connected")
+        drv.send(op="pub", topic="up/1", payload="01", qos=1)
+        assert c.packet() == pkt(0x32, s("up/1") + b"\x00\x01\x01")
+        one_over = pattern(CAP - 2 - len(CFG_TOPIC) + 1, 4)  # remaining length 4353
+        big = pattern(20000, 5)                 # a 3-byte remaining length
+        long_topic = "gg/" + "t" * 300          # over the cap, topic too long to keep
+        at_cap = pattern(CAP - 2 - len(CFG_TOPIC), 7)
+        stream = (publish(CFG_TOPIC, one_over, retain=True)          # QoS 0: no PUBACK
+                  + publish(CFG_TOPIC, big, pid=0x0B01, retain=True)
+                  + b"\x40\x02\x00\x01"                            # our publish's PUBACK
+                  + publish(long_topic, pattern(6000, 6), pid=0x0B02)
+                  + publish(CMD_TOPIC, b"small", pid=0x0B03)
+                  + publish(CFG_TOPIC, at_cap))
+        send_in_pieces(c, stream)
+        # exact PUBACKs, in order, for the QoS 1 ones only (the dropped ones too:
+        # the broker must not send them again on this session)
+        assert c.packet() == b"\x40\x02\x0b\x01"
+        assert c.packet() == b"\x40\x02\x0b\x02"
+        assert c.packet() == b"\x40\x02\x0b\x03"
+        drv.wait_for("message", topic=CFG_TOPIC)
+        seen = [(e["ev"], e["topic"], e.get("size"), e.get("payload"), e["retained"])
+                for e in drv.all_events if e["ev"] in ("message", "oversize")]
+        assert seen == [
+            ("oversize", CFG_TOPIC, 2 + len(CFG_TOPIC) + len(one_over), None, True),
+            ("oversize", CFG_TOPIC, 2 + len(CFG_TOPIC) + 2 + len(big), None, True),
+            ("oversize", None, 2 + len(long_topic) + 2 + 6000, None, False),
+            ("message", CMD_TOPIC, None, b"small".hex(), False),
+            ("message", CFG_TOPIC, None, at_cap.hex(), False)]
+        assert seen[0][2] == CAP + 1
+        # the PUBACK between them reached the client (acked events come from
+        # waiter tasks: their place among the messages is not fixed)
+        deadline = time.monotonic() + 10
+        while not [e for e in drv.all_events if e["ev"] == "acked" and e["pid"] == 1]:
+            assert time.monotonic() < deadline, drv.all_events[-5:]
+            time.sleep(0.05)
+        stats = stats_of(drv)
+        assert stats["connects"] == 1 and stats["connected"] is True
+        assert stats["oversize"] == 3 and stats["free_slots"] == 4
+        assert "dropped" in stats["last_error"]
+        # the same session still sends and receives
+        drv.send(op="pub", topic="up/2", payload="02", qos=1)
+        assert c.packet() == pkt(0x32, s("up/2") + b"\x00\x02\x02")
+        c.send(b"\x40\x02\x00\x02")
+        assert drv.wait_for("acked")["pid"] == 2
         c.close()
     finally:
         drv.kill()

@@ -7,6 +7,9 @@
 #   loads fail (MemoryError, as from a fragmented heap), the third gets a
 #   stand-in service: the messages that came meanwhile must reach it,
 #   newest config only, commands in order (at most 4 kept).
+#   oversize: messages over the MQTT packet cap (client.oversize_cb) on
+#   control topics, the ack topic and an unknown (None) topic: what state
+#   key 12 says after each, the replies and state publishes, the loads.
 # Prints one JSON line: what was loaded, reported and logged.
 import sys
 import json
@@ -102,7 +105,44 @@ async def retry():
                       "logs": logs, "waiting_after": link._waiting}))
 
 
-if mode == "retry":
+class RecordingClient(FakeClient):
+    def __init__(self):
+        self.subs = []
+        self.pubs = []
+
+    def publish(self, topic, payload, qos=0, retain=False):
+        self.pubs.append([topic, bytes(payload).hex(), qos, retain])
+        return len(self.pubs)
+
+
+class FakeReporter:
+    states = 0
+
+    def publish_state(self):
+        self.states += 1
+
+
+def oversize():
+    state = ControlState(root, device_id, site_id)
+    link = ControlLink(state, failing_load, 1000, logs.append)
+    client = RecordingClient()
+    reporter = FakeReporter()
+    link.attach(client, reporter)
+    cb = client.oversize_cb
+    dev = "gg/v1/dev/%s/" % device_id
+    steps = []
+    for topic, size in ((dev + "config", 5000), (dev + "ack", 4400), (None, 70000),
+                        ("gg/v1/fleet/trust", 4353), (dev + "cmd", 9000), (dev + "blob", 6000),
+                        ("gg/v1/dev/gg-ffffffffffff/config", 5000)):
+        cb(topic, size, topic is not None and topic.endswith("config"))
+        steps.append([topic, link.state_fields()[12], reporter.states, len(client.pubs)])
+    print(json.dumps({"steps": steps, "pubs": client.pubs, "loads": len(loads),
+                      "logs": logs, "svc": link.svc is not None}))
+
+
+if mode == "oversize":
+    oversize()
+elif mode == "retry":
     asyncio.run(retry())
 else:
     route()
