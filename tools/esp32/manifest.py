@@ -29,7 +29,7 @@ PACKAGES = {
     "hal": ["__init__.py", "clock.py", "esp32.py"],
     "net": ["__init__.py", "client.py", "mqtt.py", "reporter.py", "topics.py"],
     "scanner": ["__init__.py", "framer.py", "gm65.py", "link.py", "reader.py", "setup.py"],
-    "setup": ["__init__.py", "bundle.py", "commands.py", "frame.py", "identity.py",
+    "setup": ["__init__.py", "bundle.py", "commands.py", "frame.py", "identity.py", "release.py",
               "service.py", "start.py", "watch.py"],
     "store": ["__init__.py", "outbox.py", "revocation.py"],
     "verify": ["__init__.py", "claims.py", "cose.py", "qr.py", "reasons.py", "trust.py",
