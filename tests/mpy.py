@@ -19,10 +19,21 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 FIRMWARE = REPO / "firmware"
-SHARED = REPO.parent / "shared"
+# ../shared beside the repo (the team's machines; GREENGATE_SHARED elsewhere)
+SHARED = Path(os.environ.get("GREENGATE_SHARED") or REPO.parent / "shared")
 TESTDATA = SHARED / "testdata"
 
 MICROPYTHON = shutil.which("micropython") or "micropython"
+
+
+def use_micropython(exe: str) -> None:
+    """Run the firmware under `exe` instead (pytest --mpy32: the 32-bit
+    build): here, and for every lookup of `micropython` in this process and
+    its children (PATH first, MICROPYTHON)."""
+    global MICROPYTHON
+    MICROPYTHON = exe
+    os.environ["MICROPYTHON"] = exe
+    os.environ["PATH"] = str(Path(exe).parent) + os.pathsep + os.environ.get("PATH", "")
 
 
 _scripts: Path | None = None
