@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from mpy import FIRMWARE, REPO, SHARED
+from mpy import FIRMWARE, SHARED
 
 BUILD_SCRIPT = SHARED / "tools" / "build-micropython-m32"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "greengate"
@@ -70,15 +70,15 @@ def interpreter() -> Path:
     return _build(CACHE / f"micropython-m32-{_digest(src)}", None, "micropython")
 
 
-def frozen_interpreter(manifest: Path) -> Path:
+def frozen_interpreter(manifest: Path, firmware: Path = FIRMWARE) -> Path:
     """A 32-bit interpreter with `manifest` frozen in, cached by the sources'
-    hash and every file under firmware/ and the manifest's directory."""
+    hash and every file under `firmware` and the manifest's directory."""
     src = _sources()
-    files = sorted(p for d in (FIRMWARE, manifest.parent) for p in d.rglob("*")
-                   if p.is_file() and "__pycache__" not in p.parts and "build" not in p.parts)
     h = hashlib.sha256(_digest(src).encode())
-    for p in files:
-        h.update(p.relative_to(REPO).as_posix().encode() + b"\0" + p.read_bytes())
+    for d in (firmware, manifest.parent):
+        for p in sorted(d.rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts and "build" not in p.parts:
+                h.update(p.relative_to(d).as_posix().encode() + b"\0" + p.read_bytes())
     return _build(CACHE / f"micropython-m32-frozen-{h.hexdigest()[:16]}", manifest, "micropython-frozen")
 
 
