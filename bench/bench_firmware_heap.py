@@ -416,7 +416,7 @@ def steady(build: Build, heap_kb: int = 1024, scans: int = 200) -> dict:
             "max_after_scan": max(dec) if dec else None,
             "steady": max(before) if before else None,  # scans before any control message
             "after_control": max(ctl) if ctl else None,
-            "decisions": r["decisions"],
+            "decisions": r["decisions"], "series": [(m["after"][0], m["alloc"]) for m in mem],
             "stderr_tail": r["stderr"][-2000:] if not r["ok"] else ""}
 
 
@@ -714,6 +714,8 @@ def main() -> None:
                   f" ok={s['ok']} {s['error'] or ''}")
             for k in ("boot", "after_first_scan", "steady", "after_all_scans", "max_after_scan", "after_control"):
                 print(f"  {k:18s} {s[k] if s[k] is None else format(s[k], ',')}")
+            print("  every reading (b=boot d=decision c=control message k=command): " + " ".join(
+                f"{k}{v - s['boot']:+d}" for k, v in s["series"]))
             if args.mode == "frozen32":
                 ok = lambda v, t: "met" if v is not None and v <= t else "NOT met"  # noqa: E731
                 print(f"  targets (docs/memory.md): steady (max before the first control message)"

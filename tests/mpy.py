@@ -36,6 +36,23 @@ def use_micropython(exe: str) -> None:
     os.environ["PATH"] = str(Path(exe).parent) + os.pathsep + os.environ.get("PATH", "")
 
 
+# py/persistentcode.h MP_NATIVE_ARCH_* -> mpy-cross -march
+_MARCH = {1: "x86", 2: "x64", 9: "xtensa", 10: "xtensawin"}
+
+
+def native_march() -> str | None:
+    """mpy-cross -march for native/viper code the selected interpreter loads
+    (x64 for the PyPI build, x86 for the 32-bit one); None if it has none."""
+    r = subprocess.run([MICROPYTHON, script_file("import sys\nprint(sys.implementation._mpy >> 10)\n")],
+                       capture_output=True, text=True, check=True)
+    arch = int(r.stdout.split()[-1])
+    if arch in _MARCH:
+        return _MARCH[arch]
+    import platform
+
+    return {"aarch64": "arm64"}.get(platform.machine())
+
+
 _scripts: Path | None = None
 
 
