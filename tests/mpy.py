@@ -21,7 +21,9 @@ from greengate.paths import tool
 
 REPO = Path(__file__).resolve().parent.parent
 FIRMWARE = REPO / "firmware"
-SHARED = REPO.parent / "shared"
+# ../shared beside the repo (the team's machines; GREENGATE_SHARED elsewhere):
+# only the optional 32-bit build reads it (tests/mpy32.py)
+SHARED = Path(os.environ.get("GREENGATE_SHARED") or REPO.parent / "shared")
 # External test vectors, copied into the project (tests/vectors/README.md):
 # the suite must run on a clone with nothing beside it.
 TESTDATA = REPO / "tests" / "vectors"
@@ -29,6 +31,33 @@ TESTDATA = REPO / "tests" / "vectors"
 # The venv's own tools (beside sys.executable), then PATH: greengate.paths.tool.
 MICROPYTHON = tool("micropython")
 MPY_CROSS = tool("mpy-cross")
+
+
+def use_micropython(exe: str) -> None:
+    """Run the firmware under `exe` instead (pytest --mpy32: the 32-bit
+    build): here, and for every lookup of `micropython` in this process and
+    its children (PATH first, MICROPYTHON)."""
+    global MICROPYTHON
+    MICROPYTHON = exe
+    os.environ["MICROPYTHON"] = exe
+    os.environ["PATH"] = str(Path(exe).parent) + os.pathsep + os.environ.get("PATH", "")
+
+
+# py/persistentcode.h MP_NATIVE_ARCH_* -> mpy-cross -march
+_MARCH = {1: "x86", 2: "x64", 9: "xtensa", 10: "xtensawin"}
+
+
+def native_march() -> str | None:
+    """mpy-cross -march for native/viper code the selected interpreter loads
+    (x64 for the PyPI build, x86 for the 32-bit one); None if it has none."""
+    r = subprocess.run([MICROPYTHON, script_file("import sys\nprint(sys.implementation._mpy >> 10)\n")],
+                       capture_output=True, text=True, check=True)
+    arch = int(r.stdout.split()[-1])
+    if arch in _MARCH:
+        return _MARCH[arch]
+    import platform
+
+    return {"aarch64": "arm64"}.get(platform.machine())
 
 
 _scripts: Path | None = None

@@ -8,7 +8,8 @@ loads(data, max_depth=16, max_items=4096, max_bytes=65536) -> object
     data: bytes / bytearray / memoryview holding exactly ONE item.
     Every failure raises errors.CBORError (reason CBOR) with a detail string.
     - Limits: input length <= max_bytes; nesting of arrays, maps and tags
-      <= max_depth (checked before descending: no deep recursion); total
+      <= max_depth (checked before descending: no deep recursion); max_depth
+      may only lower the stack bound of 16 (ValueError above it); total
       decoded items (every data item, string chunks included) <= max_items.
     - Declared lengths of strings, arrays and maps are checked against the
       remaining input BEFORE anything is allocated.
@@ -39,7 +40,11 @@ dumps(obj) -> bytes
     value (NaN as 0xf97e00), ints beyond 64 bits as bignums (tags 2/3).
     Types: int, bool, None, bytes/bytearray/memoryview, str, list/tuple, dict,
     float, Tag, Simple, UNDEFINED. Anything else, duplicate encoded map keys
-    or nesting deeper than 64 raises errors.CBORError.
+    or nesting deeper than 16 raises errors.CBORError.
+
+Both recurse once per nesting level: 16 levels keep the C stack of an
+ESP32's 16 KB MicroPython task safe (~210-240 B a level on a 32-bit build,
+docs/cbor-profile.md "Stack"); no GreenGate message nests deeper than 7.
 """
 import struct
 import sys
@@ -50,7 +55,7 @@ import errors
 
 _MPY = sys.implementation.name == "micropython"
 _BIGNUM_MAX = const(64)  # bytes of a tag 2/3 bignum we turn into an int
-_ENC_DEPTH = const(64)
+_DEPTH = const(16)  # nesting bound of both directions: C stack (see above)
 
 
 class Tag:
@@ -325,7 +330,9 @@ class _Reader:
         m[k] = v
 
 
-def loads(data, max_depth=16, max_items=4096, max_bytes=65536):
+def loads(data, max_depth=_DEPTH, max_items=4096, max_bytes=65536):
+    if max_depth > _DEPTH:
+        raise ValueError("max_depth above %d" % _DEPTH)
     if not isinstance(data, bytes):
         if not isinstance(data, (bytearray, memoryview)):
             raise _err("not bytes")
@@ -395,8 +402,8 @@ def _float(out, f):
 
 
 def _enc(out, obj, depth):
-    if depth > _ENC_DEPTH:
-        raise _err("encoder nesting deeper than %d" % _ENC_DEPTH)
+    if depth > _DEPTH:
+        raise _err("encoder nesting deeper than %d" % _DEPTH)
     t = type(obj)
     if obj is True:
         out.append(0xF5)

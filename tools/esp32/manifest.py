@@ -16,7 +16,7 @@ FIRMWARE = "../../firmware"
 # per package, the files to freeze; the unix port's own modules (hal/unix.py,
 # display/filedisp.py: pty, PNG file panels) stay out
 PACKAGES = {
-    "app": ["__init__.py", "codequeue.py", "config.py", "controlservice.py", "decisions.py",
+    "app": ["__init__.py", "boot.py", "codequeue.py", "config.py", "controlservice.py", "decisions.py",
             "gateparts.py", "netparts.py", "netservice.py", "pins.py", "policy.py",
             "provisioned.py", "scanner_service.py", "screen.py", "supervisor.py"],
     "codec": ["__init__.py", "base45.py", "cbor.py", "inflate.py"],

@@ -110,6 +110,11 @@ def unmodel(m):
         return cbor.Tag(m[1], unmodel(m[2]))
     if k == "simple":
         return cbor.Simple(m[1])
+    if k == "nested":  # m[1] lists around m[2], built without recursion
+        o = unmodel(m[2])
+        for _ in range(m[1]):
+            o = [o]
+        return o
     raise ValueError(k)
 
 
@@ -135,6 +140,34 @@ def do_cbor_deep(q):
     data = opener * n + b"\x00" + closer
     cbor.loads(data, max_bytes=len(data))
     return {"ok": True}
+
+
+def do_cbor_stack(q):
+    # C stack in use at the innermost level of n nested containers, relative
+    # to the caller (micropython.stack_use()): the innermost item is a float,
+    # and the codec's own float helper is wrapped to take the reading.
+    import micropython
+    n, kind = q["n"], q["kind"]
+    seen = []
+    if q["dir"] == "enc":
+        o = 1.5
+        for _ in range(n):
+            o = [o] if kind == "list" else ({1: o} if kind == "map" else cbor.Tag(6, o))
+        orig, name = cbor._float, "_float"
+        cbor._float = lambda out, f: seen.append(micropython.stack_use()) or orig(out, f)
+        call = lambda: cbor.dumps(o)
+    else:
+        head = {"list": b"\x81", "map": b"\xa1\x01", "tag": b"\xc6", "indef": b"\x9f"}[kind]
+        data = head * n + b"\xf9\x3e\x00" + (b"\xff" * n if kind == "indef" else b"")
+        orig, name = cbor._half, "_half"
+        cbor._half = lambda h: seen.append(micropython.stack_use()) or orig(h)
+        call = lambda: cbor.loads(data)
+    base = micropython.stack_use()
+    try:
+        call()
+    finally:
+        setattr(cbor, name, orig)
+    return {"ok": True, "stack": seen[0] - base, "bits": 64 if sys.maxsize > 2**32 else 32}
 
 
 def do_inflate(q):
@@ -228,7 +261,7 @@ def do_dcc(q):
 OPS = {
     "b45dec": do_b45dec, "b45enc": do_b45enc, "cbor": do_cbor,
     "dumps_model": do_dumps_model, "cbor_truncations": do_cbor_truncations,
-    "cbor_deep": do_cbor_deep, "inflate": do_inflate, "unwrap": do_unwrap,
+    "cbor_deep": do_cbor_deep, "cbor_stack": do_cbor_stack, "inflate": do_inflate, "unwrap": do_unwrap,
     "cose": do_cose, "chain": do_chain, "dcc": do_dcc,
 }
 

@@ -7,6 +7,7 @@ import random
 import struct
 
 import cbor2
+import pytest
 
 from mpy import TESTDATA
 
@@ -71,13 +72,18 @@ def test_deep_nesting_rejected_without_recursion_error(codec_run):
         {"op": "cbor", "hex": "a100" * 1000 + "00"},         # 1000 nested maps
         {"op": "cbor_deep", "n": 16},                        # the limit itself
         {"op": "cbor_deep", "n": 17},
-        {"op": "cbor", "hex": "81" * 40 + "00", "limits": {"max_depth": 40}},
+        {"op": "cbor", "hex": "81" * 4 + "00", "limits": {"max_depth": 4}},
+        {"op": "cbor", "hex": "81" * 5 + "00", "limits": {"max_depth": 4}},
+        # the bound of 16 is the C stack's (see test_nesting_fits_the_esp32_stack)
+        {"op": "cbor", "hex": "00", "limits": {"max_depth": 17}},
     ])
     for o in out[:4]:
         assert _err(o) == (False, "CBORError") and "nesting" in o["detail"], o
     assert out[4]["ok"]
     assert _err(out[5]) == (False, "CBORError")
     assert out[6]["ok"]
+    assert _err(out[7]) == (False, "CBORError") and "nesting" in out[7]["detail"]
+    assert _err(out[8]) == (False, "ValueError")
 
 
 HUGE = [
@@ -423,11 +429,44 @@ def test_dumps_deterministic_and_decodable(codec_run, model_of, raw_model):
         assert b["ok"] and b["dumps"] == o["hex"]
 
 
+def _nested(n):
+    # n lists around a null, built by the driver in a loop (a model nested n
+    # deep would recurse n times in the driver itself, not in the codec)
+    return ["nested", n, ["null"]]
+
+
+def test_dumps_nesting_bound(codec_run):
+    # 16 levels encode (and decode back), the 17th is the codec's error
+    ok, too_deep = codec_run([{"op": "dumps_model", "model": _nested(n)} for n in (16, 17)])
+    assert ok["ok"] and ok["hex"] == "81" * 16 + "f6"
+    assert _err(too_deep) == (False, "CBORError") and "nesting" in too_deep["detail"]
+    assert codec_run([{"op": "cbor", "hex": ok["hex"]}])[0]["ok"]
+
+
+# C stack the codec may use below its caller at its nesting bound. An ESP32's
+# MicroPython task has 16 KB (less the port's 1 KB margin) for everything:
+# asyncio, the services, the caller. Measured on the 32-bit build: ~210 B a
+# level encoding, ~240 B decoding, ~4.6 KB at 16 levels; the 64-bit build's
+# frames hold 8-byte words (~1.4x). docs/cbor-profile.md "Stack".
+STACK_BUDGET = {32: 6144, 64: 9216}
+
+
+@pytest.mark.parametrize("direction", ["enc", "dec"])
+def test_nesting_fits_the_esp32_stack(codec_run, direction):
+    kinds = ["list", "map", "tag"] + (["indef"] if direction == "dec" else [])
+    out = codec_run([{"op": "cbor_stack", "dir": direction, "n": n, "kind": k}
+                     for k in kinds for n in (1, 16)])
+    for i, k in enumerate(kinds):
+        one, full = out[2 * i], out[2 * i + 1]
+        assert one["ok"] and full["ok"], (one, full)
+        assert full["stack"] <= STACK_BUDGET[full["bits"]], (k, full)
+        # each level costs something: the reading is real
+        assert full["stack"] - one["stack"] >= 15 * 64, (k, one, full)
+
+
 def test_dumps_rejects_unencodable(codec_run):
     # A 70-level nested list exceeds the encoder's depth bound (cycle guard).
-    deep = ["null"]
-    for _ in range(70):
-        deep = ["list", [deep]]
+    deep = _nested(70)
     bad = [deep, ["tag", 2**64, ["null"]], ["tag", -1, ["null"]], ["simple", 24], ["simple", 256],
            ["simple", 21]]
     out = codec_run([{"op": "dumps_model", "model": m} for m in bad])

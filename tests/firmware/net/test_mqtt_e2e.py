@@ -158,6 +158,7 @@ def test_outages_while_draining_lose_nothing(mosquitto_broker, tmp_path):
         sub.close()
 
 
+@pytest.mark.needs_ssl
 def test_tls_with_generated_ca(tmp_path):
     certs = make_certs(tmp_path / "certs")
     tls_port = free_port()
