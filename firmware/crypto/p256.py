@@ -44,8 +44,11 @@ B = const(0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B)
 GX = const(0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296)
 GY = const(0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
 
-G_WINDOW = const(8)  # NAF width for G: table of 64 odd multiples (4,096 bytes)
-Q_WINDOW = const(5)  # NAF width for Q: 8 odd multiples per key
+G_WINDOW = const(8)  # NAF width for G: 64 odd multiples per comb position
+KEY_WINDOW = const(5)  # NAF width for a prepared key: 8 per position
+Q_WINDOW = const(5)  # NAF width for a one-shot verify's key: 8 odd multiples
+_POSITIONS = const(4)  # comb positions: tables hold 2^(64j) * point, j = 0..3
+_SPACING = const(64)
 _BYTES = (bytes, bytearray, memoryview)
 _INF = (1, 1, 0)  # Jacobian point at infinity (Z = 0)
 
@@ -141,16 +144,57 @@ def odd_multiples(pt, count):
     return out
 
 
+# --- Tables of affine points (x || y, 64 bytes each) ------------------------
+def _affine_table(points):
+    """Jacobian points (none at infinity) as affine x || y bytes, with one
+    inversion for all (Montgomery's trick), or None if one is at infinity."""
+    prefix = []
+    acc = 1
+    for _, _, z in points:
+        if not z:
+            return None
+        acc = acc * z % P
+        prefix.append(acc)
+    inv = pow(acc, P - 2, P)
+    if inv * acc % P != 1:  # never trust pow blindly (see the module doc)
+        return None
+    out = bytearray(64 * len(points))
+    for i in range(len(points) - 1, -1, -1):
+        x, y, z = points[i]
+        zi = inv * prefix[i - 1] % P if i else inv
+        inv = inv * z % P
+        zi2 = zi * zi % P
+        out[64 * i:64 * i + 32] = (x * zi2 % P).to_bytes(32, "big")
+        out[64 * i + 32:64 * i + 64] = (y * zi2 * zi % P).to_bytes(32, "big")
+    return out
+
+
+def comb_table(x, y, window):
+    """Odd multiples 1, 3, ..., 2^(window-1) - 1 of 2^(64j) * (x, y) for
+    positions j = 0..3, affine; entry j * 2^(window-2) + i = (2i + 1) * 2^(64j) * pt."""
+    pts = []
+    pt = (x, y, 1)
+    for j in range(_POSITIONS):
+        if j:
+            for _ in range(_SPACING):
+                pt = _double(pt)
+        pts += odd_multiples(pt, 1 << (window - 2))
+    return _affine_table(pts)
+
+
+def build_table():
+    """G's comb table (G_WINDOW): bench/gen_p256_base.py stores it in flash."""
+    return comb_table(GX, GY, G_WINDOW)
+
+
 # --- Keys -------------------------------------------------------------------
 class PreparedKey:
-    """A checked public key and its odd multiples 1Q, 3Q, ..., 15Q."""
+    """A checked public key and its comb table (KEY_WINDOW, affine bytes)."""
 
-    __slots__ = ("x", "y", "table")
+    __slots__ = ("table",)
 
-    def __init__(self, x, y):
-        self.x = x
-        self.y = y
-        self.table = odd_multiples((x, y, 1), 1 << (Q_WINDOW - 2))
+    def __init__(self, table):
+        self.table = table
 
 
 def decode_point(data):
@@ -178,7 +222,10 @@ def decode_point(data):
 def prepare(public_key):
     """A PreparedKey, or None for anything that is not a valid P-256 point."""
     xy = decode_point(public_key)
-    return PreparedKey(xy[0], xy[1]) if xy else None
+    if not xy:
+        return None
+    table = comb_table(xy[0], xy[1], KEY_WINDOW)
+    return PreparedKey(table) if table else None
 
 
 # --- Verification -----------------------------------------------------------
@@ -189,8 +236,45 @@ def _inverse_mod_n(s):
     return w if w * s % N == 1 else 0
 
 
-def _straus(u1, u2, table):
-    """u1*G + u2*Q (Jacobian); table = odd multiples of Q."""
+def _add_entry(acc, table, d, per):
+    """acc + d * T for a signed odd NAF digit byte d (>= 128: negative);
+    `per` entries per position, entry base index `per` * position."""
+    if d < 128:
+        j = (per + (d >> 1)) << 6
+        return _add_affine(acc, int.from_bytes(table[j:j + 32], "big"),
+                           int.from_bytes(table[j + 32:j + 64], "big"))
+    j = (per + ((256 - d) >> 1)) << 6
+    return _add_affine(acc, int.from_bytes(table[j:j + 32], "big"),
+                       P - int.from_bytes(table[j + 32:j + 64], "big"))
+
+
+def _comb(u1, u2, key_table):
+    """u1*G + u2*Q (Jacobian) with both comb tables: 64 doublings."""
+    from crypto._p256_base import TABLE
+
+    g_digits, _ = naf(u1, G_WINDOW)
+    q_digits, _ = naf(u2, KEY_WINDOW)
+    g_per = 1 << (G_WINDOW - 2)
+    q_per = 1 << (KEY_WINDOW - 2)
+    acc = _INF
+    for t in range(_SPACING, -1, -1):
+        acc = _double(acc)
+        # digit i = 64j + t weighs 2^t * (2^(64j) * point); t = 64 only for
+        # the top position (the NAF's digit 256)
+        for j in range(_POSITIONS - 1 if t == _SPACING else 0, _POSITIONS):
+            i = _SPACING * j + t
+            d = q_digits[i]
+            if d:
+                acc = _add_entry(acc, key_table, d, q_per * j)
+            d = g_digits[i]
+            if d:
+                acc = _add_entry(acc, TABLE, d, g_per * j)
+    return acc
+
+
+def _straus(u1, u2, q_table):
+    """u1*G + u2*Q (Jacobian), Q's odd multiples Jacobian (one-shot verify:
+    no comb table for Q): 256 doublings, G from its first comb position."""
     from crypto._p256_base import TABLE
 
     g_digits, g_len = naf(u1, G_WINDOW)
@@ -203,27 +287,20 @@ def _straus(u1, u2, table):
         d = q_digits[i]
         if d:
             if d < 128:
-                acc = _add(acc, table[d >> 1])
+                acc = _add(acc, q_table[d >> 1])
             else:
-                x, y, z = table[(256 - d) >> 1]
+                x, y, z = q_table[(256 - d) >> 1]
                 acc = _add(acc, (x, P - y, z))
         d = g_digits[i]
         if d:
-            if d < 128:
-                j = (d >> 1) << 6
-                acc = _add_affine(acc, int.from_bytes(TABLE[j:j + 32], "big"),
-                                  int.from_bytes(TABLE[j + 32:j + 64], "big"))
-            else:
-                j = ((256 - d) >> 1) << 6
-                acc = _add_affine(acc, int.from_bytes(TABLE[j:j + 32], "big"),
-                                  P - int.from_bytes(TABLE[j + 32:j + 64], "big"))
+            acc = _add_entry(acc, TABLE, d, 0)
     return acc
 
 
-def verify_digest(key, signature, digest):
-    """Verify r || s over a 32-byte SHA-256 digest with a PreparedKey."""
-    if not isinstance(key, PreparedKey) or not isinstance(signature, _BYTES) \
-            or not isinstance(digest, _BYTES):
+def _check(signature, digest, key):
+    """The verdict for r || s over digest; key is a PreparedKey or the
+    decoded (x, y) of a one-shot verify."""
+    if not isinstance(signature, _BYTES) or not isinstance(digest, _BYTES):
         return False
     if len(signature) != 64 or len(digest) != 32:
         return False
@@ -236,7 +313,12 @@ def verify_digest(key, signature, digest):
     if not w:
         return False
     e = int.from_bytes(bytes(digest), "big")
-    x, _, z = _straus(e * w % N, r * w % N, key.table)
+    u1 = e * w % N
+    u2 = r * w % N
+    if isinstance(key, PreparedKey):
+        x, _, z = _comb(u1, u2, key.table)
+    else:
+        x, _, z = _straus(u1, u2, odd_multiples((key[0], key[1], 1), 1 << (Q_WINDOW - 2)))
     if not z:
         return False  # R is the point at infinity
     zz = z * z % P
@@ -246,30 +328,28 @@ def verify_digest(key, signature, digest):
     return r + N < P and (x - (r + N) * zz) % P == 0
 
 
-def verify_prepared(key, signature, message):
-    """Verify r || s over SHA-256(message) with a PreparedKey."""
-    if not isinstance(message, _BYTES):
-        return False
+def _sha256(message):
     import hashlib
 
-    return verify_digest(key, signature, hashlib.sha256(bytes(message)).digest())
+    return hashlib.sha256(bytes(message)).digest()
+
+
+def verify_digest(key, signature, digest):
+    """Verify r || s over a 32-byte SHA-256 digest with a PreparedKey."""
+    return isinstance(key, PreparedKey) and _check(signature, digest, key)
+
+
+def verify_prepared(key, signature, message):
+    """Verify r || s over SHA-256(message) with a PreparedKey."""
+    if not isinstance(key, PreparedKey) or not isinstance(message, _BYTES):
+        return False
+    return _check(signature, _sha256(message), key)
 
 
 def verify(public_key, signature, message):
-    """One-shot: decode and check the key, then verify_prepared()."""
-    key = prepare(public_key)
-    return key is not None and verify_prepared(key, signature, message)
-
-
-def build_table():
-    """G's affine odd multiples 1G, 3G, ..., (2^(G_WINDOW-1) - 1)G as bytes
-    (x || y, 64 bytes each): bench/gen_p256_base.py stores it in flash."""
-    out = bytearray()
-    for x, y, z in odd_multiples((GX, GY, 1), 1 << (G_WINDOW - 2)):
-        zi = pow(z, P - 2, P)
-        if zi * z % P != 1:
-            raise ValueError("pow")  # generator side only (MicroPython pow hazard)
-        zi2 = zi * zi % P
-        out += (x * zi2 % P).to_bytes(32, "big")
-        out += (y * zi2 * zi % P).to_bytes(32, "big")
-    return out
+    """One-shot: decode and check the key, verify without building its comb
+    table (cheaper for a key used once)."""
+    xy = decode_point(public_key)
+    if xy is None or not isinstance(message, _BYTES):
+        return False
+    return _check(signature, _sha256(message), xy)
