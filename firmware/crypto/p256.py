@@ -44,11 +44,11 @@ B = const(0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B)
 GX = const(0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296)
 GY = const(0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
 
-G_WINDOW = const(8)  # NAF width for G: 64 odd multiples per comb position
-KEY_WINDOW = const(5)  # NAF width for a prepared key: 8 per position
+G_WINDOW = const(7)  # NAF width for G: 32 odd multiples per comb position
+KEY_WINDOW = const(4)  # NAF width for a prepared key: 4 per position
 Q_WINDOW = const(5)  # NAF width for a one-shot verify's key: 8 odd multiples
-_POSITIONS = const(4)  # comb positions: tables hold 2^(64j) * point, j = 0..3
-_SPACING = const(64)
+_POSITIONS = const(8)  # comb positions: tables hold 2^(32j) * point, j = 0..7
+_SPACING = const(32)
 _BYTES = (bytes, bytearray, memoryview)
 _INF = (1, 1, 0)  # Jacobian point at infinity (Z = 0)
 
