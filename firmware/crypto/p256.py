@@ -155,8 +155,8 @@ def _affine_table(points):
             return None
         acc = acc * z % P
         prefix.append(acc)
-    inv = pow(acc, P - 2, P)
-    if inv * acc % P != 1:  # never trust pow blindly (see the module doc)
+    inv = _inverse(acc, P)
+    if not inv:
         return None
     out = bytearray(64 * len(points))
     for i in range(len(points) - 1, -1, -1):
@@ -229,11 +229,23 @@ def prepare(public_key):
 
 
 # --- Verification -----------------------------------------------------------
+def _inverse(a, m):
+    """a^-1 mod m for 0 < a < m, prime m; 0 if that fails. Extended Euclid
+    (about 150 divmod steps: 5x faster than pow(a, m - 2, m) here), and the
+    result is checked, so a wrong answer can only reject, never accept.
+    Never pow(a, -1, m): it returns 0 on this MicroPython instead of raising."""
+    r0, r1 = m, a
+    x0, x1 = 0, 1
+    while r1:
+        q, r = divmod(r0, r1)
+        r0, r1 = r1, r
+        x0, x1 = x1, x0 - q * x1
+    x0 %= m
+    return x0 if x0 * a % m == 1 else 0
+
+
 def _inverse_mod_n(s):
-    # Fermat: s^(n-2) = s^-1 for prime n and s in [1, n-1]. Checked, so a
-    # broken pow() can only reject, never accept.
-    w = pow(s, N - 2, N)
-    return w if w * s % N == 1 else 0
+    return _inverse(s, N)
 
 
 def _add_entry(acc, table, d, per):

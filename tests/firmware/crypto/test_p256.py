@@ -196,7 +196,7 @@ def test_hostile_inputs_are_rejected(interp):
 
 
 def test_inverse_and_base_table_on_the_interpreter(interp):
-    """The device's Fermat inversion (never pow(x, -1, n)) and its own
+    """The device's inversion (extended Euclid, never pow(x, -1, n)) and its own
     computation of G's table agree with CPython and with the stored bytes."""
     rng = random.Random(13)
     xs = [1, 2, N - 1, N - 2] + [rng.randrange(1, N) for _ in range(40)]
