@@ -1,4 +1,4 @@
-"""Generate firmware/crypto/_p256_base.py: G's odd multiples for P-256 verify.
+"""Generate firmware/crypto/_p256_base.py: the comb table of G for P-256 verify.
 
 Run on the host from the repo root:
     python3 bench/gen_p256_base.py > firmware/crypto/_p256_base.py
@@ -20,7 +20,9 @@ def main():
     table = bytes(p256.build_table())
     print('"""Odd multiples of the P-256 base point G (generated, do not edit).')
     print()
-    print("Entry i (64 bytes: affine x || y, big-endian) = (2i + 1) * G, i = 0..%d." % (len(table) // 64 - 1))
+    per = 1 << (p256.G_WINDOW - 2)
+    print("Entry %d*j + i (64 bytes: affine x || y, big-endian) = (2i + 1) * 2^(%d*j) * G," % (per, p256._SPACING))
+    print("j = 0..%d, i = 0..%d: the comb table of crypto/p256.py." % (len(table) // 64 // per - 1, per - 1))
     print("Regenerate: python3 bench/gen_p256_base.py > firmware/crypto/_p256_base.py")
     print('"""')
     print()

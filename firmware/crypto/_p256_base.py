@@ -1,6 +1,7 @@
 """Odd multiples of the P-256 base point G (generated, do not edit).
 
-Entry i (64 bytes: affine x || y, big-endian) = (2i + 1) * G, i = 0..255.
+Entry 32*j + i (64 bytes: affine x || y, big-endian) = (2i + 1) * 2^(32*j) * G,
+j = 0..7, i = 0..31: the comb table of crypto/p256.py.
 Regenerate: python3 bench/gen_p256_base.py > firmware/crypto/_p256_base.py
 """
 
