@@ -8,6 +8,7 @@ One request per stdin line, one answer per stdout line:
                             or returned something else than True/False/None
   {"op": "base_table"}   -> {"same": bool}: stored G table == build_table()
   {"op": "inv", "xs": [hex]} -> {"w": [hex]}: the module's s^-1 mod n
+  {"op": "where"}        -> {"file": crypto.p256.__file__} (.py or .mpy)
 Any exception becomes {"err": "..."} so the host sees it.
 """
 
@@ -88,6 +89,8 @@ def main():
                 out = {"same": bytes(p256.build_table()) == TABLE}
             elif op == "inv":
                 out = {"w": ["%x" % p256._inverse_mod_n(int(x, 16)) for x in req["xs"]]}
+            elif op == "where":
+                out = {"file": p256.__file__}
             else:
                 out = {"err": "unknown op"}
         except Exception as e:

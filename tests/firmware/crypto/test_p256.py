@@ -209,3 +209,30 @@ def test_generated_base_table_is_current():
     proc = subprocess.run([sys.executable, str(REPO / "bench" / "gen_p256_base.py")],
                           capture_output=True, text=True, check=True)
     assert proc.stdout == (FIRMWARE / "crypto" / "_p256_base.py").read_text()
+
+
+def test_compiled_mpy_gives_the_same_verdicts(tmp_path):
+    """The device runs .mpy (frozen) code, with big-int const()s folded by
+    mpy-cross: compile crypto/ for this machine's arch, rerun Wycheproof."""
+    import platform
+
+    from mpy import MPY_CROSS
+
+    march = {"x86_64": "x64", "aarch64": "arm64"}.get(platform.machine())
+    if march is None:
+        pytest.skip("no mpy-cross arch for " + platform.machine())
+    (tmp_path / "crypto").mkdir()
+    for src in sorted((FIRMWARE / "crypto").glob("*.py")):
+        subprocess.run([MPY_CROSS, "-march=" + march, str(src), "-o",
+                        str(tmp_path / "crypto" / (src.stem + ".mpy"))], check=True)
+    data = json.loads(WYCHEPROOF.read_text())
+    reqs = [{"op": "ver_many", "pk": g["publicKey"]["uncompressed"],
+             "cases": [[t["sig"], t["msg"]] for t in g["tests"]]} for g in data["testGroups"]]
+    reqs.append({"op": "where"})
+    proc = run_micropython(DRIVER, stdin="".join(json.dumps(r) + "\n" for r in reqs), extra_path=[tmp_path])
+    assert proc.returncode == 0, proc.stderr.decode()
+    answers = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert answers[-1]["file"].endswith(".mpy")  # the compiled module was the one used
+    for g, ans in zip(data["testGroups"], answers):
+        want = [t["result"] == "valid" for t in g["tests"]]
+        assert ans["vp"] == want and ans["v"] == want, g["publicKey"]["uncompressed"]
