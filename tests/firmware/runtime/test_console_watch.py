@@ -99,17 +99,22 @@ def test_provisioned_loads_setup_on_the_first_frame_and_drops_it_when_quiet(devi
     assert on2 == {**on2, "loaded": True, "sessions": 2}
     off2 = dev.state()
     assert off2 == {**off2, "loaded": False, "sessions": 2}
-    link.request(0x01, retries=1)
-    assert dev.state() == {**on2, "sessions": 3, "alloc": ANY}
-    off3 = dev.state()
-    assert off3 == {**off3, "loaded": False, "sessions": 3}
+    offs = [off2]
+    for n in (3, 4, 5):
+        link.request(0x01, retries=1)
+        assert dev.state() == {**on2, "sessions": n, "alloc": ANY}
+        offs.append(dev.state())
+        assert offs[-1] == {**offs[-1], "loaded": False, "sessions": n}
     # later sessions leave nothing behind: a leak would show after each one.
     # Names the first session interned stay (qstrs are never freed), and a
     # table inside asyncio's poller or sys.modules may grow once to a
-    # high-water mark (+736 B seen twice on a loaded CI host after session
-    # 2, never locally): hence the first step's looser bound
+    # high-water mark (+736 B seen on a loaded CI host, after session 2 in
+    # one run and after session 3 in another, never locally): so the first
+    # step's bound is looser, and of the next three steps one may be such a
+    # jump, but not two (a leak repeats every session)
     assert off2["alloc"] <= off["alloc"] + 1024
-    assert off3["alloc"] <= off2["alloc"] + 512
+    steps = sorted(b["alloc"] - a["alloc"] for a, b in zip(offs, offs[1:]))
+    assert steps[-1] <= 1024 and steps[1] <= 512, steps
 
 
 def test_frame_start_split_across_reads_and_noise_before_it(device):
