@@ -22,7 +22,7 @@ PACKAGES = {
     "codec": ["__init__.py", "base45.py", "cbor.py", "inflate.py"],
     "control": ["__init__.py", "blob.py", "envelope.py", "link.py", "service.py", "state.py"],
     "crypto": ["__init__.py", "_ed25519_base.py", "_fe25519_py.py", "_fe25519_viper.py",
-               "_sha512_viper.py", "ed25519.py", "sha512.py"],
+               "_sha512_viper.py", "ed25519.py", "rsa_pss.py", "sha512.py"],
     "display": ["__init__.py", "canvas.py", "font.py", "icons.py", "messages.py", "png.py",
                 "screens.py", "ssd1306.py", "st7789.py"],
     "gate": ["__init__.py", "allowlist.py", "decide.py", "io.py", "occupancy.py", "rules.py"],
