@@ -406,3 +406,56 @@ def test_der_public_keys(run):
             theirs = serialization.load_der_public_key(d).public_numbers()
             assert (int(ans["n"], 16), ans["e"]) == (theirs.n, theirs.e)
     assert parsed < len(hostile) // 2
+
+
+def tlv(tag: int, content: bytes, long_form: bool = False) -> bytes:
+    n = len(content)
+    if n < 0x80 and not long_form:
+        return bytes([tag, n]) + content
+    size = n.to_bytes(max(1, (n.bit_length() + 7) // 8), "big")
+    return bytes([tag, 0x80 | len(size)]) + size + content
+
+
+def der_int(v: int) -> bytes:
+    return v.to_bytes(v.bit_length() // 8 + 1, "big")
+
+
+OID_RSA = bytes.fromhex("06092a864886f70d010101")
+OID_PSS = bytes.fromhex("06092a864886f70d01010a")
+OID_EC = bytes.fromhex("06072a8648ce3d0201")
+
+
+def build_spki(n_bytes: bytes, e_bytes: bytes, *, alg=OID_RSA + b"\x05\x00", e_long=False, extra=b"", unused=0, after=b"") -> bytes:
+    rsa_key = tlv(0x30, tlv(0x02, n_bytes) + tlv(0x02, e_bytes, long_form=e_long))
+    return tlv(0x30, tlv(0x30, alg) + tlv(0x03, bytes([unused]) + rsa_key + extra) + after)
+
+
+def test_der_strictness(run):
+    """Built by hand: the canonical form is OpenSSL's; each DER rule broken
+    on its own is refused (DER), the PSS algorithm OID is accepted."""
+    k = key(2048)
+    n = modulus(k)
+    nb, eb = der_int(n), der_int(65537)
+    assert build_spki(nb, eb) == spki(k)
+    cases = [
+        (build_spki(nb, eb), OK),
+        (build_spki(nb, eb, alg=OID_PSS), OK),
+        (build_spki(nb, eb, e_long=True), DER),  # non-minimal length
+        (build_spki(nb, eb, extra=b"\0"), DER),  # bytes after RSAPublicKey in the BIT STRING
+        (build_spki(nb, eb, after=b"\x05\x00"), DER),  # an element after the BIT STRING
+        (build_spki(nb, eb, unused=1), DER),
+        (build_spki(nb, eb, alg=OID_RSA), DER),  # parameters missing
+        (build_spki(nb, eb, alg=OID_RSA + b"\x05\x01\x00"), DER),
+        (build_spki(nb, eb, alg=OID_EC + OID_EC), DER),
+        (build_spki(b"\0" + nb, eb), DER),  # non-minimal INTEGER
+        (build_spki(nb, b"\xff\x00\x01"), DER),  # negative exponent
+        (build_spki(nb, b""), DER),
+        (build_spki(nb, der_int(3)), KEY_EXPONENT),
+        (build_spki(der_int(n >> 8), eb), KEY_SIZE),
+        (tlv(0x30, tlv(0x02, nb) + tlv(0x02, eb)), OK),  # bare RSAPublicKey
+        (tlv(0x30, tlv(0x02, nb) + tlv(0x02, eb) + tlv(0x02, eb)), DER),
+        (tlv(0x30, tlv(0x02, nb)), DER),
+    ]
+    answers = run([{"op": "der", "der": d.hex()} for d, _ in cases])
+    assert [a["c"] for a in answers] == [c for _, c in cases]
+    assert [a["n"] for a in answers if a["c"] == OK] == [format(n, "x")] * 3
