@@ -9,10 +9,9 @@ Any exception becomes {"err": "..."} so the host sees it.
 """
 
 import hashlib
-import json
-import sys
 
 from crypto import rsa_pss
+from jsonl_serve import serve
 
 
 def _many(req):
@@ -58,28 +57,15 @@ def _types():
     return {"raised": raised, "codes": codes}
 
 
-def main():
-    while True:
-        line = sys.stdin.readline()
-        if not line:
-            break
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            req = json.loads(line)
-            op = req["op"]
-            if op == "many":
-                out = _many(req)
-            elif op == "der":
-                out = _der(req)
-            elif op == "types":
-                out = _types()
-            else:
-                out = {"err": "unknown op"}
-        except Exception as ex:
-            out = {"err": "%s: %s" % (type(ex).__name__, ex)}
-        sys.stdout.write(json.dumps(out) + "\n")
+def handle(req):
+    op = req["op"]
+    if op == "many":
+        return _many(req)
+    if op == "der":
+        return _der(req)
+    if op == "types":
+        return _types()
+    return {"err": "unknown op"}
 
 
-main()
+serve(handle)
