@@ -5,6 +5,7 @@ One request per stdin line, one answer per stdout line:
         -> {"c": [check() code], "v": [verify()], "d": [check_digest() code]}
   {"op": "der", "der": hex} -> {"c": code, "n": hex or null, "e": int/hex or null}
   {"op": "types"}           -> {"raised": [..], "codes": [..]}: odd argument types
+  {"op": "impl"}            -> {"file": where crypto.rsa_pss was loaded from}
 Any exception becomes {"err": "..."} so the host sees it.
 """
 
@@ -65,6 +66,8 @@ def handle(req):
         return _der(req)
     if op == "types":
         return _types()
+    if op == "impl":
+        return {"file": rsa_pss.__file__}
     return {"err": "unknown op"}
 
 

@@ -459,3 +459,28 @@ def test_der_strictness(run):
     answers = run([{"op": "der", "der": d.hex()} for d, _ in cases])
     assert [a["c"] for a in answers] == [c for _, c in cases]
     assert [a["n"] for a in answers if a["c"] == OK] == [format(n, "x")] * 3
+
+
+def test_compiled_mpy_gives_the_same_verdicts(tmp_path):
+    """The device runs .mpy (const() folding): compile crypto/rsa_pss.py for
+    this machine's arch and rerun the 2048-bit Wycheproof file through it."""
+    import platform
+    import subprocess
+
+    from mpy import FIRMWARE, MPY_CROSS, run_micropython
+
+    march = {"x86_64": "x64", "aarch64": "arm64"}.get(platform.machine())
+    if march is None:
+        pytest.skip("no mpy-cross arch for " + platform.machine())
+    (tmp_path / "crypto").mkdir()
+    for name in ("__init__", "rsa_pss"):
+        subprocess.run([MPY_CROSS, "-march=" + march, str(FIRMWARE / "crypto" / (name + ".py")),
+                        "-o", str(tmp_path / "crypto" / (name + ".mpy"))], check=True)
+    group = load("rsa_pss_2048_sha256_mgf1_32_test.json")["testGroups"][0]
+    cases = [(bytes.fromhex(t["sig"]), bytes.fromhex(t["msg"])) for t in group["tests"]]
+    reqs = [many(bytes.fromhex(group["publicKey"]["modulus"]), cases), {"op": "impl"}]
+    proc = run_micropython(DRIVER, stdin="".join(json.dumps(r) + "\n" for r in reqs), extra_path=[tmp_path])
+    assert proc.returncode == 0, proc.stderr.decode()
+    answers = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert [c == OK for c in codes(answers[0])] == [t["result"] == "valid" for t in group["tests"]]
+    assert answers[1]["file"] == str(tmp_path / "crypto" / "rsa_pss.mpy")
