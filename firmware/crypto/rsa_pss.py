@@ -55,6 +55,8 @@ def _modulus(modulus):
     """(code, n, modBits) of big-endian modulus bytes."""
     if not isinstance(modulus, _BYTES):
         return ARGUMENT, 0, 0
+    if len(modulus) > 2 * MAX_BITS // 8:  # before copying it
+        return KEY_SIZE, 0, 0
     raw = bytes(modulus).lstrip(b"\0")
     if not (MIN_BITS // 8 <= len(raw) <= MAX_BITS // 8) or not raw[-1] & 1:
         return KEY_SIZE, 0, 0
@@ -69,7 +71,8 @@ def _modulus(modulus):
 
 def _exponent(exponent):
     if isinstance(exponent, _BYTES):
-        return OK if bytes(exponent).lstrip(b"\0") == b"\x01\x00\x01" else KEY_EXPONENT
+        ok = len(exponent) <= 16 and bytes(exponent).lstrip(b"\0") == b"\x01\x00\x01"
+        return OK if ok else KEY_EXPONENT
     if isinstance(exponent, int):
         return OK if exponent == 65537 else KEY_EXPONENT
     return ARGUMENT

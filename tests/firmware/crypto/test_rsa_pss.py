@@ -349,8 +349,13 @@ def test_key_policy(run):
     for e in (3, 17, 65539, 1, 0, -65537, 2**64 + 65537):
         reqs.append(many(nb, [(sig, msg)], e=e))
         want.append([KEY_EXPONENT])
-    reqs.append({**many(nb, [(sig, msg)]), "e": None, "eb": "03"})
-    want.append([KEY_EXPONENT])
+    for eb in ("03", "00" * 17 + "010001", "010001" * 2):
+        reqs.append({**many(nb, [(sig, msg)]), "e": None, "eb": eb})
+        want.append([KEY_EXPONENT])
+    reqs.append(many(b"\0" * 768 + nb, [(sig, msg)]))  # 1,024 bytes: still read
+    want.append([OK])
+    reqs.append(many(b"\0" * 769 + nb, [(sig, msg)]))  # 1,025 bytes: too long to be looked at
+    want.append([KEY_SIZE])
     small = (1 << 2046) + 1  # 2047 bits, odd
     for bad_n in (small.to_bytes(256, "big"), (1 << 4096) + 1, (1 << 1023) + 1, n - 1, b"", b"\0" * 300):
         reqs.append(many(bad_n, [(sig, msg)]))
