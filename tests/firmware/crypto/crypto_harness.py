@@ -11,20 +11,20 @@ from mpy import FIRMWARE, REPO, run_micropython
 DRIVER = Path(__file__).resolve().parent / "driver.py"
 
 
-def _run_cpython(stdin: str) -> subprocess.CompletedProcess:
+def _run_cpython(stdin: str, driver: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests" / "shim"), str(FIRMWARE)])
     return subprocess.run(
-        [sys.executable, str(DRIVER)], input=stdin.encode(), capture_output=True, env=env, timeout=600
+        [sys.executable, str(driver)], input=stdin.encode(), capture_output=True, env=env, timeout=600
     )
 
 
-def run_driver(interp: str, requests: list[dict]) -> list[dict]:
+def run_driver(interp: str, requests: list[dict], driver: Path = DRIVER) -> list[dict]:
     stdin = "".join(json.dumps(r) + "\n" for r in requests)
     if interp == "micropython":
-        proc = run_micropython(DRIVER, stdin=stdin, timeout=600)
+        proc = run_micropython(driver, stdin=stdin, timeout=600)
     else:
-        proc = _run_cpython(stdin)
+        proc = _run_cpython(stdin, driver)
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     answers = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     assert len(answers) == len(requests), proc.stderr.decode()[-2000:]

@@ -14,10 +14,10 @@ One request per stdin line, one answer per stdout line:
 Any exception becomes {"err": "..."} so the host sees it.
 """
 
-import json
 import sys
 
 from crypto import ed25519, sha512
+from jsonl_serve import serve
 
 
 def _sha(req):
@@ -93,36 +93,23 @@ def _base_table(req):
     return {"same": bytes(ed25519.build_table(ed25519.BX, ed25519.BY)) == TABLE}
 
 
-def main():
-    while True:
-        line = sys.stdin.readline()
-        if not line:
-            break
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            req = json.loads(line)
-            op = req["op"]
-            if op.startswith("sha"):
-                out = _sha(req)
-            elif op == "ver":
-                out = _ver(req)
-            elif op == "ver_many":
-                out = _ver_many(req)
-            elif op == "types":
-                out = _types()
-            elif op == "base_table":
-                out = _base_table(req)
-            elif op == "impl":
-                py = sha512.compress is sha512.compress_py
-                out = {"sha": "py" if py else "viper", "impl": sys.implementation.name,
-                       "files": [ed25519.__file__, sha512.__file__]}
-            else:
-                out = {"err": "unknown op"}
-        except Exception as e:
-            out = {"err": "%s: %s" % (type(e).__name__, e)}
-        sys.stdout.write(json.dumps(out) + "\n")
+def handle(req):
+    op = req["op"]
+    if op.startswith("sha"):
+        return _sha(req)
+    if op == "ver":
+        return _ver(req)
+    if op == "ver_many":
+        return _ver_many(req)
+    if op == "types":
+        return _types()
+    if op == "base_table":
+        return _base_table(req)
+    if op == "impl":
+        py = sha512.compress is sha512.compress_py
+        return {"sha": "py" if py else "viper", "impl": sys.implementation.name,
+                "files": [ed25519.__file__, sha512.__file__]}
+    return {"err": "unknown op"}
 
 
-main()
+serve(handle)

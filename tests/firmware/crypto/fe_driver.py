@@ -7,12 +7,11 @@
 Any exception becomes {"err": "..."} so the host sees it.
 """
 
-import json
-import sys
 from array import array
 
 from crypto import _fe25519_viper as fe
 from crypto import ed25519
+from jsonl_serve import serve
 
 
 def _run(req):
@@ -29,29 +28,16 @@ def _run(req):
     return {"slots": slots, "ext": ext.hex()}
 
 
-def main():
-    while True:
-        line = sys.stdin.readline()
-        if not line:
-            break
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            req = json.loads(line)
-            if req["op"] == "run":
-                out = _run(req)
-            elif req["op"] == "recode":
-                d = array("b", bytes(64))
-                fe.recode(d, bytes.fromhex(req["s"]))
-                out = {"d": list(d)}
-            elif req["op"] == "impl":
-                out = {"run": "viper" if ed25519._run is fe.run else "other"}
-            else:
-                out = {"err": "unknown op"}
-        except Exception as e:
-            out = {"err": "%s: %s" % (type(e).__name__, e)}
-        sys.stdout.write(json.dumps(out) + "\n")
+def handle(req):
+    if req["op"] == "run":
+        return _run(req)
+    if req["op"] == "recode":
+        d = array("b", bytes(64))
+        fe.recode(d, bytes.fromhex(req["s"]))
+        return {"d": list(d)}
+    if req["op"] == "impl":
+        return {"run": "viper" if ed25519._run is fe.run else "other"}
+    return {"err": "unknown op"}
 
 
-main()
+serve(handle)
