@@ -606,10 +606,10 @@ d = plane._decider
 k = d.verifier.trust.prepared_keys()
 print("  of which prepared key tables|%d" % sum(len(p.table) for p in k.values()))
 s = d.revocations.snapshot
-print("  of which revocation sparse index + slice + block buffers|%d" % (len(s._keys) + len(s._slice) + len(s._buf)))
+print("  of which revocation sparse index (slice and block buffers: per lookup)|%d" % len(s._keys))
 al = d.config.allowlist
-print("  of which allowlist page index + page buffer (%d entries)|%d"
-      % (len(al), len(al._firsts) + len(al._offs) * 4 + len(al._buf) + len(al._rec)))
+print("  of which allowlist page index (page buffer: per lookup; %d entries)|%d"
+      % (len(al), len(al._firsts) + len(al._offs) * 4 + len(al._rec)))
 d = k = al = None
 from crypto import ed25519
 ed25519._base()

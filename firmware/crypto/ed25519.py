@@ -227,13 +227,18 @@ def _q_progs():
                  _PACK, 3, _A, 0) + _END)
 
 
-# Working memory for every call, allocated once at import (~1.4 KB, early
-# in the heap) and reused: verification allocates no field elements at all.
-_mem = _new_mem(_SLOTS)
-_out = bytearray(64)  # encodings
-_sd = array("b", bytes(64))  # digits of S
-_kd = array("b", bytes(64))  # digits of k
-_run(_mem, _mem, _ops(_SET, _ZERO, 0, 0, _LD, _D2, 0, 0) + _END, D2.to_bytes(32, "little"), 0)
+# Working memory (25 field slots, 1,000 bytes): one per public call, not
+# held between calls, so the ~1.2 KB of it and the digit arrays are free
+# heap while no signature is checked (docs/memory.md, issue 11). A call
+# allocates no field elements beyond it.
+def _work():
+    mem = _new_mem(_SLOTS)
+    _run(mem, mem, _ops(_SET, _ZERO, 0, 0, _LD, _D2, 0, 0) + _END, D2.to_bytes(32, "little"), 0)
+    return mem
+
+
+def _digits():
+    return array("b", bytes(64))
 
 
 def _save_point(mem, x, y):
@@ -248,8 +253,9 @@ def _save_point(mem, x, y):
 # --- Points ------------------------------------------------------------------
 
 
-def decode_point(b):
-    """Strict RFC 8032 5.1.3 decoding -> affine (x, y), or None."""
+def decode_point(b, mem=None):
+    """Strict RFC 8032 5.1.3 decoding -> affine (x, y), or None (mem: the
+    caller's _work() area, if it has one)."""
     if len(b) != 32:
         return None
     y = int.from_bytes(b, "little")
@@ -263,7 +269,8 @@ def decode_point(b):
     buf[0:32] = y.to_bytes(32, "little")
     buf[32:64] = D.to_bytes(32, "little")
     buf[192:224] = SQRT_M1.to_bytes(32, "little")
-    mem = _mem
+    if mem is None:
+        mem = _work()
     u, v, w = _QX, _QY, _QZ
     ops = (_ops(_LD, _Y, 0, 0, _SQ, _A, _Y, 1, _SET, _B, 1, 0, _SUB, u, _A, _B, _LD, _C, 1, 0,
                 _MUL, v, _C, _A, _ADD, v, v, _B, _SQ, _C, v, 1, _MUL, _C, _C, v, _MUL, w, u, _C,
@@ -288,9 +295,8 @@ def decode_point(b):
     return x, y
 
 
-def _is_small_order(x, y):
+def _is_small_order(mem, x, y):
     # 8A is the identity (X = 0; then Y = Z) exactly for the 8 torsion points
-    mem = _mem
     _save_point(mem, x, y)
     buf = bytearray(32)
     _run(mem, mem, _q_progs()[0], buf, 0)
@@ -301,7 +307,7 @@ def _is_small_order(x, y):
     return buf == bytes(32)
 
 
-def build_table(x, y, positions=16):
+def build_table(x, y, positions=16, mem=None):
     """Comb table for affine point (x, y): entry 8m + j - 1 = j * 16^(sm) * P
     for m < positions, s = 64 / positions (16 positions: the base point's).
 
@@ -312,7 +318,8 @@ def build_table(x, y, positions=16):
     heap is still unfragmented (docs/memory.md)."""
     out = bytearray(positions * 8 * _POINT)
     step = 64 // positions  # digits between positions, 4 doublings each
-    mem = _mem
+    if mem is None:
+        mem = _work()
     run = _run
     work = bytearray(1152)
     mv = memoryview(work)
@@ -365,11 +372,13 @@ def prepare(public_key):
         if not isinstance(public_key, _BYTES) or len(public_key) != 32:
             return None
         raw = bytes(public_key)
-        pt = decode_point(raw)
-        if pt is None or _is_small_order(pt[0], pt[1]):
+        mem = _work()
+        pt = decode_point(raw, mem)
+        if pt is None or _is_small_order(mem, pt[0], pt[1]):
             return None
         x, y = pt
-        key = PreparedKey(raw, build_table((P - x) % P, y, _KEY_POSITIONS))
+        key = PreparedKey(raw, build_table((P - x) % P, y, _KEY_POSITIONS, mem))
+        mem = None
         # prepare() leaves some KB of garbage but, unlike the bigint code, not
         # enough to trigger a collection: without one, later allocations go
         # above it and a big block (the base table) can find no room.
@@ -430,8 +439,8 @@ def _comb(mem, sd, btab, kd, atab, add, size):
 
 
 def _encode(mem):
-    """The running point's 32-byte encoding, in _out[0:32]."""
-    out = _out
+    """The running point's 32-byte encoding."""
+    out = bytearray(64)
     _run(mem, mem, _P_ENCODE, out, 0)
     out[31] |= (out[32] & 1) << 7
     return memoryview(out)[:32]
@@ -440,9 +449,10 @@ def _encode(mem):
 def base_mul(scalar):
     """[scalar]B (an int >= 0, taken mod L) as its 32-byte encoding: the
     device's own key and signatures (setup/identity.py). Not constant-time."""
-    mem = _mem
-    _recode(_sd, (scalar % L).to_bytes(32, "little"))
-    _comb(mem, _sd, _base(), None, None, None, 0)
+    mem = _work()
+    sd = _digits()
+    _recode(sd, (scalar % L).to_bytes(32, "little"))
+    _comb(mem, sd, _base(), None, None, None, 0)
     return bytes(_encode(mem))
 
 
@@ -467,10 +477,12 @@ def verify_prepared(key, signature, message):
         h.update(key.raw)
         h.update(message)
         k = int.from_bytes(h.digest(), "little") % L
-        mem = _mem
-        _recode(_sd, sig[32:])
-        _recode(_kd, k.to_bytes(32, "little"))
-        _comb(mem, _sd, _base(), _kd, key.table, _P_ADD, _POINT)
+        mem = _work()
+        sd = _digits()
+        kd = _digits()
+        _recode(sd, sig[32:])
+        _recode(kd, k.to_bytes(32, "little"))
+        _comb(mem, sd, _base(), kd, key.table, _P_ADD, _POINT)
         return _matches_r(mem, sig)
     except MemoryError:
         raise
@@ -522,18 +534,20 @@ def verify(public_key, signature, message, scratch=None):
         sig = memoryview(signature)
         if int.from_bytes(sig[32:], "little") >= L:
             return False
-        pt = decode_point(raw)
-        if pt is None or _is_small_order(pt[0], pt[1]):
+        mem = _work()
+        pt = decode_point(raw, mem)
+        if pt is None or _is_small_order(mem, pt[0], pt[1]):
             return False
         h = SHA512(sig[:32])
         h.update(raw)
         h.update(message)
         k = int.from_bytes(h.digest(), "little") % L
-        mem = _mem
         atab = _small_table(mem, (P - pt[0]) % P, pt[1], scratch)
-        _recode(_sd, sig[32:])
-        _recode(_kd, k.to_bytes(32, "little"))
-        _comb(mem, _sd, _base(), _kd, atab, (_add(0, True), _add(1, True)), 128)
+        sd = _digits()
+        kd = _digits()
+        _recode(sd, sig[32:])
+        _recode(kd, k.to_bytes(32, "little"))
+        _comb(mem, sd, _base(), kd, atab, (_add(0, True), _add(1, True)), 128)
         return _matches_r(mem, sig)
     except MemoryError:
         raise

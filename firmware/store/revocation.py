@@ -5,10 +5,10 @@
 # The per-block index (one u32 key per block, 10.6 KB for 1,000,000 entries
 # at 1 KiB blocks) stays in the file. RAM holds every stride-th key (the
 # first key of each index slice; stride ~ sqrt(blocks): 42 keys, 168 bytes
-# for 2,655 blocks), one reusable slice buffer (stride keys) and one block
-# buffer. A lookup: viper binary search of the sparse keys, one small read
-# of that index slice (skipped when it is the slice already in the buffer),
-# viper binary search in it, one block read, a viper Rice decode.
+# for 2,655 blocks). A lookup: viper binary search of the sparse keys, one
+# small read of that index slice, viper binary search in it, one block read,
+# a viper Rice decode. The slice and block buffers (~1.3 KB) are allocated
+# per lookup, not held between scans (issue 11: the steady heap).
 # The file stays open: a LittleFS handle costs ~240 bytes on the ESP32
 # (128-byte cache with the default 32-byte read/prog sizes), reopening it
 # per scan would walk the directory on flash every time.
@@ -191,10 +191,7 @@ class Snapshot:
         # only when a scan reaches the missing part
         if f.seek(0, 2) != self._data + self.blocks * self.block_size:
             raise errors.StoreError(reasons.INTERNAL, "GGRV size does not match its header")
-        self._buf = bytearray(self.block_size + _SLACK)
-        self._view = memoryview(self._buf)[: self.block_size]
         self._pay_bits = (self.block_size - 2 - self._vbytes) * 8
-        self._cur = -1  # block currently in the buffer
 
     def _load_index(self, stride):
         # One pass over the on-flash index, slice by slice: checks that the
@@ -208,52 +205,44 @@ class Snapshot:
         self._stride = stride
         self._ntop = (nb + stride - 1) // stride
         self._keys = bytearray(4 * self._ntop)
-        self._slice = bytearray(4 * stride)
-        self._cs = -1  # index slice currently in _slice
+        sl = bytearray(4 * stride)
         prev = 0
         for t in range(self._ntop):
-            self._read_slice(t)
-            prev = _check_keys(self._slice, self._slice_len(t), prev)
+            self._read_slice(sl, t)
+            prev = _check_keys(sl, self._slice_len(t), prev)
             if prev < 0:
                 raise errors.StoreError(reasons.INTERNAL, "corrupt GGRV index")
-            self._keys[4 * t: 4 * t + 4] = self._slice[0:4]
+            self._keys[4 * t: 4 * t + 4] = sl[0:4]
 
     def _slice_len(self, t):
         n = self.blocks - t * self._stride
         return n if n < self._stride else self._stride
 
-    def _read_slice(self, t):
+    def _read_slice(self, sl, t):
         # big-endian u32 keys on flash, swapped in place to native order so
         # viper reads them as a ptr32 (no per-key objects). A slice shorter
         # than the buffer reads block bytes past it: read, never used.
-        if t == self._cs:
-            return
-        self._cs = -1
         n = self._slice_len(t)
         self._f.seek(_HEADER + 4 * t * self._stride)
-        if self._f.readinto(self._slice) < 4 * n:
+        if self._f.readinto(sl) < 4 * n:
             raise errors.StoreError(reasons.INTERNAL, "truncated GGRV index")
         if sys.byteorder == "little":
-            _swap32(self._slice, n)
-        self._cs = t
+            _swap32(sl, n)
 
     def _block_of(self, key):
         # last block whose index key <= key, or -1
         t = _bisect_keys(self._keys, self._ntop, key)
         if t < 0:
             return -1
-        self._read_slice(t)
+        sl = bytearray(4 * self._stride)
+        self._read_slice(sl, t)
         # >= 0: the slice starts with the key found in _keys
-        return t * self._stride + _bisect_keys(self._slice, self._slice_len(t), key)
+        return t * self._stride + _bisect_keys(sl, self._slice_len(t), key)
 
-    def _read_block(self, j):
-        if j != self._cur:
-            self._cur = -1
-            self._f.seek(self._data + j * self.block_size)
-            if self._f.readinto(self._view) != self.block_size:
-                raise errors.StoreError(reasons.INTERNAL, "truncated GGRV block")
-            self._cur = j
-        b = self._buf
+    def _read_block(self, b, j):
+        self._f.seek(self._data + j * self.block_size)
+        if self._f.readinto(memoryview(b)[: self.block_size]) != self.block_size:
+            raise errors.StoreError(reasons.INTERNAL, "truncated GGRV block")
         first = 0
         for i in range(2, 2 + self._vbytes):  # stored right-aligned
             first = (first << 8) | b[i]
@@ -264,8 +253,11 @@ class Snapshot:
             return False
         v = _top_bits(pass_hash, self.bits)
         j = self._block_of(v >> self.shift)
+        # the block buffer (block_size + slack: ~1 KB) and the index slice
+        # exist only during a lookup, not between scans (docs/memory.md)
+        b = bytearray(self.block_size + _SLACK) if j >= 0 else None
         while j >= 0:
-            count, first = self._read_block(j)
+            count, first = self._read_block(b, j)
             if first > v:
                 j -= 1  # only when several blocks share this index key
                 continue
@@ -274,7 +266,7 @@ class Snapshot:
                 return True
             if t >= 0x40000000:
                 return False
-            r = _scan_block(self._buf, 2 + self._vbytes, self._pay_bits, count, self.k, t)
+            r = _scan_block(b, 2 + self._vbytes, self._pay_bits, count, self.k, t)
             if r < 0:
                 raise errors.StoreError(reasons.INTERNAL, "corrupt GGRV block")
             return r == 1
