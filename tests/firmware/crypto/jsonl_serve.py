@@ -1,4 +1,4 @@
-"""The loop of the JSON-lines test drivers (driver.py, fe_driver.py,
+"""The loop of the JSON-lines test drivers (driver.py, fe_driver.py, p256_driver.py,
 rsa_driver.py); runs under MicroPython AND CPython.
 
 serve(handle): one request per stdin line, handle(request dict) -> answer

@@ -12,10 +12,8 @@ One request per stdin line, one answer per stdout line:
 Any exception becomes {"err": "..."} so the host sees it.
 """
 
-import json
-import sys
-
 from crypto import p256
+from jsonl_serve import serve
 
 
 def _b(h, mv=False):
@@ -66,36 +64,23 @@ def _types():
     return {"raised": raised}
 
 
-def main():
-    while True:
-        line = sys.stdin.readline()
-        if not line:
-            break
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            req = json.loads(line)
-            op = req["op"]
-            if op == "ver_many":
-                out = _ver_many(req)
-            elif op == "digest":
-                out = {"v": p256.verify_digest(p256.prepare(_b(req["pk"])), _b(req["sig"]), _b(req["h"]))}
-            elif op == "types":
-                out = _types()
-            elif op == "base_table":
-                from crypto._p256_base import TABLE
+def handle(req):
+    op = req["op"]
+    if op == "ver_many":
+        return _ver_many(req)
+    if op == "digest":
+        return {"v": p256.verify_digest(p256.prepare(_b(req["pk"])), _b(req["sig"]), _b(req["h"]))}
+    if op == "types":
+        return _types()
+    if op == "base_table":
+        from crypto._p256_base import TABLE
 
-                out = {"same": bytes(p256.build_table()) == TABLE}
-            elif op == "inv":
-                out = {"w": ["%x" % p256._inverse_mod_n(int(x, 16)) for x in req["xs"]]}
-            elif op == "where":
-                out = {"file": p256.__file__}
-            else:
-                out = {"err": "unknown op"}
-        except Exception as e:
-            out = {"err": "%s: %s" % (type(e).__name__, e)}
-        sys.stdout.write(json.dumps(out) + "\n")
+        return {"same": bytes(p256.build_table()) == TABLE}
+    if op == "inv":
+        return {"w": ["%x" % p256._inverse_mod_n(int(x, 16)) for x in req["xs"]]}
+    if op == "where":
+        return {"file": p256.__file__}
+    return {"err": "unknown op"}
 
 
-main()
+serve(handle)

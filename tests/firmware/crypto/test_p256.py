@@ -13,7 +13,6 @@ Many cases go to one interpreter process (p256_driver.py).
 
 import hashlib
 import json
-import os
 import random
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from crypto_harness import run_driver
 from mpy import FIRMWARE, REPO, TESTDATA, run_micropython
 
 DRIVER = Path(__file__).resolve().parent / "p256_driver.py"
@@ -39,20 +39,7 @@ B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
 
 
 def run(interp, requests):
-    stdin = "".join(json.dumps(r) + "\n" for r in requests)
-    if interp == "micropython":
-        proc = run_micropython(DRIVER, stdin=stdin, timeout=600)
-    else:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests" / "shim"), str(FIRMWARE)])
-        proc = subprocess.run([sys.executable, str(DRIVER)], input=stdin.encode(),
-                              capture_output=True, env=env, timeout=600)
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-    answers = [json.loads(line) for line in proc.stdout.decode().splitlines()]
-    assert len(answers) == len(requests), proc.stderr.decode()[-2000:]
-    for req, ans in zip(requests, answers):
-        assert "err" not in ans, (req, ans)
-    return answers
+    return run_driver(interp, requests, DRIVER)
 
 
 @pytest.fixture(params=["micropython", "cpython"])
