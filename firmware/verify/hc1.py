@@ -67,6 +67,8 @@ def decode(text):
         return e.reason, None
     except MemoryError:
         return reasons.INTERNAL, None
+    except Exception:  # a bug, not an input: deny, never crash the scan loop
+        return reasons.INTERNAL, None
 
 
 def _decode(text):
@@ -135,7 +137,7 @@ def _decode(text):
     dob = h.get("dob")
     _need(type(dob) is str, "dob")
     yob = None
-    if len(dob) >= 4 and dob[:4].isdigit():
+    if len(dob) >= 4 and all("0" <= c <= "9" for c in dob[:4]):
         yob = int(dob[:4])
     r["yob"] = yob
     return r
