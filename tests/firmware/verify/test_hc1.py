@@ -139,6 +139,7 @@ def test_whole_corpus():
     docs = [json.loads(f.read_text()) for f in FILES]
     got = run([{"t": d["PREFIX"]} for d in docs])
     decoded = verified = 0
+    not_verified = []
     for f, d, (reason, res) in zip(FILES, docs, got):
         rel = f.relative_to(CORPUS).as_posix()
         want = expected_reason(rel, d.get("EXPECTEDRESULTS", {}))
@@ -161,9 +162,10 @@ def test_whole_corpus():
             if signature_ok(ctx["CERTIFICATE"], res["alg"], bytes.fromhex(res["tbs"]),
                             bytes.fromhex(res["signature"])):
                 verified += 1
-    assert decoded >= 560
-    assert verified >= 400, verified
-    print("decoded", decoded, "verified", verified)
+            else:
+                not_verified.append(rel)
+    assert decoded == 564
+    assert not_verified == [] and verified == 543
 
 
 # -- hostile inputs -------------------------------------------------------
@@ -229,8 +231,8 @@ HOSTILE = [
     ("non-ASCII", {"h": ("HC1:" + "é").encode().hex()}, BASE45),
     ("not compressed", {"t": _b45(cbor2.dumps(sign1()))}, INFLATE),
     ("zip bomb", {"t": _b45(zlib.compress(b"\0" * 200000, 9))}, INFLATE),
-    ("inflates to 8193", {"t": _b45(zlib.compress(b"\0" * 8193))}, INFLATE),
-    ("inflates to 8192: past the cap check", {"t": _b45(zlib.compress(b"\0" * 8192))}, COSE),
+    ("inflates to 2049", {"t": _b45(zlib.compress(b"\0" * 2049))}, INFLATE),
+    ("inflates to 2048: past the cap check", {"t": _b45(zlib.compress(b"\0" * 2048))}, COSE),
     ("broken zlib", {"t": _b45(zlib.compress(cbor2.dumps(sign1()))[:-3] + b"\0\0\0")}, INFLATE),
     ("trailing after zlib", {"t": _b45(zlib.compress(cbor2.dumps(sign1())) + b"\0")}, INFLATE),
     ("deep COSE", {"t": _hc1(deep(40))}, COSE),
@@ -251,6 +253,10 @@ HOSTILE = [
     ("alg text", {"t": _hc1(sign1(phdr={1: "ES256", 4: KID}))}, COSE),
     ("alg only unprotected", {"t": _hc1(sign1(phdr={4: KID}, uhdr={1: -7}))}, ALG),
     ("kid missing", {"t": _hc1(sign1(phdr={1: -7}))}, COSE),
+    ("kid 7 bytes", {"t": _hc1(sign1(phdr={1: -7, 4: KID[:7]}))}, COSE),
+    ("kid 9 bytes", {"t": _hc1(sign1(phdr={1: -7, 4: KID + b"!"}))}, COSE),
+    ("kid 8 bytes only unprotected, protected 3", {"t": _hc1(sign1(phdr={1: -7, 4: b"foo"}, uhdr={4: KID}))},
+     COSE),
     ("kid int", {"t": _hc1(sign1(phdr={1: -7, 4: 5}))}, COSE),
     ("kid text unprotected", {"t": _hc1(sign1(phdr={1: -7}, uhdr={4: "kid"}))}, COSE),
     ("kid nil", {"t": _hc1(sign1(phdr={1: -7, 4: None}))}, COSE),
