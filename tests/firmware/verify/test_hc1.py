@@ -53,10 +53,10 @@ SPECIAL = {
 }
 
 
-def run(cases, chunk=40):
+def run(cases, chunk=40, heap="4m"):
     reqs = [{"op": "decode", "cases": cases[i:i + chunk]} for i in range(0, len(cases), chunk)]
     proc = run_micropython(DRIVER, stdin="".join(json.dumps(r) + "\n" for r in reqs),
-                           extra_path=[JSONL], timeout=300)
+                           extra_path=[JSONL], timeout=300, heap=heap)
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     answers = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     assert len(answers) == len(reqs), proc.stderr.decode()[-2000:]
@@ -166,6 +166,14 @@ def test_whole_corpus():
                 not_verified.append(rel)
     assert decoded == 564
     assert not_verified == [] and verified == 543
+
+
+def test_whole_corpus_in_a_small_heap():
+    # 128 KB for the interpreter, the JSON driver, the modules compiled from
+    # source (frozen on the device) and one decode at a time: nothing piles up
+    texts = [json.loads(f.read_text())["PREFIX"] for f in FILES]
+    small = run([{"t": t} for t in texts], chunk=1, heap="128k")
+    assert small == run([{"t": t} for t in texts])
 
 
 # -- hostile inputs -------------------------------------------------------
