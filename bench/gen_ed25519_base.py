@@ -12,6 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests" / "shim"), str(ROOT / "firmware")]
 
+from gen_bytes import print_bytes  # noqa: E402
+
 from crypto import ed25519  # noqa: E402
 
 
@@ -23,10 +25,7 @@ def main():
     print("Regenerate: python3 bench/gen_ed25519_base.py > firmware/crypto/_ed25519_base.py")
     print('"""')
     print()
-    print("TABLE = (")
-    for i in range(0, len(table), 32):
-        print("    b'" + "".join("\\x%02x" % c for c in table[i:i + 32]) + "'")
-    print(")")
+    print_bytes("TABLE", table)
 
 
 if __name__ == "__main__":

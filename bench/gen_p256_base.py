@@ -13,6 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests" / "shim"), str(ROOT / "firmware")]
 
+from gen_bytes import print_bytes  # noqa: E402
+
 from crypto import p256  # noqa: E402
 
 
@@ -26,10 +28,7 @@ def main():
     print("Regenerate: python3 bench/gen_p256_base.py > firmware/crypto/_p256_base.py")
     print('"""')
     print()
-    print("TABLE = (")
-    for i in range(0, len(table), 32):
-        print("    b'" + "".join("\\x%02x" % c for c in table[i:i + 32]) + "'")
-    print(")")
+    print_bytes("TABLE", table)
 
 
 if __name__ == "__main__":
