@@ -7,7 +7,6 @@ ack timeout and after a reconnect; a broker restart between PUBACK and ack
 
 from __future__ import annotations
 
-import time
 
 from brokers import Mosquitto, free_port, mosquitto
 from net_helpers import Fleet, MpyProcess, OutageProxy, scan_id

@@ -112,7 +112,7 @@ def test_ack_topic_routing_and_hostile_acks(tmp_path):
     n = len(steps)
     steps += [msg(ack(1, 31)),                                    # n: beyond the highest sent
               msg(ack(2, 30)),                                    # n+1: leaves a gap (2 > acked+1)
-              msg(ack(1, 30), f"gg/v1/dev/gg-0000000000b2/ack"),  # n+2: another device's topic
+              msg(ack(1, 30), "gg/v1/dev/gg-0000000000b2/ack"),   # n+2: another device's topic
               msg(b"\x01", f"gg/v1/dev/{DEV}/cmd"),               # n+3: a control topic
               msg(ack(1, 10)),                                    # n+4: partial: taken
               msg(ack(1, 5)),                                     # n+5: stale: ignored

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import base45
 import cbor2
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
