@@ -50,13 +50,13 @@ def raise_alert(db: Session, kind: str, device: Device, business_id: str | None,
     return a
 
 
-def raise_grouped(db: Session, kind: str, device: Device, business_id: str | None,
+def raise_grouped(db: Session, kind: str, device_id: str, business_id: str | None,
                   group: dict, now: dt.datetime | None = None, **detail: object) -> Alert:
     """The open alert of this kind, device and `group` (detail fields that
     must match) counts one more occurrence, with the latest detail; else a
     new one (count 1)."""
     now = now or utcnow()
-    for a in db.scalars(select(Alert).where(Alert.kind == kind, Alert.device_id == device.id,
+    for a in db.scalars(select(Alert).where(Alert.kind == kind, Alert.device_id == device_id,
                                             Alert.acknowledged_at.is_(None))
                         .order_by(Alert.id).with_for_update()):
         if all((a.detail or {}).get(k) == v for k, v in group.items()):
@@ -64,7 +64,7 @@ def raise_grouped(db: Session, kind: str, device: Device, business_id: str | Non
             a.last_seen_at = now
             a.detail = {**(a.detail or {}), **detail, **group}  # a new dict: JSON is not mutable-tracked
             return a
-    a = Alert(kind=kind, device_id=device.id, business_id=business_id, detail={**detail, **group},
+    a = Alert(kind=kind, device_id=device_id, business_id=business_id, detail={**detail, **group},
               count=1, created_at=now, last_seen_at=now)
     db.add(a)
     return a
@@ -74,14 +74,10 @@ def raise_dead_letter(db: Session, row: DeadLetter) -> Alert:
     """INGEST_DEAD_LETTER: one per dead-letter row (device + payload), raised
     when the row is made, so a gate resending the same message adds none."""
     device = db.get(Device, row.device_id)
-    now = utcnow()
-    a = Alert(kind="INGEST_DEAD_LETTER", device_id=row.device_id,
-              business_id=business_of(db, device) if device is not None else None,
-              count=1, created_at=now, last_seen_at=now,
-              detail={"dead_letter": row.id, "code": row.code, "topic": row.topic.rsplit("/", 1)[-1],
-                      "payload_sha256": row.payload_sha256})
-    db.add(a)
-    return a
+    return raise_grouped(db, "INGEST_DEAD_LETTER", row.device_id,
+                         business_of(db, device) if device is not None else None,
+                         {"dead_letter": row.id}, code=row.code,
+                         topic=row.topic.rsplit("/", 1)[-1], payload_sha256=row.payload_sha256)
 
 
 def business_of(db: Session, device: Device) -> str | None:
@@ -95,7 +91,7 @@ def control_refused(db: Session, device: Device, error: list[int]) -> Alert:
     message_kind, reason, version = error
     kind = "GATE_ERROR" if reason == INTERNAL else "CONTROL_REJECTED"
     return raise_grouped(
-        db, kind, device, business_of(db, device), {"reason": reasons.name(reason)},
+        db, kind, device.id, business_of(db, device), {"reason": reasons.name(reason)},
         message_kind=MESSAGE_KINDS[message_kind] if 0 <= message_kind < len(MESSAGE_KINDS)
         else message_kind, version=version)
 
