@@ -183,5 +183,7 @@ def parse(data: bytes) -> Table:
             raise ValueError("bad key length")
         nb, na, cc = RECORD.unpack_from(data, area + off)
         key = bytes(data[area + off + RECORD.size: area + off + length])
+        if not (65 <= cc[0] <= 90 and 65 <= cc[1] <= 90) or (alg == 2 and key[0] == 0):
+            raise ValueError("bad country or RSA modulus")
         entries.append(Entry(kid, ALG_OF_CODE[alg], key, nb, na, cc.decode("ascii"), _types_text(types)))
     return Table(kind, version, base, entries)
