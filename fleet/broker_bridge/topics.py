@@ -47,6 +47,7 @@ def ack(device_id: str) -> str:
 
 TRUST = f"{ROOT}/fleet/trust"
 REVOCATION = f"{ROOT}/fleet/revocation"
+DCC = f"{ROOT}/fleet/dcc"  # signed DCC signer (DSC) trust list, kind 7 (issue 13)
 
 # wildcard subscriptions of the bridge
 SCANS_ALL = f"{ROOT}/dev/+/scans"
