@@ -31,9 +31,11 @@ KIND_REVOCATION = const(3)
 KIND_COMMAND = const(4)
 KIND_PROVISION = const(5)  # provisioning bundle, over USB only (setup/bundle.py)
 KIND_FIRMWARE = const(6)   # firmware release manifest, over USB only (setup/release.py)
-KINDS = (KIND_CONFIG, KIND_TRUST, KIND_REVOCATION, KIND_COMMAND, KIND_PROVISION, KIND_FIRMWARE)
+KIND_DCC = const(7)        # EU DCC signer (DSC) trust table: snapshot + delta blobs
+KINDS = (KIND_CONFIG, KIND_TRUST, KIND_REVOCATION, KIND_COMMAND, KIND_PROVISION, KIND_FIRMWARE,
+         KIND_DCC)
 KIND_NAMES = {1: "config", 2: "trust", 3: "revocation", 4: "command", 5: "provision",
-              6: "firmware"}
+              6: "firmware", 7: "dcc"}
 
 SCOPE_FLEET = const(0)
 SCOPE_SITE = const(1)
@@ -46,6 +48,7 @@ _ALLOWED_SCOPES = {
     KIND_COMMAND: (SCOPE_DEVICE,),
     KIND_PROVISION: (SCOPE_DEVICE,),
     KIND_FIRMWARE: (SCOPE_FLEET, SCOPE_DEVICE),
+    KIND_DCC: (SCOPE_FLEET, SCOPE_SITE),
 }
 _ALG_EDDSA = const(-8)
 MAX_MESSAGE = const(4096)  # bigger things travel as blobs (fleet tools: <= 4,000)

@@ -37,7 +37,8 @@ _WAIT_COMMANDS = 4  # commands kept while the service cannot load; more are drop
 
 def topics(device_id):
     d = "gg/v1/dev/" + device_id + "/"
-    return (d + "cmd", d + "config", d + "blob", "gg/v1/fleet/trust", "gg/v1/fleet/revocation")
+    return (d + "cmd", d + "config", d + "blob", "gg/v1/fleet/trust", "gg/v1/fleet/revocation",
+            "gg/v1/fleet/dcc")
 
 
 def kind_of(topic, device_id):
@@ -46,6 +47,8 @@ def kind_of(topic, device_id):
         return 2
     if topic == "gg/v1/fleet/revocation":
         return 3
+    if topic == "gg/v1/fleet/dcc":
+        return 7
     prefix = "gg/v1/dev/" + device_id + "/"
     if not topic.startswith(prefix):
         return None

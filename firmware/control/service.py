@@ -11,7 +11,7 @@
 #
 # The MQTT read loop must not stall for a signature check (~1.2 s on an
 # ESP32), so receive() only queues signed messages in a bounded inbox:
-# one slot per list kind (a newer config / trust / revocation message replaces
+# one slot per list kind (a newer config / trust / revocation / dcc message replaces
 # the queued one) and at most 4 commands (overflow: the oldest command is
 # dropped and counted in link.dropped; the operator sees no reply and re-sends).
 # Blob chunks are handled at once (a file append and a hash update).
@@ -179,6 +179,10 @@ class ControlService:
             return revocation.check_body
         if kind == envelope.KIND_TRUST:
             return _check_trust
+        if kind == envelope.KIND_DCC:
+            from verify import dsc
+
+            return dsc.check_body
         return _check_command
 
     def handle(self, kind, data):
@@ -216,7 +220,7 @@ class ControlService:
 
     def _refs(self, msg):
         refs = ()
-        if msg.kind == envelope.KIND_REVOCATION:
+        if msg.kind == envelope.KIND_REVOCATION or msg.kind == envelope.KIND_DCC:
             refs = (msg.body.get(1), msg.body.get(2))
         elif msg.kind == envelope.KIND_CONFIG:
             refs = (msg.body.get(6),)
@@ -227,7 +231,28 @@ class ControlService:
 
         return [r for r in self._refs(msg) if not blob.have(self.root, r)]
 
+    def _tables_ok(self, msg):
+        """A DCC trust table is checked whole before its message commits: a
+        bad one is refused (CTRL_MALFORMED, state key 12; its blobs go) and
+        the applied table stays in use."""
+        if msg.kind != envelope.KIND_DCC:
+            return True
+        from verify import dsc
+
+        try:
+            dsc.check_files(self.root, msg.body)
+            return True
+        except errors.GateError as e:
+            reason = e.reason if isinstance(e, errors.ControlError) else reasons.INTERNAL
+            self.link.last_error = [msg.kind, reason, msg.version]
+            self.log("control %d refused: %s %s" % (msg.kind, reasons.name(reason), e.detail))
+        self._cleanup()  # its blobs, unless the applied table names them too
+        self._state_changed()
+        return False
+
     def _commit(self, msg):
+        if not self._tables_ok(msg):
+            return False
         try:
             self.state.commit(msg)
         except errors.GateError as e:  # flash full or failing: keep the old state
@@ -310,7 +335,7 @@ class ControlService:
 
         keep = []
         for kind, key in ((envelope.KIND_REVOCATION, 1), (envelope.KIND_REVOCATION, 2),
-                          (envelope.KIND_CONFIG, 6)):
+                          (envelope.KIND_CONFIG, 6), (envelope.KIND_DCC, 1), (envelope.KIND_DCC, 2)):
             try:
                 body = self.state.body(kind)
             except Exception:  # noqa: unreadable: keep everything

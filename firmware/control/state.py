@@ -28,7 +28,7 @@ from micropython import const
 
 from fsutil import write_atomic
 
-_KINDS = (1, 2, 3, 4)
+_KINDS = (1, 2, 3, 4, 7)  # 7: DCC trust table (not in stale(): GG1 passes never need it)
 _STALE_ORDER = (2, 3, 1)  # trust, revocation, config
 DEFAULT_MAX_AGE = 86400   # a list older than one day may not admit anyone
 _MAX_FILE = const(4096 + 64)  # a record of the largest control message

@@ -7,6 +7,7 @@ FLEET = "gg/v1/fleet/"
 # fleet-wide, retained, signed (device subscribes)
 TRUST = FLEET + "trust"
 REVOCATION = FLEET + "revocation"
+DCC = FLEET + "dcc"  # EU DCC signer (DSC) trust list, control kind 7
 
 
 def scans(device_id):
@@ -46,7 +47,7 @@ def blob(device_id):
 
 def subscriptions(device_id):
     """What the device subscribes to (QoS 1) right after CONNACK."""
-    return (cmd(device_id), config(device_id), blob(device_id), TRUST, REVOCATION)
+    return (cmd(device_id), config(device_id), blob(device_id), TRUST, REVOCATION, DCC)
 
 
 def ack(device_id):

@@ -253,3 +253,41 @@ def open_files(snapshot_path, delta_path=None, check=False):
         if delta is not None:
             delta.close()
         raise
+
+
+# -- the signed DCC trust-list message (kind 7) and its blobs -----------------
+# body = {1: snapshot blob ref, 2: delta blob ref or null}, like revocation
+# (control/blob.py refs). The blobs are checked whole (check_files) before
+# the message commits: a bad table is refused, the applied one stays.
+
+
+def check_body(body):
+    """For envelope.verify_message(check=...): ControlError if malformed."""
+    from control import blob
+
+    if type(body) is not dict:
+        raise _bad("body is not a map")
+    blob.check_ref(body.get(1))
+    if body.get(2) is not None:
+        blob.check_ref(body[2])
+
+
+def body_paths(root, body):
+    from control import blob
+
+    d = body.get(2)
+    return blob.blob_path(root, body[1][1]), (blob.blob_path(root, d[1]) if d is not None else None)
+
+
+def check_files(root, body):
+    """Every entry of the body's tables checked, the delta made for the
+    snapshot: the key count, or ControlError CTRL_MALFORMED."""
+    snap, delta = body_paths(root, body)
+    try:
+        t = open_files(snap, delta, True)
+    except errors.StoreError as e:  # a blob vanished after its fetch
+        raise _bad(e.detail)
+    try:
+        return t.key_count()
+    finally:
+        t.close()

@@ -47,7 +47,7 @@ DEVICE_USERNAME = re.compile(r"^gg-[0-9a-f]{12}$")
 # a device's own topics (docs/protocol.md section 2.1)
 DEVICE_WRITE = ("scans", "state", "reply", "fetch")
 DEVICE_READ = ("cmd", "config", "blob", "ack")
-FLEET_READ = (topics.TRUST, topics.REVOCATION)
+FLEET_READ = (topics.TRUST, topics.REVOCATION, topics.DCC)
 
 
 def bridge_users(workers: int = DEFAULT_BRIDGE_WORKERS) -> list[str]:

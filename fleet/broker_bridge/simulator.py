@@ -76,7 +76,7 @@ class SimDevice:
     def control_filters(self) -> list[str]:
         d = self.device_id
         own = [topics.ack(d)] if self.outbox else []
-        return own + [topics.command(d), topics.config(d), topics.blob(d), topics.TRUST, topics.REVOCATION]
+        return own + [topics.command(d), topics.config(d), topics.blob(d), topics.TRUST, topics.REVOCATION, topics.DCC]
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         self.connect_error = reason_code if reason_code.is_failure else None

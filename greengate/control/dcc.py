@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from greengate.control.blobs import DEFAULT_CHUNK, blob_ref
+from greengate.control.envelope import KIND_DCC  # noqa: F401 - 7, re-exported
 from greengate.dcc.table import delta_bytes, table_bytes
 
-KIND_DCC = 7
 TOPIC = "gg/v1/fleet/dcc"
 
 

@@ -72,7 +72,7 @@ def test_generated_rights_are_the_protocol_acl():
         *{(kind, t) for kind in ("subscribeLiteral", "publishClientReceive")
           for t in (f"{own}/cmd", f"{own}/config", f"{own}/blob", f"{own}/ack")}}
     assert roles["gate"] == {(kind, t) for kind in ("subscribeLiteral", "publishClientReceive")
-                             for t in ("gg/v1/fleet/trust", "gg/v1/fleet/revocation")}
+                             for t in ("gg/v1/fleet/trust", "gg/v1/fleet/revocation", "gg/v1/fleet/dcc")}
     assert roles["fleet"] == {("publishClientSend", "gg/v1/#"), ("publishClientReceive", "gg/v1/#"),
                               ("subscribePattern", "gg/v1/#"),
                               ("subscribePattern", "$share/greengate/gg/v1/#")}

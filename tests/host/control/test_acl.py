@@ -79,3 +79,19 @@ def test_device_acl(broker):
     assert check.got == [("gg/v1/fleet/trust", b"trust")]
     for c in (fleet, dev, check):
         c.close()
+
+
+def test_gate_reads_the_dcc_trust_list_and_cannot_write_it(broker):
+    fleet = Client(broker.port, FLEET, "pf")
+    fleet.pub("gg/v1/fleet/dcc", b"dcc-table", retain=True)
+    dev = Client(broker.port, A, "pa")
+    assert dev.sub("gg/v1/fleet/dcc", "gg/v1/fleet/+") == [1, 0x80]
+    dev.pub("gg/v1/fleet/dcc", b"evil", retain=True)  # dropped by the broker
+    time.sleep(1.0)
+    assert dev.got == [("gg/v1/fleet/dcc", b"dcc-table")]
+    check = Client(broker.port, B, "pb")
+    check.sub("gg/v1/fleet/dcc")
+    time.sleep(0.5)
+    assert check.got == [("gg/v1/fleet/dcc", b"dcc-table")]
+    for c in (fleet, dev, check):
+        c.close()
