@@ -210,3 +210,25 @@ def test_cli_import_and_list(cli, testdata, tmp_path, entries):
     (tmp_path / "bad.json").write_text("{nope")
     r = cli("dcc", "import", str(tmp_path / "bad.json"))
     assert r.exit_code == 1 and "DCC_BAD_JSON" in r.stderr and r.stdout == ""
+
+
+def test_0006_down_and_up(db_url):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from fleet.core.db import make_engine
+    from fleet.migrations import alembic_config, upgrade
+
+    upgrade(db_url, "0006")
+    command.downgrade(alembic_config(db_url), "0005")
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            names = set(inspect(conn).get_table_names())
+            assert "dcc_signer" not in names and "dcc_list" not in names
+            assert "dcc_version" not in {c["name"] for c in inspect(conn).get_columns("device")}
+        upgrade(db_url, "0006")
+        with engine.connect() as conn:
+            assert {"dcc_signer", "dcc_list"} <= set(inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
