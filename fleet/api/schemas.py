@@ -299,6 +299,13 @@ class RevocationIn(In):
     reason: Literal["F0", "LOST", "FRAUD", "STATUS_CHANGED", "OTHER"]
 
 
+class DccRevocationIn(In):
+    """An EU DCC by its certificate identifier (`ci`) and issuing country."""
+    uci: str = Field(min_length=1, max_length=80)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    reason: Literal["F0", "LOST", "FRAUD", "STATUS_CHANGED", "OTHER"]
+
+
 class RevocationOut(Out):
     pass_hash: str
     reason: str

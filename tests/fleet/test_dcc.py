@@ -232,3 +232,60 @@ def test_0006_down_and_up(db_url):
             assert {"dcc_signer", "dcc_list"} <= set(inspect(conn).get_table_names())
     finally:
         engine.dispose()
+
+
+def _dcc_identity(testdata, path: str) -> tuple[str, str]:
+    """(ci, iss) of a real test DCC, decoded here with base45, zlib and cbor2."""
+    import zlib
+
+    import base45
+    import cbor2
+
+    qr = json.loads((testdata / "eu-dcc" / path).read_text())["PREFIX"]
+    cose = cbor2.loads(zlib.decompress(base45.b45decode(qr[4:])))
+    claims = cbor2.loads((cose.value if hasattr(cose, "value") else cose)[2])
+    hcert = claims[-260][1]
+    group = next(hcert[k] for k in ("v", "t", "r") if k in hcert)
+    return group[0]["ci"], claims[1]
+
+
+def test_revoke_a_dcc_by_uci(api, session_factory, testdata):
+    from greengate.control import revocation as ggrev
+
+    uci, iss = _dcc_identity(testdata, "DE/1.json")
+    assert uci.startswith("URN:UVCI:") and iss == "DE"
+    want = {hashlib.sha256(uci.encode()).hexdigest()[:32], hashlib.sha256((iss + uci).encode()).hexdigest()[:32]}
+    op = api.as_("operator")
+    r = op.post("/api/v1/revocations/dcc", json={"uci": uci, "country": iss, "reason": "FRAUD"})
+    assert r.status_code == 201, r.text
+    assert {x["pass_hash"] for x in r.json()} == want and len({x["version"] for x in r.json()}) == 2
+    with session_factory() as db:
+        rows = db.scalars(select(ControlOutbox).where(ControlOutbox.kind == "revocation")).all()
+        assert len(rows) == 1  # both hashes in one message
+        body = rows[0].body
+        snap = db.get(Blob, body["snapshot"]).data
+        added = ggrev.parse_delta(db.get(Blob, body["delta"]).data)[1] if body["delta"] else []
+        assert all(ggrev.contains(snap, bytes.fromhex(h)) or bytes.fromhex(h) in added for h in want)
+        logged = json.dumps([a.detail for a in db.scalars(select(AuditLog))])
+        assert uci not in logged and uci.split(":")[-1] not in logged  # only hashes are kept
+    again = op.post("/api/v1/revocations/dcc", json={"uci": uci, "country": iss, "reason": "FRAUD"})
+    assert again.status_code == 409 and again.json()["title"] == "ALREADY_REVOKED"
+    for bad in ({"uci": uci, "country": "de", "reason": "FRAUD"}, {"uci": "", "country": "DE", "reason": "LOST"},
+                {"uci": "a b", "country": "DE", "reason": "LOST"}, {"uci": "x" * 81, "country": "DE", "reason": "LOST"},
+                {"uci": "URN:UVCI:01:VN:1", "country": "VN", "reason": "BORED"}):
+        assert op.post("/api/v1/revocations/dcc", json=bad).status_code in (400, 422), bad
+    assert api.as_("viewer").post("/api/v1/revocations/dcc", json={"uci": "U1", "country": "VN",
+                                                                  "reason": "LOST"}).status_code == 403
+
+
+def test_cli_revoke_by_uci(cli):
+    r = cli("revocations", "add", "--uci", "URN:UVCI:01:VN:TEST1#X", "--country", "VN", "--reason", "LOST", "--json")
+    assert r.exit_code == 0, r.stderr
+    got = {x["pass_hash"] for x in json.loads(r.stdout)}
+    assert got == {hashlib.sha256(b"URN:UVCI:01:VN:TEST1#X").hexdigest()[:32],
+                   hashlib.sha256(b"VNURN:UVCI:01:VN:TEST1#X").hexdigest()[:32]}
+    for args in (("--uci", "U1"), ("a1" * 16, "--uci", "U1", "--country", "VN"), ()):
+        r = cli("revocations", "add", *args, "--reason", "LOST")
+        assert r.exit_code == 1 and "BAD_ARGUMENTS" in r.stderr, args
+    r = cli("revocations", "add", "--uci", "U 1", "--country", "VN", "--reason", "LOST")
+    assert r.exit_code == 1 and "BAD_UCI" in r.stderr
