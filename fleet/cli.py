@@ -8,6 +8,7 @@ diagnostics and errors to stderr; a failure exits 1 with its error code.
     greengate fleet serve --db postgresql://u:p@h/db --broker mqtts://fleet-bridge:pw@h:8883
     greengate fleet businesses list --json
     greengate fleet revocations add <pass hash> --reason LOST
+    greengate fleet dcc import trustlist.json     # EU DCC signer (DSC) list
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ devices_app = typer.Typer(no_args_is_help=True, help="Gate devices (thiết bị
 passes_app = typer.Typer(no_args_is_help=True, help="Passes (thẻ).")
 revocations_app = typer.Typer(no_args_is_help=True, help="Revocations (thu hồi).")
 users_app = typer.Typer(no_args_is_help=True, help="Operator accounts.")
+dcc_app = typer.Typer(no_args_is_help=True, help="EU DCC signer certificates (chứng thư ký EU DCC).")
 for _sub, _name in ((businesses_app, "businesses"), (devices_app, "devices"), (passes_app, "passes"),
-                    (revocations_app, "revocations"), (users_app, "users")):
+                    (revocations_app, "revocations"), (users_app, "users"), (dcc_app, "dcc")):
     app.add_typer(_sub, name=_name)
 
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: GREENGATE_DATABASE_URL "
@@ -633,6 +635,68 @@ def revocations_lift(pass_hash: str,
         r = revocations.lift(s, pass_hash, reason, ACTOR)
         out = _row(r, ["pass_hash", "lift_reason", "version", "active"])
     _out(out, json_out)
+
+
+# -- EU DCC signers ----------------------------------------------------------------------------------
+
+@dcc_app.command("import")
+def dcc_import(file: Annotated[Path, typer.Argument(help="DSC trust list JSON {\"certificates\": [...]}")],
+               db: DbOpt = None, json_out: JsonOpt = False,
+               allow_empty: Annotated[bool, typer.Option(help="accept a list with no usable signer "
+                                                              "(removes every trusted DSC)")] = False) -> None:
+    """Replace the trusted DSCs with this list's valid ones and push them to every gate."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from fleet.services import dcc
+
+    try:
+        data = file.read_bytes()
+    except OSError as e:
+        _fail(errors.BadRequest(f"cannot read {file} / không đọc được tệp: {e.strerror}", code="DCC_FILE"))
+    err = Console(stderr=True)
+    with _session(db) as (s, _), Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                          console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("kiểm tra / checking", total=None)
+        report = dcc.import_trustlist(s, data, file.name, ACTOR,
+                                      progress=lambda done, total: bar.update(task, completed=done, total=total),
+                                      allow_empty=allow_empty)
+    for r in report.refused:
+        typer.echo(f"refused [{r.code}] {r.country or '??'} kid {r.kid_b64 or '?'}: {r.detail}", err=True)
+    if json_out:
+        _out(report.as_dict(), True)
+        return
+    typer.echo(f"version {report.version}{'' if report.changed else ' (unchanged / không đổi)'}: "
+               f"{report.accepted} accepted / chấp nhận, {len(report.refused)} refused / từ chối, "
+               f"+{len(report.added)} -{len(report.removed)}")
+    typer.echo("country\tes256\tps256\trefused")
+    for country, c in report.countries.items():
+        typer.echo(f"{country}\t{c['es256']}\t{c['ps256']}\t{c['refused']}")
+
+
+DCC_FIELDS = ["kid", "country", "alg", "types", "not_before", "not_after", "subject", "source", "imported_at",
+              "active", "version"]
+
+
+@dcc_app.command("list")
+def dcc_list(db: DbOpt = None, json_out: JsonOpt = False,
+             country: Annotated[Optional[str], typer.Option(help="two letters, e.g. VN")] = None,
+             all_rows: Annotated[bool, typer.Option("--all", help="also signers no longer trusted")] = False) -> None:
+    """Trusted DSCs (kid, country, algorithm, allowed types, validity)."""
+    from sqlalchemy import select
+
+    from fleet.models import DccSigner
+    from fleet.services import dcc
+
+    with _session(db) as (s, _):
+        q = select(DccSigner).order_by(DccSigner.country, DccSigner.kid)
+        if not all_rows:
+            q = q.where(DccSigner.active.is_(True))
+        if country:
+            q = q.where(DccSigner.country == country.upper())
+        rows = [{**_row(r, DCC_FIELDS), "alg": dcc.ALG_NAME.get(r.alg, r.alg), "types": r.types or "vtr"}
+                for r in s.scalars(q)]
+    _out(rows, json_out, ["kid", "country", "alg", "types", "not_after"])
 
 
 def main() -> None:  # `python -m fleet.cli`

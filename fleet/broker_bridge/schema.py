@@ -73,6 +73,8 @@ STATE = (
     Field(12, "last_control_error", "array", 3, null=True, note="[kind <= 255, reason <= 255, version <= 2^31-1]"),
     Field(13, "fetching", "array", 3, null=True, note="[sha256 (bytes 32), next <= 2^31-1, count <= 2^31-1]"),
     Field(14, "protocol", "uint", 255, note="reporting protocol level; absent = 1"),
+    Field(16, "dcc_table", "array", 2, null=True,
+          note="DCC signer table applied: [list version <= 2^31-1, key count <= 2^31-1]"),
 )
 REPLY = (
     Field(1, "id", "uint", INT32, required=True, note="command version"),
@@ -244,6 +246,11 @@ def state(payload: bytes) -> dict:
     if fetching is not None and not (len(fetching) == 3 and isinstance(fetching[0], bytes)
                                      and len(fetching[0]) == 32 and uints(fetching[1:], INT32, INT32)):
         raise WireError("fetching (13) must be [sha256, next, count]", code=code)
+    table = v.get("dcc_table")
+    if table is not None:
+        if not (len(table) == 2 and uints(table, INT32, INT32)):
+            raise WireError("dcc_table (16) must be [list version, key count]", code=code)
+        out["dcc_version"], out["dcc_keys"] = table
     out["protocol"] = v.get("protocol", 1)
     return out
 

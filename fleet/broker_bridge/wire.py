@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fleet.core import errors
 from greengate.control import blobs, envelope
+from greengate.control import dcc as ggdcc
 from greengate.passes import keys as gk
 
 from . import schema
@@ -23,9 +24,11 @@ from .schema import MAX_PAYLOAD, MAX_SCANS, WireError  # noqa: F401  (their home
 TZ_OFFSET = 25200           # UTC+7, Ho Chi Minh City
 # valid_until - issued_at per kind. Lists are re-signed every 12 h (5.4) and the
 # device's max_age (1 day) decides staleness; valid_until is the hard stop.
-VALIDITY_S = {"config": 2 * 86400, "trust": 2 * 86400, "revocation": 2 * 86400, "command": 120}
+VALIDITY_S = {"config": 2 * 86400, "trust": 2 * 86400, "revocation": 2 * 86400, "dcc": 2 * 86400,
+              "command": 120}
 ENVELOPE_KIND = {"config": envelope.KIND_CONFIG, "trust": envelope.KIND_TRUST,
-                 "revocation": envelope.KIND_REVOCATION, "command": envelope.KIND_COMMAND}
+                 "revocation": envelope.KIND_REVOCATION, "dcc": ggdcc.KIND_DCC,
+                 "command": envelope.KIND_COMMAND}
 COMMAND_CODES = {"sync": 1, "open_gate": 2, "show_message": 3, "reboot": 4, "screenshot": 5}
 # JSON argument names -> the protocol's int keys, per command
 COMMAND_ARGS = {"open_gate": {"seconds": 1}, "show_message": {"vi": 1, "en": 2, "seconds": 3},
@@ -100,6 +103,9 @@ def control_parts(kind: str, version: int, body: dict, blob: BlobLookup) -> tupl
         snap = blob(body["snapshot"])
         delta = blob(body["delta"]) if body.get("delta") else None
         return {1: blobs.blob_ref(snap), 2: blobs.blob_ref(delta) if delta else None}, envelope.fleet_scope()
+    if kind == "dcc":
+        delta = blob(body["delta"]) if body.get("delta") else None
+        return ggdcc.dcc_body(blob(body["snapshot"]), delta), envelope.fleet_scope()
     if kind == "command":
         names = COMMAND_ARGS.get(body["command"], {})
         args = {names[k]: v for k, v in (body.get("args") or {}).items() if k in names}

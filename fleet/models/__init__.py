@@ -2,6 +2,7 @@
 `Base.metadata` (Alembic's target)."""
 
 from .base import Base, UTCDateTime, utcnow
+from .dcc import DccList, DccSigner
 from .events import (Alert, AuditLog, Blob, CommandReply, ControlOutbox, F0Case,
                      LoginThrottle, RevocationSnapshot, Scan, User, UserSession)
 from .ingest import DeadLetter
@@ -11,7 +12,7 @@ from .registry import (ZONE_CODE, Business, BusinessStatus, Device, Issuer, Oper
 
 __all__ = [
     "Alert", "AllowlistEntry", "AuditLog", "Base", "Blob", "RevocationSnapshot", "Business", "BusinessStatus",
-    "CommandReply", "ControlOutbox", "DeadLetter", "Device", "F0Case", "Issuer", "LoginThrottle", "OperatingMode",
+    "CommandReply", "ControlOutbox", "DccList", "DccSigner", "DeadLetter", "Device", "F0Case", "Issuer", "LoginThrottle", "OperatingMode",
     "Pass", "Revocation", "Scan", "Sector", "Site", "User", "UserSession", "UTCDateTime",
     "ZONE_CODE", "Zone", "utcnow",
 ]

@@ -119,6 +119,9 @@ class Device(Base):
     config_version: Mapped[int | None] = mapped_column(Integer)
     revocation_version: Mapped[int | None] = mapped_column(Integer)
     trust_version: Mapped[int | None] = mapped_column(Integer)
+    # DCC signer table the device applied (state key 16): list version, key count.
+    dcc_version: Mapped[int | None] = mapped_column(Integer)
+    dcc_keys: Mapped[int | None] = mapped_column(Integer)
     dropped: Mapped[int | None] = mapped_column(Integer)
     last_control_error: Mapped[list | None] = mapped_column(JSON)
     outbox_depth: Mapped[int | None] = mapped_column(Integer)

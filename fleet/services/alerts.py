@@ -24,7 +24,7 @@ from greengate.passes import reasons
 
 from . import control
 
-KINDS = ("REVOKED_PRESENTED", "DEVICE_OFFLINE", "CONFIG_DRIFT", "REVOCATION_DRIFT",
+KINDS = ("REVOKED_PRESENTED", "DEVICE_OFFLINE", "CONFIG_DRIFT", "REVOCATION_DRIFT", "DCC_DRIFT",
          "CLOCK_DRIFT", "OUTBOX_BACKLOG", "TAMPER", "GATE_ERROR", "CONTROL_REJECTED",
          "INGEST_DEAD_LETTER")
 # state key 12 [kind, reason, version] with reason INTERNAL: the gate could not
@@ -33,7 +33,7 @@ KINDS = ("REVOKED_PRESENTED", "DEVICE_OFFLINE", "CONFIG_DRIFT", "REVOCATION_DRIF
 # the next good control message (docs/protocol.md 4.2)
 INTERNAL = reasons.code("INTERNAL")
 # protocol 5: the kind of a control message (0: the gate's decider rebuild)
-MESSAGE_KINDS = ("decider", "config", "trust", "revocation", "command")
+MESSAGE_KINDS = ("decider", "config", "trust", "revocation", "command", "provision", "firmware", "dcc")
 
 
 def _open(db: Session, kind: str, device_id: str) -> bool:
@@ -101,6 +101,7 @@ def evaluate(db: Session, settings: Settings, now: dt.datetime | None = None) ->
     # a gate gets DRIFT_GRACE to apply what was published before it counts as drift
     settled = now - dt.timedelta(seconds=settings.drift_grace_s)
     rev_desired = control.desired_version(db, topics.REVOCATION, settled)
+    dcc_desired = control.dcc_list_version(db, settled)
     raised = []
     for device in db.scalars(select(Device).where(Device.status == "active")):
         bid = business_of(db, device)
@@ -115,6 +116,10 @@ def evaluate(db: Session, settings: Settings, now: dt.datetime | None = None) ->
         if rev_desired is not None and (device.revocation_version or 0) < rev_desired:
             checks.append(("REVOCATION_DRIFT", {"applied": device.revocation_version,
                                                 "desired": rev_desired}))
+        # a gate reporting no DCC table (state key 16) runs firmware without
+        # DCC support: not drift; [0, 0] (nothing applied yet) is
+        if dcc_desired and device.dcc_version is not None and device.dcc_version < dcc_desired:
+            checks.append(("DCC_DRIFT", {"applied": device.dcc_version, "desired": dcc_desired}))
         if device.clock_drift_s is not None and abs(device.clock_drift_s) > settings.clock_drift_alert_s:
             checks.append(("CLOCK_DRIFT", {"drift_s": device.clock_drift_s}))
         if (device.outbox_depth or 0) > settings.outbox_alert_depth:

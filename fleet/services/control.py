@@ -11,6 +11,9 @@ fleet/broker_bridge/wire.py turns them into the protocol's CBOR.
 - revocation: a manifest of a GGRV snapshot blob + a cumulative GGRD delta
   blob (`gg/v1/fleet/revocation`); a new snapshot is cut when the delta
   passes DELTA_MAX entries;
+- dcc: the EU DCC signer (DSC) table (`gg/v1/fleet/dcc`, kind 7): a GGDT
+  snapshot blob + a delta blob since it (greengate/dcc/table.py); a new
+  snapshot is cut when the delta passes DCC_DELTA_MAX changed signers;
 - command: to one device, never retained.
 """
 
@@ -24,13 +27,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fleet.broker_bridge import topics
-from fleet.models import (AllowlistEntry, Blob, Business, BusinessStatus, ControlOutbox, Device,
+from fleet.models import (AllowlistEntry, Blob, Business, BusinessStatus, ControlOutbox, DccList, Device,
                           Issuer, Revocation, RevocationSnapshot, Site, utcnow)
 from greengate.control import revocation as ggrev
+from greengate.dcc import table as ggdt
 
 # code, name, JSON args -> wire args (protocol 5.2)
 COMMANDS = {"sync": 1, "open_gate": 2, "show_message": 3, "reboot": 4, "screenshot": 5}
 DELTA_MAX = 2000  # protocol 7.2: cut a new snapshot past 2,000 delta entries
+# DCC table: a delta entry is a whole signer (~90 B EC, ~300-530 B RSA), so cut
+# a new snapshot sooner (about a quarter of a 1,000-key table)
+DCC_DELTA_MAX = 250
 RESIGN_AFTER = dt.timedelta(hours=12)  # protocol 5.4: re-sign every list at least every 12 h
 DEFAULT_MAX_AGE = {1: 86400, 2: 86400, 3: 86400}
 
@@ -171,6 +178,50 @@ def enqueue_revocation_update(db: Session) -> ControlOutbox:
     return row
 
 
+# -- DCC signers (kind 7) ----------------------------------------------------------------
+
+def _dcc_signers(db: Session, kids: list[str]) -> list:
+    from . import dcc  # dcc imports this module to queue its message
+
+    return [dcc.to_signer(r) for r in dcc.signers_of(db, kids)]
+
+
+def enqueue_dcc_update(db: Session) -> ControlOutbox | None:
+    """Queue the DCC signer message for the current list version: the latest
+    GGDT snapshot (cut now if there is none or the signers changed by more
+    than DCC_DELTA_MAX since it) plus the delta from it. None before any import."""
+    current = db.scalar(select(DccList).order_by(DccList.id.desc()).limit(1))
+    if current is None:
+        return None
+    base = db.scalar(select(DccList).where(DccList.snapshot_sha256.is_not(None))
+                     .order_by(DccList.id.desc()).limit(1))
+    signers = _dcc_signers(db, current.kids)
+    if base is None or len(set(base.kids) ^ set(current.kids)) > DCC_DELTA_MAX:
+        current.snapshot_sha256 = store_blob(db, "dcc-snapshot", ggdt.table_bytes(signers, current.id))
+        base = current
+    delta = None
+    if base.id != current.id:
+        delta = store_blob(db, "dcc-delta", ggdt.delta_bytes(_dcc_signers(db, base.kids), signers,
+                                                             current.id, base.id))
+    row = ControlOutbox(kind="dcc", topic=topics.DCC, retain=True,
+                        body={"snapshot": base.snapshot_sha256, "delta": delta,
+                              "list_version": current.id, "base": base.id, "keys": len(signers)})
+    db.add(row)
+    db.flush()
+    return row
+
+
+def dcc_list_version(db: Session, published_before: dt.datetime | None = None) -> int | None:
+    """The DCC list version gates should hold (state key 16): the one in the
+    newest kind-7 message published (before a time, if given)."""
+    q = select(ControlOutbox.body).where(ControlOutbox.topic == topics.DCC,
+                                         ControlOutbox.published_at.is_not(None))
+    if published_before is not None:
+        q = q.where(ControlOutbox.published_at <= published_before)
+    body = db.scalar(q.order_by(ControlOutbox.id.desc()).limit(1))
+    return body["list_version"] if body else None
+
+
 # -- commands -----------------------------------------------------------------------------
 
 def enqueue_command(db: Session, device_id: str, command: str, args: dict | None = None) -> ControlOutbox:
@@ -226,6 +277,8 @@ def enqueue_refresh(db: Session, now: dt.datetime | None = None) -> list[Control
         out.append(enqueue_trust_list(db))
     if stale(topics.REVOCATION):
         out.append(enqueue_revocation_update(db))
+    if db.scalar(select(func.count()).select_from(DccList)) and stale(topics.DCC):
+        out.append(enqueue_dcc_update(db))
     # newest configuration per gate in one grouped query (10,000 gates)
     last_config = dict(db.execute(
         select(ControlOutbox.topic, func.max(ControlOutbox.created_at))

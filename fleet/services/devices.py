@@ -19,13 +19,14 @@ from . import alerts
 # messages into the gate's control channel: a tamper alert, not drift.
 _TAMPER_REASONS = (40, 41)
 
-_INT_FIELDS = ("config_version", "revocation_version", "trust_version", "outbox_depth", "dropped")
+_INT_FIELDS = ("config_version", "revocation_version", "trust_version", "outbox_depth", "dropped",
+               "dcc_version", "dcc_keys")
 
 
 def apply_state(db: Session, device_id: str, state: object, now: float | None = None) -> Device:
     """`state`: fleet/broker_bridge/wire.decode_state's named form: {"online":
     bool, "firmware"?, "config_version"?, "trust_version"?, "revocation_version"?,
-    "outbox_depth"?, "dropped"?, "clock"? (device unix time, only when its clock
+    "dcc_version"?, "dcc_keys"? (DCC signer table, state key 16), "outbox_depth"?, "dropped"?, "clock"? (device unix time, only when its clock
     is trusted), "last_control_error"? [kind, reason, version], "tamper"?}."""
     if not isinstance(state, dict) or type(state.get("online")) is not bool:
         raise errors.BadRequest("device state must be a map with a boolean 'online'",

@@ -110,6 +110,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "alert.DEVICE_OFFLINE": ("Thiết bị mất kết nối quá lâu", "Device offline too long"),
     "alert.CONFIG_DRIFT": ("Lệch cấu hình", "Configuration drift"),
     "alert.REVOCATION_DRIFT": ("Lệch danh sách thu hồi", "Revocation list drift"),
+    "alert.DCC_DRIFT": ("Lệch danh sách chứng thư ký EU DCC", "EU DCC signer list drift"),
     "alert.CLOCK_DRIFT": ("Lệch đồng hồ", "Clock drift"),
     "alert.OUTBOX_BACKLOG": ("Hàng đợi gửi bị dồn", "Outbox backlog"),
     "alert.GATE_ERROR": ("Cổng lỗi nội bộ, có thể đang từ chối mọi thẻ",
