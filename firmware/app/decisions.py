@@ -42,13 +42,19 @@ class DecisionService:
         except Exception as e:  # noqa: StoreError or worse: the gate still answers
             self.store_errors += 1
             self.port.log("outbox: %r" % (e,))
+        fmt = getattr(d, "fmt", None)  # a DCC: the screens name the format
         if d.verdict:
             self.gate.accept()
-            self.screen.show("accept", "accept", d.role, d.initials, d.birth_year)
+            if fmt:
+                self.screen.show("accept", "accept", d.role, d.initials, d.birth_year, fmt)
+            else:
+                self.screen.show("accept", "accept", d.role, d.initials, d.birth_year)
         else:
             self.gate.deny()
             if d.reason == reasons.OUT_OF_SYNC:
                 self.screen.show("out_of_sync", "out_of_sync")
+            elif fmt:
+                self.screen.show("deny", "deny", d.reason, fmt)
             else:
                 self.screen.show("deny", "deny", d.reason)
         h = binascii.hexlify(d.pass_hash).decode() if d.pass_hash else None

@@ -63,7 +63,7 @@ class Policy:
         from app.provisioned import reusable
 
         # the newest signed issue time is a floor for the clock
-        for kind in (1, 2, 3, 4):
+        for kind in (1, 2, 3, 4, 7):
             rec = self.state.applied(kind)
             if rec is not None:
                 self.clock.raise_floor(rec[2])
@@ -178,7 +178,8 @@ class Policy:
     def state_fields(self):
         """Device state fields main.py supplies (docs/protocol.md 4.2, int
         keys); the reporter adds 1 online, 4 outbox depth, 5 dropped, the
-        control plane 3 applied, 10 revocation entries, 12 error, 13 fetch."""
+        control plane 3 applied, 10 revocation entries, 12 error, 13 fetch;
+        16 [DCC table version, signers] once a DCC table is applied."""
         import time
         from app import VERSION
 
@@ -196,6 +197,10 @@ class Policy:
         snapshot = getattr(getattr(self._decider, "revocations", None), "snapshot", None)
         if snapshot is not None:
             d[10] = snapshot.entries
+        dcc_version = self.state.version(7)
+        if dcc_version is not None:  # key 16: the DCC signer table in use
+            trust = getattr(getattr(self._decider, "dcc", None), "trust", None)
+            d[16] = [dcc_version, getattr(trust, "count", 0)]
         if self.control is not None and hasattr(self.control, "state_fields"):
             d.update(self.control.state_fields())
         if self.rebuild_error is not None and self._decider is None and d.get(12) is None:

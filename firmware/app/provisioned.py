@@ -3,6 +3,8 @@
 #   kind 2 trust list  -> verify.trust.TrustStore -> verify.verifier.Verifier
 #   kind 3 revocation  -> store.revocation.Revocations (snapshot + delta blobs)
 #   kind 1 site config -> gate.rules.SiteConfig (+ allowlist blob)
+#   kind 7 DCC table   -> verify.dsc.Trust -> verify.dcc.DccVerifier (optional:
+#                         without it an EU DCC is NOT_PROVISIONED, GG1 as before)
 # Returns None while any of them is missing: the pipeline then answers
 # NOT_PROVISIONED. A broken file is logged and also gives None (refuse all)
 # rather than a half-built pipeline.
@@ -24,6 +26,9 @@ def reusable(decider):
     rev = getattr(decider, "revocations", None)
     if getattr(rev, "refs", None) is not None and rev.snapshot is not None:
         out["revocations"] = rev
+    dcc = getattr(getattr(decider, "dcc", None), "trust", None)
+    if getattr(dcc, "refs", None) is not None:
+        out["dcc"] = dcc
     cfg = getattr(decider, "config", None)
     ref = getattr(cfg, "allowlist_ref", None)
     if ref and cfg.allowlist is not None:
@@ -46,6 +51,7 @@ def load_decider(root, state, clock, occupancy, log, tick=None, reuse=None):
     rev_body = state.body(3)
     cfg_body = state.body(1)
     if trust_body is None or rev_body is None or cfg_body is None:
+        _close_all(reuse)
         reuse.clear()
         return None
     try:
@@ -98,6 +104,7 @@ def load_decider(root, state, clock, occupancy, log, tick=None, reuse=None):
             allowlist = rules.load_allowlist(blob.blob_path(root, ref[1]))
             reuse["allowlist"] = (ref[1], allowlist)
         site = rules.SiteConfig(cfg_body, allowlist)
+        dcc = _dcc_verifier(root, state.body(7), reuse)
         gc.collect()
         # a retry after MemoryError goes on with the keys already installed
         trust = reuse.get("trust")
@@ -110,12 +117,48 @@ def load_decider(root, state, clock, occupancy, log, tick=None, reuse=None):
                 tick()
         listed = None
         gc.collect()
-        decider = Decider(Verifier(trust), revocations, site, occupancy, clock, sync=state)
+        decider = Decider(Verifier(trust), revocations, site, occupancy, clock, sync=state, dcc=dcc)
         reuse.clear()
         return decider
     except MemoryError:
         raise  # not a broken file: the caller retries or resets (policy.reload)
     except Exception as e:  # noqa: any broken piece refuses every pass, logged
+        _close_all(reuse)
         reuse.clear()
         log("provisioned state unusable: %r" % (e,))
         return None
+
+
+def _close_all(reuse):
+    t = reuse.get("dcc")
+    if t is not None:
+        t.close()
+
+
+def _dcc_verifier(root, body, reuse):
+    """DccVerifier on the applied DCC table (checked whole when it was
+    applied: control/service.py), or None if no table was applied. The open
+    table is kept when its blobs did not change (reuse["dcc"])."""
+    from verify import dsc
+
+    old = reuse.pop("dcc", None)
+    if body is None:
+        if old is not None:
+            old.close()
+        return None
+    snap, delta = dsc.body_paths(root, body)
+    d = body.get(2)
+    refs = (body[1][1], d[1] if d is not None else None)
+    if old is not None and old.refs == refs:
+        trust = old
+    else:
+        if old is not None:
+            old.close()  # its blobs may be deleted next: LittleFS must not remove an open file
+        trust = dsc.open_files(snap, delta)
+        trust.refs = refs
+        trust.count = trust.key_count()
+    reuse["dcc"] = trust
+    from verify.dcc import DccVerifier
+
+    return DccVerifier(trust)
+

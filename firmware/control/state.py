@@ -224,11 +224,11 @@ class ControlState:
         # (control/envelope.py, not needed here: it stays unloaded)
         return cbor.loads(cose.parse_sign1(raw).payload)[6]
 
-    def stale(self, now, max_age=None):
-        """None when trust, revocation and config are all fresh, else the
-        first kind that is missing or too old (now None: cannot tell -> None,
-        the verifier already refuses with CLOCK)."""
-        for k in _STALE_ORDER:
+    def stale(self, now, max_age=None, kinds=_STALE_ORDER):
+        """None when trust, revocation and config (or `kinds`) are all fresh,
+        else the first kind that is missing or too old (now None: cannot
+        tell -> None, the verifier already refuses with CLOCK)."""
+        for k in kinds:
             rec = self._applied.get(k)
             if rec is None:
                 return k

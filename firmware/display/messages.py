@@ -37,6 +37,12 @@ _SCAN_HINT = const(99)
 _CODE = const(100)
 _DENIED_CODE = const(101)
 _ROLE_CODE = const(102)
+_DCC = const(103)
+_DCC_V = const(104)
+_DCC_P = const(105)
+_DCC_T = const(106)
+_DCC_R = const(107)
+_DCC_SIGNER = const(108)
 # -- END text ids --
 
 

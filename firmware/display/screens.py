@@ -39,7 +39,16 @@ _SCAN_HINT = const(99)
 _CODE = const(100)
 _DENIED_CODE = const(101)
 _ROLE_CODE = const(102)
+_DCC = const(103)
+_DCC_V = const(104)
+_DCC_P = const(105)
+_DCC_T = const(106)
+_DCC_R = const(107)
+_DCC_SIGNER = const(108)
 # -- END text ids --
+
+
+_DCC_KINDS = {"v": _DCC_V, "p": _DCC_P, "t": _DCC_T, "r": _DCC_R}  # Decision.fmt -> text id
 
 
 def _str(v):
@@ -196,14 +205,18 @@ class Screens:
             y += self.f_small.height
         d.show()
 
-    def accept(self, role, initials, birth_year):
+    def accept(self, role, initials, birth_year, fmt=None):
+        """fmt: None for a GG1 pass (its role is shown), or an EU DCC's kind
+        ("v" complete, "p" partial vaccination, "t" test, "r" recovery):
+        the format is shown instead. Initials and birth year only."""
         d = self.d
         y = self._title("check", M.text(_ACCEPT), C.GREEN, C.GREEN)
         initials = _str(initials)
         who = "%s · %s" % (initials, _str(birth_year))
+        label = M.role(role) if fmt is None else M.text(_DCC_KINDS.get(fmt, _DCC))
         if not self.large:
             d.text_aligned(who, _ROW0 + y * _PITCH, self.f_small)
-            self._rows([self._both(M.role(role))], y + 1, 2)
+            self._rows([self._both(label)], y + 1, 2)
             d.show()
             return
         y -= 8
@@ -212,13 +225,22 @@ class Screens:
         d.text_aligned("%s %s" % (self._both(M.text(_BORN)), _str(birth_year)), y, self.f_body)
         y += self.f_body.height + 4
         d.zone(y, d.height, C.WHITE, C.BLACK)
-        self._paras(self._langs(M.role(role)), y, self.f_body, 2, d.height)
+        self._paras(self._langs(label), y, self.f_body, 2, d.height)
         d.show()
 
-    def deny(self, reason_code):
+    def deny(self, reason_code, fmt=None):
+        """fmt: None (GG1) or a DCC's ("dcc" before it verified): the reason
+        is prefixed with the format; an unknown signer reads "Signer not
+        trusted" (a DCC names no issuer the holder would know)."""
         d = self.d
         y = self._title("cross", M.text(_DENY), C.RED)
-        texts = self._langs(M.reason(reason_code))
+        pair = M.reason(reason_code)
+        if fmt is not None:
+            if reason_code == reasons.KID_UNKNOWN:
+                pair = M.text(_DCC_SIGNER)
+            eu = M.text(_DCC)
+            pair = (eu[0] + " – " + pair[0], eu[1] + " – " + pair[1])
+        texts = self._langs(pair)
         if not self.large:
             self._rows(texts, y, 2)
             d.show()

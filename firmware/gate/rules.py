@@ -7,8 +7,11 @@
 # every role). Types:
 #    1 ROLES        {1: [roles]}                                  -> ROLE
 #    2 VACCINATION  {1: min doses, 2: min days since last dose,
-#                    3: max days since last dose (0/absent: none)} -> VACCINATION
-#    3 TEST         {1: max hours since a negative test sample}    -> TEST
+#                    3: max days since last dose (0/absent: none),
+#                    4: accepted products (DCC mp codes; absent: any)} -> VACCINATION
+#                   (a DCC must also be complete: dn >= sd)
+#    3 TEST         {1: max hours since a negative test sample,
+#                    2: accepted test types (DCC tt codes; absent: any)} -> TEST
 #    4 F0           {1: hours a positive test keeps counting (336)} -> F0
 #    5 HEALTH_DECL  {1: max days since the declaration}            -> HEALTH_DECL
 #    6 ZONE         {1: [admitted zone colours 0..3]}              -> ZONE
@@ -21,6 +24,13 @@
 #   10 DUPLICATE    {1: window seconds}                            -> DUPLICATE
 #   11 ANY          {1: [rules]} passes if one of them passes (one level, no
 #                   nested ANY); else the first sub-rule's reason
+#   12 RECOVERY     {1: min days since the first positive test (default 11),
+#                    2: max days since it (default 180)} and today inside the
+#                   certificate's own df..du                       -> RECOVERY
+# Products and test types constrain only passes that carry them (DCCs): a
+# GG1 pass is judged exactly as before. Config key 9 lists the pass formats
+# the site accepts (1 GG1, 2 DCC; absent: GG1 only); gate/decide.py answers
+# FORMAT for another one.
 # The site-wide suspended flag (config key 4) denies with SUSPENDED first.
 #
 # Rules are checked and compiled once, when the configuration is applied
@@ -48,6 +58,9 @@ WORKER = const(8)
 CAPACITY = const(9)
 DUPLICATE = const(10)
 ANY = const(11)
+RECOVERY = const(12)
+FORMAT_GG1 = const(1)
+FORMAT_DCC = const(2)
 
 _APPLIES_TO = const(9)
 _DAY = const(86400)
@@ -64,6 +77,7 @@ _C_RULES = const(5)
 _C_ALLOWLIST = const(6)
 _C_MAX_AGE = const(7)
 _C_NAME = const(8)
+_C_FORMATS = const(9)
 
 
 class _Broken(Exception):
@@ -110,6 +124,11 @@ class SiteConfig:
         if ref is not None and (type(ref) is not dict or type(ref.get(1)) is not bytes
                                 or len(ref[1]) != 32):
             raise _malformed("6 allowlist must be a blob reference {1: sha256, ...}")
+        formats = body.get(_C_FORMATS, [FORMAT_GG1])
+        if (type(formats) is not list or not 1 <= len(formats) <= 2
+                or any(f not in (FORMAT_GG1, FORMAT_DCC) or type(f) is not int for f in formats)):
+            raise _malformed("9 formats must be a list of 1 (GG1) and/or 2 (DCC)")
+        self.formats = tuple(formats)
         self.site_id = site
         self.business_id = business
         self.tz = tz
@@ -185,6 +204,18 @@ def _int_list(p, key):
     return tuple(v)
 
 
+def _str_list(p, key):
+    v = p.get(key)
+    if v is None:
+        return None
+    if type(v) is not list:
+        raise _Broken()
+    for x in v:
+        if type(x) is not str:
+            raise _Broken()
+    return tuple(v)
+
+
 def _pair(claims, name):
     v = claims.get(name)
     if v is None:
@@ -213,8 +244,12 @@ def _compile(rule, nested):
         if t == ROLES or t == ZONE:
             args = _int_list(p, 1)
         elif t == VACCINATION:
-            args = (_int(p, 1), _int(p, 2, 0), _int(p, 3, 0))
-        elif t == TEST or t == HEALTH_DECL or t == CAPACITY or t == DUPLICATE:
+            args = (_int(p, 1), _int(p, 2, 0), _int(p, 3, 0), _str_list(p, 4))
+        elif t == TEST:
+            args = (_int(p, 1), _str_list(p, 2))
+        elif t == RECOVERY:
+            args = (_int(p, 1, 11), _int(p, 2, 180))
+        elif t == HEALTH_DECL or t == CAPACITY or t == DUPLICATE:
             args = _int(p, 1)
         elif t == F0:
             args = _int(p, 1, 336)
@@ -299,13 +334,31 @@ def _eval(c, cfg, claims, pass_hash, now, occupancy):
         age = today - v[1]
         if age < a[1] or (a[2] and age > a[2]):
             return reasons.VACCINATION
+        if claims.get("complete") is False:
+            return reasons.VACCINATION  # a DCC's dn < sd
+        product = claims.get("product")
+        if a[3] is not None and product is not None and product not in a[3]:
+            return reasons.VACCINATION
         return reasons.OK
     if t == TEST:
         v = _pair(claims, "test")
         if v is None or v[0] != 0:
             return reasons.TEST
+        tt = claims.get("test_type")
+        if a[1] is not None and tt is not None and tt not in a[1]:
+            return reasons.TEST
         age = now - v[1]
-        return reasons.OK if -300 <= age <= a * 3600 else reasons.TEST
+        return reasons.OK if -300 <= age <= a[0] * 3600 else reasons.TEST
+    if t == RECOVERY:
+        v = claims.get("recovery")
+        if v is None:
+            return reasons.RECOVERY
+        if type(v) is not list or len(v) != 3:
+            raise _Broken()
+        since = today - v[0]
+        if not (v[1] <= today <= v[2] and a[0] <= since <= a[1]):
+            return reasons.RECOVERY
+        return reasons.OK
     if t == F0:
         f0 = _pair(claims, "f0")
         if f0 is not None and f0[0] == 1 and f0[1] >= today:

@@ -26,7 +26,10 @@ result keys (nothing else of the certificate is kept - privacy):
     taken from the LAST entry of the list (the schema allows one; some
     issuers send a vaccination history), sc also as tag 0 over text.
     ini (str: first ASCII letter of nam.fnt then of nam.gnt, each if any),
-    yob (int or None: the year of dob).
+    yob (int or None: the year of dob),
+    uci_h, couci_h (16 bytes: the EU revocation hashes UCI and
+      COUNTRYCODEUCI, SHA-256(ci)[:16] and SHA-256(iss + ci)[:16]; the
+      certificate identifier itself is not kept; couci_h None without iss).
 """
 from micropython import const
 
@@ -123,6 +126,13 @@ def _decode(text):
     e = entries[-1]
     _need(type(e) is dict, "entry")
     r["type"] = kind
+    ci = e.get("ci")
+    _need(type(ci) is str and ci, "ci")  # needed for the revocation check
+    import hashlib
+
+    r["uci_h"] = hashlib.sha256(ci).digest()[:16]
+    r["couci_h"] = hashlib.sha256(iss + ci).digest()[:16] if iss else None
+    ci = None
     for key, typ in _FIELDS[kind]:
         v = e.get(key)
         if type(v) is cbor.Tag and v.tag == 0:  # SE: sc as a tag-0 datetime

@@ -7,12 +7,12 @@ from micropython import const
 
 OK = const(0)
 # -- decoding layers (the QR text itself) --
-PREFIX = const(1)          # not "GG1:" (unknown scheme or version)
+PREFIX = const(1)          # neither "GG1:" nor "HC1:" (unknown scheme or version)
 BASE45 = const(2)          # not valid base45
 INFLATE = const(3)         # bad zlib stream or inflates past the cap
 CBOR = const(4)            # malformed or over-limit CBOR
 COSE = const(5)            # not a well-formed COSE_Sign1
-ALG = const(6)             # algorithm other than EdDSA (-8)
+ALG = const(6)             # algorithm this format does not use (GG1: EdDSA; DCC: ES256, PS256)
 KID_UNKNOWN = const(7)     # no trusted issuer key has this kid
 SIGNATURE = const(8)       # no key with this kid verifies the signature
 CLAIMS = const(9)          # a known claim is missing or malformed
@@ -39,6 +39,10 @@ NOT_PROVISIONED = const(27)  # device has no trust list / configuration
 CLOCK = const(28)          # device clock not trusted and a rule needs it
 INTERNAL = const(29)       # unexpected failure: deny, logged
 BAD_INPUT = const(30)      # scanner input over the length cap or not printable ASCII
+# -- EU Digital COVID Certificates (issue 13) --
+DSC_TYPE = const(31)       # the DCC's signer may not sign this type (v/t/r, its key usage)
+FORMAT = const(32)         # pass format (GG1, DCC) not accepted at this site
+RECOVERY = const(33)       # no recovery certificate inside its window
 # -- signed control messages from the fleet (not scan verdicts) --
 CTRL_UNSIGNED = const(40)  # not a COSE_Sign1 / no signature
 CTRL_SIGNATURE = const(41) # signature does not verify with the fleet key
@@ -54,7 +58,7 @@ _NAMES = (
     "REVOKED", "OUT_OF_SYNC", "ROLE", "VACCINATION", "TEST", "F0",
     "HEALTH_DECL", "HOURS", "WRONG_BUSINESS", "NOT_LISTED", "CAPACITY",
     "DUPLICATE", "SUSPENDED", "ZONE", "RULE_ERROR", "NOT_PROVISIONED",
-    "CLOCK", "INTERNAL", "BAD_INPUT",
+    "CLOCK", "INTERNAL", "BAD_INPUT", "DSC_TYPE", "FORMAT", "RECOVERY",
 )
 _CTRL_BASE = const(40)
 _CTRL_NAMES = (

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 
 import cbor2
 
-ROLES, VACCINATION, TEST, F0, HEALTH_DECL, ZONE, HOURS, WORKER, CAPACITY, DUPLICATE, ANY = range(1, 12)
+ROLES, VACCINATION, TEST, F0, HEALTH_DECL, ZONE, HOURS, WORKER, CAPACITY, DUPLICATE, ANY, RECOVERY = range(1, 13)
+FORMAT_GG1, FORMAT_DCC = 1, 2  # config key 9: the pass formats a site accepts
 TZ_HCMC = 7 * 3600
 APPLIES_TO = 9
 MINUTES_PER_DAY = 1440
@@ -28,12 +29,30 @@ def roles(admitted: Iterable[int]) -> list:
     return [ROLES, {1: sorted(set(admitted))}]
 
 
-def vaccination(min_doses: int, min_days: int = 0, max_days: int = 0, for_roles=None) -> list:
-    return _scoped(VACCINATION, {1: min_doses, 2: min_days, 3: max_days}, for_roles)
+def vaccination(min_doses: int, min_days: int = 0, max_days: int = 0, for_roles=None,
+                products: Iterable[str] | None = None) -> list:
+    """products: accepted DCC vaccine products (mp, e.g. "EU/1/20/1528");
+    None: any. A DCC must also be complete (dn >= sd); GG1 passes carry
+    neither, so the rule judges them as before."""
+    params = {1: min_doses, 2: min_days, 3: max_days}
+    if products is not None:
+        params[4] = sorted(set(products))
+    return _scoped(VACCINATION, params, for_roles)
 
 
-def negative_test(max_hours: int, for_roles=None) -> list:
-    return _scoped(TEST, {1: max_hours}, for_roles)
+def negative_test(max_hours: int, for_roles=None, test_types: Iterable[str] | None = None) -> list:
+    """test_types: accepted DCC test types (tt: "LP6464-4" NAAT, "LP217198-3"
+    rapid antigen); None: any."""
+    params = {1: max_hours}
+    if test_types is not None:
+        params[2] = sorted(set(test_types))
+    return _scoped(TEST, params, for_roles)
+
+
+def recovery(min_days: int = 11, max_days: int = 180, for_roles=None) -> list:
+    """A DCC recovery certificate inside its own df..du and min..max days
+    after the first positive test (fr)."""
+    return _scoped(RECOVERY, {1: min_days, 2: max_days}, for_roles)
 
 
 def no_f0(positive_test_hours: int = 336, for_roles=None) -> list:
@@ -101,11 +120,16 @@ def site_config(
     max_age: dict[int, int] | None = None,
     name_vi: str | None = None,
     name_en: str | None = None,
+    formats: Iterable[int] | None = None,
 ) -> dict:
+    """formats: the pass formats accepted (FORMAT_GG1, FORMAT_DCC); None
+    leaves key 9 out: GG1 only, as before."""
     body = {1: site_id, 2: business_id, 3: tz, 4: suspended, 5: rules, 6: allowlist_ref,
             7: dict(max_age or {})}
     if name_vi or name_en:
         body[8] = {1: name_vi or "", 2: name_en or ""}
+    if formats is not None:
+        body[9] = sorted(set(formats))
     check_config(body)
     return body
 
@@ -134,3 +158,7 @@ def check_config(body: dict) -> None:
     ages = body.get(7, {})
     if not isinstance(ages, dict) or any(type(k) is not int or type(v) is not int or v <= 0 for k, v in ages.items()):
         raise ValueError("config: 7 max_age must be a map kind -> seconds")
+    formats = body.get(9, [FORMAT_GG1])
+    if (not isinstance(formats, list) or not 1 <= len(formats) <= 2
+            or any(type(f) is not int or f not in (FORMAT_GG1, FORMAT_DCC) for f in formats)):
+        raise ValueError("config: 9 formats must be a list of 1 (GG1) and/or 2 (DCC)")

@@ -114,7 +114,7 @@ def test_decisions_end_to_end(world):
         scan(revoked, T0 + 2 * 86400),                               # 22 stale but revoked
         scan(stranger, T0 + 2 * 86400),                              # 23 stale, denied anyway
         {"op": "exit", "n": 4},
-        scan(shipper.replace("GG1:", "HC1:")),                       # 25 prefix
+        scan(shipper.replace("GG1:", "HC1:")),                       # 25 EU DCC at a GG1-only site
         scan(issuer.issue()[0], T0 + 86400 + 1),                     # 26 lists past valid_until
     ]
     out = run_driver("decide_driver.py", [str(root), DEVICE, SITE, str(fleet.key_file)], cmds)
@@ -141,7 +141,7 @@ def test_decisions_end_to_end(world):
     assert reason[21] == CLOCK
     assert reason[22] == REVOKED
     assert reason[23] == NOT_LISTED
-    assert reason[25] == 1  # PREFIX
+    assert reason[25] == 32  # FORMAT: this site's config (no key 9) accepts GG1 only
     assert reason[26] == OUT_OF_SYNC and out[26]["role"] == 0
 
 

@@ -14,6 +14,7 @@ decoding reason, never an exception.
 
 import base64
 import datetime
+import hashlib
 import json
 import subprocess
 import zlib
@@ -106,6 +107,9 @@ def host_decode(text):
         "yob": int(h["dob"][:4]) if h["dob"][:4].isdigit() else None,
         "tbs": cbor2.dumps(["Signature1", protected, b"", payload]).hex(),
     }
+    # the EU revocation hashes of UCI and COUNTRYCODEUCI (issuer claim + UCI)
+    out["uci_h"] = hashlib.sha256(e["ci"].encode()).digest()[:16].hex()
+    out["couci_h"] = hashlib.sha256((claims[1] + e["ci"]).encode()).digest()[:16].hex() if claims.get(1) else None
     for f in fields:
         v = e[f]
         out[f] = v.value if isinstance(v, cbor2.CBORTag) else v
@@ -187,8 +191,8 @@ def _hc1(cose_obj):
 KID = bytes(range(8))
 ENTRIES = {
     "v": {"dn": 2, "sd": 2, "dt": "2021-06-01", "mp": "EU/1/20/1528", "ci": "URN:X", "co": "DE"},
-    "t": {"tt": "LP6464-4", "sc": "2021-06-01T10:00:00Z", "tr": "260415000", "tc": "Center"},
-    "r": {"fr": "2021-05-01", "df": "2021-05-12", "du": "2021-11-01", "tg": "840539006"},
+    "t": {"tt": "LP6464-4", "sc": "2021-06-01T10:00:00Z", "tr": "260415000", "tc": "Center", "ci": "URN:T"},
+    "r": {"fr": "2021-05-01", "df": "2021-05-12", "du": "2021-11-01", "tg": "840539006", "ci": "URN:R"},
 }
 
 
@@ -298,6 +302,9 @@ HOSTILE = [
     ("gnt bytes", {"t": _hc1(sign1(payload=cbor2.dumps(claims(nam__gnt=b"A"))))}, CLAIMS),
     ("dob missing", {"t": _hc1(sign1(payload=cbor2.dumps(claims(hc__dob=DROP))))}, CLAIMS),
     ("dob int", {"t": _hc1(sign1(payload=cbor2.dumps(claims(hc__dob=1980))))}, CLAIMS),
+    ("ci missing", {"t": _hc1(sign1(payload=cbor2.dumps(claims(entry__ci=DROP))))}, CLAIMS),
+    ("ci empty", {"t": _hc1(sign1(payload=cbor2.dumps(claims(entry__ci=""))))}, CLAIMS),
+    ("ci bytes", {"t": _hc1(sign1(payload=cbor2.dumps(claims(entry__ci=b"URN"))))}, CLAIMS),
 ]
 
 
@@ -336,7 +343,10 @@ def test_fields_of_a_built_certificate():
         "dn": 2, "sd": 2, "dt": "2021-06-01", "mp": "EU/1/20/1528", "ini": "MA", "yob": 1980}
     # nothing of the certificate beyond the listed fields (privacy)
     assert set(v) == {"alg", "kid", "protected", "payload", "signature", "iss", "exp", "iat", "type",
-                      "dn", "sd", "dt", "mp", "ini", "yob", "tbs"}
+                      "dn", "sd", "dt", "mp", "ini", "yob", "tbs", "uci_h", "couci_h"}
+    # the identifier itself only as its two revocation hashes
+    assert v["uci_h"] == hashlib.sha256(b"URN:X").digest()[:16].hex()
+    assert v["couci_h"] == hashlib.sha256(b"DEURN:X").digest()[:16].hex()
     assert (t["alg"], t["type"], t["tt"], t["sc"], t["tr"]) == (-37, "t", "LP6464-4", "2021-06-01T10:00:00Z",
                                                                   "260415000")
     assert "dn" not in t and "fr" not in t
