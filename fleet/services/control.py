@@ -211,17 +211,6 @@ def enqueue_dcc_update(db: Session) -> ControlOutbox | None:
     return row
 
 
-def dcc_list_version(db: Session, published_before: dt.datetime | None = None) -> int | None:
-    """The DCC list version gates should hold (state key 16): the one in the
-    newest kind-7 message published (before a time, if given)."""
-    q = select(ControlOutbox.body).where(ControlOutbox.topic == topics.DCC,
-                                         ControlOutbox.published_at.is_not(None))
-    if published_before is not None:
-        q = q.where(ControlOutbox.published_at <= published_before)
-    body = db.scalar(q.order_by(ControlOutbox.id.desc()).limit(1))
-    return body["list_version"] if body else None
-
-
 # -- commands -----------------------------------------------------------------------------
 
 def enqueue_command(db: Session, device_id: str, command: str, args: dict | None = None) -> ControlOutbox:

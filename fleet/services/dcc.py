@@ -167,8 +167,8 @@ def _country_rows(signers: list[DccSigner], now: int) -> list[dict]:
 
 
 def gate_sync(db: Session, version: int | None) -> dict:
-    """Gates reporting a DCC table (state key 16): how many hold `version`,
-    and the ones behind (up to 50, oldest first)."""
+    """Gates reporting a DCC table (state key 16): how many hold the kind-7
+    message `version` (or a newer one), and the ones behind (up to 50, oldest first)."""
     from fleet.models import Device
 
     reporting = list(db.scalars(select(Device).where(Device.status == "active",
@@ -183,11 +183,15 @@ def dashboard(db: Session, now: int, country: str | None = None) -> dict:
     """The DCC page: current list version and its import, trusted signers by
     country (count by key type, usage types, validity), gates in sync, and
     one country's signers when asked."""
+    from fleet.broker_bridge import topics
+
+    from . import control
+
     signers = active_signers(db)
-    current = current_list(db)
-    out = {"list": current, "countries": _country_rows(signers, now), "total": len(signers),
-           "es256": sum(s.alg == tl.ALG_ES256 for s in signers), "now": now,
-           "sync": gate_sync(db, current.id if current else None), "signers": []}
+    message = control.desired_version(db, topics.DCC)
+    out = {"list": current_list(db), "countries": _country_rows(signers, now), "total": len(signers),
+           "es256": sum(s.alg == tl.ALG_ES256 for s in signers), "now": now, "message": message,
+           "sync": gate_sync(db, message), "signers": []}
     if country:
         out["signers"] = [s for s in signers if s.country == country]
     return out

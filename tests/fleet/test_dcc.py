@@ -176,13 +176,16 @@ def test_state_key_16_and_drift(session_factory, settings, entries):
         dcc.import_trustlist(db, _listed(entries[:40]), "a", "test", now=CLOCK)
         for r in db.scalars(select(ControlOutbox)):
             r.published_at = utcnow() - dt.timedelta(hours=1)
-        devices.apply_state(db, dev_id(1), schema.state(cbor2.dumps({1: True, 16: [0, 0]})))
-        devices.apply_state(db, dev_id(2), schema.state(cbor2.dumps({1: True})))  # no DCC firmware
-        assert db.get(Device, dev_id(1)).dcc_version == 0 and db.get(Device, dev_id(2)).dcc_version is None
+        first = control.latest_row(db, topics.DCC).id
+        dcc.import_trustlist(db, _listed(entries[:41]), "b", "test", now=CLOCK)  # not published yet
+        devices.apply_state(db, dev_id(1), schema.state(cbor2.dumps({1: True, 16: [first - 1, 39]})))
+        devices.apply_state(db, dev_id(2), schema.state(cbor2.dumps({1: True})))  # no table applied
+        assert db.get(Device, dev_id(1)).dcc_version == first - 1 and db.get(Device, dev_id(2)).dcc_version is None
         raised = [a for a in alerts.evaluate(db, settings) if a.kind == "DCC_DRIFT"]
-        assert [(a.device_id, a.detail["desired"]) for a in raised] == [(dev_id(1), 1)]
-        devices.apply_state(db, dev_id(1), schema.state(cbor2.dumps({1: True, 16: [1, 40]})))
+        assert [(a.device_id, a.detail["desired"]) for a in raised] == [(dev_id(1), first)]
+        devices.apply_state(db, dev_id(1), schema.state(cbor2.dumps({1: True, 16: [first, 40]})))
         assert db.get(Device, dev_id(1)).dcc_keys == 40
+        assert dcc.gate_sync(db, first) == {"reporting": 1, "in_sync": 1, "behind": []}
 
 
 @pytest.fixture
