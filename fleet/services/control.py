@@ -74,6 +74,7 @@ def site_config_body(db: Session, site: Site) -> dict:
         "allowlist": allowlist_blob(db, site.business_id),
         "name": site.name,
         "name_en": site.name_en or site.name,
+        "formats": site.formats,
     }
 
 

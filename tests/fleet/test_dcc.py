@@ -292,3 +292,38 @@ def test_cli_revoke_by_uci(cli):
         assert r.exit_code == 1 and "BAD_ARGUMENTS" in r.stderr, args
     r = cli("revocations", "add", "--uci", "U 1", "--country", "VN", "--reason", "LOST")
     assert r.exit_code == 1 and "BAD_UCI" in r.stderr
+
+
+def test_site_formats_reach_the_signed_config(api, session_factory):
+    from fleet_helpers import register
+
+    from greengate.control import config as ggconfig
+
+    op = api.as_("operator")
+    site = op.post("/api/v1/sites", json={"business_id": "B1", "name": "Cổng EU", "formats": [2, 1]})
+    assert site.status_code == 201, site.text
+    assert site.json()["formats"] == [1, 2]
+    register(api, "operator", dev_id(7), site.json()["id"])
+    fleet_key = gk.generate()
+
+    def wire_config():
+        with session_factory() as db:
+            row = control.latest_row(db, topics.config(dev_id(7)))
+            signed = wire.sign_control(row.kind, row.id, row.body, fleet_key, lambda sha: db.get(Blob, sha).data)
+        body = envelope.open_message(signed, [gk.raw_public(fleet_key)]).body
+        ggconfig.check_config(body)  # what the gate's own check accepts
+        return body
+
+    assert wire_config()[9] == [1, 2]
+    r = op.patch(f"/api/v1/sites/{site.json()['id']}", json={"formats": [2]})
+    assert r.status_code == 200 and r.json()["formats"] == [2]
+    assert wire_config()[9] == [2]
+    for bad in ([], [3], [1, 2, 1], ["1"], [0]):
+        assert op.patch(f"/api/v1/sites/{site.json()['id']}", json={"formats": bad}).status_code == 422, bad
+    plain = op.post("/api/v1/sites", json={"business_id": "B1", "name": "Cổng GG1"}).json()
+    assert plain["formats"] is None
+    register(api, "operator", dev_id(8), plain["id"])
+    with session_factory() as db:
+        row = control.latest_row(db, topics.config(dev_id(8)))
+        signed = wire.sign_control(row.kind, row.id, row.body, fleet_key, lambda sha: db.get(Blob, sha).data)
+    assert 9 not in envelope.open_message(signed, [gk.raw_public(fleet_key)]).body  # GG1 only, as before
