@@ -4,12 +4,14 @@
 #
 # Pipeline (first failure decides; docs/pass-format.md, "EU DCC"):
 #   hc1.decode                  -> PREFIX / BASE45 / INFLATE / CBOR / COSE / ALG / CLAIMS
-#   signer by kid (verify/dsc.py trust table): absent, or `now` outside
-#     its not_before..not_after -> KID_UNKNOWN
+#   signer by kid (verify/dsc.py trust table) absent -> KID_UNKNOWN
 #   signature: ES256 (crypto/p256) or PS256 (crypto/rsa_pss, any salt length
 #     the key allows); the signer's alg must be the header's -> SIGNATURE
 #   the signer may sign this type (v/t/r, its extended key usage) -> DSC_TYPE
-#   now None -> CLOCK; now > exp + skew -> EXPIRED; now < iat - skew -> NOT_YET_VALID
+#   now None -> CLOCK; the signer's certificate outside its validity, or
+#     now > exp + skew -> EXPIRED; now < its not_before or iat - skew ->
+#     NOT_YET_VALID (the EU test corpus files a lapsed DSC under its
+#     expiration check, not under an unknown signer)
 #   the fields the site rules read (dates parsed)  -> CLAIMS
 # check() never raises: a GateError becomes its reason, anything else INTERNAL.
 #
@@ -21,7 +23,8 @@
 #   fmt "dcc", type "v"/"t"/"r", role 0 (a member of the public), iss, iat,
 #   exp, initials, birth_year,
 #   v: vaccination [doses, day of last dose], complete (dn >= sd), product (mp)
-#   t: test [0 negative | 1 positive, sample time], test_type (tt)
+#   t: test [0 negative | 1 positive | 2 any other tr value, sample time],
+#      test_type (tt): an unknown result never passes TEST nor counts as F0
 #   r: recovery [day of first positive, valid from day, valid until day]
 # Days are days since 1970-01-01, times unix seconds. Nothing else (no name,
 # no identifier) leaves this module.
@@ -142,9 +145,7 @@ def rule_claims(d):
         out["product"] = d["mp"]
     elif kind == "t":
         tr = d["tr"]
-        if tr != _NEGATIVE and tr != _POSITIVE:
-            raise _claims("test result")
-        out["test"] = [0 if tr == _NEGATIVE else 1, time_of(d["sc"])]
+        out["test"] = [0 if tr == _NEGATIVE else 1 if tr == _POSITIVE else 2, time_of(d["sc"])]
         out["test_type"] = d["tt"]
     else:
         out["recovery"] = [day_of(d["fr"]), day_of(d["df"]), day_of(d["du"])]
@@ -180,8 +181,7 @@ class DccVerifier:
 
     def _check(self, d, now):
         s = self.trust.lookup(d["kid"])
-        if s is None or (now is not None and (now < s.not_before
-                                              or (s.not_after and now > s.not_after))):
+        if s is None:
             raise errors.VerifyError(reasons.KID_UNKNOWN, "no trusted signer with this kid")
         tbs = self._hc1.to_be_signed(d)
         if s.alg != d["alg"]:
@@ -199,6 +199,10 @@ class DccVerifier:
         if now is None:
             raise errors.VerifyError(reasons.CLOCK, "no trusted time")
         skew = self.clock_skew
+        if s.not_after and now > s.not_after:
+            raise errors.VerifyError(reasons.EXPIRED, "signer certificate expired")
+        if now < s.not_before:
+            raise errors.VerifyError(reasons.NOT_YET_VALID, "signer certificate not yet valid")
         if now > d["exp"] + skew:
             raise errors.VerifyError(reasons.EXPIRED, "expired")
         if now < d["iat"] - skew:

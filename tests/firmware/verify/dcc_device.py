@@ -1,0 +1,34 @@
+"""Host side of the DCC verifier tests: run the device driver in batches."""
+
+import json
+from pathlib import Path
+
+from mpy import run_micropython
+
+HERE = Path(__file__).resolve().parent
+DRIVER = HERE / "dcc_driver.py"
+JSONL = HERE.parent / "crypto"
+
+
+def device_check(cases, chunk=50, heap="4m"):
+    """[[reason, pass_hash hex, [hash hex], claims]] for each case, one
+    MicroPython process for all of them."""
+    reqs = [{"op": "check", "cases": cases[i:i + chunk]} for i in range(0, len(cases), chunk)]
+    proc = run_micropython(DRIVER, stdin="".join(json.dumps(r) + "\n" for r in reqs),
+                           extra_path=[JSONL], timeout=1800, heap=heap)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    answers = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert len(answers) == len(reqs), proc.stderr.decode()[-2000:]
+    out = []
+    for a in answers:
+        assert "err" not in a, a
+        out += a["r"]
+    assert len(out) == len(cases)
+    return out
+
+
+def device_heap(snap, text, now):
+    req = {"op": "heap", "snap": str(snap), "t": text, "now": now}
+    proc = run_micropython(DRIVER, stdin=json.dumps(req) + "\n", extra_path=[JSONL], heap="4m")
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    return json.loads(proc.stdout.decode().splitlines()[0])

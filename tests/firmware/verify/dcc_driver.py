@@ -1,0 +1,59 @@
+"""JSON-lines driver for verify/dcc.py (the device's DCC verifier); MicroPython.
+
+{"op": "check", "cases": [{"snap": table path, "t": text | "h": hex, "now": int|null}]}
+    -> {"r": [[reason, pass_hash hex|null, hashes [hex], claims|null]]}
+{"op": "heap", "snap": path, "t": text, "now": int}
+    -> {"reason": r, "peak": bytes allocated during one check (gc.mem_alloc delta max)}
+Tables are opened once per path and kept (a batch shares them).
+"""
+import gc
+
+from jsonl_serve import serve
+from verify import dsc
+from verify.dcc import DccVerifier
+
+_open = {}
+
+
+def _verifier(path):
+    v = _open.get(path)
+    if v is None:
+        if len(_open) > 8:
+            for t in _open.values():
+                t.trust.close()
+            _open.clear()
+        v = _open[path] = DccVerifier(dsc.open_files(path))
+    return v
+
+
+def _hex(b):
+    return None if b is None else b.hex()
+
+
+def _check(req):
+    out = []
+    for c in req["cases"]:
+        text = c["t"] if "t" in c else bytes.fromhex(c["h"])
+        r = _verifier(c["snap"]).check(text, c.get("now"))
+        out.append([r.reason, _hex(r.pass_hash), [h.hex() for h in getattr(r, "hashes", ())],
+                    r.claims])
+    return {"r": out}
+
+
+def _heap(req):
+    v = _verifier(req["snap"])
+    v.check(req["t"], req["now"])  # warm: imports, first-use allocations
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    r = v.check(req["t"], req["now"])
+    used = gc.mem_alloc() - before
+    gc.enable()
+    return {"reason": r.reason, "allocated": used}
+
+
+def _handle(req):
+    return {"check": _check, "heap": _heap}[req["op"]](req)
+
+
+serve(_handle)
