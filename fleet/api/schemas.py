@@ -220,6 +220,8 @@ class DeviceOut(Out):
     config_version: int | None
     revocation_version: int | None
     trust_version: int | None
+    dcc_version: int | None = None  # state key 16: applied kind-7 message
+    dcc_keys: int | None = None
     outbox_depth: int | None
     clock_drift_s: float | None
     tamper: bool

@@ -327,3 +327,30 @@ def test_site_formats_reach_the_signed_config(api, session_factory):
         row = control.latest_row(db, topics.config(dev_id(8)))
         signed = wire.sign_control(row.kind, row.id, row.body, fleet_key, lambda sha: db.get(Blob, sha).data)
     assert 9 not in envelope.open_message(signed, [gk.raw_public(fleet_key)]).body  # GG1 only, as before
+
+
+def test_api_import_and_read(api, entries, monkeypatch):
+    from greengate.dcc import trustlist as tl
+
+    live = _live(entries, int(utcnow().timestamp()))
+    body = _listed(entries)
+    assert api.as_("operator").post("/api/v1/dcc/import", content=body).status_code == 403
+    assert api.as_("viewer").get("/api/v1/dcc").json()["version"] is None
+    r = api.as_("admin").post("/api/v1/dcc/import?source=eu.json", content=body,
+                              headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    assert r.json()["accepted"] == len(live) and r.json()["source"] == "eu.json"
+    now = api.as_("viewer").get("/api/v1/dcc").json()
+    assert now["version"] == 1 and now["signers"] == len(live) and now["imported_by"] == "admin"
+    country = live[0]["country"]
+    rows = api.as_("manager").get("/api/v1/dcc/signers", params={"country": country}).json()
+    assert {x["kid"] for x in rows} == _kids([e for e in live if e["country"] == country])
+    assert "der" not in rows[0]
+    assert api.as_("viewer").get("/api/v1/dcc/signers", params={"country": "vn"}).status_code == 422
+    for bad, code in ((b"{", "DCC_BAD_JSON"), (b"[]", "DCC_NOT_A_LIST"), (b"", "DCC_BAD_JSON")):
+        r = api.as_("admin").post("/api/v1/dcc/import", content=bad)
+        assert r.status_code == 400 and r.json()["title"] == code
+    monkeypatch.setattr(tl, "MAX_FILE", 1000)
+    r = api.as_("admin").post("/api/v1/dcc/import", content=body)
+    assert r.status_code == 400 and r.json()["title"] == "DCC_TOO_LARGE"
+    assert api.as_("viewer").get("/api/v1/dcc").json()["version"] == 1
