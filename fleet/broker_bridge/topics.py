@@ -40,6 +40,12 @@ def blob(device_id: str) -> str:
     return f"{ROOT}/dev/{device_id}/blob"
 
 
+def ota(device_id: str) -> str:
+    """Signed firmware update offers (control kind 8), docs/protocol.md
+    "Firmware updates"."""
+    return f"{ROOT}/dev/{device_id}/ota"
+
+
 def ack(device_id: str) -> str:
     """End-to-end scan acknowledgement, QoS 0 (protocol 4.4)."""
     return f"{ROOT}/dev/{device_id}/ack"

@@ -92,8 +92,8 @@ def trust_body():
 def test_subscriptions_follow_the_protocol(device):
     d, _, _ = device
     assert sorted(t for t, _ in d.subs) == sorted(
-        [DEV + "cmd", DEV + "config", DEV + "blob", "gg/v1/fleet/trust", "gg/v1/fleet/revocation",
-         "gg/v1/fleet/dcc"])
+        [DEV + "cmd", DEV + "config", DEV + "blob", DEV + "ota", "gg/v1/fleet/trust",
+         "gg/v1/fleet/revocation", "gg/v1/fleet/dcc"])
     assert all(q == 1 for _, q in d.subs)
 
 
