@@ -3,7 +3,7 @@ broker (amqtt plugins), so the demo broker enforces what mosquitto_conf.py
 generates for production: password = the same `$7$` hashes from the device
 registry; client id = username or the connection is refused (no session
 takeover); a device publishes only its own scans/state/reply/fetch topics and
-subscribes to / receives only its own cmd/config/blob/ack topics and the
+subscribes to / receives only its own cmd/config/blob/ack/ota topics and the
 fleet trust and revocation topics (exact names: no wildcard, no `$share/`);
 fleet accounts (`fleet-*`) may use all of `gg/v1/`.
 """

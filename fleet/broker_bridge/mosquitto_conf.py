@@ -46,7 +46,7 @@ DYNSEC_TOPIC = "$CONTROL/dynamic-security/v1"
 DEVICE_USERNAME = re.compile(r"^gg-[0-9a-f]{12}$")
 # a device's own topics (docs/protocol.md section 2.1)
 DEVICE_WRITE = ("scans", "state", "reply", "fetch")
-DEVICE_READ = ("cmd", "config", "blob", "ack")
+DEVICE_READ = ("cmd", "config", "blob", "ack", "ota")
 FLEET_READ = (topics.TRUST, topics.REVOCATION)
 
 

@@ -40,6 +40,11 @@ def blob(device_id: str) -> str:
     return f"{ROOT}/dev/{device_id}/blob"
 
 
+def ota(device_id: str) -> str:
+    """Firmware update offer (kind 8), retained per device (fleet/services/ota.py)."""
+    return f"{ROOT}/dev/{device_id}/ota"
+
+
 def ack(device_id: str) -> str:
     """End-to-end scan acknowledgement, QoS 0 (protocol 4.4)."""
     return f"{ROOT}/dev/{device_id}/ack"

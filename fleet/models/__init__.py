@@ -5,12 +5,13 @@ from .base import Base, UTCDateTime, utcnow
 from .events import (Alert, AuditLog, Blob, CommandReply, ControlOutbox, F0Case,
                      LoginThrottle, RevocationSnapshot, Scan, User, UserSession)
 from .ingest import DeadLetter
+from .ota import Campaign, CampaignDevice, Release
 from .passes import AllowlistEntry, Pass, Revocation
 from .registry import (ZONE_CODE, Business, BusinessStatus, Device, Issuer, OperatingMode,
                        Sector, Site, Zone)
 
 __all__ = [
-    "Alert", "AllowlistEntry", "AuditLog", "Base", "Blob", "RevocationSnapshot", "Business", "BusinessStatus",
+    "Alert", "AllowlistEntry", "Campaign", "CampaignDevice", "Release", "AuditLog", "Base", "Blob", "RevocationSnapshot", "Business", "BusinessStatus",
     "CommandReply", "ControlOutbox", "DeadLetter", "Device", "F0Case", "Issuer", "LoginThrottle", "OperatingMode",
     "Pass", "Revocation", "Scan", "Sector", "Site", "User", "UserSession", "UTCDateTime",
     "ZONE_CODE", "Zone", "utcnow",

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from fleet.core import errors
 from fleet.models import CommandReply, Device, utcnow
 
-from . import alerts
+from . import alerts, ota
 
 # A refused control message that was not signed by the fleet (CTRL_UNSIGNED,
 # CTRL_SIGNATURE: firmware/verify/reasons.py) means someone is injecting
@@ -26,7 +26,8 @@ def apply_state(db: Session, device_id: str, state: object, now: float | None = 
     """`state`: fleet/broker_bridge/wire.decode_state's named form: {"online":
     bool, "firmware"?, "config_version"?, "trust_version"?, "revocation_version"?,
     "outbox_depth"?, "dropped"?, "clock"? (device unix time, only when its clock
-    is trusted), "last_control_error"? [kind, reason, version], "tamper"?}."""
+    is trusted), "last_control_error"? [kind, reason, version], "tamper"?, "ota"? [release, phase,
+    percent, reason, campaign] (state key 15)}."""
     if not isinstance(state, dict) or type(state.get("online")) is not bool:
         raise errors.BadRequest("device state must be a map with a boolean 'online'",
                                 code="BAD_STATE")
@@ -58,6 +59,8 @@ def apply_state(db: Session, device_id: str, state: object, now: float | None = 
             device.tamper = True
     if type(state.get("tamper")) is bool:
         device.tamper = state["tamper"]
+    if state.get("ota") is not None:  # [release, phase, percent, reason, campaign], schema-checked
+        ota.apply_report(db, device_id, state["ota"])
     return device
 
 
