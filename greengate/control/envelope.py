@@ -25,8 +25,10 @@ KIND_REVOCATION = 3
 KIND_COMMAND = 4
 KIND_PROVISION = 5  # provisioning bundle, handed over USB (docs/provisioning.md)
 KIND_FIRMWARE = 6   # firmware release manifest, handed over USB (provisioning/release.py)
+KIND_OTA = 8        # firmware update offer over MQTT (greengate/ota/offer.py)
 KINDS = {"config": KIND_CONFIG, "trust": KIND_TRUST, "revocation": KIND_REVOCATION,
-         "command": KIND_COMMAND, "provision": KIND_PROVISION, "firmware": KIND_FIRMWARE}
+         "command": KIND_COMMAND, "provision": KIND_PROVISION, "firmware": KIND_FIRMWARE,
+         "ota": KIND_OTA}
 
 SCOPE_FLEET = 0
 SCOPE_SITE = 1
