@@ -175,6 +175,8 @@ class _Blob:
 
 
 class SimDevice:
+    OWN_TOPICS = ("cmd", "config", "blob")  # QoS 1 subscriptions under gg/v1/dev/{id}/
+
     def __init__(self, sim: "DeviceSim", dev: str, site_id: str | None) -> None:
         self.sim = sim
         self.id = dev
@@ -248,7 +250,7 @@ class SimDevice:
                 self.connected.set_exception(ConnectionRefusedError(f"CONNACK return code {body[1]}"))
                 return
             self.sim.stats.connected += 1
-            subs = [self.prefix + "cmd", self.prefix + "config", self.prefix + "blob", TRUST, REVOCATION]
+            subs = [self.prefix + t for t in self.OWN_TOPICS] + [TRUST, REVOCATION]
             pid = self._next_pid()
             self._send(_packet(0x82, struct.pack(">H", pid) + b"".join(_str(t) + b"\x01" for t in subs)
                                + _str(self.prefix + "ack") + b"\x00"))
@@ -326,6 +328,11 @@ class SimDevice:
                 self._control(KIND_CONFIG, payload)
             elif leaf == "cmd":
                 self._control(KIND_COMMAND, payload)
+            else:
+                self.on_own(leaf, payload)
+
+    def on_own(self, leaf: str, payload: bytes) -> None:
+        """A message on another of OWN_TOPICS (subclasses: bench/otasim.py)."""
 
     def _on_ack(self, payload: bytes) -> None:
         """The firmware's rule (protocol 4.4): (a, b) with a <= acked + 1 <= b <=
@@ -482,6 +489,8 @@ class SimDevice:
 class DeviceSim:
     """Many SimDevices on one event loop (create it inside a running loop)."""
 
+    device_class = SimDevice
+
     def __init__(self, host: str, port: int, device_ids: Iterable[str], *, fleet_keys: list[bytes],
                  site_of: Callable[[str], str | None] | None = None, preload: Iterable[bytes] = (),
                  keepalive: int = 60, inflight: int = 8,
@@ -497,7 +506,7 @@ class DeviceSim:
         self.on_applied = on_applied
         self.stats = SimStats()
         self._fetching: set[SimDevice] = set()
-        self.devices = {d: SimDevice(self, d, site_of(d) if site_of else None) for d in device_ids}
+        self.devices = {d: self.device_class(self, d, site_of(d) if site_of else None) for d in device_ids}
         self._timer: asyncio.Task | None = None
 
     def username_for(self, dev: str) -> str | None:

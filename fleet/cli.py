@@ -32,8 +32,11 @@ passes_app = typer.Typer(no_args_is_help=True, help="Passes (thẻ).")
 revocations_app = typer.Typer(no_args_is_help=True, help="Revocations (thu hồi).")
 users_app = typer.Typer(no_args_is_help=True, help="Operator accounts.")
 dcc_app = typer.Typer(no_args_is_help=True, help="EU DCC signer certificates (chứng thư ký EU DCC).")
+release_app = typer.Typer(no_args_is_help=True, help="Signed firmware releases (bản phát hành).")
+campaign_app = typer.Typer(no_args_is_help=True, help="Firmware rollout campaigns (chiến dịch cập nhật).")
 for _sub, _name in ((businesses_app, "businesses"), (devices_app, "devices"), (passes_app, "passes"),
-                    (revocations_app, "revocations"), (users_app, "users"), (dcc_app, "dcc")):
+                    (revocations_app, "revocations"), (users_app, "users"), (dcc_app, "dcc"),
+                    (release_app, "release"), (campaign_app, "campaign")):
     app.add_typer(_sub, name=_name)
 
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: GREENGATE_DATABASE_URL "
@@ -140,7 +143,8 @@ def serve(
     shared: Annotated[Optional[bool], typer.Option(help="$share subscriptions (default: on for an "
                                                         "external broker)")] = None,
 ) -> None:
-    """Run the API, the broker bridge, the alert checks and (by default) the embedded broker."""
+    """Run the API, the broker bridge, the alert checks, the firmware campaigns and (by
+    default) the embedded broker."""
     import uvicorn
 
     from fleet.api.hardening import UVICORN_OPTIONS
@@ -243,7 +247,17 @@ def serve(
             except Exception as e:  # keep checking; the log says why
                 typer.echo(f"alert check failed: {type(e).__name__}", err=True)
 
+    def ota_loop() -> None:
+        from fleet.services import ota
+
+        while not stop.wait(settings.ota_tick_s):
+            try:
+                ota.tick(sessions)
+            except Exception as e:  # keep rolling out; the log says why
+                typer.echo(f"firmware campaign step failed: {type(e).__name__}: {e}", err=True)
+
     threading.Thread(target=alert_loop, name="alerts", daemon=True).start()
+    threading.Thread(target=ota_loop, name="ota-campaigns", daemon=True).start()
     app_ = create_app(settings, sessions=sessions, fleet_key=fleet_key)
     try:  # the operators' dashboard (fleet/web), when present
         from fleet import web
@@ -704,6 +718,9 @@ def dcc_list(db: DbOpt = None, json_out: JsonOpt = False,
         rows = [{**_row(r, DCC_FIELDS), "alg": dcc.ALG_NAME.get(r.alg, r.alg), "types": r.types or "vtr"}
                 for r in s.scalars(q)]
     _out(rows, json_out, ["kid", "country", "alg", "types", "not_after"])
+# -- firmware releases and campaigns (fleet/cli_ota.py) ------------------------------------------
+
+from fleet import cli_ota  # noqa: E402,F401  (its commands go on release_app / campaign_app)
 
 
 def main() -> None:  # `python -m fleet.cli`

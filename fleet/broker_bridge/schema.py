@@ -73,6 +73,8 @@ STATE = (
     Field(12, "last_control_error", "array", 3, null=True, note="[kind <= 255, reason <= 255, version <= 2^31-1]"),
     Field(13, "fetching", "array", 3, null=True, note="[sha256 (bytes 32), next <= 2^31-1, count <= 2^31-1]"),
     Field(14, "protocol", "uint", 255, note="reporting protocol level; absent = 1"),
+    Field(15, "ota", "array", 5, null=True,
+          note="[release <= 2^31-1, phase 0..7, percent 0..100, reason 0..127, campaign <= 2^31-1]"),
     Field(16, "dcc_table", "array", 2, null=True,
           note="DCC table in use: [kind-7 message version <= 2^31-1, key count <= 2^31-1]"),
 )
@@ -92,6 +94,7 @@ FETCH = (  # greengate.control.blobs.parse_fetch checks these
 KINDS = {"scans": (SCAN_BATCH, SCAN_ENTRY), "state": (STATE,), "reply": (REPLY,), "fetch": (FETCH,)}
 CODES = {"scans": "BAD_SCAN", "state": "BAD_STATE", "reply": "BAD_REPLY", "fetch": "BAD_FETCH"}
 MAX_CHUNKS = 100_000
+OTA_PHASES = 7  # state key 15 phase: 0 idle .. 7 failed (fleet/services/ota.py PHASES)
 
 
 def loads(payload: bytes, code: str = "BAD_MESSAGE") -> Any:
@@ -251,6 +254,12 @@ def state(payload: bytes) -> dict:
         if not (len(table) == 2 and uints(table, INT32, INT32)):
             raise WireError("dcc_table (16) must be [list version, key count]", code=code)
         out["dcc_version"], out["dcc_keys"] = table
+    ota = v.get("ota")
+    if ota is not None:
+        if not uints(ota, INT32, OTA_PHASES, 100, 127, INT32):
+            raise WireError("ota (15) must be [release, phase 0..7, percent 0..100, reason, campaign]",
+                            code=code)
+        out["ota"] = list(ota)
     out["protocol"] = v.get("protocol", 1)
     return out
 

@@ -24,11 +24,13 @@ from .schema import MAX_PAYLOAD, MAX_SCANS, WireError  # noqa: F401  (their home
 TZ_OFFSET = 25200           # UTC+7, Ho Chi Minh City
 # valid_until - issued_at per kind. Lists are re-signed every 12 h (5.4) and the
 # device's max_age (1 day) decides staleness; valid_until is the hard stop.
+# An OTA offer is retained until the gate acts on it; the campaign engine
+# re-signs one nobody acted on after 7 days (fleet/services/ota.py).
 VALIDITY_S = {"config": 2 * 86400, "trust": 2 * 86400, "revocation": 2 * 86400, "dcc": 2 * 86400,
-              "command": 120}
+              "command": 120, "ota": 14 * 86400}
 ENVELOPE_KIND = {"config": envelope.KIND_CONFIG, "trust": envelope.KIND_TRUST,
                  "revocation": envelope.KIND_REVOCATION, "dcc": ggdcc.KIND_DCC,
-                 "command": envelope.KIND_COMMAND}
+                 "command": envelope.KIND_COMMAND, "ota": envelope.KIND_OTA}
 COMMAND_CODES = {"sync": 1, "open_gate": 2, "show_message": 3, "reboot": 4, "screenshot": 5}
 # JSON argument names -> the protocol's int keys, per command
 COMMAND_ARGS = {"open_gate": {"seconds": 1}, "show_message": {"vi": 1, "en": 2, "seconds": 3},
@@ -112,6 +114,8 @@ def control_parts(kind: str, version: int, body: dict, blob: BlobLookup) -> tupl
         names = COMMAND_ARGS.get(body["command"], {})
         args = {names[k]: v for k, v in (body.get("args") or {}).items() if k in names}
         return {1: COMMAND_CODES[body["command"]], 2: args}, envelope.device_scope(body["device"])
+    if kind == "ota":  # greengate.ota.offer.offer_body, stored once per campaign as a blob
+        return cbor2.loads(blob(body["offer"])), envelope.device_scope(body["device"])
     raise ValueError(f"unknown control kind {kind!r}")
 
 

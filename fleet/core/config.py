@@ -51,6 +51,9 @@ class StorageSettings(BaseSettings):
     # The district's pass issuer (greengate/passes): key file and CWT "iss".
     issuer_key_path: Path | None = None
     issuer_name: str = Field("HCM-Q7", min_length=1, max_length=32)
+    # Release PUBLIC keys (64 hex each): what a published firmware release must
+    # be signed with. The release private key never comes near the fleet.
+    release_public_keys: list[str] = Field(default_factory=list)
 
     @property
     def db_url(self) -> str:
@@ -107,6 +110,8 @@ class Settings(StorageSettings):
     drift_grace_s: int = Field(120, ge=0)
     clock_drift_alert_s: int = Field(120, ge=1)
     outbox_alert_depth: int = Field(500, ge=1)
+    # How often `serve` moves the firmware rollout campaigns on (fleet/services/ota.py).
+    ota_tick_s: float = Field(5.0, gt=0, le=300)
 
     @field_validator("trusted_proxies")
     @classmethod

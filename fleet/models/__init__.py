@@ -6,13 +6,15 @@ from .dcc import DccList, DccSigner
 from .events import (Alert, AuditLog, Blob, CommandReply, ControlOutbox, F0Case,
                      LoginThrottle, RevocationSnapshot, Scan, User, UserSession)
 from .ingest import DeadLetter
+from .ota import Campaign, CampaignDevice, Release
 from .passes import AllowlistEntry, Pass, Revocation
 from .registry import (ZONE_CODE, Business, BusinessStatus, Device, Issuer, OperatingMode,
                        Sector, Site, Zone)
 
 __all__ = [
-    "Alert", "AllowlistEntry", "AuditLog", "Base", "Blob", "RevocationSnapshot", "Business", "BusinessStatus",
-    "CommandReply", "ControlOutbox", "DccList", "DccSigner", "DeadLetter", "Device", "F0Case", "Issuer", "LoginThrottle", "OperatingMode",
+    "Alert", "AllowlistEntry", "AuditLog", "Base", "Blob", "Business", "BusinessStatus", "Campaign",
+    "CampaignDevice", "CommandReply", "ControlOutbox", "DccList", "DccSigner", "DeadLetter", "Device",
+    "F0Case", "Issuer", "LoginThrottle", "OperatingMode", "Release", "RevocationSnapshot",
     "Pass", "Revocation", "Scan", "Sector", "Site", "User", "UserSession", "UTCDateTime",
     "ZONE_CODE", "Zone", "utcnow",
 ]

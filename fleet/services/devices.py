@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from fleet.core import errors
 from fleet.models import CommandReply, Device, utcnow
 
-from . import alerts
+from . import alerts, ota
 
 # A refused control message that was not signed by the fleet (CTRL_UNSIGNED,
 # CTRL_SIGNATURE: firmware/verify/reasons.py) means someone is injecting
@@ -26,8 +26,9 @@ _INT_FIELDS = ("config_version", "revocation_version", "trust_version", "outbox_
 def apply_state(db: Session, device_id: str, state: object, now: float | None = None) -> Device:
     """`state`: fleet/broker_bridge/wire.decode_state's named form: {"online":
     bool, "firmware"?, "config_version"?, "trust_version"?, "revocation_version"?,
-    "dcc_version"?, "dcc_keys"? (DCC signer table, state key 16), "outbox_depth"?, "dropped"?, "clock"? (device unix time, only when its clock
-    is trusted), "last_control_error"? [kind, reason, version], "tamper"?}."""
+    "dcc_version"?, "dcc_keys"? (DCC signer table, state key 16), "outbox_depth"?, "dropped"?,
+    "clock"? (device unix time, only when its clock is trusted), "last_control_error"? [kind,
+    reason, version], "tamper"?, "ota"? [release, phase, percent, reason, campaign] (state key 15)}."""
     if not isinstance(state, dict) or type(state.get("online")) is not bool:
         raise errors.BadRequest("device state must be a map with a boolean 'online'",
                                 code="BAD_STATE")
@@ -59,6 +60,8 @@ def apply_state(db: Session, device_id: str, state: object, now: float | None = 
             device.tamper = True
     if type(state.get("tamper")) is bool:
         device.tamper = state["tamper"]
+    if state.get("ota") is not None:  # [release, phase, percent, reason, campaign], schema-checked
+        ota.apply_report(db, device_id, state["ota"])
     return device
 
 

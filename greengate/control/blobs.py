@@ -27,14 +27,16 @@ def chunk_count(size: int, chunk_size: int) -> int:
     return (size + chunk_size - 1) // chunk_size
 
 
-def chunk_message(data: bytes, index: int, chunk_size: int = DEFAULT_CHUNK) -> bytes:
-    """The CBOR chunk published on gg/v1/dev/{id}/blob."""
+def chunk_message(data: bytes, index: int, chunk_size: int = DEFAULT_CHUNK,
+                  sha256: bytes | None = None) -> bytes:
+    """The CBOR chunk published on gg/v1/dev/{id}/blob (`sha256`: the data's,
+    when the caller has it: a firmware payload is hundreds of KB)."""
     count = chunk_count(len(data), chunk_size)
     if not 0 <= index < count:
         raise IndexError("chunk index out of range")
     return cbor2.dumps(
         {
-            1: hashlib.sha256(data).digest()[:8],
+            1: (sha256 or hashlib.sha256(data).digest())[:8],
             2: index,
             3: count,
             4: data[index * chunk_size : (index + 1) * chunk_size],
@@ -67,7 +69,8 @@ def parse_fetch(payload: bytes) -> FetchRequest:
 
 def answer_fetch(req: FetchRequest, data: bytes, chunk_size: int = DEFAULT_CHUNK) -> list[bytes]:
     """Chunk messages answering a request for `data` (empty if past the end)."""
-    if hashlib.sha256(data).digest() != req.sha256:
+    sha = hashlib.sha256(data).digest()
+    if sha != req.sha256:
         raise ValueError("request is for another blob")
     count = chunk_count(len(data), chunk_size)
-    return [chunk_message(data, i, chunk_size) for i in range(req.first, min(count, req.first + req.window))]
+    return [chunk_message(data, i, chunk_size, sha) for i in range(req.first, min(count, req.first + req.window))]

@@ -94,5 +94,5 @@ def device_filters_outside(own: str, other: str) -> list[str]:
             "gg/v1/#", "gg/v1/dev/+/cmd", "gg/v1/dev/+/scans", f"gg/v1/dev/{own}/#",
             f"gg/v1/dev/{own}/+", "+/+/+/+/+", "#", "$SYS/#", "$CONTROL/dynamic-security/#",
             f"gg/v1/dev/{other}/cmd", f"gg/v1/dev/{other}/config", f"gg/v1/dev/{other}/ack",
-            f"gg/v1/dev/{other}/scans", f"gg/v1/dev/{own}/scans"]
+            f"gg/v1/dev/{other}/scans", f"gg/v1/dev/{own}/scans", f"gg/v1/dev/{other}/ota"]
 
