@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from fleet.broker_bridge import topics
 from fleet.core.config import Settings
 from fleet.models import Alert, ControlOutbox, Device, Scan, Site
-from fleet.services import control
+from fleet.services import control, versions
 
 PER_PAGE = 50
 
@@ -25,11 +25,18 @@ class DeviceRow:
     device: Device
     site_name: str | None
     business_id: str | None
-    desired_config: int | None
-    config_drift: bool
-    revocation_drift: bool
+    config: versions.ListState       # list versions (fleet/services/versions.py)
+    revocation: versions.ListState
     clock_alert: bool
     outbox_alert: bool
+
+    @property
+    def config_drift(self) -> bool:
+        return self.config.drift
+
+    @property
+    def revocation_drift(self) -> bool:
+        return self.revocation.drift
 
 
 def _desired_config():  # noqa: ANN202
@@ -95,16 +102,17 @@ def fleet_overview(db: Session, settings: Settings, *, scope: str | None, busine
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
     rows = db.execute(base.order_by(Device.id).offset((page - 1) * per_page).limit(per_page)).all()
+    lists = versions.for_devices(db, [r[0] for r in rows], {r[0].id: r[3] for r in rows})
     out = []
-    for device, site_name, business_id, desired in rows:
+    for device, site_name, business_id, _ in rows:
         out.append(DeviceRow(
-            device=device, site_name=site_name, business_id=business_id, desired_config=desired,
-            config_drift=desired is not None and (device.config_version or 0) < desired,
-            revocation_drift=rev > 0 and (device.revocation_version or 0) < rev,
+            device=device, site_name=site_name, business_id=business_id,
+            config=lists[device.id]["config"], revocation=lists[device.id]["revocation"],
             clock_alert=device.clock_drift_s is not None
             and abs(device.clock_drift_s) > settings.clock_drift_alert_s,
             outbox_alert=(device.outbox_depth or 0) > settings.outbox_alert_depth))
-    return {"rows": out, "total": total, "page": page, "pages": pages, "revocation_version": rev}
+    return {"rows": out, "total": total, "page": page, "pages": pages,
+            "revocation": versions.current_revocation(db)}
 
 
 def fleet_summary(db: Session, scope: str | None) -> dict:
@@ -124,7 +132,7 @@ def fleet_summary(db: Session, scope: str | None) -> dict:
     if scope is not None:
         aq = aq.where(Alert.business_id == scope)
     return {"total": total, "online": online, "offline": total - online, "drift": drift,
-            "open_alerts": db.scalar(aq) or 0, "revocation_version": rev}
+            "open_alerts": db.scalar(aq) or 0}
 
 
 # -- scans ---------------------------------------------------------------------

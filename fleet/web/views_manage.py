@@ -23,7 +23,7 @@ from fleet.core import errors
 from fleet.models import (AllowlistEntry, Business, BusinessStatus, Device, OperatingMode,
                           Pass, Revocation, Sector, Site, Zone)
 from fleet.services import devices as device_svc
-from fleet.services import f0, registry, revocations
+from fleet.services import f0, registry, revocations, versions
 from greengate.passes import issue as gi
 
 from .context import (ALL_ROLES, DISTRICT, EDITORS, READERS_DISTRICT, Ctx, action, field_bool,
@@ -172,7 +172,8 @@ def device_detail(request: Request, device_id: str) -> Response:
         has_png = device_svc.latest_screenshot(ctx.db, d.id) is not None
         sites = list(ctx.db.scalars(select(Site).order_by(Site.id).limit(2000))) \
             if ctx.is_district else []
-        return render(ctx, "device.html", d=d, site=site, sites=sites, has_png=has_png,
+        lists = versions.for_devices(ctx.db, [d])[d.id]
+        return render(ctx, "device.html", d=d, site=site, sites=sites, has_png=has_png, lists=lists,
                       commands=("sync", "reboot", "open_gate", "screenshot"))
     return page(request, ALL_ROLES, view)
 
@@ -284,6 +285,7 @@ def revocations_page(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
         rows = list(ctx.db.scalars(select(Revocation).order_by(Revocation.version.desc()).limit(200)))
         return render(ctx, "revocations.html", rows=rows, reasons=revocations.REASONS,
+                      current=versions.current_revocation(ctx.db),
                       lift_reasons=revocations.LIFT_REASONS)
     return page(request, READERS_DISTRICT, view)
 
