@@ -4,10 +4,10 @@ walks an index; charts read hourly per-site counters (see HourlyCounts)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, and_, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
@@ -16,6 +16,8 @@ from fleet.broker_bridge import topics
 from fleet.core.config import Settings
 from fleet.models import Alert, ControlOutbox, Device, Scan, Site
 from fleet.services import control, versions
+
+from . import localtime
 
 PER_PAGE = 50
 
@@ -156,14 +158,13 @@ def max_scan_id(db: Session) -> int:
     return db.scalar(select(func.max(Scan.id))) or 0
 
 
-def scan_event(scan: Scan, lang: str) -> dict:
+def scan_event(scan: Scan, lang: str, tz: ZoneInfo | None = None) -> dict:
     """What the live feed may show: no names, no ID numbers, only a pass-hash
-    prefix, the verdict and the reason."""
+    prefix, the verdict and the reason. Time in the page's zone (local time)."""
     from . import i18n
 
     at = scan.time if scan.time_valid else scan.received_at
-    return {"id": scan.id, "time": dt.datetime.fromtimestamp(at, dt.timezone.utc)
-            .strftime("%Y-%m-%d %H:%M:%S"),
+    return {"id": scan.id, "time": localtime.fmt(at, tz or localtime.zone(localtime.DEFAULT_ZONE)),
             "device": scan.device_id, "site": scan.site_id,
             "hash": (scan.pass_hash or "")[:8], "verdict": bool(scan.verdict),
             "reason": i18n.reason_name(scan.reason), "text": i18n.reason_text(lang, scan.reason)}
@@ -286,14 +287,16 @@ def _fleet_hourly(db: Session, scope: str | None, n_hours: int) -> dict:
 
 
 def business_series(db: Session, business_id: str, hours: int, bucket: int,
-                    now: float | None = None) -> list[tuple[int, int, int]]:
+                    now: float | None = None, tz: ZoneInfo | None = None) -> list[tuple[int, int, int]]:
     """Accepted/denied per bucket for one business by device time, through
-    ix_scan_site_id_time (a business has few sites, so this is a small range)."""
+    ix_scan_site_id_time (a business has few sites, so this is a small range).
+    Buckets start on local hours / midnights of `tz` (UTC by default)."""
     now = int(time.time() if now is None else now)
-    end = now - now % bucket + bucket
+    shift = localtime.offset_seconds(tz, now) if tz is not None else 0
+    end = now - (now + shift) % bucket + bucket
     since = end - hours * 3600
     site_ids = select(Site.id).where(Site.business_id == business_id)
-    b = (Scan.time - Scan.time % bucket).label("b")
+    b = (Scan.time - (Scan.time + shift) % bucket).label("b")
     rows = db.execute(select(b, Scan.verdict, func.count())
                       .where(Scan.site_id.in_(site_ids), Scan.time >= since, Scan.time < end)
                       .group_by(b, Scan.verdict)).all()

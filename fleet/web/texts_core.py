@@ -7,4 +7,17 @@ from __future__ import annotations
 TEXTS: dict[str, tuple[str, str]] = {
     "ver.resigned": ("chờ bản ký lại", "re-signed copy pending"),
     "ver.published": ("đang gửi tới cổng", "being sent to gates"),
+    "tz.shown": ("Giờ hiển thị theo múi giờ", "Times shown in zone"),
+    "charts.axis": ("Giờ địa phương ({0})", "Local time ({0})"),
+    "error.NO_PAGE": ("Không có trang này (404). Hãy kiểm tra lại địa chỉ.",
+                      "There is no such page (404). Please check the address."),
+    "error.UNKNOWN_BUSINESS": ("Không có doanh nghiệp mã “{0}”.", "There is no business “{0}”."),
+    "pstatus.expired": ("Hết hạn", "Expired"),
+    "astatus.revoked": ("Thẻ đã bị thu hồi", "Pass revoked"),
+    "astatus.f0": ("Thẻ bị thu hồi (F0)", "Pass revoked (F0)"),
+    "astatus.expired": ("Thẻ hết hạn", "Pass expired"),
+    "f0.no_cases": ("Chưa có ca F0 nào. Khi có người nhiễm, nhập mã băm thẻ của họ ở trên: "
+                    "thẻ bị thu hồi trên mọi cổng và danh sách tiếp xúc được lập.",
+                    "No F0 cases yet. When someone tests positive, enter their pass hash above: "
+                    "the pass is revoked on every gate and the exposure list is drawn up."),
 }

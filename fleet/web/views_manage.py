@@ -21,9 +21,9 @@ from fleet.api.schemas import (AllowlistIn, BusinessIn, CardIn, CommandIn, Devic
                                SiteIn)
 from fleet.core import errors
 from fleet.models import (AllowlistEntry, Business, BusinessStatus, Device, OperatingMode,
-                          Pass, Revocation, Sector, Site, Zone)
+                          Pass, Revocation, Sector, Site, Zone, utcnow)
 from fleet.services import devices as device_svc
-from fleet.services import f0, registry, revocations, versions
+from fleet.services import f0, pass_status, registry, revocations, versions
 from greengate.passes import issue as gi
 
 from .context import (ALL_ROLES, DISTRICT, EDITORS, READERS_DISTRICT, Ctx, action, field_bool,
@@ -103,8 +103,7 @@ def business_detail(request: Request, business_id: str) -> Response:
         sites = list(ctx.db.scalars(select(Site).where(Site.business_id == b.id).order_by(Site.id)))
         devices = list(ctx.db.scalars(select(Device).where(
             Device.site_id.in_([s.id for s in sites])).order_by(Device.id).limit(500)))
-        entries = list(ctx.db.scalars(select(AllowlistEntry).where(
-            AllowlistEntry.business_id == b.id).order_by(AllowlistEntry.id.desc()).limit(500)))
+        entries = pass_status.allowlist_rows(ctx.db, b.id)
         return render(ctx, "business.html", b=b, sites=sites, devices=devices, entries=entries)
     return page(request, ALL_ROLES, view)
 
@@ -248,10 +247,10 @@ async def allow_remove(request: Request, entry_id: int) -> Response:
 @router.get("/passes")
 def passes_page(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
-        q = select(Pass).order_by(Pass.id.desc()).limit(200)
+        q = select(Pass, pass_status.status_expr(utcnow())).order_by(Pass.id.desc()).limit(200)
         if ctx.scope is not None:
             q = q.where(Pass.business_id == ctx.scope)
-        return render(ctx, "passes.html", rows=list(ctx.db.scalars(q)))
+        return render(ctx, "passes.html", rows=list(ctx.db.execute(q)))
     return page(request, ALL_ROLES, view)
 
 
