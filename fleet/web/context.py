@@ -44,6 +44,7 @@ READERS_DISTRICT = ("admin", "operator", "viewer")  # district-wide read
 # Which navigation entries each role sees (every page also checks server-side).
 NAV = (
     ("overview", "/ui/", ALL_ROLES),
+    ("map", "/ui/map", ALL_ROLES),
     ("feed", "/ui/feed", ALL_ROLES),
     ("charts", "/ui/charts", ALL_ROLES),
     ("alerts", "/ui/alerts", ALL_ROLES),

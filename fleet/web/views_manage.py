@@ -29,6 +29,7 @@ from greengate.passes import issue as gi
 from .context import (ALL_ROLES, DISTRICT, EDITORS, READERS_DISTRICT, Ctx, action, field_bool,
                       field_int, field_str, page, render)
 from .queries import PER_PAGE, like_escape
+from .views_map import field_coords
 
 router = APIRouter()
 
@@ -146,7 +147,8 @@ async def site_create(request: Request) -> Response:
         body = build(SiteIn, {"business_id": field_str(form, "business_id", 16),
                               "name": field_str(form, "name", 200),
                               "address": field_str(form, "address", 300, required=False),
-                              "capacity": field_int(form, "capacity", 1, 100000, required=False)})
+                              "capacity": field_int(form, "capacity", 1, 100000, required=False),
+                              **field_coords(form)})
         site = site_api.create_site(body, ctx.user, ctx.db)
         return f"/ui/businesses/{site.business_id}?ok=done"
     return await action(request, DISTRICT, do)
