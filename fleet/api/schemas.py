@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fleet.models import BusinessStatus, OperatingMode, Sector, Zone
 
@@ -128,7 +128,21 @@ RULES_DOC = ("site rules, docs/protocol.md section 8: [[type 1..12, {param: valu
 FORMATS_DOC = "pass formats the gates accept: 1 GG1, 2 EU DCC; null = GG1 only"
 
 
-class SiteIn(In):
+# WGS 84 degrees (finite, in range); a site has both or neither.
+Lat = Field(None, ge=-90, le=90, allow_inf_nan=False, description="latitude, degrees north")
+Lon = Field(None, ge=-180, le=180, allow_inf_nan=False, description="longitude, degrees east")
+
+
+class _Located(In):
+    @model_validator(mode="after")
+    def _pair(self):  # noqa: ANN202
+        if ("lat" in self.model_fields_set) != ("lon" in self.model_fields_set) \
+                or (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon go together (both or neither)")
+        return self
+
+
+class SiteIn(_Located):
     business_id: str
     name: str = Field(min_length=1, max_length=200, description="Vietnamese name")
     name_en: str | None = Field(None, min_length=1, max_length=200)
@@ -136,15 +150,19 @@ class SiteIn(In):
     capacity: int | None = Field(None, ge=1, le=100000)
     rules: list[Rule] = Field(default_factory=list, max_length=64, description=RULES_DOC)
     formats: list[Literal[1, 2]] | None = Field(None, min_length=1, max_length=2, description=FORMATS_DOC)
+    lat: float | None = Lat
+    lon: float | None = Lon
 
 
-class SitePatch(In):
+class SitePatch(_Located):
     name: str | None = Field(None, min_length=1, max_length=200)
     name_en: str | None = Field(None, min_length=1, max_length=200)
     address: str | None = Field(None, max_length=300)
     capacity: int | None = Field(None, ge=1, le=100000)
     rules: list[Rule] | None = Field(None, max_length=64, description=RULES_DOC)
     formats: list[Literal[1, 2]] | None = Field(None, min_length=1, max_length=2, description=FORMATS_DOC)
+    lat: float | None = Lat
+    lon: float | None = Lon
 
 
 class SiteOut(Out):
@@ -157,6 +175,8 @@ class SiteOut(Out):
     rules: list
     formats: list | None = None
     config_version: int
+    lat: float | None = None
+    lon: float | None = None
 
 
 class TechnicianTokenIn(In):

@@ -102,6 +102,13 @@ class Settings(StorageSettings):
     # Prometheus scrape token: GET /metrics with "Authorization: Bearer <it>".
     # Empty: /metrics needs an admin/operator log-in. At least 16 characters.
     metrics_token: str = Field("", pattern=r"^(|.{16,})$")
+    # -- dashboard display (fleet/web) --
+    # Times are shown in this IANA zone (stored in UTC); stated once per page.
+    timezone: str = Field("Asia/Ho_Chi_Minh", min_length=1, max_length=64)
+    # Site map background: a tile URL template ("https://tiles.example/{z}/{x}/{y}.png")
+    # from the district's own tile server; empty = markers on a plain background.
+    map_tile_url: str = Field("", max_length=300)
+    map_tile_attribution: str = Field("", max_length=200)
     # F0 exposure window: look back N days for sites where the pass was accepted,
     # and list other passes scanned there within +/- T hours.
     exposure_days: int = Field(14, ge=1, le=60)
@@ -112,6 +119,25 @@ class Settings(StorageSettings):
     outbox_alert_depth: int = Field(500, ge=1)
     # How often `serve` moves the firmware rollout campaigns on (fleet/services/ota.py).
     ota_tick_s: float = Field(5.0, gt=0, le=300)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name, e.g. Asia/Ho_Chi_Minh)") from None
+        return value
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_url(cls, value: str) -> str:
+        if value and not (value.startswith("https://") or value.startswith("http://")) \
+                or value and not all(k in value for k in ("{z}", "{x}", "{y}")):
+            raise ValueError("map_tile_url must be an http(s) URL template with {z}, {x} and {y}")
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
@@ -83,6 +83,11 @@ class Business(Base):
 
 class Site(Base):
     __tablename__ = "site"
+    __table_args__ = (
+        CheckConstraint("lat IS NULL OR (lat >= -90 AND lat <= 90)", name="lat_range"),
+        CheckConstraint("lon IS NULL OR (lon >= -180 AND lon <= 180)", name="lon_range"),
+        CheckConstraint("(lat IS NULL) = (lon IS NULL)", name="lat_lon_pair"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     business_id: Mapped[str] = mapped_column(ForeignKey("business.id"), index=True)
@@ -100,6 +105,9 @@ class Site(Base):
     # None = GG1 only (key 9 left out, as before issue 13).
     formats: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # WGS 84 degrees for the site map; both or neither (not sent to gates).
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
 
     business: Mapped[Business] = relationship(back_populates="sites")
     devices: Mapped[list["Device"]] = relationship(back_populates="site")

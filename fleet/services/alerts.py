@@ -22,7 +22,7 @@ from fleet.models import Alert, DeadLetter, Device, Site, utcnow
 from fleet.broker_bridge import topics
 from greengate.passes import reasons
 
-from . import control
+from . import control, versions
 
 KINDS = ("REVOKED_PRESENTED", "DEVICE_OFFLINE", "CONFIG_DRIFT", "REVOCATION_DRIFT", "DCC_DRIFT",
          "CLOCK_DRIFT", "OUTBOX_BACKLOG", "TAMPER", "GATE_ERROR", "CONTROL_REJECTED",
@@ -96,6 +96,14 @@ def control_refused(db: Session, device: Device, error: list[int]) -> Alert:
         else message_kind, version=version)
 
 
+def _drift_detail(db: Session, applied: int | None, desired: int) -> dict:
+    """List versions, as every page shows them (services/versions.py); the
+    message versions too, for whoever reads the gate's own logs."""
+    lists = versions.list_versions(db, [applied, desired])
+    return {"applied": lists.get(applied), "desired": lists.get(desired),
+            "applied_message": applied, "desired_message": desired}
+
+
 def evaluate(db: Session, settings: Settings, now: dt.datetime | None = None) -> list[Alert]:
     now = now or utcnow()
     # a gate gets DRIFT_GRACE to apply what was published before it counts as drift
@@ -110,12 +118,10 @@ def evaluate(db: Session, settings: Settings, now: dt.datetime | None = None) ->
                 now - device.last_seen > dt.timedelta(seconds=settings.device_offline_after_s):
             checks.append(("DEVICE_OFFLINE", {"last_seen": device.last_seen.isoformat()}))
         cfg_desired = control.desired_version(db, topics.config(device.id), settled)
-        if cfg_desired is not None and (device.config_version or 0) < cfg_desired:
-            checks.append(("CONFIG_DRIFT", {"applied": device.config_version,
-                                            "desired": cfg_desired}))
-        if rev_desired is not None and (device.revocation_version or 0) < rev_desired:
-            checks.append(("REVOCATION_DRIFT", {"applied": device.revocation_version,
-                                                "desired": rev_desired}))
+        for kind, applied, desired in (("CONFIG_DRIFT", device.config_version, cfg_desired),
+                                       ("REVOCATION_DRIFT", device.revocation_version, rev_desired)):
+            if desired is not None and (applied or 0) < desired:
+                checks.append((kind, _drift_detail(db, applied, desired)))
         # state key 16 comes once a gate applied a DCC table: one without it
         # (older firmware, or none applied yet) is not counted here; a refused
         # kind-7 message raises CONTROL_REJECTED

@@ -5,6 +5,7 @@ markup-safe: every label is escaped."""
 from __future__ import annotations
 
 import datetime as dt
+from datetime import tzinfo
 from html import escape
 
 from markupsafe import Markup
@@ -24,15 +25,17 @@ def _nice_max(v: int) -> int:
     return 4 * step
 
 
-def _label(ts: int, bucket: int) -> str:
-    d = dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+def _label(ts: int, bucket: int, tz: tzinfo) -> str:
+    d = dt.datetime.fromtimestamp(ts, tz)
     return d.strftime("%H:%M") if bucket < 86400 else d.strftime("%d/%m")
 
 
 def stacked_bars(series: list[tuple[int, int, int]], bucket: int, title: str,
-                 labels: tuple[str, str], width: int = 760, height: int = 260) -> Markup:
-    """series: [(bucket start, accepted, denied)] -> an accessible SVG."""
-    left, right, top, bottom = 48, 12, 28, 36
+                 labels: tuple[str, str], tz: tzinfo = dt.timezone.utc, axis: str = "",
+                 width: int = 760, height: int = 260) -> Markup:
+    """series: [(bucket start, accepted, denied)] -> an accessible SVG; time
+    labels in `tz`, `axis` names the time axis (with the zone)."""
+    left, right, top, bottom = 48, 12, 28, 52
     w, h = width - left - right, height - top - bottom
     peak = _nice_max(max((a + d for _, a, d in series), default=0))
     n = max(1, len(series))
@@ -51,14 +54,17 @@ def stacked_bars(series: list[tuple[int, int, int]], bucket: int, title: str,
         x = left + i * slot + (slot - bar) / 2
         ha = h * acc / peak
         hd = h * den / peak
-        tip = escape(f"{_label(start, bucket)}: {labels[0]} {acc}, {labels[1]} {den}")
+        tip = escape(f"{_label(start, bucket, tz)}: {labels[0]} {acc}, {labels[1]} {den}")
         parts.append(f'<g><title>{tip}</title>')
         parts.append(f'<rect x="{x:.1f}" y="{top + h - ha:.1f}" width="{bar:.1f}" height="{ha:.1f}" fill="{ACCEPT}"/>')
         parts.append(f'<rect x="{x:.1f}" y="{top + h - ha - hd:.1f}" width="{bar:.1f}" height="{hd:.1f}" fill="{DENY}"/>')
         parts.append('</g>')
         if i % every == 0:
             parts.append(f'<text x="{x + bar / 2:.1f}" y="{top + h + 16}" class="axis" '
-                         f'text-anchor="middle">{escape(_label(start, bucket))}</text>')
+                         f'text-anchor="middle">{escape(_label(start, bucket, tz))}</text>')
+    if axis:
+        parts.append(f'<text x="{left + w / 2:.1f}" y="{height - 6}" class="axis axis-title" '
+                     f'text-anchor="middle">{escape(axis)}</text>')
     lx = left
     for colour, text in ((ACCEPT, labels[0]), (DENY, labels[1])):
         parts.append(f'<rect x="{lx}" y="8" width="12" height="12" fill="{colour}"/>')

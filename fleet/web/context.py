@@ -26,12 +26,14 @@ from fleet.core.config import Settings
 from fleet.models import User
 from fleet.services import users
 
-from . import i18n
+from . import i18n, localtime
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["reason_text"] = i18n.reason_text
 templates.env.globals["reason_name"] = i18n.reason_name
+templates.env.filters["local"] = localtime.fmt
+templates.env.filters["signed_s"] = localtime.signed_seconds
 
 PRELOGIN_COOKIE = "gg_prelogin"
 ALL_ROLES = ("admin", "operator", "manager", "viewer")
@@ -42,6 +44,7 @@ READERS_DISTRICT = ("admin", "operator", "viewer")  # district-wide read
 # Which navigation entries each role sees (every page also checks server-side).
 NAV = (
     ("overview", "/ui/", ALL_ROLES),
+    ("map", "/ui/map", ALL_ROLES),
     ("feed", "/ui/feed", ALL_ROLES),
     ("charts", "/ui/charts", ALL_ROLES),
     ("alerts", "/ui/alerts", ALL_ROLES),
@@ -54,6 +57,27 @@ NAV = (
 )
 FLASH_KEYS = {"done", "dev.queued", "rev.done", "user.created", "user.activated",
               "user.deactivated", "user.password_reset", "user.updated", "user.password_changed"}
+
+
+# <title> of each page: "<page> – GreenGate" (tabs and history stay apart).
+TITLES = {"overview.html": "nav.overview", "feed.html": "feed.title", "charts.html": "nav.charts",
+          "alerts.html": "alerts.title", "businesses.html": "biz.title",
+          "passes.html": "passes.title", "pass_issued.html": "passes.issue",
+          "revocations.html": "rev.title", "f0.html": "f0.title", "users.html": "users.title",
+          "account.html": "account.title", "login.html": "login.title", "map.html": "map.title"}
+DETAIL_TITLES = {
+    "business.html": lambda t, v: f"{v['b'].name} ({v['b'].id})",
+    "device.html": lambda t, v: f"{t('device')} {v['d'].id}",
+    "f0_case.html": lambda t, v: f"{t('f0.case')} {v['c'].id}",
+    "user.html": lambda t, v: f"{t('nav.users')}: {v['u'].username}",
+    "error.html": lambda t, v: f"{t('error')} {v['http_status']}: {v['message']}",
+}
+
+
+def page_title(t: Callable[..., str], template: str, values: dict) -> str:
+    if template in DETAIL_TITLES:
+        return DETAIL_TITLES[template](t, values)
+    return t(TITLES.get(template, "app"))
 
 
 class LoginRequired(Exception):
@@ -101,6 +125,10 @@ class Ctx:
     def t(self, key: str, *args: object) -> str:
         return i18n.t(self.lang, key, *args)
 
+    @property
+    def tz(self):  # noqa: ANN201
+        return localtime.zone(self.settings.timezone)
+
 
 def _lang(request: Request) -> tuple[str, bool]:
     """(language, chosen_now): ?lang= wins and is remembered in a cookie."""
@@ -138,8 +166,10 @@ def render(ctx: Ctx, template: str, http_status: int = 200, **values: object) ->
         "lang_url": lang_url(req, "en" if ctx.lang == "vi" else "vi"),
         "flash": ctx.t(flash) if flash in FLASH_KEYS else None,
         "path": req.url.path,
+        "tz": ctx.tz, "tz_label": localtime.zone_label(ctx.tz),
         **values,
     }
+    values["page_title"] = page_title(ctx.t, template, {**values, "http_status": http_status})
     resp = templates.TemplateResponse(req, template, values, status_code=http_status)
     _finish(ctx, resp)
     return resp
@@ -167,7 +197,9 @@ def error_page(ctx: Ctx, exc: errors.FleetError) -> HTMLResponse:
     elif exc.status == 403:
         message = ctx.t("error.forbidden")
     elif exc.status == 404:
-        message = ctx.t("error.not_found")
+        key = "error." + exc.code
+        message = ctx.t(key, exc.extra.get("subject", "")) if key in i18n.TEXTS \
+            else ctx.t("error.not_found")
     elif isinstance(exc, errors.TooManyAttempts):
         message = ctx.t("error.TOO_MANY_ATTEMPTS", int(exc.extra.get("retry_after_s", 60)))
     elif "error." + exc.code in i18n.TEXTS:  # a text in the page's language
@@ -178,6 +210,16 @@ def error_page(ctx: Ctx, exc: errors.FleetError) -> HTMLResponse:
     if "retry_after_s" in exc.extra:
         resp.headers["Retry-After"] = str(exc.extra["retry_after_s"])
     return resp
+
+
+def not_found_page(request: Request) -> Response:
+    """An HTML 404 for any unknown /ui/ address (logged in or not: it says
+    nothing about what exists)."""
+    lang, _ = _lang(request)
+    with request.app.state.sessions() as db:
+        ctx = Ctx(request, db, request.app.state.settings, lang)
+        ctx.user, ctx.token = _resolve_user(request, db)
+        return error_page(ctx, errors.NotFound("no such page", code="NO_PAGE"))
 
 
 def _login_redirect(request: Request) -> RedirectResponse:

@@ -13,6 +13,8 @@ from functools import lru_cache
 from greengate.passes import reasons
 from greengate.paths import FIRMWARE
 
+from . import texts_core
+
 LANGS = ("vi", "en")
 DEFAULT_LANG = "vi"
 LANG_COOKIE = "gg_lang"
@@ -385,6 +387,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "read_only": ("Chỉ xem", "Read only"),
     "seconds": ("giây", "s"),
 }
+TEXTS.update(texts_core.TEXTS)
 
 
 @lru_cache(maxsize=1)

@@ -4,10 +4,10 @@ walks an index; charts read hourly per-site counters (see HourlyCounts)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, and_, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 from fleet.broker_bridge import topics
 from fleet.core.config import Settings
 from fleet.models import Alert, ControlOutbox, Device, Scan, Site
-from fleet.services import control
+from fleet.services import control, versions
+
+from . import localtime
 
 PER_PAGE = 50
 
@@ -25,11 +27,18 @@ class DeviceRow:
     device: Device
     site_name: str | None
     business_id: str | None
-    desired_config: int | None
-    config_drift: bool
-    revocation_drift: bool
+    config: versions.ListState       # list versions (fleet/services/versions.py)
+    revocation: versions.ListState
     clock_alert: bool
     outbox_alert: bool
+
+    @property
+    def config_drift(self) -> bool:
+        return self.config.drift
+
+    @property
+    def revocation_drift(self) -> bool:
+        return self.revocation.drift
 
 
 def _desired_config():  # noqa: ANN202
@@ -95,16 +104,17 @@ def fleet_overview(db: Session, settings: Settings, *, scope: str | None, busine
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
     rows = db.execute(base.order_by(Device.id).offset((page - 1) * per_page).limit(per_page)).all()
+    lists = versions.for_devices(db, [r[0] for r in rows], {r[0].id: r[3] for r in rows})
     out = []
-    for device, site_name, business_id, desired in rows:
+    for device, site_name, business_id, _ in rows:
         out.append(DeviceRow(
-            device=device, site_name=site_name, business_id=business_id, desired_config=desired,
-            config_drift=desired is not None and (device.config_version or 0) < desired,
-            revocation_drift=rev > 0 and (device.revocation_version or 0) < rev,
+            device=device, site_name=site_name, business_id=business_id,
+            config=lists[device.id]["config"], revocation=lists[device.id]["revocation"],
             clock_alert=device.clock_drift_s is not None
             and abs(device.clock_drift_s) > settings.clock_drift_alert_s,
             outbox_alert=(device.outbox_depth or 0) > settings.outbox_alert_depth))
-    return {"rows": out, "total": total, "page": page, "pages": pages, "revocation_version": rev}
+    return {"rows": out, "total": total, "page": page, "pages": pages,
+            "revocation": versions.current_revocation(db)}
 
 
 def fleet_summary(db: Session, scope: str | None) -> dict:
@@ -124,7 +134,7 @@ def fleet_summary(db: Session, scope: str | None) -> dict:
     if scope is not None:
         aq = aq.where(Alert.business_id == scope)
     return {"total": total, "online": online, "offline": total - online, "drift": drift,
-            "open_alerts": db.scalar(aq) or 0, "revocation_version": rev}
+            "open_alerts": db.scalar(aq) or 0}
 
 
 # -- scans ---------------------------------------------------------------------
@@ -148,14 +158,13 @@ def max_scan_id(db: Session) -> int:
     return db.scalar(select(func.max(Scan.id))) or 0
 
 
-def scan_event(scan: Scan, lang: str) -> dict:
+def scan_event(scan: Scan, lang: str, tz: ZoneInfo | None = None) -> dict:
     """What the live feed may show: no names, no ID numbers, only a pass-hash
-    prefix, the verdict and the reason."""
+    prefix, the verdict and the reason. Time in the page's zone (local time)."""
     from . import i18n
 
     at = scan.time if scan.time_valid else scan.received_at
-    return {"id": scan.id, "time": dt.datetime.fromtimestamp(at, dt.timezone.utc)
-            .strftime("%Y-%m-%d %H:%M:%S"),
+    return {"id": scan.id, "time": localtime.fmt(at, tz or localtime.zone(localtime.DEFAULT_ZONE)),
             "device": scan.device_id, "site": scan.site_id,
             "hash": (scan.pass_hash or "")[:8], "verdict": bool(scan.verdict),
             "reason": i18n.reason_name(scan.reason), "text": i18n.reason_text(lang, scan.reason)}
@@ -278,14 +287,16 @@ def _fleet_hourly(db: Session, scope: str | None, n_hours: int) -> dict:
 
 
 def business_series(db: Session, business_id: str, hours: int, bucket: int,
-                    now: float | None = None) -> list[tuple[int, int, int]]:
+                    now: float | None = None, tz: ZoneInfo | None = None) -> list[tuple[int, int, int]]:
     """Accepted/denied per bucket for one business by device time, through
-    ix_scan_site_id_time (a business has few sites, so this is a small range)."""
+    ix_scan_site_id_time (a business has few sites, so this is a small range).
+    Buckets start on local hours / midnights of `tz` (UTC by default)."""
     now = int(time.time() if now is None else now)
-    end = now - now % bucket + bucket
+    shift = localtime.offset_seconds(tz, now) if tz is not None else 0
+    end = now - (now + shift) % bucket + bucket
     since = end - hours * 3600
     site_ids = select(Site.id).where(Site.business_id == business_id)
-    b = (Scan.time - Scan.time % bucket).label("b")
+    b = (Scan.time - (Scan.time + shift) % bucket).label("b")
     rows = db.execute(select(b, Scan.verdict, func.count())
                       .where(Scan.site_id.in_(site_ids), Scan.time >= since, Scan.time < end)
                       .group_by(b, Scan.verdict)).all()

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from fleet.core import errors
-from fleet.models import Alert
+from fleet.models import Alert, Business
 from fleet.services import alerts as alert_svc
 from fleet.services import audit
 
-from . import charts, queries
+from . import charts, localtime, queries
 from .context import ALL_ROLES, DISTRICT, EDITORS, Ctx, _lang, _resolve_user, action, page, render
 
 router = APIRouter()
@@ -63,7 +63,7 @@ def _query(params: dict) -> str:
 @router.get("/feed")
 def feed(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
-        rows = [queries.scan_event(s, ctx.lang) for s in queries.latest_scans(ctx.db, ctx.scope)]
+        rows = [queries.scan_event(s, ctx.lang, ctx.tz) for s in queries.latest_scans(ctx.db, ctx.scope)]
         # Resume after what is shown; with nothing shown, after the newest scan of
         # the whole fleet (ids are global), never from the start of history.
         last = max((r["id"] for r in rows), default=None)
@@ -85,6 +85,7 @@ async def feed_stream(request: Request) -> Response:
     stream ends after `window` seconds (default 30, 1..300); EventSource
     reconnects by itself with Last-Event-ID, so nothing is skipped."""
     lang, _ = _lang(request)
+    tz = localtime.zone(request.app.state.settings.timezone)
 
     def auth() -> tuple[str | None, bool]:
         with request.app.state.sessions() as db:
@@ -115,7 +116,7 @@ async def feed_stream(request: Request) -> Response:
     def poll(last: int) -> tuple[int, list[dict]]:
         with sessions() as db:
             rows = queries.scans_after(db, scope, last, limit=CATCH_UP)
-            return (rows[-1].id if rows else last), [queries.scan_event(s, lang) for s in rows]
+            return (rows[-1].id if rows else last), [queries.scan_event(s, lang, tz) for s in rows]
 
     async def events():  # noqa: ANN202
         last = await run_in_threadpool(start_point, after)
@@ -145,7 +146,9 @@ def charts_page(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
         labels = (ctx.t("accepted"), ctx.t("denied"))
         hourly = queries.fleet_hourly(ctx.db, ctx.scope, 24)
-        fleet_svg = charts.stacked_bars(hourly["series"], 3600, ctx.t("charts.fleet"), labels)
+        axis = ctx.t("charts.axis", localtime.offset_text(ctx.tz))
+        fleet_svg = charts.stacked_bars(hourly["series"], 3600, ctx.t("charts.fleet"), labels,
+                                        ctx.tz, axis)
         busiest = sorted(hourly["per_business"].items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:20]
         top = [(bid, v[0], v[1], charts.sparkline(v[2], v[3])) for bid, v in busiest]
         business = (request.query_params.get("business") or "").strip()[:16] or ctx.scope
@@ -153,10 +156,13 @@ def charts_page(request: Request) -> Response:
         biz_svg = None
         if business:
             ctx.check_business(business)
+            if ctx.db.get(Business, business) is None:  # say so, never an empty chart
+                raise errors.NotFound(f"unknown business {business}", code="UNKNOWN_BUSINESS",
+                                      subject=business)
             hours, bucket = RANGES[rng]
-            series = queries.business_series(ctx.db, business, hours, bucket)
+            series = queries.business_series(ctx.db, business, hours, bucket, tz=ctx.tz)
             biz_svg = charts.stacked_bars(series, bucket, ctx.t("charts.business_title", business),
-                                          labels)
+                                          labels, ctx.tz, axis)
         return render(ctx, "charts.html", fleet_svg=fleet_svg, top=top, business=business,
                       rng=rng, ranges=list(RANGES), biz_svg=biz_svg)
     return page(request, ALL_ROLES, view)

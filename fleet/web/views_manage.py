@@ -21,14 +21,15 @@ from fleet.api.schemas import (AllowlistIn, BusinessIn, CardIn, CommandIn, Devic
                                SiteIn)
 from fleet.core import errors
 from fleet.models import (AllowlistEntry, Business, BusinessStatus, Device, OperatingMode,
-                          Pass, Revocation, Sector, Site, Zone)
+                          Pass, Revocation, Sector, Site, Zone, utcnow)
 from fleet.services import devices as device_svc
-from fleet.services import f0, registry, revocations
+from fleet.services import f0, pass_status, registry, revocations, versions
 from greengate.passes import issue as gi
 
 from .context import (ALL_ROLES, DISTRICT, EDITORS, READERS_DISTRICT, Ctx, action, field_bool,
                       field_int, field_str, page, render)
 from .queries import PER_PAGE, like_escape
+from .views_map import field_coords
 
 router = APIRouter()
 
@@ -103,8 +104,7 @@ def business_detail(request: Request, business_id: str) -> Response:
         sites = list(ctx.db.scalars(select(Site).where(Site.business_id == b.id).order_by(Site.id)))
         devices = list(ctx.db.scalars(select(Device).where(
             Device.site_id.in_([s.id for s in sites])).order_by(Device.id).limit(500)))
-        entries = list(ctx.db.scalars(select(AllowlistEntry).where(
-            AllowlistEntry.business_id == b.id).order_by(AllowlistEntry.id.desc()).limit(500)))
+        entries = pass_status.allowlist_rows(ctx.db, b.id)
         return render(ctx, "business.html", b=b, sites=sites, devices=devices, entries=entries)
     return page(request, ALL_ROLES, view)
 
@@ -147,7 +147,8 @@ async def site_create(request: Request) -> Response:
         body = build(SiteIn, {"business_id": field_str(form, "business_id", 16),
                               "name": field_str(form, "name", 200),
                               "address": field_str(form, "address", 300, required=False),
-                              "capacity": field_int(form, "capacity", 1, 100000, required=False)})
+                              "capacity": field_int(form, "capacity", 1, 100000, required=False),
+                              **field_coords(form)})
         site = site_api.create_site(body, ctx.user, ctx.db)
         return f"/ui/businesses/{site.business_id}?ok=done"
     return await action(request, DISTRICT, do)
@@ -172,7 +173,8 @@ def device_detail(request: Request, device_id: str) -> Response:
         has_png = device_svc.latest_screenshot(ctx.db, d.id) is not None
         sites = list(ctx.db.scalars(select(Site).order_by(Site.id).limit(2000))) \
             if ctx.is_district else []
-        return render(ctx, "device.html", d=d, site=site, sites=sites, has_png=has_png,
+        lists = versions.for_devices(ctx.db, [d])[d.id]
+        return render(ctx, "device.html", d=d, site=site, sites=sites, has_png=has_png, lists=lists,
                       commands=("sync", "reboot", "open_gate", "screenshot"))
     return page(request, ALL_ROLES, view)
 
@@ -247,10 +249,10 @@ async def allow_remove(request: Request, entry_id: int) -> Response:
 @router.get("/passes")
 def passes_page(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
-        q = select(Pass).order_by(Pass.id.desc()).limit(200)
+        q = select(Pass, pass_status.status_expr(utcnow())).order_by(Pass.id.desc()).limit(200)
         if ctx.scope is not None:
             q = q.where(Pass.business_id == ctx.scope)
-        return render(ctx, "passes.html", rows=list(ctx.db.scalars(q)))
+        return render(ctx, "passes.html", rows=list(ctx.db.execute(q)))
     return page(request, ALL_ROLES, view)
 
 
@@ -284,6 +286,7 @@ def revocations_page(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
         rows = list(ctx.db.scalars(select(Revocation).order_by(Revocation.version.desc()).limit(200)))
         return render(ctx, "revocations.html", rows=rows, reasons=revocations.REASONS,
+                      current=versions.current_revocation(ctx.db),
                       lift_reasons=revocations.LIFT_REASONS)
     return page(request, READERS_DISTRICT, view)
 

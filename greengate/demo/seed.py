@@ -95,7 +95,7 @@ def seed(api: FleetApi, data_dir: Path, password: str, managed: int = len(d7.BUS
         api.post(f"/businesses/{b.id}/approve")
         site = api.post("/sites", {"business_id": b.id, "name": b.gate_vi, "name_en": b.gate_en,
                                    "address": b.address, "capacity": b.capacity,
-                                   "rules": site_rules(b)})
+                                   "rules": site_rules(b), "lat": b.lat, "lon": b.lon})
         sites.append(Gate(b, site["id"]))
     log(f"{len(businesses)} businesses in {len({b.ward for b in businesses})} wards, one gate each")
 

@@ -10,6 +10,7 @@ from fleet.models import Site
 from fleet.services import audit, control, registry
 
 router = APIRouter(prefix="/sites", tags=["sites"])
+MAP_ONLY = {"lat", "lon"}
 
 
 def check_rules(rules: list) -> list:
@@ -65,7 +66,8 @@ def update_site(site_id: int, body: SitePatch, user: Operator, db: SessionDep) -
     for k, v in changes.items():
         setattr(site, k, v)
     audit.record(db, user.username, "site.update", "site", site.id, fields=sorted(changes))
-    control.enqueue_site_config(db, site)
+    if set(changes) - MAP_ONLY:  # coordinates are not part of the gates' configuration
+        control.enqueue_site_config(db, site)
     return site
 
 

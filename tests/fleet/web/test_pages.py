@@ -203,9 +203,10 @@ def test_businesses_search_and_pages(web, session_factory):
 def test_overview_filters_and_drift(web, session_factory):
     _, _, b = web
     with session_factory() as db:
-        # drift = the gate reports an older version than the newest one published to it
+        # drift = the gate reports an older version than the newest one published to it;
+        # pages show the site's list version each message carries, not the message id
         published = ControlOutbox(kind="config", topic=topics.config(DEVICES["B1"]), retain=True,
-                                  body={}, published_at=utcnow())
+                                  body={"site_version": 7}, published_at=utcnow())
         db.add(published)
         db.flush()
         devices.apply_state(db, DEVICES["B1"], {"online": True, "firmware": "2.0.1",
@@ -219,7 +220,7 @@ def test_overview_filters_and_drift(web, session_factory):
     assert DEVICES["B1"] not in op.get("/ui/?state=offline").text
     drift = op.get("/ui/?drift=1").text
     assert DEVICES["B1"] in drift and DEVICES["B2"] not in drift
-    assert f"{desired - 1} → {desired}" in drift
+    assert "v0 → v7" in drift and f"v{desired - 1} → v{desired}" not in drift
     assert DEVICES["B2"] in op.get("/ui/?q=gg-0000000000b2").text
     assert DEVICES["B1"] not in op.get("/ui/?q=gg-0000000000b2").text
     assert op.get("/ui/?q=%25").status_code == 200  # LIKE wildcard is escaped

@@ -1,0 +1,106 @@
+"""The site map: every site placed by its coordinates and coloured by its
+state (fleet/services/site_map.py computes it), drawn by Leaflet served from
+the fleet itself (fleet/web/vendor.py). The page lists the sites that need
+attention, so the map is not the only way to reach them (keyboard, screen
+readers, no JavaScript)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from fleet.api import hardening
+from fleet.api.routes import sites as site_api
+from fleet.api.schemas import SitePatch
+from fleet.core import errors
+from fleet.services import site_map
+
+from . import vendor
+from .context import ALL_ROLES, DISTRICT, Ctx, _resolve_user, action, page, render
+
+router = APIRouter()
+ATTENTION_LISTED = 100
+
+
+def tile_origin(tile_url: str) -> str | None:
+    """The tile server's origin for the page's img-src ({s} subdomains -> *)."""
+    if not tile_url:
+        return None
+    parts = urlsplit(tile_url)
+    host = parts.netloc.replace("{s}", "*")
+    if "{" in host or "}" in host or " " in host or ";" in host or "'" in host:
+        return None
+    return f"{parts.scheme}://{host}"
+
+
+def map_csp(tile_url: str) -> str:
+    """The strict policy, plus the district's tile server for images."""
+    origin = tile_origin(tile_url)
+    if origin is None:
+        return hardening.CSP
+    return hardening.CSP.replace("img-src 'self' data:", f"img-src 'self' data: {origin}")
+
+
+@router.get("/map")
+def map_page(request: Request) -> Response:
+    def view(ctx: Ctx) -> Response:
+        sites = site_map.markers(ctx.db, ctx.scope)
+        data = site_map.as_json(sites)
+        order = {s: i for i, s in enumerate(site_map.STATES)}
+        attention = sorted((s for s in sites if s.state != "online"),
+                           key=lambda s: (order[s.state], s.business_id, s.id))
+        tile_url = ctx.settings.map_tile_url if tile_origin(ctx.settings.map_tile_url) else ""
+        resp = render(ctx, "map.html", counts=data["counts"], unplaced=data["unplaced"],
+                      placed=len(data["sites"]), attention=attention[:ATTENTION_LISTED],
+                      attention_total=len(attention), states=site_map.STATES,
+                      tile_url=tile_url, attribution=ctx.settings.map_tile_attribution,
+                      leaflet=vendor.installed())
+        resp.headers["Content-Security-Policy"] = map_csp(tile_url)
+        return resp
+    return page(request, ALL_ROLES, view)
+
+
+@router.get("/map/markers.json")
+async def map_markers(request: Request) -> Response:
+    """The placed sites with their state, for the signed-in user's scope."""
+    def load() -> Response:
+        with request.app.state.sessions() as db:
+            user, _ = _resolve_user(request, db)
+            if user is None:
+                return JSONResponse({"error": "NOT_AUTHENTICATED",
+                                     "detail": "log in first / vui lòng đăng nhập"}, status_code=401)
+            scope = user.business_id if user.role == "manager" else None
+            body = site_map.as_json(site_map.markers(db, scope))
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+    return await run_in_threadpool(load)
+
+
+def field_coords(form: dict) -> dict:
+    """lat / lon form fields -> {"lat": float, "lon": float}, {} when both are
+    empty, a 400 page otherwise (ranges and pairing: the API schema)."""
+    raw = {k: (form.get(k) or "").strip().replace(",", ".") for k in ("lat", "lon")}
+    if not raw["lat"] and not raw["lon"]:
+        return {}
+    out = {}
+    for k, v in raw.items():
+        try:
+            out[k] = float(v) if len(v) <= 32 else None
+        except ValueError:
+            out[k] = None
+        if out[k] is None:
+            raise errors.BadRequest(f"{k}: not a number / không phải số", code="BAD_FORM")
+    return out
+
+
+@router.post("/sites/{site_id}/location")
+async def site_location(request: Request, site_id: int) -> Response:
+    def do(ctx: Ctx, form: dict) -> str:
+        from .views_manage import build
+
+        coords = field_coords(form) or {"lat": None, "lon": None}
+        site = site_api.update_site(site_id, build(SitePatch, coords), ctx.user, ctx.db)
+        return f"/ui/businesses/{site.business_id}?ok=done"
+    return await action(request, DISTRICT, do)

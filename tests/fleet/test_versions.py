@@ -1,0 +1,99 @@
+"""One version number per list (fleet/services/versions.py): gates report the
+signed message version they applied (the control outbox id); pages show the
+list version that message carries, and drift is judged by the message."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from fleet_helpers import pubhex
+
+from fleet.broker_bridge import topics
+from fleet.models import Business, ControlOutbox, Site, utcnow
+from fleet.services import control, devices, registry, revocations, versions
+
+
+def _publish_all(db) -> None:
+    for row in db.scalars(select(ControlOutbox).where(ControlOutbox.published_at.is_(None))):
+        row.published_at = utcnow()
+    db.flush()
+
+
+def _world(db):
+    db.add(Business(id="B1", name="Bách hoá Xanh", sector="supermarket", address="1 Lê Văn Lương",
+                    ward="Tân Phong", operating_mode="3_tai_cho", status="approved"))
+    site = Site(business_id="B1", name="Cổng chính", rules=[])
+    db.add(site)
+    db.flush()
+    dev, _ = registry.register_device(db, "gg-00000000a001", pubhex(), site.id, "1.0.0", "test")
+    return site, dev
+
+
+def test_config_shows_the_sites_version_not_the_message_id(session_factory):
+    with session_factory() as db:
+        site, dev = _world(db)
+        # unrelated messages push the outbox ids far past the site's counter
+        for _ in range(6):
+            control.enqueue_trust_list(db)
+        for _ in range(3):
+            control.enqueue_site_config(db, site)
+        _publish_all(db)
+        newest = control.desired_version(db, topics.config(dev.id))
+        assert newest > site.config_version  # the two numbers differ: the bug's premise
+        devices.apply_state(db, dev.id, {"online": True, "config_version": newest})
+        v = versions.for_devices(db, [dev])[dev.id]["config"]
+        assert (v.applied, v.desired, v.drift) == (site.config_version, site.config_version, False)
+
+        control.enqueue_site_config(db, site)  # a change the gate has not applied yet
+        _publish_all(db)
+        v = versions.for_devices(db, [dev])[dev.id]["config"]
+        assert (v.applied, v.desired, v.drift, v.resign_only) == \
+            (site.config_version - 1, site.config_version, True, False)
+
+
+def test_a_re_signed_list_keeps_its_version(session_factory):
+    with session_factory() as db:
+        site, dev = _world(db)
+        control.enqueue_site_config(db, site)
+        _publish_all(db)
+        applied = control.desired_version(db, topics.config(dev.id))
+        devices.apply_state(db, dev.id, {"online": True, "config_version": applied})
+        # 13 hours later the fleet re-signs the unchanged configuration
+        control.enqueue_refresh(db, now=utcnow() + dt.timedelta(hours=13))
+        _publish_all(db)
+        v = versions.for_devices(db, [dev])[dev.id]["config"]
+        assert v.drift and v.resign_only and v.applied == v.desired == site.config_version
+
+
+def test_revocation_list_version_matches_the_revocations_page(session_factory):
+    with session_factory() as db:
+        site, dev = _world(db)
+        for _ in range(5):
+            control.enqueue_trust_list(db)
+        revocations.revoke(db, "a1" * 16, "LOST", "op")
+        _publish_all(db)
+        first = versions.revocation_published(db)
+        devices.apply_state(db, dev.id, {"online": True, "revocation_version": first})
+        revocations.revoke(db, "b2" * 16, "F0", "op")
+        assert versions.current_revocation(db) == {"version": 2, "published": 1}  # not yet sent
+        _publish_all(db)
+        assert versions.current_revocation(db) == {"version": 2, "published": 2}
+        assert versions.revocation_published(db) > 2  # the message id is another number
+        v = versions.for_devices(db, [dev])[dev.id]["revocation"]
+        assert (v.applied, v.desired, v.drift) == (1, 2, True)
+
+
+def test_unknown_or_hostile_applied_versions(session_factory):
+    with session_factory() as db:
+        site, dev = _world(db)
+        control.enqueue_site_config(db, site)
+        _publish_all(db)
+        # a gate reporting a version the fleet never sent: shown as unknown, counted as drift
+        devices.apply_state(db, dev.id, {"online": True, "config_version": 0})
+        v = versions.for_devices(db, [dev])[dev.id]["config"]
+        assert v.applied is None and v.drift
+        # bodies without a list field (another kind) are no list version
+        row = control.enqueue_command(db, dev.id, "sync")
+        assert versions.list_versions(db, [row.id, None, -3, 2**40]) == {row.id: None}
