@@ -134,3 +134,46 @@ def qr_png(text: str, path, scale: int = 4) -> object:
     qr = segno.make(text, error="q", micro=False)
     qr.save(str(path), scale=scale, border=4)
     return qr
+
+
+KEY_FILE, CERT_FILE, LIST_FILE = "dsc.key", "dsc.der", "dcc-trust.json"
+
+
+def trust_list_json(dscs: list[TestDsc]) -> bytes:
+    """The EU gateway's JSON form ({"certificates": [...]}) listing test DSCs,
+    for `greengate pass check --trust` and `greengate fleet dcc import`."""
+    import base64
+    import json
+
+    certs = [{"certificateType": "DSC", "country": d.country, "kid": base64.b64encode(d.kid).decode(),
+              "rawData": base64.b64encode(d.der).decode(), "thumbprint": hashlib.sha256(d.der).hexdigest(),
+              "timestamp": "2021-06-01T00:00:00Z"} for d in dscs]
+    return json.dumps({"certificates": certs}, indent=1).encode()
+
+
+def make_dsc_files(directory, alg: int, country: str, types: str = "") -> TestDsc:
+    from pathlib import Path
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    dsc = make_dsc(alg, country, types)
+    import os
+
+    key = d / KEY_FILE
+    key.touch(0o600)
+    os.chmod(key, 0o600)  # a private key, even a test one
+    key.write_bytes(dsc.pem_key())
+    (d / CERT_FILE).write_bytes(dsc.der)
+    (d / LIST_FILE).write_bytes(trust_list_json([dsc]))
+    return dsc
+
+
+def load_dsc_files(directory) -> TestDsc:
+    from pathlib import Path
+
+    d = Path(directory)
+    key = serialization.load_pem_private_key((d / KEY_FILE).read_bytes(), None)
+    der = (d / CERT_FILE).read_bytes()
+    alg = ES256 if isinstance(key, ec.EllipticCurvePrivateKey) else PS256
+    country = x509.load_der_x509_certificate(der).subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value
+    return TestDsc(key, der, alg, country)

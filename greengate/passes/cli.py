@@ -189,10 +189,49 @@ def export_trust(
     typer.echo(f"đã ghi / wrote {out}: {len(entries)} khóa / keys", err=True)
 
 
+def _dsc_signers(trust: Path) -> list | None:
+    """The signers of an EU DSC trust list ({"certificates": [...]}), or None
+    if `trust` is not one (then it is a GG1 trust.json)."""
+    from greengate.dcc.trustlist import DscError, parse_trustlist
+
+    try:
+        data = trust.read_bytes()
+        doc = json.loads(data)
+    except (OSError, ValueError):
+        return None  # load_trust says what is wrong with it
+    if not isinstance(doc, dict) or "certificates" not in doc:
+        return None
+    try:
+        result = parse_trustlist(data)  # no `now`: a lapsed DSC answers EXPIRED, not unknown
+    except DscError as e:
+        raise _fail(f"danh sách DSC lỗi / bad DSC trust list: {e}") from None
+    for r in result.refused:
+        typer.echo(f"cảnh báo / warning: DSC {r.kid_b64} ({r.country}) bị từ chối / refused: {r.code}", err=True)
+    return result.signers
+
+
+def _check_dcc(qr_text: str, signers: list, now: int, eng: Engine, skew: int) -> tuple:
+    """(verdict, reason NAME, claims, pass_hash hex) of an EU DCC."""
+    from greengate.passes import reasons
+
+    if eng is Engine.cpython:
+        from greengate.dcc.verify import Verifier
+
+        r = Verifier(signers, skew).check(qr_text, now)
+        return r.verdict, reasons.name(r.reason), r.claims, r.pass_hash.hex() if r.pass_hash else None
+    from greengate.passes.device import EngineError, Scan, check_dcc_on_device
+
+    try:
+        (ans,) = check_dcc_on_device([Scan(qr_text, now)], signers, skew)
+    except EngineError as e:
+        raise _fail(f"không chạy được MicroPython / MicroPython engine failed: {e}") from None
+    return ans["verdict"], ans["reason"], ans["claims"], ans["pass_hash"]
+
+
 @app.command()
 def check(
-    qr_text: Annotated[str, typer.Argument(help="The scanned text (GG1:...); '-' reads stdin.")],
-    trust: Annotated[Path, typer.Option("--trust", help="trust.json")],
+    qr_text: Annotated[str, typer.Argument(help="The scanned text (GG1:... or an EU DCC HC1:...); '-' reads stdin.")],
+    trust: Annotated[Path, typer.Option("--trust", help="trust.json, or an EU DSC trust list (JSON, {\"certificates\": [...]}) for DCCs")],
     at: Annotated[Optional[str], typer.Option("--at", help="Check time (ISO-8601); default now.")] = None,
     engine: Annotated[str, typer.Option(help="cpython (reference) or micropython (device code).")] = "cpython",
     skew: Annotated[int, typer.Option(help="Clock skew tolerance, seconds.")] = 300,
@@ -208,13 +247,20 @@ def check(
         raise _fail(f"--engine: chỉ nhận cpython hoặc micropython / expected cpython or micropython, not {engine!r}") from None
     if skew < 0:
         raise _fail("--skew phải >= 0 / --skew must be >= 0")
-    try:
-        entries = load_trust(trust)
-    except TrustFileError as e:
-        raise _fail(f"danh sách tin cậy lỗi / bad trust list: {e}") from None
+    signers = _dsc_signers(trust)
+    entries = []
+    if signers is None:
+        try:
+            entries = load_trust(trust)
+        except TrustFileError as e:
+            raise _fail(f"danh sách tin cậy lỗi / bad trust list: {e}") from None
     now = _time(at, "--at") if at is not None else int(time.time())
     if qr_text == "-":
         qr_text = sys.stdin.read()
+    if signers is not None:
+        # an EU DSC list: the DCC pipeline (a GG1 text there is PREFIX)
+        verdict, reason, dcc_claims, pass_hash = _check_dcc(qr_text, signers, now, eng, skew)
+        _print_verdict(verdict, reason, dcc_claims, pass_hash)
     if eng is Engine.cpython:
         from greengate.passes.verify import Verifier
 
@@ -237,12 +283,19 @@ def check(
         from greengate.passes.verify import signed_claims
 
         raw = signed_claims(qr_text)  # the engine has verified the signature: say what it holds
+    _print_verdict(verdict, reason, readable_to_json(raw) if raw else None, pass_hash)
+
+
+def _print_verdict(verdict: bool, reason: str, claims: dict | None, pass_hash: str | None) -> None:
+    """One JSON verdict on stdout, the reason on stderr; exits 0 / 1."""
+    from greengate.passes import reasons
+
     vi, en = reasons.text(reason)
     out = {
         "verdict": "accept" if verdict else "reject",
         "reason": reason,
         "message": {"vi": vi, "en": en},
-        "claims": readable_to_json(raw) if raw else None,
+        "claims": claims,
         "pass_hash": pass_hash,
     }
     typer.echo(json.dumps(out, ensure_ascii=False))
@@ -261,3 +314,67 @@ READABLE_REJECTS = ("EXPIRED", "NOT_YET_VALID")
 DAMAGED_TEXT = ("BASE45", "INFLATE", "CBOR", "COSE")
 DAMAGED_HINT = ("gợi ý / hint: văn bản QR bị hỏng hoặc thiếu: đã chép đủ cả mã (bắt đầu bằng GG1:) chưa? / "
                 "the QR text is damaged or incomplete: was all of it (from GG1: on) copied?")
+
+
+@app.command("issue-dcc")
+def issue_dcc(
+    kind: Annotated[str, typer.Option("--kind", help="v (vaccination), t (test) or r (recovery).")] = "v",
+    dsc_dir: Annotated[Path, typer.Option("--dsc", help="Test DSC directory: dsc.key, dsc.der, dcc-trust.json.")] = Path("dsc"),
+    make_dsc: Annotated[bool, typer.Option("--make-dsc", help="Create the test DSC in --dsc first.")] = False,
+    alg: Annotated[str, typer.Option(help="es256 or ps256 (--make-dsc).")] = "es256",
+    country: Annotated[str, typer.Option(help="DSC and issuing country (2 letters).")] = "VN",
+    types: Annotated[str, typer.Option(help="Types the DSC may sign, subset of vtr ('' = all; --make-dsc).")] = "",
+    uci: Annotated[Optional[str], typer.Option(help="Certificate identifier; default random URN:UVCI.")] = None,
+    family: Annotated[str, typer.Option(help="Family name (transliterated, A-Z).")] = "NGUYEN",
+    given: Annotated[str, typer.Option(help="Given name (transliterated, A-Z).")] = "VAN AN",
+    dob: Annotated[str, typer.Option(help="Date of birth YYYY-MM-DD.")] = "1980-05-17",
+    doses: Annotated[int, typer.Option(help="v: dose number (dn).")] = 2,
+    series: Annotated[int, typer.Option(help="v: doses in the series (sd).")] = 2,
+    dose_date: Annotated[Optional[str], typer.Option(help="v: date of the dose; default 30 days ago.")] = None,
+    test_result: Annotated[str, typer.Option(help="t: negative or positive.")] = "negative",
+    test_time: Annotated[Optional[str], typer.Option(help="t: sample time (ISO-8601); default 1 h ago.")] = None,
+    first_positive: Annotated[Optional[str], typer.Option(help="r: first positive test date; default 20 days ago.")] = None,
+    iat: Annotated[Optional[str], typer.Option(help="Issue time (ISO-8601); default now.")] = None,
+    valid_days: Annotated[int, typer.Option(help="Validity from iat, in days.")] = 365,
+    png: Annotated[Optional[Path], typer.Option(help="Also write the QR as PNG.")] = None,
+) -> None:
+    """FOR DEMOS AND TESTS ONLY: sign an EU DCC with a local test DSC; prints the HC1 text."""
+    from greengate.dcc import issue as dcc
+
+    if kind not in ("v", "t", "r"):
+        raise _fail("--kind: chỉ nhận v, t hoặc r / expected v, t or r")
+    if alg not in ("es256", "ps256"):
+        raise _fail("--alg: chỉ nhận es256 hoặc ps256 / expected es256 or ps256")
+    if test_result not in ("negative", "positive"):
+        raise _fail("--test-result: negative hoặc/or positive")
+    if set(types) - set("vtr"):
+        raise _fail("--types: tập con của / a subset of vtr")
+    try:
+        dsc = dcc.make_dsc_files(dsc_dir, dcc.ES256 if alg == "es256" else dcc.PS256, country, types) if make_dsc \
+            else dcc.load_dsc_files(dsc_dir)
+    except (OSError, ValueError) as e:
+        raise _fail(f"DSC thử nghiệm / test DSC {dsc_dir}: {e}") from None
+    if make_dsc:
+        typer.echo(f"đã tạo / made {dsc_dir}: dsc.key, dsc.der, dcc-trust.json (kid {dsc.kid.hex()})", err=True)
+    now = int(time.time())
+    t_iat = _time(iat, "--iat") or now
+    dose_day = _day(dose_date, "--dose-date")
+    fp_day = _day(first_positive, "--first-positive")
+    try:
+        claims = dcc.dcc_payload(
+            kind, country, t_iat, t_iat + valid_days * 86400, uci or f"URN:UVCI:01:{country}:{os.urandom(8).hex().upper()}",
+            family=family, given=given, dob=dob, doses=doses, series=series,
+            dose_day=int(time.mktime(dose_day.timetuple())) if dose_day else None,
+            result=dcc.NEGATIVE if test_result == "negative" else dcc.POSITIVE,
+            sample_time=_time(test_time, "--test-time"),
+            first_positive=int(time.mktime(fp_day.timetuple())) if fp_day else None)
+        text = dcc.sign_hc1(claims, dsc)
+    except ValueError as e:
+        raise _fail(f"chứng nhận không hợp lệ / invalid certificate: {e}") from None
+    if png is not None:
+        try:
+            qr = dcc.qr_png(text, png)
+        except OSError as e:
+            raise _fail(f"không ghi được / cannot write {png}: {e}") from None
+        typer.echo(f"đã ghi / wrote {png} (QR phiên bản / version {qr.version}, EC {qr.error})", err=True)
+    typer.echo(text)

@@ -51,6 +51,24 @@ def check_on_device(
         ],
         "skew": clock_skew,
     }
+    return _run(cfg, scans, heap, timeout)
+
+
+def check_dcc_on_device(scans: list[Scan], signers: list, clock_skew: int = 300, heap: str = "2m",
+                        timeout: float = 600) -> list[dict]:
+    """EU DCCs through the device's verify/dcc.py: the signers (trustlist.Signer)
+    go into a GGDT table file the device searches as on a gate."""
+    import tempfile
+
+    from greengate.dcc.table import table_bytes
+
+    with tempfile.TemporaryDirectory(prefix="gg-dcc-") as tmp:
+        path = Path(tmp) / "dcc_table.bin"
+        path.write_bytes(table_bytes(signers))
+        return _run({"dcc_table": str(path), "skew": clock_skew}, scans, heap, timeout)
+
+
+def _run(cfg: dict, scans: list[Scan], heap: str, timeout: float) -> list[dict]:
     lines = [json.dumps(cfg)]
     for s in scans:
         if isinstance(s.qr, (bytes, bytearray)):

@@ -3,6 +3,8 @@
 # JSON-lines driver for the device's own verifier (verify/verifier.py):
 #   line 1: {"trust": [{"kid": hex, "public_key": hex, "issuer": str,
 #            "not_after": int}], "skew": int}
+#       or {"dcc_table": path of a GGDT table, "skew": int}: EU DCCs through
+#            verify/dcc.py (the table searched on "flash", as on a gate)
 #   then one request per line: {"qr": text} or {"qr_hex": hex of raw scanner
 #            bytes}, with "now": unix seconds or null
 #   answers one line each: {"verdict": bool, "reason": NAME, "claims": dict or
@@ -33,15 +35,25 @@ def _jsonable(claims):
     return out
 
 
-def main():
-    cfg = json.loads(sys.stdin.readline())
+def _verifier(cfg):
+    if "dcc_table" in cfg:
+        from verify import dsc
+        from verify.dcc import DccVerifier
+
+        trust = dsc.open_files(cfg["dcc_table"], None, True)
+        return DccVerifier(trust, cfg.get("skew", 300)), trust.key_count(), 0
     store = TrustStore()
     refused = 0
     for e in cfg["trust"]:
         if not store.add(unhexlify(e["public_key"]), e["issuer"], unhexlify(e["kid"]), e.get("not_after") or 0):
             refused += 1
-    verifier = Verifier(store, cfg.get("skew", 300))
-    print(json.dumps({"ready": True, "keys": len(store), "refused": refused}))
+    return Verifier(store, cfg.get("skew", 300)), len(store), refused
+
+
+def main():
+    cfg = json.loads(sys.stdin.readline())
+    verifier, keys, refused = _verifier(cfg)
+    print(json.dumps({"ready": True, "keys": keys, "refused": refused}))
     while True:
         line = sys.stdin.readline()
         if not line:
