@@ -695,6 +695,12 @@ def dcc_import(file: Annotated[Path, typer.Argument(help="DSC trust list JSON {\
         typer.echo(f"{country}\t{c['es256']}\t{c['ps256']}\t{c['refused']}")
 
 
+def _iso(t: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 DCC_FIELDS = ["kid", "country", "alg", "types", "not_before", "not_after", "subject", "source", "imported_at",
               "active", "version"]
 
@@ -715,8 +721,8 @@ def dcc_list(db: DbOpt = None, json_out: JsonOpt = False,
             q = q.where(DccSigner.active.is_(True))
         if country:
             q = q.where(DccSigner.country == country.upper())
-        rows = [{**_row(r, DCC_FIELDS), "alg": dcc.ALG_NAME.get(r.alg, r.alg), "types": r.types or "vtr"}
-                for r in s.scalars(q)]
+        rows = [{**_row(r, DCC_FIELDS), "alg": dcc.ALG_NAME.get(r.alg, r.alg), "types": r.types or "vtr",
+                 "not_before": _iso(r.not_before), "not_after": _iso(r.not_after)} for r in s.scalars(q)]
     _out(rows, json_out, ["kid", "country", "alg", "types", "not_after"])
 # -- firmware releases and campaigns (fleet/cli_ota.py) ------------------------------------------
 

@@ -8,7 +8,6 @@ state key 16; it admits DCCs of both signers, denies one revoked by its UCI
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -21,10 +20,9 @@ from fleet.core.config import Settings
 from fleet.core.db import make_engine, make_sessionmaker
 from fleet.models import Base, Device, Scan, Site
 from fleet.services import control, dcc, registry, revocations
-from fleet_helpers import dev_id, pubhex, seed_registry, wait_until
+from fleet_helpers import dev_id, pubhex, seed_registry, sim_root, wait_until
 from greengate.dcc import issue
 from greengate.dcc.trustlist import trustlist_json
-from greengate.passes import keys as gk
 from greengate.sim.terminal import SimTerminal
 
 pytestmark = pytest.mark.slow
@@ -56,10 +54,7 @@ def test_dcc_trust_list_to_a_real_gate(tmp_path, mosquitto_broker):
         db.commit()
     fleet_key = load_or_create_fleet_key(settings.signing_key_path, create=True)
     bridge = Bridge(sessions, BrokerParams(port=mosquitto_broker.port), fleet_key, poll_s=0.05).start()
-    root = tmp_path / "sim"
-    (root / "flash").mkdir(parents=True)
-    (root / "flash" / "config.json").write_text(json.dumps({
-        "device_id": DEV, "site_id": str(site_id), "fleet_keys": [gk.raw_public(fleet_key).hex()]}))
+    root = sim_root(tmp_path, DEV, site_id, fleet_key)
     try:
         with SimTerminal(root, device_id=DEV, broker=f"mqtt://127.0.0.1:{mosquitto_broker.port}") as sim:
             for k in (2, 3, 1, 7):

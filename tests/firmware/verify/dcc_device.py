@@ -16,7 +16,7 @@ def device_check(cases, chunk=50, heap="4m"):
     reqs = [{"op": "check", "cases": cases[i:i + chunk]} for i in range(0, len(cases), chunk)]
     proc = run_micropython(DRIVER, stdin="".join(json.dumps(r) + "\n" for r in reqs),
                            extra_path=[JSONL], timeout=1800, heap=heap)
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert proc.returncode == 0, (proc.returncode, proc.stderr.decode()[-2000:], proc.stdout[-500:])
     answers = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     assert len(answers) == len(reqs), proc.stderr.decode()[-2000:]
     out = []

@@ -101,7 +101,7 @@ def test_device_and_cryptography_agree(world, n):
     cases = _cases(world, n)
     for c in cases:
         c["snap"] = str(snap)
-    got = device_check(cases, chunk=200)
+    got = device_check(cases, chunk=50)
     host = Verifier(signers)
     seen = set()
     for c, (reason, pass_hash, hashes, claims) in zip(cases, got):

@@ -106,3 +106,29 @@ def test_certificate_text_is_escaped(imported, session_factory):
         db.commit()
     r = b["admin"].get("/ui/dcc?country=DE")
     assert "<script>alert(1)</script>" not in r.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
+
+
+def test_sites_choose_eu_dcc(web, session_factory):
+    from sqlalchemy import select
+
+    from fleet.models import AuditLog, Site
+
+    _, _, b = web
+    op = b["operator"]
+    assert op.post("/ui/sites", {"business_id": "B1", "name": "Cổng EU", "dcc": "1"}).status_code == 303
+    assert op.post("/ui/sites", {"business_id": "B1", "name": "Cổng GG1"}).status_code == 303
+    with session_factory() as db:
+        eu, gg1 = (db.scalar(select(Site).where(Site.name == n)) for n in ("Cổng EU", "Cổng GG1"))
+        assert (eu.formats, gg1.formats) == ([1, 2], None)
+    page = op.get("/ui/businesses/B1").text
+    cell = re.search(rf'<tr data-site="{eu.id}">.*?<td class="formats">(.*?)</td>', page, re.S).group(1)
+    assert cell == "Thẻ GreenGate + Chứng nhận EU DCC"
+    # switch off, then on again: each a new configuration for the site's gates
+    assert op.post(f"/ui/sites/{eu.id}/dcc", {"accept": ""}).status_code == 303
+    assert op.post(f"/ui/sites/{gg1.id}/dcc", {"accept": "1"}).status_code == 303
+    with session_factory() as db:
+        assert db.get(Site, eu.id).formats == [1] and db.get(Site, gg1.id).formats == [1, 2]
+        changed = db.scalars(select(AuditLog.target_id).where(AuditLog.action == "site.update")).all()
+        assert sorted(changed) == sorted([str(eu.id), str(gg1.id)])
+    assert b["viewer"].post(f"/ui/sites/{eu.id}/dcc", {"accept": "1"}).status_code == 403
+    assert b["manager"].post(f"/ui/sites/{eu.id}/dcc", {"accept": "1"}).status_code == 403
