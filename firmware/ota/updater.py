@@ -147,6 +147,7 @@ class Updater:
         st["slot"] = self._next_slot(man.target)
         man = None
         self.link.port.log("ota: release %d accepted, downloading" % st["release"])
+        self.link.port.event("ota", {"phase": DOWNLOADING, "release": st["release"]})
         self._set(DOWNLOADING, reasons.OK, 0)
 
     def _next_slot(self, target):
@@ -249,6 +250,7 @@ class Updater:
                 self._fail(reasons.OTA_SPACE, "manifest does not fit in RAM")
             return
         rx = None
+        self.link.port.event("ota", {"phase": VERIFYING, "release": self.st["release"]})
         self._set(VERIFYING, reasons.OK, 100)
 
     def _request(self):

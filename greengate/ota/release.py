@@ -234,12 +234,18 @@ def _check_body(b: object) -> None:
     total = 0
     for f in files:
         if not (isinstance(f, list) and len(f) == 3 and isinstance(f[0], str) and 0 < len(f[0]) <= MAX_PATH
-                and uint(f[1]) and isinstance(f[2], bytes) and len(f[2]) == 32):
+                and safe_path(f[0]) and uint(f[1]) and isinstance(f[2], bytes) and len(f[2]) == 32):
             raise ReleaseError("manifest: bad file entry")
         total += f[1]
     if not (isinstance(pl, dict) and isinstance(pl.get(1), bytes) and len(pl[1]) == 32
             and uint(pl.get(2)) and pl[2] == total):
         raise ReleaseError("manifest: payload must be {1: sha256, 2: size = sum of file sizes}")
+
+
+def safe_path(path: str) -> bool:
+    """A relative path inside a slot (the device refuses anything else)."""
+    return (not path.startswith("/") and "\\" not in path
+            and all(part not in ("", ".", "..") for part in path.split("/")))
 
 
 def verify_manifest(data: bytes, release_pubkeys: list[bytes]) -> dict:

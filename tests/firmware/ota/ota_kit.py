@@ -160,12 +160,12 @@ class OtaFleet:
         self.client.publish(f"gg/v1/dev/{self.device}/ota", data, qos=1, retain=retain).wait_for_publish(5)
         return data
 
-    def wait_state(self, predicate, timeout: float = 120.0) -> list:
-        """The first key-15 value (seen from now on or before) matching."""
+    def wait_state(self, predicate, timeout: float = 120.0, since: int = 0) -> list:
+        """The first key-15 value seen (from the since-th on) that matches."""
         deadline = time.monotonic() + timeout
         with self.changed:
             while True:
-                for s in self.states:
+                for s in self.states[since:]:
                     if predicate(s):
                         return s
                 left = deadline - time.monotonic()
