@@ -49,6 +49,7 @@ NAV = (
     ("passes", "/ui/passes", ALL_ROLES),
     ("revocations", "/ui/revocations", READERS_DISTRICT),
     ("f0", "/ui/f0", DISTRICT),
+    ("firmware", "/ui/firmware", READERS_DISTRICT),
     ("users", "/ui/users", ("admin",)),
 )
 FLASH_KEYS = {"done", "dev.queued", "rev.done", "user.created", "user.activated",
