@@ -7,6 +7,7 @@
 #   |   +-- CBORError         the one error class of codec/cbor.py
 #   +-- VerifyError           well-formed but not trusted / not valid now
 #   +-- ControlError          a fleet control message was refused
+#   +-- UpdateError           a firmware update was refused or failed (OTA_*)
 #   +-- StoreError            flash storage unreadable or full
 #   +-- DeviceError           a peripheral (scanner, display) misbehaves
 #
@@ -38,6 +39,10 @@ class VerifyError(GateError):
 
 class ControlError(GateError):
     reason = reasons.CTRL_MALFORMED
+
+
+class UpdateError(GateError):
+    reason = reasons.OTA_MALFORMED
 
 
 class StoreError(GateError):

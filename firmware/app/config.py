@@ -8,6 +8,7 @@ DEFAULTS = {
     "device_id": "gg-unprovisioned",
     "site_id": None,
     "fleet_keys": [],
+    "release_keys": [],
     "wifi": {"ssid": "", "password": ""},
     "broker": {"url": "mqtt://127.0.0.1:1883"},
     "pins": {},
@@ -81,10 +82,21 @@ def load(flash_dir):
 def fleet_keys(cfg):
     """The fleet's Ed25519 public keys (config "fleet_keys": hex strings);
     malformed entries are skipped."""
+    return _keys(cfg, "fleet_keys")
+
+
+def release_keys(cfg):
+    """The release keys firmware updates must be signed with (config
+    "release_keys", from the provisioning bundle; docs/protocol.md
+    "Firmware updates")."""
+    return _keys(cfg, "release_keys")
+
+
+def _keys(cfg, name):
     import binascii
 
     out = []
-    keys = cfg.get("fleet_keys")
+    keys = cfg.get(name)
     if not isinstance(keys, list):
         return out
     for k in keys:

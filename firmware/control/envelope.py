@@ -31,9 +31,11 @@ KIND_REVOCATION = const(3)
 KIND_COMMAND = const(4)
 KIND_PROVISION = const(5)  # provisioning bundle, over USB only (setup/bundle.py)
 KIND_FIRMWARE = const(6)   # firmware release manifest, over USB only (setup/release.py)
-KINDS = (KIND_CONFIG, KIND_TRUST, KIND_REVOCATION, KIND_COMMAND, KIND_PROVISION, KIND_FIRMWARE)
+KIND_OTA = const(8)        # firmware update offer over MQTT (ota/)
+KINDS = (KIND_CONFIG, KIND_TRUST, KIND_REVOCATION, KIND_COMMAND, KIND_PROVISION, KIND_FIRMWARE,
+         KIND_OTA)
 KIND_NAMES = {1: "config", 2: "trust", 3: "revocation", 4: "command", 5: "provision",
-              6: "firmware"}
+              6: "firmware", 8: "ota"}
 
 SCOPE_FLEET = const(0)
 SCOPE_SITE = const(1)
@@ -46,6 +48,7 @@ _ALLOWED_SCOPES = {
     KIND_COMMAND: (SCOPE_DEVICE,),
     KIND_PROVISION: (SCOPE_DEVICE,),
     KIND_FIRMWARE: (SCOPE_FLEET, SCOPE_DEVICE),
+    KIND_OTA: (SCOPE_FLEET, SCOPE_SITE, SCOPE_DEVICE),
 }
 _ALG_EDDSA = const(-8)
 MAX_MESSAGE = const(4096)  # bigger things travel as blobs (fleet tools: <= 4,000)

@@ -31,13 +31,14 @@ from verify import reasons
 # imported only while messages are handled: dropped when the service ends
 _RARE = ("app.controlservice", "control.service", "control.envelope", "control.blob",
          "app.provisioned")
-_SUFFIX_KIND = {"config": 1, "cmd": 4}
+_SUFFIX_KIND = {"config": 1, "cmd": 4, "ota": 8}
 _WAIT_COMMANDS = 4  # commands kept while the service cannot load; more are dropped
 
 
 def topics(device_id):
     d = "gg/v1/dev/" + device_id + "/"
-    return (d + "cmd", d + "config", d + "blob", "gg/v1/fleet/trust", "gg/v1/fleet/revocation")
+    return (d + "cmd", d + "config", d + "blob", d + "ota", "gg/v1/fleet/trust",
+            "gg/v1/fleet/revocation")
 
 
 def kind_of(topic, device_id):
@@ -73,6 +74,7 @@ class ControlLink:
         self.client = None
         self.reporter = None
         self.svc = None  # the loaded service, or None
+        self.ota = None  # ota/link.py OtaLink: update offers and their chunks
         self.sessions = 0
         # reported state that outlives a load of the service
         self.last_error = None  # [kind, reason, version]: state key 12
@@ -96,6 +98,12 @@ class ControlLink:
         kind = kind_of(topic, self.device_id)
         if kind is None:
             return
+        ota = self.ota
+        if ota is not None:
+            if not kind:
+                ota.on_chunk(payload)  # ignored unless it is the update's blob
+            elif kind == 8 and ota.seen(payload):
+                return  # the offer in hand again (retained, re-delivered at connect)
         svc = self.svc
         if svc is None:
             if not kind:

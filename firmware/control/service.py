@@ -179,6 +179,8 @@ class ControlService:
             return revocation.check_body
         if kind == envelope.KIND_TRUST:
             return _check_trust
+        if kind == envelope.KIND_OTA:
+            return _check_offer
         return _check_command
 
     def handle(self, kind, data):
@@ -197,6 +199,11 @@ class ControlService:
             return reason
         if msg is None:
             return reasons.OK  # the applied message again (retained re-delivery)
+        if kind == envelope.KIND_OTA:
+            # a firmware offer: nothing committed here (its release number
+            # is the anti-rollback floor, ota/); refusals go to state key 15
+            ota = self.link.ota
+            return ota.on_offer(msg) if ota is not None else reasons.OTA_NO_KEY
         if kind == envelope.KIND_COMMAND:
             try:
                 self.state.commit(msg)  # before running it: a replay never runs twice
@@ -414,6 +421,15 @@ def _check_trust(body):
                 or type(it[2]) is not str or not 1 <= len(it[2]) <= 32
                 or type(it[3]) is not int or it[3] < 0):
             raise errors.ControlError(reasons.CTRL_MALFORMED, "bad trust entry")
+
+
+def _check_offer(body):
+    # {1: manifest bytes | 4: manifest blob ref, 2: payload blob ref, 3: campaign id};
+    # the refs and the manifest are checked by ota/ (OTA_* reasons)
+    if (type(body) is not dict or type(body.get(2)) is not dict
+            or type(body.get(3)) is not int or body[3] < 0
+            or not (type(body.get(1)) is bytes or type(body.get(4)) is dict)):
+        raise errors.ControlError(reasons.CTRL_MALFORMED, "bad firmware offer")
 
 
 def _check_command(body):

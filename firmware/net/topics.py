@@ -44,9 +44,14 @@ def blob(device_id):
     return DEV + device_id + "/blob"
 
 
+def ota(device_id):
+    """Signed firmware update offers (control kind 8), fleet -> device."""
+    return DEV + device_id + "/ota"
+
+
 def subscriptions(device_id):
     """What the device subscribes to (QoS 1) right after CONNACK."""
-    return (cmd(device_id), config(device_id), blob(device_id), TRUST, REVOCATION)
+    return (cmd(device_id), config(device_id), blob(device_id), ota(device_id), TRUST, REVOCATION)
 
 
 def ack(device_id):

@@ -3,7 +3,9 @@
 # device scope; docs/protocol.md section 5, docs/provisioning.md).
 #
 #   body = {1: site_id, 2: broker url, 3: mqtt username, 4: mqtt password,
-#           5: [fleet public keys (32 bytes)...], 6: broker CA (PEM text) or null}
+#           5: [fleet public keys (32 bytes)...], 6: broker CA (PEM text) or null,
+#           7: [release public keys (32 bytes)...] (optional: firmware updates,
+#              docs/protocol.md "Firmware updates"; absent keeps the device's)}
 #
 # A blank device trusts the fleet keys inside the bundle once the bundle
 # verifies with one of them (the technician's cable is the trusted channel);
@@ -45,6 +47,13 @@ def check_body(body):
             raise _bad("fleet key")
     if ca is not None and type(ca) is not str:
         raise _bad("ca")
+    rel = body.get(7)
+    if rel is not None:
+        if type(rel) is not list or len(rel) > 4:
+            raise _bad("release keys")
+        for k in rel:
+            if type(k) is not bytes or len(k) != 32:
+                raise _bad("release key")
 
 
 def open_bundle(data, device_id, trusted_keys, now=None, applied=None):
@@ -95,6 +104,8 @@ def apply(root, cfg, device_id, data, wifi, now=None):
         broker["ca"] = root + "/ca.pem"
     new["broker"] = broker
     new["fleet_keys"] = [_hex(k) for k in body[5]]
+    if body.get(7) is not None:
+        new["release_keys"] = [_hex(k) for k in body[7]]
     new["bundle_version"] = version
     if type(wifi) is dict:
         ssid, pw = wifi.get(1), wifi.get(2)

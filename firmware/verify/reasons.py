@@ -47,6 +47,17 @@ CTRL_REPLAY = const(43)    # same version already applied (different bytes)
 CTRL_EXPIRED = const(44)   # past its valid-until
 CTRL_MALFORMED = const(45) # fields missing, wrong type or out of range
 CTRL_SCOPE = const(46)     # addressed to another device or site
+# -- firmware updates (docs/protocol.md "Firmware updates"; state key 15) --
+OTA_SIGNATURE = const(50)  # manifest not signed by a release key the device holds
+OTA_MALFORMED = const(51)  # offer or manifest fields missing, wrong type or out of range
+OTA_DOWNGRADE = const(52)  # release number below the installed one
+OTA_REPLAY = const(53)     # this release number is already installed
+OTA_TOO_OLD = const(54)    # installed release below the manifest's min_previous
+OTA_HASH = const(55)       # payload or a file does not match the signed SHA-256
+OTA_SPACE = const(56)      # flash full or failing while writing the new slot
+OTA_PROBATION_FAILED = const(57)  # the new firmware never became healthy: rolled back
+OTA_TARGET = const(58)     # target this device cannot install (image vs file bundle)
+OTA_NO_KEY = const(59)     # no release key provisioned: updates refused
 
 _NAMES = (
     "OK", "PREFIX", "BASE45", "INFLATE", "CBOR", "COSE", "ALG",
@@ -61,6 +72,11 @@ _CTRL_NAMES = (
     "CTRL_UNSIGNED", "CTRL_SIGNATURE", "CTRL_ROLLBACK", "CTRL_REPLAY",
     "CTRL_EXPIRED", "CTRL_MALFORMED", "CTRL_SCOPE",
 )
+_OTA_BASE = const(50)
+_OTA_NAMES = (
+    "OTA_SIGNATURE", "OTA_MALFORMED", "OTA_DOWNGRADE", "OTA_REPLAY", "OTA_TOO_OLD",
+    "OTA_HASH", "OTA_SPACE", "OTA_PROBATION_FAILED", "OTA_TARGET", "OTA_NO_KEY",
+)
 
 
 def name(code):
@@ -69,6 +85,8 @@ def name(code):
         return _NAMES[code]
     if _CTRL_BASE <= code < _CTRL_BASE + len(_CTRL_NAMES):
         return _CTRL_NAMES[code - _CTRL_BASE]
+    if _OTA_BASE <= code < _OTA_BASE + len(_OTA_NAMES):
+        return _OTA_NAMES[code - _OTA_BASE]
     return "UNKNOWN"
 
 
@@ -80,4 +98,7 @@ def code(reason_name):
     for i, n in enumerate(_CTRL_NAMES):
         if n == reason_name:
             return _CTRL_BASE + i
+    for i, n in enumerate(_OTA_NAMES):
+        if n == reason_name:
+            return _OTA_BASE + i
     return -1

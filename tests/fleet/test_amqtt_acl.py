@@ -43,10 +43,12 @@ def test_acl_rules():
     assert not allowed(mc.BRIDGE_USER, "$SYS/#", Action.SUBSCRIBE)
     assert allowed("fleet-bridge-2", topics.shared(topics.SCANS_ALL), Action.SUBSCRIBE)
     assert allowed(G1, f"gg/v1/dev/{G1}/ack", Action.SUBSCRIBE)
-    assert not allowed(G1, f"gg/v1/dev/{G1}/ack", Action.PUBLISH)  # only the fleet acks
-    assert allowed(G1, topics.ota(G1), Action.SUBSCRIBE) and allowed(G1, topics.ota(G1), Action.RECEIVE)
-    assert not allowed(G1, topics.ota(G1), Action.PUBLISH)  # only the fleet offers firmware
+    # firmware update offers: a gate reads its own, never another's, never writes one
+    assert allowed(G1, topics.ota(G1), Action.SUBSCRIBE)
+    assert allowed(G1, topics.ota(G1), Action.RECEIVE)
     assert not allowed(G1, topics.ota(G2), Action.SUBSCRIBE)
+    assert not allowed(G1, topics.ota(G1), Action.PUBLISH)
+    assert not allowed(G1, f"gg/v1/dev/{G1}/ack", Action.PUBLISH)  # only the fleet acks
     # a gate never joins the fleet's shared subscription, nor reads outside its subtree
     for filt in (topics.shared(topics.SCANS_ALL), topics.shared(topics.command(G1), "x"),
                  topics.shared(topics.TRUST), "gg/v1/#", f"gg/v1/dev/{G1}/#", f"gg/v1/dev/{G1}/+",

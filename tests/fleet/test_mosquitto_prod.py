@@ -70,7 +70,7 @@ def test_generated_rights_are_the_protocol_acl():
     assert roles[G1] == {
         *{("publishClientSend", f"{own}/{t}") for t in ("scans", "state", "reply", "fetch")},
         *{(kind, t) for kind in ("subscribeLiteral", "publishClientReceive")
-          for t in (f"{own}/cmd", f"{own}/config", f"{own}/blob", f"{own}/ack")}}
+          for t in (f"{own}/cmd", f"{own}/config", f"{own}/blob", f"{own}/ack", f"{own}/ota")}}
     assert roles["gate"] == {(kind, t) for kind in ("subscribeLiteral", "publishClientReceive")
                              for t in ("gg/v1/fleet/trust", "gg/v1/fleet/revocation")}
     assert roles["fleet"] == {("publishClientSend", "gg/v1/#"), ("publishClientReceive", "gg/v1/#"),

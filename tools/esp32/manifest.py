@@ -29,6 +29,8 @@ PACKAGES = {
     "gate": ["__init__.py", "allowlist.py", "decide.py", "io.py", "occupancy.py", "rules.py"],
     "hal": ["__init__.py", "clock.py", "esp32.py"],
     "net": ["__init__.py", "client.py", "mqtt.py", "reporter.py", "topics.py"],
+    "ota": ["__init__.py", "fetch.py", "image.py", "link.py", "manifest.py", "selftest.py",
+            "updater.py"],
     "scanner": ["__init__.py", "framer.py", "gm65.py", "link.py", "reader.py", "setup.py"],
     "setup": ["__init__.py", "bundle.py", "commands.py", "frame.py", "identity.py", "release.py",
               "service.py", "start.py", "watch.py"],
@@ -36,7 +38,7 @@ PACKAGES = {
     "verify": ["__init__.py", "claims.py", "cose.py", "hc1.py", "qr.py", "reasons.py", "trust.py",
                "verifier.py"],
 }
-MODULES = ["errors.py", "fsutil.py"]
+MODULES = ["errors.py", "fsutil.py", "slotboot.py"]
 UNIX_ONLY = ["hal/unix.py", "display/filedisp.py"]
 
 for name, files in PACKAGES.items():

@@ -36,8 +36,8 @@ def test_link_routes_without_loading_and_survives_a_failed_load(tmp_path):
     assert r.returncode == 0, r.stderr.decode()
     out = json.loads(r.stdout.decode().splitlines()[-1])
     dev = f"gg/v1/dev/{DEVICE}/"
-    assert out["subs"] == sorted([dev + "cmd", dev + "config", dev + "blob", "gg/v1/fleet/trust",
-                                  "gg/v1/fleet/revocation"])
+    assert out["subs"] == sorted([dev + "cmd", dev + "config", dev + "blob", dev + "ota",
+                                  "gg/v1/fleet/trust", "gg/v1/fleet/revocation"])
     assert out["loads_before"] == 0  # re-deliveries, chunks, foreign topics: nothing loaded
     assert out["loads"] == 1
     assert out["svc"] is False and out["service_module"] is False  # unloaded again

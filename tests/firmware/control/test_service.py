@@ -92,7 +92,8 @@ def trust_body():
 def test_subscriptions_follow_the_protocol(device):
     d, _, _ = device
     assert sorted(t for t, _ in d.subs) == sorted(
-        [DEV + "cmd", DEV + "config", DEV + "blob", "gg/v1/fleet/trust", "gg/v1/fleet/revocation"])
+        [DEV + "cmd", DEV + "config", DEV + "blob", DEV + "ota", "gg/v1/fleet/trust",
+         "gg/v1/fleet/revocation"])
     assert all(q == 1 for _, q in d.subs)
 
 

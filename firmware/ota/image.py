@@ -1,0 +1,162 @@
+# Firmware image target (frozen builds): the release is a whole MicroPython
+# image written to the next OTA app partition; the ESP32 bootloader boots
+# it once "pending verify" and rolls back by itself at the next reset unless
+# the firmware calls mark_app_valid_cancel_rollback() (the probation).
+#
+#   next_update() -> partition   (esp32.Partition: get_next_update())
+#   mark_valid()                 the running image passed its probation
+#   ImageSink(part)              ota/fetch.py sink writing 4 KiB blocks
+#
+# The unix port simulates the partitions with files, and the bootloader's
+# rule with slotboot.sim_bootloader() (<flash>/ota/otadata.json):
+#   set_boot() -> "new"; a boot of a "new" image -> "pending";
+#   a boot while "pending" (never marked valid) -> back to the other image.
+from micropython import const
+
+BLOCK = const(4096)
+_SIM_SIZE = const(64)  # blocks per simulated partition (256 KiB)
+
+
+def next_update():
+    import sys
+
+    if sys.platform == "esp32":
+        import esp32
+
+        return esp32.Partition(esp32.Partition.RUNNING).get_next_update()
+    return FilePartition(1 - FilePartition.running())
+
+
+def mark_valid():
+    import sys
+
+    if sys.platform == "esp32":
+        import esp32
+
+        esp32.Partition.mark_app_valid_cancel_rollback()
+        return
+    d = FilePartition.otadata()
+    if d.get("state") == "pending":
+        d["state"] = "valid"
+        FilePartition.save(d)
+
+
+class FilePartition:
+    """esp32.Partition's OTA methods over <flash>/ota/ota_<n>.bin."""
+
+    def __init__(self, index):
+        import slotboot
+
+        self.index = index
+        self.path = "%s/ota/ota_%d.bin" % (slotboot.flash_dir(), index)
+
+    @staticmethod
+    def otadata():
+        import slotboot
+
+        return slotboot.sim_otadata()
+
+    @staticmethod
+    def save(d):
+        import slotboot
+
+        slotboot.sim_save_otadata(d)
+
+    @staticmethod
+    def running():
+        return FilePartition.otadata().get("boot", 0)
+
+    def info(self):
+        return (0, 0x10 + self.index, 0x10000 * (1 + self.index), _SIM_SIZE * BLOCK,
+                "ota_%d" % self.index, False)
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return _SIM_SIZE
+        if op == 5:
+            return BLOCK
+        return None
+
+    def readblocks(self, block, buf, offset=0):
+        with open(self.path, "rb") as f:
+            f.seek(block * BLOCK + offset)
+            n = f.readinto(buf)
+        for i in range(n, len(buf)):
+            buf[i] = 0xFF  # erased flash
+
+    def writeblocks(self, block, buf, offset=None):
+        if block < 0 or block * BLOCK + (offset or 0) + len(buf) > _SIM_SIZE * BLOCK:
+            raise OSError(28)  # past the partition's end
+        try:
+            f = open(self.path, "r+b")
+        except OSError:
+            f = open(self.path, "wb")
+        with f:
+            f.seek(block * BLOCK + (offset or 0))
+            f.write(buf)
+
+    def set_boot(self):
+        self.save({"boot": self.index, "state": "new", "prev": 1 - self.index})
+
+
+class ImageSink:
+    """Blob sink into a partition, one whole block at a time (the last one
+    padded with 0xFF). held() is what the update state saved (sync())."""
+
+    def __init__(self, part, saved=0):
+        self.part = part
+        self.saved = saved
+        self.buf = bytearray(BLOCK)
+        self.fill = 0
+        self.block = 0
+
+    def held(self):
+        return self.saved
+
+    def read_into(self, offset, buf):
+        # whole chunks read back for the resume hash (a chunk may span blocks)
+        n = len(buf)
+        tmp = bytearray(BLOCK)
+        done = 0
+        while done < n:
+            b, o = divmod(offset + done, BLOCK)
+            self.part.readblocks(b, tmp)
+            k = min(BLOCK - o, n - done)
+            buf[done:done + k] = tmp[o:o + k]
+            done += k
+        return n
+
+    def open(self, keep):
+        self.block, self.fill = divmod(keep, BLOCK)
+        if self.fill:
+            self.part.readblocks(self.block, self.buf)
+
+    def write(self, data):
+        mv = memoryview(data)
+        while len(mv):
+            k = min(BLOCK - self.fill, len(mv))
+            self.buf[self.fill:self.fill + k] = mv[0:k]
+            self.fill += k
+            mv = mv[k:]
+            if self.fill == BLOCK:
+                self.part.writeblocks(self.block, self.buf)
+                self.block += 1
+                self.fill = 0
+
+    def sync(self):
+        """Bytes safely in the partition (whole blocks): the resume point."""
+        return self.block * BLOCK
+
+    def finish(self):
+        if self.fill:
+            for i in range(self.fill, BLOCK):
+                self.buf[i] = 0xFF
+            self.part.writeblocks(self.block, self.buf)
+            self.block += 1
+            self.fill = 0
+
+    def close(self):
+        pass
+
+    def drop(self):
+        self.block = self.fill = 0

@@ -1,0 +1,514 @@
+# Firmware updates, the work (docs/protocol.md "Firmware updates"), loaded
+# by ota/link.py only while an update is under way:
+#
+#   offer (kind 8, fleet key checked by control/)   -> manifest: release key,
+#     anti-rollback (installed release = floor, min_previous), target
+#   1 downloading  the payload blob (and first the manifest, if it came as a
+#                  blob) in chunks, resumable; paused while a scan waits
+#   2 verifying    bundle: the payload split into the inactive slot's files,
+#                  each checked against its SHA-256; image: the partition
+#                  read back and hashed
+#   3 switching    ONE atomic change (slotboot.switch / Partition.set_boot),
+#                  then a reset once no scan waits
+#   4 probation    the new firmware must become healthy (scanner open, fleet
+#                  connected, built-in test pass verified) within
+#                  ota_probation_s, else it resets; out of tries, slotboot
+#                  (or the ESP32 bootloader) goes back to the old slot
+#   5 done / 6 rolled back / 7 failed (+ reason)     -> state key 15
+#
+# Every phase is written to <flash>/ota/state.json before it starts, so a
+# power cut at any instant resumes (download), redoes (verify) or is settled
+# at the next boot by what slotboot booted. The outbox and the control state
+# live outside the slots.
+import asyncio
+import gc
+import binascii
+from time import ticks_ms, ticks_diff
+from micropython import const
+
+import errors
+from verify import reasons
+from ota.link import (IDLE, DOWNLOADING, VERIFYING, SWITCHING, PROBATION, DONE, ROLLED_BACK,
+                      FAILED)
+
+_WINDOW = const(8)            # chunks asked for at once
+_RETRY_MS = const(10000)      # no chunk for this long: ask again
+_HASH_TRIES = const(3)        # whole-download hash failures before giving up
+_PROBATION_S = const(300)
+_BUF = const(512)
+
+
+def _hex(b):
+    return binascii.hexlify(b).decode()
+
+
+def _ref(r):
+    """state.json form of a blob ref and back."""
+    if type(r) is dict:
+        return [_hex(r[1]), r[2], r[3]]
+    return {1: binascii.unhexlify(r[0]), 2: r[1], 3: r[2]}
+
+
+class Updater:
+    def __init__(self, link):
+        self.link = link
+        self.st = link.state
+        self.root = link.root
+        self.rx = None           # ota.fetch.Receiver of the blob in progress
+        self.rx_kind = None      # "manifest" or "payload"
+        self._asked_ms = 0
+        self._asked_at = -1      # chunk index the last request started at
+        self._hash_fails = 0
+        self._pct_sent = -1
+        self._boot_ms = ticks_ms()
+        self._selftest = None
+
+    # -- state --------------------------------------------------------------
+    def _set(self, phase, reason=None, pct=None, save=True):
+        st = self.st
+        st["phase"] = phase
+        if reason is not None:
+            st["reason"] = reason
+        if pct is not None:
+            st["pct"] = pct
+        if save:
+            self.link.save()
+        self.link.publish()
+
+    def _fail(self, reason, detail=""):
+        self.link.port.log("ota: release %d failed: %s %s" % (
+            self.st["release"], reasons.name(reason), detail))
+        self.link.port.event("ota", {"phase": FAILED, "reason": reasons.name(reason)})
+        self._drop_download()
+        self._set(FAILED, reason)
+
+    def _image(self):
+        return self.st.get("target") == 1
+
+    def _supported(self, target):
+        want = self.link.cfg.get("ota_target", 0)  # 0 file bundle, 1 image (frozen build)
+        return target == want
+
+    # -- the offer ------------------------------------------------------------
+    def offer(self, msg):
+        """A verified kind-8 message: start the update, or refuse it
+        (state key 15 = [release, 7 failed, 0, reason, campaign])."""
+        import hashlib
+
+        st = self.st
+        body = msg.body
+        digest = _hex(hashlib.sha256(msg.raw).digest()[:16])
+        if st["phase"] in (VERIFYING, SWITCHING, PROBATION):
+            return reasons.OK  # one update at a time: offers wait until it is settled
+        if st["phase"] == DOWNLOADING:
+            self._drop_download()  # a newer offer replaces the one downloading
+        st["offer"] = digest
+        st["campaign"] = body[3]
+        st["release"] = 0
+        st["pct"] = 0
+        try:
+            from ota import fetch
+
+            pref = fetch.check_ref(body[2])
+            st["pref"] = _ref(pref)
+            if type(body.get(1)) is bytes:
+                st["mref"] = None
+                self._accept_manifest(body[1])
+            else:
+                st["mref"] = _ref(fetch.check_ref(body[4]))
+                self._set(DOWNLOADING, reasons.OK, 0)
+        except errors.UpdateError as e:
+            self._fail(e.reason, e.detail)
+            return e.reason
+        except errors.GateError as e:
+            self._fail(reasons.OTA_SPACE if isinstance(e, errors.StoreError) else e.reason, e.detail)
+            return e.reason
+        return reasons.OK
+
+    def _accept_manifest(self, data):
+        """Release signature, anti-rollback, target; then the manifest is
+        kept on flash and the payload download starts."""
+        from ota import manifest, fetch
+        from crypto.ed25519 import SCRATCH
+        from fsutil import makedirs, write_atomic
+
+        st = self.st
+        man = manifest.check(data, self.link.keys, bytearray(SCRATCH))
+        st["release"] = man.release
+        manifest.admit(man, st["installed"], st.get("failed", 0))
+        if not self._supported(man.target):
+            raise errors.UpdateError(reasons.OTA_TARGET, "target %d not installable here" % man.target)
+        fetch.check_ref(_ref(st["pref"]), man.sha, man.size)
+        makedirs(self.root)
+        write_atomic(self.root + "/manifest.cose", data)
+        st["target"] = man.target
+        st["mref"] = None
+        st["saved"] = 0
+        st["slot"] = self._next_slot(man.target)
+        man = None
+        self.link.port.log("ota: release %d accepted, downloading" % st["release"])
+        self._set(DOWNLOADING, reasons.OK, 0)
+
+    def _next_slot(self, target):
+        if target == 1:
+            from ota import image
+
+            return image.next_update().info()[4]
+        cur = _running_slot()
+        st = self.st
+        st["from"] = cur
+        slot = "b" if cur == "a" else "a"
+        return slot
+
+    # -- downloading ----------------------------------------------------------
+    def _open_rx(self):
+        from ota import fetch
+
+        st = self.st
+        if st.get("mref"):
+            self.rx_kind = "manifest"
+            self.rx = fetch.Receiver(_ref(st["mref"]), fetch.FileSink(self.root + "/manifest.blob"))
+        elif self._image():
+            from ota import image
+
+            self.rx_kind = "payload"
+            part = _partition(st["slot"])
+            self.rx = fetch.Receiver(_ref(st["pref"]), image.ImageSink(part, st.get("saved", 0)))
+        else:
+            self.rx_kind = "payload"
+            self.rx = fetch.Receiver(_ref(st["pref"]), fetch.FileSink(self.root + "/payload.bin"))
+        self._asked_at = -1
+
+    def _drop_download(self):
+        import os
+
+        if self.rx is not None:
+            self.rx.sink.close()
+        self.rx = None
+        for name in ("manifest.blob", "manifest.blob.part", "payload.bin", "payload.bin.part"):
+            try:
+                os.remove(self.root + "/" + name)
+            except OSError:
+                pass
+
+    def on_chunk(self, payload):
+        rx = self.rx
+        if rx is None or self.st["phase"] != DOWNLOADING:
+            return
+        from codec import cbor
+
+        try:
+            done = rx.add(cbor.loads(payload))
+        except errors.UpdateError as e:
+            self._chunk_error(e)
+            return
+        except errors.GateError:
+            return  # not CBOR: not a chunk of ours
+        if self._image() and self.rx_kind == "payload" and rx.next % 16 == 0:
+            self.st["saved"] = rx.sink.sync()  # the partition's resume point
+            self.link.save()
+        if done:
+            self._downloaded()
+        else:
+            pct = rx.percent if self.rx_kind == "payload" else 0
+            if pct // 10 != self._pct_sent // 10:
+                self._pct_sent = pct
+                self.st["pct"] = pct
+                self.link.publish()
+
+    def _chunk_error(self, e):
+        if e.reason == reasons.OTA_HASH:
+            self._hash_fails += 1
+            self.link.port.log("ota: download hash mismatch (%d)" % self._hash_fails)
+            if self._hash_fails >= _HASH_TRIES:
+                self._fail(e.reason, e.detail)
+                return
+            self.st["saved"] = 0
+            self._set(DOWNLOADING, e.reason, 0)  # reported, and the download starts over
+            self._asked_at = -1
+        elif e.reason == reasons.OTA_SPACE:
+            self._fail(e.reason, e.detail)
+        # OTA_MALFORMED: that chunk is ignored; it is asked for again
+
+    def _downloaded(self):
+        rx, self.rx = self.rx, None
+        if self.rx_kind == "manifest":
+            import os
+
+            path = self.root + "/manifest.blob"
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+                os.remove(path)
+                self._accept_manifest(data)
+            except errors.UpdateError as e:
+                self._fail(e.reason, e.detail)
+            except errors.GateError as e:
+                self._fail(reasons.OTA_SPACE, e.detail)
+            except MemoryError:
+                self._fail(reasons.OTA_SPACE, "manifest does not fit in RAM")
+            return
+        rx = None
+        self._set(VERIFYING, reasons.OK, 100)
+
+    def _request(self):
+        rx = self.rx
+        client = self.link.client
+        if client is None or not client.connected:
+            return
+        from net import topics
+
+        device = self.link.cfg["device_id"]
+        if client.publish(topics.fetch(device), rx.request(_WINDOW), 1):
+            self._asked_ms = ticks_ms()
+            self._asked_at = rx.next
+
+    def _download_step(self):
+        if self.rx is None:
+            self._open_rx()
+        rx = self.rx
+        if rx.done:
+            return
+        if self.link.busy():
+            return  # a scan waits: it goes first, the next window later
+        if (self._asked_at < 0 or rx.next >= self._asked_at + _WINDOW
+                or ticks_diff(ticks_ms(), self._asked_ms) >= _RETRY_MS):
+            self._request()
+
+    # -- verifying and switching ---------------------------------------------
+    async def _install(self):
+        """Bundle: split the payload into the inactive slot, every file
+        checked; image: the partition hashed again. Then the switch."""
+        st = self.st
+        try:
+            if self._image():
+                await self._check_image()
+            else:
+                await self._unpack()
+        except errors.UpdateError as e:
+            self._fail(e.reason, e.detail)
+            return False
+        except OSError:
+            self._fail(reasons.OTA_SPACE, "cannot write the new slot")
+            return False
+        if self._image():
+            _partition(st["slot"]).set_boot()
+        else:
+            import slotboot
+
+            slotboot.switch(st["slot"], st.get("from", ""))
+        self._set(SWITCHING)
+        self._drop_download()
+        return True
+
+    def _manifest(self):
+        from ota import manifest
+
+        with open(self.root + "/manifest.cose", "rb") as f:
+            return manifest.parse(f.read())
+
+    async def _unpack(self):
+        import hashlib
+        import slotboot
+        from fsutil import makedirs
+
+        man = self._manifest()
+        files = man.files
+        man = None
+        gc.collect()
+        slot = slotboot.slot_dir(self.st["slot"])
+        _rmtree(slot)
+        makedirs(slot)
+        buf = bytearray(_BUF)
+        mv = memoryview(buf)
+        with open(self.root + "/payload.bin", "rb") as src:
+            for path, size, sha in files:
+                while self.link.busy():
+                    await asyncio.sleep_ms(20)
+                target = slot + "/" + path
+                cut = target.rfind("/")
+                makedirs(target[:cut])
+                h = hashlib.sha256()
+                left = size
+                with open(target, "wb") as dst:
+                    while left:
+                        n = src.readinto(mv[0:min(left, _BUF)])
+                        if not n:
+                            break
+                        h.update(mv[0:n])
+                        if dst.write(mv[0:n]) != n:
+                            raise OSError(28)
+                        left -= n
+                if left or h.digest() != sha:
+                    raise errors.UpdateError(reasons.OTA_HASH, "file %s does not match" % path)
+                await asyncio.sleep_ms(0)
+
+    async def _check_image(self):
+        import hashlib
+        from ota import image
+
+        man = self._manifest()
+        part = _partition(self.st["slot"])
+        h = hashlib.sha256()
+        buf = bytearray(image.BLOCK)
+        left = man.size
+        block = 0
+        while left:
+            part.readblocks(block, buf)
+            n = min(left, image.BLOCK)
+            h.update(memoryview(buf)[0:n])
+            left -= n
+            block += 1
+            await asyncio.sleep_ms(0)
+        if h.digest() != man.sha:
+            raise errors.UpdateError(reasons.OTA_HASH, "partition does not match the manifest")
+
+    async def _reset(self):
+        while self.link.busy():
+            await asyncio.sleep_ms(50)
+        self.link.port.log("ota: switching to release %d" % self.st["release"])
+        self.link.port.event("ota", {"phase": SWITCHING, "release": self.st["release"]})
+        await asyncio.sleep_ms(200)  # the state report leaves first
+        self.link.port.reset()
+
+    # -- after a reset: what did we boot? -----------------------------------
+    def settle(self):
+        """At boot, with phase 2..4 on flash: probation, done, rolled back."""
+        st = self.st
+        booted = _booted(self._image())  # (slot, trial, rolled_back)
+        if booted is None:
+            return
+        slot, trial = booted
+        phase = st["phase"]
+        switched = phase in (SWITCHING, PROBATION)
+        if slot == st.get("slot") and trial and (switched or phase == VERIFYING):
+            # (VERIFYING: the power went between the switch and its record)
+            if phase != PROBATION:
+                self._set(PROBATION)
+            self._boot_ms = ticks_ms()
+        elif slot == st.get("slot") and switched:
+            self._done()  # confirmed, the power went before the state said so
+        elif switched:
+            # the old slot runs again: slotboot (or the bootloader) gave up on it
+            st["failed"] = st["release"]
+            self.link.port.log("ota: release %d rolled back" % st["release"])
+            self.link.port.event("ota", {"phase": ROLLED_BACK, "release": st["release"]})
+            self._set(ROLLED_BACK, reasons.OTA_PROBATION_FAILED)
+
+    def _healthy(self):
+        for check in self.link.checks:
+            if not check():
+                return False
+        if self._selftest is None:
+            from ota import selftest
+
+            self._selftest = selftest.run()
+            selftest = None
+        return self._selftest
+
+    def _confirm(self):
+        if self._image():
+            from ota import image
+
+            image.mark_valid()
+        else:
+            import slotboot
+
+            slotboot.confirm()
+        self._done()
+
+    def _done(self):
+        st = self.st
+        st["installed"] = st["release"]
+        self.link.port.log("ota: release %d healthy, kept" % st["release"])
+        self.link.port.event("ota", {"phase": DONE, "release": st["release"]})
+        self._set(DONE, reasons.OK, 100)
+
+    # -- the task ---------------------------------------------------------------
+    async def run(self):
+        self.settle()
+        limit = self.link.cfg.get("ota_probation_s", _PROBATION_S) * 1000
+        while True:
+            phase = self.st["phase"]
+            if phase == DOWNLOADING:
+                try:
+                    self._download_step()
+                except errors.UpdateError as e:
+                    self._fail(e.reason, e.detail)
+                await asyncio.sleep_ms(100)
+            elif phase == VERIFYING:
+                if await self._install():
+                    await self._reset()
+            elif phase == SWITCHING:
+                await self._reset()  # the power went between the switch and the reset
+            elif phase == PROBATION:
+                if self._healthy():
+                    self._confirm()
+                elif ticks_diff(ticks_ms(), self._boot_ms) > limit:
+                    self.link.port.log("ota: not healthy within %d s: reset" % (limit // 1000))
+                    self.link.port.reset()
+                else:
+                    await asyncio.sleep_ms(500)
+            else:
+                return
+
+
+def _rmtree(path):
+    import os
+
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for name in names:
+        p = path + "/" + name
+        try:
+            os.remove(p)
+        except OSError:
+            _rmtree(p)
+            try:
+                os.rmdir(p)
+            except OSError:
+                pass
+
+
+def _partition(label):
+    import sys
+
+    if sys.platform == "esp32":
+        import esp32
+
+        return esp32.Partition.find(esp32.Partition.TYPE_APP, label=label)[0]
+    from ota import image
+
+    return image.FilePartition(int(label[-1]))
+
+
+def _running_slot():
+    import slotboot
+
+    b = slotboot.booted
+    return b["slot"] if b else ""
+
+
+def _booted(image_target):
+    """(slot or partition label booted, on trial?) or None (not booted
+    through slotboot: nothing to settle)."""
+    if image_target:
+        import sys
+
+        if sys.platform == "esp32":
+            import esp32
+
+            # pending verify or not: marking it valid is what keeps it
+            return esp32.Partition(esp32.Partition.RUNNING).info()[4], True
+        import slotboot
+
+        d = slotboot.sim_otadata()
+        return "ota_%d" % d.get("boot", 0), d.get("state") == "pending"
+    import slotboot
+
+    b = slotboot.booted
+    if b is None:
+        return None
+    return b["slot"], bool(b.get("trial"))
