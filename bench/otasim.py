@@ -30,9 +30,8 @@ from greengate.ota import release as ota_release
 
 KIND_OTA = 8
 IDLE, DOWNLOADING, VERIFYING, SWITCHING, PROBATION, DONE, ROLLED_BACK, FAILED = range(8)
-# firmware/verify/reasons.py block 50..59 (OTA_*): the simulated gate only
-# needs distinct codes for what it refuses itself
-REFUSED_OFFER = 50
+# firmware/verify/reasons.py block 50..59 (OTA_*), what a gate reports a refusal with
+OTA_SIGNATURE, OTA_MALFORMED, OTA_DOWNGRADE, OTA_REPLAY, OTA_TOO_OLD, OTA_HASH = range(50, 56)
 Fate = Callable[[str], tuple[str, int]]  # device id -> ("ok" | "fail" | "rollback", reason)
 
 
@@ -83,15 +82,15 @@ class OtaDevice(devsim.SimDevice):
         try:
             msg = envelope.open_message(data, sim.fleet_keys)
         except Exception:  # noqa: BLE001 not ours: refused like any control message
-            return self._refuse_offer(0, "signature")
+            return self._refuse_offer(0, OTA_MALFORMED)
         body = msg.body if isinstance(msg.body, dict) else {}
         if msg.kind != KIND_OTA or list(msg.scope) != [2, self.id] or time.time() > msg.valid_until:
-            return self._refuse_offer(body.get(3, 0), "envelope")
+            return self._refuse_offer(body.get(3, 0), OTA_MALFORMED)
         if self.offer is not None or self.ota[1] in (SWITCHING, PROBATION):
             return  # busy with an update: a re-signed offer of it changes nothing
         cid, ref = body.get(3), body.get(2)
         if type(cid) is not int or not isinstance(ref, dict):
-            return self._refuse_offer(0, "body")
+            return self._refuse_offer(0, OTA_MALFORMED)
         self.offer = {"campaign": cid, "ref": ref, "manifest": body.get(1), "manifest_ref": body.get(4),
                       "info": None}
         if self.offer["manifest"] is not None and not self._check_manifest(self.offer["manifest"]):
@@ -107,23 +106,26 @@ class OtaDevice(devsim.SimDevice):
         try:
             info = ota_release.verify_manifest(manifest, self.sim.release_keys)
         except ota_release.ReleaseError:
-            self._refuse_offer(offer["campaign"], "manifest signature")
+            self._refuse_offer(offer["campaign"], OTA_SIGNATURE)
             return False
-        ref = offer["ref"]
-        if info["release"] <= self.installed or self.installed < info["min_previous"] or \
-                ref.get(1) != bytes.fromhex(info["payload_sha256"]) or ref.get(2) != info["payload_size"]:
-            self._refuse_offer(offer["campaign"], "release or payload", info["release"])
+        ref, rel = offer["ref"], info["release"]
+        why = (OTA_REPLAY if rel == self.installed else OTA_DOWNGRADE if rel < self.installed
+               else OTA_TOO_OLD if self.installed < info["min_previous"]
+               else OTA_HASH if (ref.get(1), ref.get(2)) != (bytes.fromhex(info["payload_sha256"]),
+                                                             info["payload_size"]) else 0)
+        if why:
+            self._refuse_offer(offer["campaign"], why, rel)
             return False
         offer["info"] = info
         self.ota[0] = info["release"]
         return True
 
-    def _refuse_offer(self, campaign: int, why: str, release: int = 0) -> None:
+    def _refuse_offer(self, campaign: int, reason: int, release: int = 0) -> None:
         self.sim.ota_stats["refused"] += 1
-        self.sim.ota_refusals.append((self.id, why))
+        self.sim.ota_refusals.append((self.id, reason))
         self.offer = None
         self.pending.pop(KIND_OTA, None)
-        self.ota = [release, FAILED, 0, REFUSED_OFFER, campaign if type(campaign) is int else 0]
+        self.ota = [release, FAILED, 0, reason, campaign if type(campaign) is int else 0]
         self.publish_state()
 
     # -- downloading (devsim's blob fetcher) ------------------------------------------------
@@ -159,7 +161,7 @@ class OtaDevice(devsim.SimDevice):
         try:
             ota_release.check_payload(info, self.sim.blobs[offer["ref"][1]])
         except ota_release.ReleaseError:
-            return self._refuse_offer(offer["campaign"], "payload", info["release"])
+            return self._refuse_offer(offer["campaign"], OTA_HASH, info["release"])
         fate, reason = self.sim.fate(self.id)
         if fate == "fail":
             self.sim.ota_stats["failed"] += 1
@@ -186,5 +188,5 @@ class OtaSim(devsim.DeviceSim):
         self.installed = installed
         self.ota_stats = {"offers": 0, "refused": 0, "withdrawn": 0, "done": 0, "failed": 0,
                           "rolled_back": 0}
-        self.ota_refusals: list[tuple[str, str]] = []
+        self.ota_refusals: list[tuple[str, int]] = []  # (device, OTA_* reason)
         super().__init__(host, port, device_ids, fleet_keys=fleet_keys, **kw)

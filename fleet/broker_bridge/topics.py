@@ -41,8 +41,8 @@ def blob(device_id: str) -> str:
 
 
 def ota(device_id: str) -> str:
-    """Signed firmware update offers (control kind 8), docs/protocol.md
-    "Firmware updates"."""
+    """Signed firmware update offers (control kind 8), retained per device
+    (fleet/services/ota.py), docs/protocol.md "Firmware updates"."""
     return f"{ROOT}/dev/{device_id}/ota"
 
 

@@ -26,7 +26,7 @@ from . import control, versions
 
 KINDS = ("REVOKED_PRESENTED", "DEVICE_OFFLINE", "CONFIG_DRIFT", "REVOCATION_DRIFT", "DCC_DRIFT",
          "CLOCK_DRIFT", "OUTBOX_BACKLOG", "TAMPER", "GATE_ERROR", "CONTROL_REJECTED",
-         "INGEST_DEAD_LETTER")
+         "INGEST_DEAD_LETTER", "OTA_HALTED")
 # state key 12 [kind, reason, version] with reason INTERNAL: the gate could not
 # build its decider (kind 0: out of heap after a retry and a reset) or a
 # signed file on its flash is damaged (kind 1-3): it refuses passes until

@@ -47,6 +47,7 @@ from fleet.core import errors
 from fleet.models import (Business, Campaign, CampaignDevice, ControlOutbox, Device, Release, Site,
                           utcnow)
 from fleet.services import alerts, audit, control, releases
+from greengate.passes import reasons
 
 ENGINE = "fleet:ota"  # actor of the automatic transitions in the audit log
 STATES = ("draft", "running", "paused", "halted", "cancelled", "done")
@@ -59,6 +60,7 @@ FINAL = ("done", "rolled_back", "failed")
 BAD = ("rolled_back", "failed")
 SELECTORS = ("all", "ward", "business", "devices", "percent")
 MAX_WAVES = 10
+OTA_REPLAY = reasons.code("OTA_REPLAY")  # the gate already runs this release
 REOFFER_AFTER = dt.timedelta(days=7)  # offers are valid 14 days (wire.VALIDITY_S["ota"])
 
 
@@ -418,6 +420,8 @@ def apply_report(db: Session, device_id: str, report: list[int], now: dt.datetim
     cd = row[0]
     if (cd.status, cd.percent, cd.reason) == (status, percent, reason):
         return False  # the state repeats every 5 minutes: nothing new
+    if cd.status == "done" and status == "failed" and reason == OTA_REPLAY:
+        return False  # an offer of the release it already runs: it stays done
     now = now or utcnow()
     cd.status, cd.percent, cd.reason, cd.updated_at = status, percent, reason, now
     cd.finished_at = now if status in FINAL else None

@@ -53,6 +53,7 @@ NAV = (
     ("revocations", "/ui/revocations", READERS_DISTRICT),
     ("dcc", "/ui/dcc", READERS_DISTRICT),
     ("f0", "/ui/f0", DISTRICT),
+    ("firmware", "/ui/firmware", READERS_DISTRICT),
     ("users", "/ui/users", ("admin",)),
 )
 FLASH_KEYS = {"done", "dev.queued", "rev.done", "user.created", "user.activated",

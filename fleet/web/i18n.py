@@ -396,6 +396,11 @@ TEXTS: dict[str, tuple[str, str]] = {
 TEXTS.update(texts_core.TEXTS)
 
 
+from .i18n_ota import TEXTS as _OTA_TEXTS  # noqa: E402  (the firmware pages' own table)
+
+TEXTS.update(_OTA_TEXTS)
+
+
 @lru_cache(maxsize=1)
 def _reason_texts() -> dict[int, tuple[str, str]]:
     """code -> (vi, en) from the gate's text table: a "GGT1" file made by

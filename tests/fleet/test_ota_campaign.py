@@ -218,6 +218,12 @@ def test_rollback_is_counted_and_reports_that_change_nothing(session_factory):
             report(db, a, 7, phase, 100, 55 if phase == 6 else 0, c.id)
             assert statuses(db, c.id)[a] == status
         assert ota.summary(db, c)["totals"]["rolled_back"] == 1
+        report(db, b, 7, 5, 100, 0, c.id)
+        report(db, b, 7, 7, 0, ota.OTA_REPLAY, c.id)             # the offer again, once installed
+        assert statuses(db, c.id)[b] == "done"
+        report(db, b, 7, 6, 100, 57, c.id)                         # a later rollback still counts
+        assert statuses(db, c.id)[b] == "rolled_back"
+        b = sorted(statuses(db, c.id))[2]
         report(db, b, 8, 5, 100, 0, c.id)                          # another release
         report(db, b, 7, 5, 100, 0, c.id + 1)                      # another campaign
         report(db, b, 7, 0, 0, 0, c.id)                            # idle

@@ -27,6 +27,7 @@ from fleet.broker_bridge import mosquitto_conf as mc  # noqa: E402
 from fleet.broker_bridge.bridge import Bridge  # noqa: E402
 from fleet.models import Business, CampaignDevice, ControlOutbox, Device, Site  # noqa: E402
 from fleet.services import ota  # noqa: E402
+from greengate.passes import reasons  # noqa: E402
 
 N = 1000
 WAVES = [1, 10, 100]
@@ -111,9 +112,9 @@ def test_thousand_gates_halt_at_the_failing_wave_then_finish(session_factory, tm
 
     def fate(dev: str) -> tuple[str, int]:
         if dev in failing:
-            return "fail", 52
+            return "fail", reasons.code("OTA_SPACE")
         if dev == rolls_back:
-            return "rollback", 55
+            return "rollback", reasons.code("OTA_PROBATION_FAILED")
         return "ok", 0
 
     broker = start_generated(tmp_path, session_factory)
@@ -168,13 +169,14 @@ def test_thousand_gates_halt_at_the_failing_wave_then_finish(session_factory, tm
     with session_factory() as db:
         status = dict(db.execute(select(CampaignDevice.device_id, CampaignDevice.status)
                                  .where(CampaignDevice.campaign_id == cid)).all())
-        reasons = dict(db.execute(select(CampaignDevice.device_id, CampaignDevice.reason)
+        codes = dict(db.execute(select(CampaignDevice.device_id, CampaignDevice.reason)
                                   .where(CampaignDevice.campaign_id == cid,
                                          CampaignDevice.reason != 0)).all())
         totals = ota.summary(db, ota.get(db, cid))["totals"]
     assert {d for d, s in status.items() if s == "failed"} == failing
     assert [d for d, s in status.items() if s == "rolled_back"] == [rolls_back]
-    assert reasons == {**{d: 52 for d in failing}, rolls_back: 55}
+    assert codes == {**{d: reasons.code("OTA_SPACE") for d in failing},
+                     rolls_back: reasons.code("OTA_PROBATION_FAILED")}
     assert totals["done"] == N - 6 == sim.ota_stats["done"]
     assert sum(sim.devices[d].installed == 7 for d in ids) == N - 6
     assert sim.ota_stats["failed"] == 5 and sim.ota_stats["rolled_back"] == 1
