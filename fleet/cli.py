@@ -612,16 +612,23 @@ def revocations_list(db: DbOpt = None, json_out: JsonOpt = False, since_version:
 
 
 @revocations_app.command("add")
-def revocations_add(pass_hash: str,
-                    reason: Annotated[str, typer.Option(help="F0, LOST, FRAUD, STATUS_CHANGED, OTHER")],
+def revocations_add(pass_hash: Annotated[Optional[str], typer.Argument(help="pass hash (32 hex)")] = None,
+                    reason: Annotated[str, typer.Option(help="F0, LOST, FRAUD, STATUS_CHANGED, OTHER")] = "",
+                    uci: Annotated[Optional[str], typer.Option(help="EU DCC: certificate identifier (ci)")] = None,
+                    country: Annotated[Optional[str], typer.Option(help="EU DCC: issuing country, e.g. VN")] = None,
                     db: DbOpt = None, json_out: JsonOpt = False) -> None:
-    """Revoke a pass; the next bridge publish carries it to every gate."""
+    """Revoke a pass, or an EU DCC by --uci and --country (its two EU
+    revocation hashes); the next bridge publish carries it to every gate."""
     from fleet.services import revocations
 
+    if (pass_hash is None) == (uci is None) or (uci is not None) != (country is not None):
+        _fail(errors.BadRequest("give a pass hash, or --uci with --country / nhập mã thẻ, hoặc "
+                                "--uci cùng --country", code="BAD_ARGUMENTS"))
     with _session(db) as (s, _):
-        r = revocations.revoke(s, pass_hash, reason, ACTOR)
-        out = _row(r, ["pass_hash", "reason", "version"])
-    _out(out, json_out)
+        rows = ([revocations.revoke(s, pass_hash, reason, ACTOR)] if uci is None
+                else revocations.revoke_dcc(s, uci, country, reason, ACTOR))
+        out = [_row(r, ["pass_hash", "reason", "version"]) for r in rows]
+    _out(out[0] if uci is None else out, json_out)
 
 
 @revocations_app.command("lift")
@@ -674,6 +681,12 @@ def dcc_import(file: Annotated[Path, typer.Argument(help="DSC trust list JSON {\
         typer.echo(f"{country}\t{c['es256']}\t{c['ps256']}\t{c['refused']}")
 
 
+def _iso(t: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 DCC_FIELDS = ["kid", "country", "alg", "types", "not_before", "not_after", "subject", "source", "imported_at",
               "active", "version"]
 
@@ -694,8 +707,8 @@ def dcc_list(db: DbOpt = None, json_out: JsonOpt = False,
             q = q.where(DccSigner.active.is_(True))
         if country:
             q = q.where(DccSigner.country == country.upper())
-        rows = [{**_row(r, DCC_FIELDS), "alg": dcc.ALG_NAME.get(r.alg, r.alg), "types": r.types or "vtr"}
-                for r in s.scalars(q)]
+        rows = [{**_row(r, DCC_FIELDS), "alg": dcc.ALG_NAME.get(r.alg, r.alg), "types": r.types or "vtr",
+                 "not_before": _iso(r.not_before), "not_after": _iso(r.not_after)} for r in s.scalars(q)]
     _out(rows, json_out, ["kid", "country", "alg", "types", "not_after"])
 
 

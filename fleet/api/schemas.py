@@ -122,8 +122,10 @@ class ReasonIn(In):
 
 
 Rule = tuple[int, dict]
-RULES_DOC = ("site rules, docs/protocol.md section 8: [[type 1..11, {param: value}], ...], "
+RULES_DOC = ("site rules, docs/protocol.md section 8: [[type 1..12, {param: value}], ...], "
              "param keys as digit strings, e.g. [[1, {\"1\": [1, 2]}], [10, {\"1\": 600}]]")
+
+FORMATS_DOC = "pass formats the gates accept: 1 GG1, 2 EU DCC; null = GG1 only"
 
 
 class SiteIn(In):
@@ -133,6 +135,7 @@ class SiteIn(In):
     address: str = Field("", max_length=300)
     capacity: int | None = Field(None, ge=1, le=100000)
     rules: list[Rule] = Field(default_factory=list, max_length=64, description=RULES_DOC)
+    formats: list[Literal[1, 2]] | None = Field(None, min_length=1, max_length=2, description=FORMATS_DOC)
 
 
 class SitePatch(In):
@@ -141,6 +144,7 @@ class SitePatch(In):
     address: str | None = Field(None, max_length=300)
     capacity: int | None = Field(None, ge=1, le=100000)
     rules: list[Rule] | None = Field(None, max_length=64, description=RULES_DOC)
+    formats: list[Literal[1, 2]] | None = Field(None, min_length=1, max_length=2, description=FORMATS_DOC)
 
 
 class SiteOut(Out):
@@ -151,6 +155,7 @@ class SiteOut(Out):
     address: str
     capacity: int | None
     rules: list
+    formats: list | None = None
     config_version: int
 
 
@@ -215,6 +220,8 @@ class DeviceOut(Out):
     config_version: int | None
     revocation_version: int | None
     trust_version: int | None
+    dcc_version: int | None = None  # state key 16: applied kind-7 message
+    dcc_keys: int | None = None
     outbox_depth: int | None
     clock_drift_s: float | None
     tamper: bool
@@ -296,6 +303,13 @@ class CardIn(In):
 
 class RevocationIn(In):
     pass_hash: str = HexHash
+    reason: Literal["F0", "LOST", "FRAUD", "STATUS_CHANGED", "OTHER"]
+
+
+class DccRevocationIn(In):
+    """An EU DCC by its certificate identifier (`ci`) and issuing country."""
+    uci: str = Field(min_length=1, max_length=80)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
     reason: Literal["F0", "LOST", "FRAUD", "STATUS_CHANGED", "OTHER"]
 
 

@@ -74,7 +74,7 @@ STATE = (
     Field(13, "fetching", "array", 3, null=True, note="[sha256 (bytes 32), next <= 2^31-1, count <= 2^31-1]"),
     Field(14, "protocol", "uint", 255, note="reporting protocol level; absent = 1"),
     Field(16, "dcc_table", "array", 2, null=True,
-          note="DCC signer table applied: [list version <= 2^31-1, key count <= 2^31-1]"),
+          note="DCC table in use: [kind-7 message version <= 2^31-1, key count <= 2^31-1]"),
 )
 REPLY = (
     Field(1, "id", "uint", INT32, required=True, note="command version"),

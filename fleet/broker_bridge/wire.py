@@ -94,6 +94,8 @@ def control_parts(kind: str, version: int, body: dict, blob: BlobLookup) -> tupl
                 6: blobs.blob_ref(allow) if allow else None,
                 7: {1: 86400, 2: 86400, 3: 86400},
                 8: {1: body.get("name") or "", 2: body.get("name_en") or body.get("name") or ""}}
+        if body.get("formats"):  # key 9 (issue 13): absent = GG1 only, as older gates expect
+            wire[9] = sorted(set(body["formats"]))
         return wire, envelope.site_scope(str(body["site"]))
     if kind == "trust":
         keys = [[bytes.fromhex(k["kid"]), bytes.fromhex(k["public_key"]), k["iss"], 0]

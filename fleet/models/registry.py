@@ -96,6 +96,9 @@ class Site(Base):
     # Counts configuration changes (shown to operators); the signed message
     # version is the control outbox id.
     config_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Pass formats the site's gates accept (config key 9): 1 GG1, 2 EU DCC;
+    # None = GG1 only (key 9 left out, as before issue 13).
+    formats: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     business: Mapped[Business] = relationship(back_populates="sites")

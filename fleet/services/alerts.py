@@ -101,7 +101,7 @@ def evaluate(db: Session, settings: Settings, now: dt.datetime | None = None) ->
     # a gate gets DRIFT_GRACE to apply what was published before it counts as drift
     settled = now - dt.timedelta(seconds=settings.drift_grace_s)
     rev_desired = control.desired_version(db, topics.REVOCATION, settled)
-    dcc_desired = control.dcc_list_version(db, settled)
+    dcc_desired = control.desired_version(db, topics.DCC, settled)
     raised = []
     for device in db.scalars(select(Device).where(Device.status == "active")):
         bid = business_of(db, device)
@@ -116,8 +116,9 @@ def evaluate(db: Session, settings: Settings, now: dt.datetime | None = None) ->
         if rev_desired is not None and (device.revocation_version or 0) < rev_desired:
             checks.append(("REVOCATION_DRIFT", {"applied": device.revocation_version,
                                                 "desired": rev_desired}))
-        # a gate reporting no DCC table (state key 16) runs firmware without
-        # DCC support: not drift; [0, 0] (nothing applied yet) is
+        # state key 16 comes once a gate applied a DCC table: one without it
+        # (older firmware, or none applied yet) is not counted here; a refused
+        # kind-7 message raises CONTROL_REJECTED
         if dcc_desired and device.dcc_version is not None and device.dcc_version < dcc_desired:
             checks.append(("DCC_DRIFT", {"applied": device.dcc_version, "desired": dcc_desired}))
         if device.clock_drift_s is not None and abs(device.clock_drift_s) > settings.clock_drift_alert_s:

@@ -74,6 +74,7 @@ def site_config_body(db: Session, site: Site) -> dict:
         "allowlist": allowlist_blob(db, site.business_id),
         "name": site.name,
         "name_en": site.name_en or site.name,
+        "formats": site.formats,
     }
 
 
@@ -209,17 +210,6 @@ def enqueue_dcc_update(db: Session) -> ControlOutbox | None:
     db.add(row)
     db.flush()
     return row
-
-
-def dcc_list_version(db: Session, published_before: dt.datetime | None = None) -> int | None:
-    """The DCC list version gates should hold (state key 16): the one in the
-    newest kind-7 message published (before a time, if given)."""
-    q = select(ControlOutbox.body).where(ControlOutbox.topic == topics.DCC,
-                                         ControlOutbox.published_at.is_not(None))
-    if published_before is not None:
-        q = q.where(ControlOutbox.published_at <= published_before)
-    body = db.scalar(q.order_by(ControlOutbox.id.desc()).limit(1))
-    return body["list_version"] if body else None
 
 
 # -- commands -----------------------------------------------------------------------------

@@ -147,3 +147,51 @@ def import_trustlist(db: Session, data: bytes, source: str, actor: str, *, now: 
     audit.record(db, actor, "dcc.import", "dcc_list", version, source=source, accepted=len(signers),
                  refused=len(refused), added=len(added), removed=len(removed), changed=changed)
     return ImportReport(version, changed, source, len(signers), refused, added, removed, countries)
+
+
+# -- what the dashboard shows ----------------------------------------------------------------
+
+def _country_rows(signers: list[DccSigner], now: int) -> list[dict]:
+    rows: dict[str, dict] = {}
+    for s in signers:
+        c = rows.setdefault(s.country, {"country": s.country, "es256": 0, "ps256": 0, "expired": 0,
+                                        "types": {"v": 0, "t": 0, "r": 0, "all": 0},
+                                        "not_before": s.not_before, "not_after": s.not_after})
+        c[ALG_NAME.get(s.alg, "es256")] += 1
+        c["expired"] += s.not_after < now
+        for k in s.types or ("all",):  # "" = no usage restriction
+            c["types"][k] += 1
+        c["not_before"] = min(c["not_before"], s.not_before)
+        c["not_after"] = max(c["not_after"], s.not_after)
+    return [rows[k] for k in sorted(rows)]
+
+
+def gate_sync(db: Session, version: int | None) -> dict:
+    """Gates reporting a DCC table (state key 16): how many hold the kind-7
+    message `version` (or a newer one), and the ones behind (up to 50, oldest first)."""
+    from fleet.models import Device
+
+    reporting = list(db.scalars(select(Device).where(Device.status == "active",
+                                                     Device.dcc_version.is_not(None))))
+    behind = sorted((d for d in reporting if version and d.dcc_version < version),
+                    key=lambda d: (d.dcc_version, d.id))
+    return {"reporting": len(reporting), "in_sync": len(reporting) - len(behind),
+            "behind": [{"id": d.id, "version": d.dcc_version, "key_count": d.dcc_keys} for d in behind[:50]]}
+
+
+def dashboard(db: Session, now: int, country: str | None = None) -> dict:
+    """The DCC page: current list version and its import, trusted signers by
+    country (count by key type, usage types, validity), gates in sync, and
+    one country's signers when asked."""
+    from fleet.broker_bridge import topics
+
+    from . import control
+
+    signers = active_signers(db)
+    message = control.desired_version(db, topics.DCC)
+    out = {"list": current_list(db), "countries": _country_rows(signers, now), "total": len(signers),
+           "es256": sum(s.alg == tl.ALG_ES256 for s in signers), "now": now, "message": message,
+           "sync": gate_sync(db, message), "signers": []}
+    if country:
+        out["signers"] = [s for s in signers if s.country == country]
+    return out

@@ -29,7 +29,7 @@ def check_pass_hash(value: str) -> str:
 
 
 def _set_state(db: Session, pass_hash: str, active: bool, change, action: str, reason: str,
-               actor: str) -> Revocation:  # noqa: ANN001
+               actor: str, enqueue: bool = True) -> Revocation:  # noqa: ANN001
     """Shared by revoke (active=True) and lift (active=False): the pass's row
     (a missing row counts as lifted) must be in the other state; it gets the
     next list version with change(row) applied, then the pass's status, the
@@ -58,23 +58,54 @@ def _set_state(db: Session, pass_hash: str, active: bool, change, action: str, r
             elif p.status in ("revoked", "f0"):
                 p.status = "active"
         audit.record(db, actor, action, "pass", pass_hash, reason=reason, version=row.version)
-        control.enqueue_revocation_update(db)
+        if enqueue:
+            control.enqueue_revocation_update(db)
         return row
     raise errors.Conflict("revocation list busy, try again", code="BUSY")
+
+
+def _check_reason(reason: str) -> None:
+    if reason not in REASONS:
+        raise errors.BadRequest(f"reason must be one of {', '.join(REASONS)}", code="BAD_REASON")
+
+
+def _revoke(db: Session, pass_hash: str, reason: str, actor: str, enqueue: bool = True) -> Revocation:
+    def change(row: Revocation) -> None:
+        row.active, row.reason, row.created_by, row.created_at = True, reason, actor, utcnow()
+        row.lift_reason = row.lifted_by = row.lifted_at = None
+
+    return _set_state(db, pass_hash, True, change, "pass.revoke", reason, actor, enqueue)
 
 
 def revoke(db: Session, pass_hash: str, reason: str, actor: str) -> Revocation:
     """Add the pass to the revocation list (version +1) and queue the delta.
     A pass lifted earlier is revoked again on its existing row."""
     pass_hash = check_pass_hash(pass_hash)
-    if reason not in REASONS:
-        raise errors.BadRequest(f"reason must be one of {', '.join(REASONS)}", code="BAD_REASON")
+    _check_reason(reason)
+    return _revoke(db, pass_hash, reason, actor)
 
-    def change(row: Revocation) -> None:
-        row.active, row.reason, row.created_by, row.created_at = True, reason, actor, utcnow()
-        row.lift_reason = row.lifted_by = row.lifted_at = None
 
-    return _set_state(db, pass_hash, True, change, "pass.revoke", reason, actor)
+def revoke_dcc(db: Session, uci: str, country: str, reason: str, actor: str) -> list[Revocation]:
+    """Revoke an EU DCC by its certificate identifier: its two EU revocation
+    hashes (UCI and COUNTRYCODEUCI, greengate.dcc.revocation) join the list,
+    in one delta. Neither the UCI nor anything else of the holder is stored,
+    only the hashes (a hash already revoked is left as it is)."""
+    from greengate.dcc import revocation as dccrev
+
+    _check_reason(reason)
+    try:
+        hashes = [h.hex() for h in dccrev.uci_hashes(uci, country)]
+    except ValueError as e:
+        raise errors.BadRequest(f"{e} / mã chứng nhận (UCI) hoặc mã quốc gia không hợp lệ",
+                                code="BAD_UCI") from None
+    active = set(db.scalars(select(Revocation.pass_hash).where(Revocation.pass_hash.in_(hashes),
+                                                               Revocation.active.is_(True))))
+    if active == set(hashes):
+        raise errors.Conflict("certificate already revoked / chứng nhận đã bị thu hồi", code="ALREADY_REVOKED")
+    rows = [_revoke(db, h, reason, actor, enqueue=False) for h in hashes if h not in active]
+    audit.record(db, actor, "dcc.revoke", "dcc", hashes[0], country=country, hashes=hashes, reason=reason)
+    control.enqueue_revocation_update(db)
+    return rows
 
 
 def lift(db: Session, pass_hash: str, reason: str, actor: str) -> Revocation:

@@ -48,6 +48,7 @@ NAV = (
     ("businesses", "/ui/businesses", ALL_ROLES),
     ("passes", "/ui/passes", ALL_ROLES),
     ("revocations", "/ui/revocations", READERS_DISTRICT),
+    ("dcc", "/ui/dcc", READERS_DISTRICT),
     ("f0", "/ui/f0", DISTRICT),
     ("users", "/ui/users", ("admin",)),
 )

@@ -18,7 +18,7 @@ from fleet.api.routes import devices as dev_api
 from fleet.api.routes import passes as pass_api
 from fleet.api.routes import sites as site_api
 from fleet.api.schemas import (AllowlistIn, BusinessIn, CardIn, CommandIn, DevicePatch, PassIn,
-                               SiteIn)
+                               SiteIn, SitePatch)
 from fleet.core import errors
 from fleet.models import (AllowlistEntry, Business, BusinessStatus, Device, OperatingMode,
                           Pass, Revocation, Sector, Site, Zone)
@@ -147,8 +147,19 @@ async def site_create(request: Request) -> Response:
         body = build(SiteIn, {"business_id": field_str(form, "business_id", 16),
                               "name": field_str(form, "name", 200),
                               "address": field_str(form, "address", 300, required=False),
-                              "capacity": field_int(form, "capacity", 1, 100000, required=False)})
+                              "capacity": field_int(form, "capacity", 1, 100000, required=False),
+                              "formats": [1, 2] if field_bool(form, "dcc") else None})
         site = site_api.create_site(body, ctx.user, ctx.db)
+        return f"/ui/businesses/{site.business_id}?ok=done"
+    return await action(request, DISTRICT, do)
+
+
+@router.post("/sites/{site_id}/dcc")
+async def site_dcc(request: Request, site_id: int) -> Response:
+    """Accept EU DCCs at this site's gates, or stop (config key 9)."""
+    def do(ctx: Ctx, form: dict) -> str:
+        body = build(SitePatch, {"formats": [1, 2] if field_bool(form, "accept") else [1]})
+        site = site_api.update_site(site_id, body, ctx.user, ctx.db)
         return f"/ui/businesses/{site.business_id}?ok=done"
     return await action(request, DISTRICT, do)
 

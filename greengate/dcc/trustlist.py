@@ -251,6 +251,19 @@ def _text(item: object, key: str) -> str:
     return v[:64] if isinstance(v, str) else ""
 
 
+def list_entry(der: bytes, country: str, timestamp: str = "") -> dict:
+    """One certificate in the gateway's JSON form (no CMS signature: a list
+    made here for a test or demo gate is vouched for by whoever imports it)."""
+    return {"certificateType": "DSC", "country": country, "kid": base64.b64encode(kid_of(der)).decode(),
+            "rawData": base64.b64encode(der).decode(), "signature": "",
+            "thumbprint": hashlib.sha256(der).hexdigest(), "timestamp": timestamp}
+
+
+def trustlist_json(certificates: list[tuple[bytes, str]]) -> bytes:
+    """A trust list file of (DER, country) pairs, as `parse_trustlist` reads it."""
+    return json.dumps({"certificates": [list_entry(der, c) for der, c in certificates]}, indent=1).encode()
+
+
 def check_entries(items: list, *, now: int | None = None) -> Iterator[Signer | Refused]:
     """Each entry of `read_entries` in order, as a Signer or a Refused
     (one at a time, so a caller can show progress)."""

@@ -3,7 +3,8 @@ and the businesses would: the operator registers and approves businesses and
 their gates (sites with rules); each business manager issues its workers'
 passes and drafts its allowlist, which the district approves; the ward
 issues residents', shippers', volunteers' and officials' passes (printed
-cards for the elderly); a lost card is revoked.
+cards for the elderly); a lost card is revoked. Visitors with an EU DCC
+and the signers their gates trust come from greengate/demo/dcc.py.
 
 Two expired passes (issued 35 days ago for 30 days) cannot come from the API
 (it issues from today): they are issued with the fleet's own service
@@ -22,11 +23,12 @@ from greengate.demo import district7 as d7
 from greengate.demo.fleet_api import FleetApi
 
 TZ = 7 * 3600  # Asia/Ho_Chi_Minh, no DST
+FORMATS = [1, 2]  # every gate reads GreenGate passes and EU DCCs (config key 9)
 
 
 @dataclass
 class Person:
-    kind: str            # resident, elderly, shopper, shipper, official, worker, expired
+    kind: str            # resident, elderly, shopper, shipper, official, worker, expired, dcc, dcc_revoked
     role: int
     pass_hash: str
     qr: str
@@ -95,7 +97,7 @@ def seed(api: FleetApi, data_dir: Path, password: str, managed: int = len(d7.BUS
         api.post(f"/businesses/{b.id}/approve")
         site = api.post("/sites", {"business_id": b.id, "name": b.gate_vi, "name_en": b.gate_en,
                                    "address": b.address, "capacity": b.capacity,
-                                   "rules": site_rules(b)})
+                                   "rules": site_rules(b), "formats": FORMATS})
         sites.append(Gate(b, site["id"]))
     log(f"{len(businesses)} businesses in {len({b.ward for b in businesses})} wards, one gate each")
 
@@ -160,6 +162,12 @@ def seed(api: FleetApi, data_dir: Path, password: str, managed: int = len(d7.BUS
     people += issue_expired(data_dir)
     log(f"{len(people)} passes ({len(world.cards)} printed cards in {cards}), "
         f"1 revoked, 2 expired")
+
+    from greengate.demo.dcc import seed_dcc  # visitors with an EU DCC (issue 13)
+
+    holders, suspended = seed_dcc(api, data_dir, log)
+    people += [*holders, suspended]
+    world.revoked.append(suspended)
     return world
 
 

@@ -8,6 +8,8 @@ worker of another business (WRONG_BUSINESS), a new hire not yet on the
 allowlist (NOT_LISTED), a resident outside the ward's shopping slot (HOURS),
 someone whose role the gate does not admit (ROLE). Small shops fill up
 (CAPACITY) because people leave (exit button) more slowly than they come.
+Where residents may come, visitors also show an EU DCC (greengate/demo/dcc.py),
+and a suspended worker's certificate, revoked by its UCI, is denied REVOKED.
 The firmware decides; the demo only presents the codes.
 """
 
@@ -24,7 +26,7 @@ from greengate.demo.seed import Person, World
 from greengate.demo.terminals import DemoTerminal
 
 # what a gate sees, and how often (weights)
-MIX = [("valid", 60), ("expired", 6), ("revoked", 6), ("wrong_business", 7), ("not_listed", 7),
+MIX = [("valid", 60), ("dcc", 10), ("expired", 6), ("revoked", 6), ("wrong_business", 7), ("not_listed", 7),
        ("hours", 7), ("role", 5)]
 REPEAT_S = 3.5  # the scanner drops the same code read again within 3 s (repeat_ms)
 
@@ -32,6 +34,7 @@ REPEAT_S = 3.5  # the scanner drops the same code read again within 3 s (repeat_
 @dataclass
 class Candidates:
     valid: list[Person]
+    dcc: list[Person]  # EU DCC holders (role resident) where residents may come
     expired: list[Person]
     revoked: list[Person]
     wrong_business: list[Person]
@@ -53,8 +56,9 @@ def candidates(world: World, business: d7.Business) -> Candidates:
     others = [p for p in world.of("worker") if p.business_id != business.id and p.listed]
     not_admitted = [p for p in world.people if p.role not in admits and p.kind != "expired"
                     and p not in world.revoked]
+    dcc = world.of("dcc") if d7.RESIDENT in admits and not business.resident_slots else []
     return Candidates(
-        valid=valid, expired=world.of("expired"), revoked=list(world.revoked),
+        valid=valid, dcc=dcc, expired=world.of("expired"), revoked=list(world.revoked),
         wrong_business=others if d7.WORKER in admits else [],
         not_listed=[p for p in workers if not p.listed],
         hours=residents if business.resident_slots else [],

@@ -9,6 +9,7 @@ running (checked in /proc)."""
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 
@@ -40,6 +41,11 @@ def test_demo_runs_a_living_fleet_and_ctrl_c_leaves_nothing(tmp_path):
                           timeout=30, what="devices online")
         assert {d["id"] for d in rows} == set(devices)
         assert all(len(d["public_key"]) == 64 and d["site_id"] for d in rows)
+        # the EU DCC signer table (kind 7) reached every gate: state key 16
+        dcc = api.get("/dcc").json()
+        assert dcc["version"] and "VN" in dcc["countries"], dcc
+        wait_until(lambda: all(d["dcc_keys"] == dcc["signers"] for d in api.get("/devices").json()
+                               if d["id"] in devices) or None, timeout=60, what="DCC table on the gates")
 
         # scans reach the database, with the gates' own verdicts
         scans = wait_until(lambda: (s := api.get("/scans", params={"limit": 200}).json())
@@ -50,6 +56,13 @@ def test_demo_runs_a_living_fleet_and_ctrl_c_leaves_nothing(tmp_path):
         # the dashboard shows the gates online and the scans in the feed
         if CHROMIUM.exists():
             dashboard(demo.url, devices, api)
+
+        # visitors with an EU DCC are admitted; the one revoked by UCI is denied
+        seen = json.loads((tmp_path / "demo" / "fleet" / "dcc-visitors.json").read_text())
+        dcc_scans = wait_until(lambda: [s for s in api.get("/scans", params={"limit": 500}).json()
+                                        if s["pass_hash"] in seen["holders"] and s["verdict"]] or None,
+                               timeout=90, what="an EU DCC admitted")
+        assert all(s["reason_name"] == "OK" for s in dcc_scans)
 
         # F0 after 60 s / speed 4: a business suspended, its gate denies SUSPENDED
         case = wait_until(lambda: [c for c in api.get("/f0").json() if c["suspended_businesses"]],

@@ -107,3 +107,17 @@ def seed_registry(db, device_ids=(), business_id="B1"):
         passwords[d] = pw
     db.commit()
     return site, passwords
+
+
+def sim_root(tmp_path, device_id: str, site_id: int, fleet_key):
+    """A provisioned gate's flash for `greengate sim`: its id, site and the
+    fleet's public key (what provisioning writes)."""
+    import json
+
+    from greengate.passes import keys as gk
+
+    root = tmp_path / "sim"
+    (root / "flash").mkdir(parents=True)
+    (root / "flash" / "config.json").write_text(json.dumps({
+        "device_id": device_id, "site_id": str(site_id), "fleet_keys": [gk.raw_public(fleet_key).hex()]}))
+    return root

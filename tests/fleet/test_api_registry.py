@@ -65,7 +65,7 @@ def test_sites(api):
     assert op.post("/api/v1/sites", json={"business_id": "NOPE", "name": "x"}).status_code == 404
     assert op.post("/api/v1/sites", json={"business_id": "B1", "name": "x", "capacity": 0}).status_code == 422
     assert op.post("/api/v1/sites", json={"business_id": "B1", "name": "x",
-                                          "rules": [[12, {}]]}).json()["title"] == "BAD_RULES"
+                                          "rules": [[13, {}]]}).json()["title"] == "BAD_RULES"
     assert op.post("/api/v1/sites", json={"business_id": "B1", "name": "x",
                                           "rules": [[1, {"roles": [1]}]]}).json()["title"] == "BAD_RULES"
     assert op.post("/api/v1/sites", json={"business_id": "B1", "name": "x",

@@ -176,13 +176,16 @@ def test_state_key_16_and_drift(session_factory, settings, entries):
         dcc.import_trustlist(db, _listed(entries[:40]), "a", "test", now=CLOCK)
         for r in db.scalars(select(ControlOutbox)):
             r.published_at = utcnow() - dt.timedelta(hours=1)
-        devices.apply_state(db, dev_id(1), schema.state(cbor2.dumps({1: True, 16: [0, 0]})))
-        devices.apply_state(db, dev_id(2), schema.state(cbor2.dumps({1: True})))  # no DCC firmware
-        assert db.get(Device, dev_id(1)).dcc_version == 0 and db.get(Device, dev_id(2)).dcc_version is None
+        first = control.latest_row(db, topics.DCC).id
+        dcc.import_trustlist(db, _listed(entries[:41]), "b", "test", now=CLOCK)  # not published yet
+        devices.apply_state(db, dev_id(1), schema.state(cbor2.dumps({1: True, 16: [first - 1, 39]})))
+        devices.apply_state(db, dev_id(2), schema.state(cbor2.dumps({1: True})))  # no table applied
+        assert db.get(Device, dev_id(1)).dcc_version == first - 1 and db.get(Device, dev_id(2)).dcc_version is None
         raised = [a for a in alerts.evaluate(db, settings) if a.kind == "DCC_DRIFT"]
-        assert [(a.device_id, a.detail["desired"]) for a in raised] == [(dev_id(1), 1)]
-        devices.apply_state(db, dev_id(1), schema.state(cbor2.dumps({1: True, 16: [1, 40]})))
+        assert [(a.device_id, a.detail["desired"]) for a in raised] == [(dev_id(1), first)]
+        devices.apply_state(db, dev_id(1), schema.state(cbor2.dumps({1: True, 16: [first, 40]})))
         assert db.get(Device, dev_id(1)).dcc_keys == 40
+        assert dcc.gate_sync(db, first) == {"reporting": 1, "in_sync": 1, "behind": []}
 
 
 @pytest.fixture
@@ -210,3 +213,144 @@ def test_cli_import_and_list(cli, testdata, tmp_path, entries):
     (tmp_path / "bad.json").write_text("{nope")
     r = cli("dcc", "import", str(tmp_path / "bad.json"))
     assert r.exit_code == 1 and "DCC_BAD_JSON" in r.stderr and r.stdout == ""
+
+
+def test_0006_down_and_up(db_url):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from fleet.core.db import make_engine
+    from fleet.migrations import alembic_config, upgrade
+
+    upgrade(db_url, "0006")
+    command.downgrade(alembic_config(db_url), "0005")
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            names = set(inspect(conn).get_table_names())
+            assert "dcc_signer" not in names and "dcc_list" not in names
+            assert "dcc_version" not in {c["name"] for c in inspect(conn).get_columns("device")}
+        upgrade(db_url, "0006")
+        with engine.connect() as conn:
+            assert {"dcc_signer", "dcc_list"} <= set(inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _dcc_identity(testdata, path: str) -> tuple[str, str]:
+    """(ci, iss) of a real test DCC, decoded here with base45, zlib and cbor2."""
+    import zlib
+
+    import base45
+    import cbor2
+
+    qr = json.loads((testdata / "eu-dcc" / path).read_text())["PREFIX"]
+    cose = cbor2.loads(zlib.decompress(base45.b45decode(qr[4:])))
+    claims = cbor2.loads((cose.value if hasattr(cose, "value") else cose)[2])
+    hcert = claims[-260][1]
+    group = next(hcert[k] for k in ("v", "t", "r") if k in hcert)
+    return group[0]["ci"], claims[1]
+
+
+def test_revoke_a_dcc_by_uci(api, session_factory, testdata):
+    from greengate.control import revocation as ggrev
+
+    uci, iss = _dcc_identity(testdata, "DE/1.json")
+    assert uci.startswith("URN:UVCI:") and iss == "DE"
+    want = {hashlib.sha256(uci.encode()).hexdigest()[:32], hashlib.sha256((iss + uci).encode()).hexdigest()[:32]}
+    op = api.as_("operator")
+    r = op.post("/api/v1/revocations/dcc", json={"uci": uci, "country": iss, "reason": "FRAUD"})
+    assert r.status_code == 201, r.text
+    assert {x["pass_hash"] for x in r.json()} == want and len({x["version"] for x in r.json()}) == 2
+    with session_factory() as db:
+        rows = db.scalars(select(ControlOutbox).where(ControlOutbox.kind == "revocation")).all()
+        assert len(rows) == 1  # both hashes in one message
+        body = rows[0].body
+        snap = db.get(Blob, body["snapshot"]).data
+        added = ggrev.parse_delta(db.get(Blob, body["delta"]).data)[1] if body["delta"] else []
+        assert all(ggrev.contains(snap, bytes.fromhex(h)) or bytes.fromhex(h) in added for h in want)
+        logged = json.dumps([a.detail for a in db.scalars(select(AuditLog))])
+        assert uci not in logged and uci.split(":")[-1] not in logged  # only hashes are kept
+    again = op.post("/api/v1/revocations/dcc", json={"uci": uci, "country": iss, "reason": "FRAUD"})
+    assert again.status_code == 409 and again.json()["title"] == "ALREADY_REVOKED"
+    for bad in ({"uci": uci, "country": "de", "reason": "FRAUD"}, {"uci": "", "country": "DE", "reason": "LOST"},
+                {"uci": "a b", "country": "DE", "reason": "LOST"}, {"uci": "x" * 81, "country": "DE", "reason": "LOST"},
+                {"uci": "URN:UVCI:01:VN:1", "country": "VN", "reason": "BORED"}):
+        assert op.post("/api/v1/revocations/dcc", json=bad).status_code in (400, 422), bad
+    assert api.as_("viewer").post("/api/v1/revocations/dcc", json={"uci": "U1", "country": "VN",
+                                                                  "reason": "LOST"}).status_code == 403
+
+
+def test_cli_revoke_by_uci(cli):
+    r = cli("revocations", "add", "--uci", "URN:UVCI:01:VN:TEST1#X", "--country", "VN", "--reason", "LOST", "--json")
+    assert r.exit_code == 0, r.stderr
+    got = {x["pass_hash"] for x in json.loads(r.stdout)}
+    assert got == {hashlib.sha256(b"URN:UVCI:01:VN:TEST1#X").hexdigest()[:32],
+                   hashlib.sha256(b"VNURN:UVCI:01:VN:TEST1#X").hexdigest()[:32]}
+    for args in (("--uci", "U1"), ("a1" * 16, "--uci", "U1", "--country", "VN"), ()):
+        r = cli("revocations", "add", *args, "--reason", "LOST")
+        assert r.exit_code == 1 and "BAD_ARGUMENTS" in r.stderr, args
+    r = cli("revocations", "add", "--uci", "U 1", "--country", "VN", "--reason", "LOST")
+    assert r.exit_code == 1 and "BAD_UCI" in r.stderr
+
+
+def test_site_formats_reach_the_signed_config(api, session_factory):
+    from fleet_helpers import register
+
+    from greengate.control import config as ggconfig
+
+    op = api.as_("operator")
+    site = op.post("/api/v1/sites", json={"business_id": "B1", "name": "Cổng EU", "formats": [2, 1]})
+    assert site.status_code == 201, site.text
+    assert site.json()["formats"] == [1, 2]
+    register(api, "operator", dev_id(7), site.json()["id"])
+    fleet_key = gk.generate()
+
+    def wire_config():
+        with session_factory() as db:
+            row = control.latest_row(db, topics.config(dev_id(7)))
+            signed = wire.sign_control(row.kind, row.id, row.body, fleet_key, lambda sha: db.get(Blob, sha).data)
+        body = envelope.open_message(signed, [gk.raw_public(fleet_key)]).body
+        ggconfig.check_config(body)  # what the gate's own check accepts
+        return body
+
+    assert wire_config()[9] == [1, 2]
+    r = op.patch(f"/api/v1/sites/{site.json()['id']}", json={"formats": [2]})
+    assert r.status_code == 200 and r.json()["formats"] == [2]
+    assert wire_config()[9] == [2]
+    for bad in ([], [3], [1, 2, 1], ["1"], [0]):
+        assert op.patch(f"/api/v1/sites/{site.json()['id']}", json={"formats": bad}).status_code == 422, bad
+    plain = op.post("/api/v1/sites", json={"business_id": "B1", "name": "Cổng GG1"}).json()
+    assert plain["formats"] is None
+    register(api, "operator", dev_id(8), plain["id"])
+    with session_factory() as db:
+        row = control.latest_row(db, topics.config(dev_id(8)))
+        signed = wire.sign_control(row.kind, row.id, row.body, fleet_key, lambda sha: db.get(Blob, sha).data)
+    assert 9 not in envelope.open_message(signed, [gk.raw_public(fleet_key)]).body  # GG1 only, as before
+
+
+def test_api_import_and_read(api, entries, monkeypatch):
+    from greengate.dcc import trustlist as tl
+
+    live = _live(entries, int(utcnow().timestamp()))
+    body = _listed(entries)
+    assert api.as_("operator").post("/api/v1/dcc/import", content=body).status_code == 403
+    assert api.as_("viewer").get("/api/v1/dcc").json()["version"] is None
+    r = api.as_("admin").post("/api/v1/dcc/import?source=eu.json", content=body,
+                              headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    assert r.json()["accepted"] == len(live) and r.json()["source"] == "eu.json"
+    now = api.as_("viewer").get("/api/v1/dcc").json()
+    assert now["version"] == 1 and now["signers"] == len(live) and now["imported_by"] == "admin"
+    country = live[0]["country"]
+    rows = api.as_("manager").get("/api/v1/dcc/signers", params={"country": country}).json()
+    assert {x["kid"] for x in rows} == _kids([e for e in live if e["country"] == country])
+    assert "der" not in rows[0]
+    assert api.as_("viewer").get("/api/v1/dcc/signers", params={"country": "vn"}).status_code == 422
+    for bad, code in ((b"{", "DCC_BAD_JSON"), (b"[]", "DCC_NOT_A_LIST"), (b"", "DCC_BAD_JSON")):
+        r = api.as_("admin").post("/api/v1/dcc/import", content=bad)
+        assert r.status_code == 400 and r.json()["title"] == code
+    monkeypatch.setattr(tl, "MAX_FILE", 1000)
+    r = api.as_("admin").post("/api/v1/dcc/import", content=body)
+    assert r.status_code == 400 and r.json()["title"] == "DCC_TOO_LARGE"
+    assert api.as_("viewer").get("/api/v1/dcc").json()["version"] == 1

@@ -10,7 +10,6 @@ as a PNG."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -22,8 +21,7 @@ from fleet.core.config import Settings
 from fleet.core.db import make_engine, make_sessionmaker
 from fleet.models import Alert, Base, BusinessStatus, Device, Scan
 from fleet.services import control, devices as device_svc, f0, passes, registry, revocations
-from fleet_helpers import dev_id, seed_registry, wait_until
-from greengate.passes import keys as gk
+from fleet_helpers import dev_id, seed_registry, sim_root, wait_until
 from greengate.passes import reasons
 from greengate.sim.terminal import SimTerminal
 
@@ -51,10 +49,7 @@ def test_fleet_and_real_firmware(tmp_path, mosquitto_broker):
         db.commit()
     fleet_key = load_or_create_fleet_key(settings.signing_key_path, create=True)
     bridge = Bridge(sessions, BrokerParams(port=mosquitto_broker.port), fleet_key, poll_s=0.05).start()
-    root = tmp_path / "sim"
-    (root / "flash").mkdir(parents=True)
-    (root / "flash" / "config.json").write_text(json.dumps({
-        "device_id": DEV, "site_id": str(site_id), "fleet_keys": [gk.raw_public(fleet_key).hex()]}))
+    root = sim_root(tmp_path, DEV, site_id, fleet_key)
     try:
         with SimTerminal(root, device_id=DEV,
                          broker=f"mqtt://127.0.0.1:{mosquitto_broker.port}") as sim:

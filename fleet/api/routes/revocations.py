@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from fleet.api.deps import CurrentUser, Operator, SessionDep
-from fleet.api.schemas import LiftIn, RevocationIn, RevocationOut
+from fleet.api.schemas import DccRevocationIn, LiftIn, RevocationIn, RevocationOut
 from fleet.models import Revocation
 from fleet.services import revocations
 
@@ -22,6 +22,12 @@ def list_revocations(_: CurrentUser, db: SessionDep, since_version: int = 0,
              summary="Revoke a pass: a signed delta reaches every gate")
 def revoke(body: RevocationIn, user: Operator, db: SessionDep) -> Revocation:
     return revocations.revoke(db, body.pass_hash, body.reason, user.username)
+
+
+@router.post("/dcc", response_model=list[RevocationOut], status_code=201,
+             summary="Revoke an EU DCC by its UCI: its UCI and COUNTRYCODEUCI hashes reach every gate")
+def revoke_dcc(body: DccRevocationIn, user: Operator, db: SessionDep) -> list:
+    return revocations.revoke_dcc(db, body.uci, body.country, body.reason, user.username)
 
 
 @router.post("/{pass_hash}/lift", response_model=RevocationOut,

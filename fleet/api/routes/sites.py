@@ -17,8 +17,8 @@ def check_rules(rules: list) -> list:
     validates every parameter again and denies with RULE_ERROR on a bad one."""
     out = []
     for i, (rtype, params) in enumerate(rules):
-        if not 1 <= rtype <= 11:
-            raise errors.BadRequest(f"rule {i}: type must be 1..11", code="BAD_RULES")
+        if not 1 <= rtype <= 12:
+            raise errors.BadRequest(f"rule {i}: type must be 1..12", code="BAD_RULES")
         if not all(isinstance(k, str) and k.isdigit() for k in params):
             raise errors.BadRequest(f"rule {i}: parameter keys are digit strings", code="BAD_RULES")
         out.append([rtype, params])
@@ -39,7 +39,8 @@ def list_sites(user: CurrentUser, db: SessionDep, business_id: str | None = None
 @router.post("", response_model=SiteOut, status_code=201)
 def create_site(body: SiteIn, user: Operator, db: SessionDep) -> Site:
     registry.get_business(db, body.business_id)
-    site = Site(**{**body.model_dump(), "rules": check_rules(body.rules)})
+    site = Site(**{**body.model_dump(), "rules": check_rules(body.rules),
+                   "formats": sorted(set(body.formats)) if body.formats else None})
     db.add(site)
     db.flush()
     audit.record(db, user.username, "site.create", "site", site.id, business_id=site.business_id)
@@ -59,6 +60,8 @@ def update_site(site_id: int, body: SitePatch, user: Operator, db: SessionDep) -
     changes = body.model_dump(exclude_unset=True)
     if changes.get("rules") is not None:
         changes["rules"] = check_rules(body.rules)
+    if changes.get("formats") is not None:
+        changes["formats"] = sorted(set(body.formats))
     for k, v in changes.items():
         setattr(site, k, v)
     audit.record(db, user.username, "site.update", "site", site.id, fields=sorted(changes))

@@ -1,4 +1,4 @@
-"""EU DCC signers (issue 13): dcc_signer, dcc_list, device DCC table state
+"""EU DCC signers (issue 13): dcc_signer, dcc_list, device DCC table state, site formats
 
 Revision ID: 0006
 Revises: 0005
@@ -58,9 +58,13 @@ def upgrade() -> None:
     with op.batch_alter_table('device', schema=None) as batch_op:
         batch_op.add_column(sa.Column('dcc_version', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('dcc_keys', sa.Integer(), nullable=True))
+    with op.batch_alter_table('site', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('formats', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('site', schema=None) as batch_op:
+        batch_op.drop_column('formats')
     with op.batch_alter_table('device', schema=None) as batch_op:
         batch_op.drop_column('dcc_keys')
         batch_op.drop_column('dcc_version')

@@ -4,8 +4,6 @@ odd exponents, EKU sets), and trust-list JSON around them."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +12,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
+
+from greengate.dcc.trustlist import list_entry
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 DCC_TEST, DCC_VAC, DCC_REC = (x509.ObjectIdentifier(f"1.3.6.1.4.1.1847.2021.1.{i}") for i in (1, 2, 3))
@@ -43,12 +43,7 @@ def rsa_key(bits=2048, e=65537):
 
 
 def entry(der: bytes, country="VN", **override) -> dict:
-    e = {"certificateType": "DSC", "country": country,
-         "kid": base64.b64encode(hashlib.sha256(der).digest()[:8]).decode(),
-         "rawData": base64.b64encode(der).decode(), "signature": "",
-         "thumbprint": hashlib.sha256(der).hexdigest(), "timestamp": "2025-01-01T00:00:00+00:00"}
-    e.update(override)
-    return e
+    return {**list_entry(der, country, "2025-01-01T00:00:00+00:00"), **override}
 
 
 def trustlist(*entries: dict) -> bytes:

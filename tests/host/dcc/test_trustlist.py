@@ -283,3 +283,12 @@ def test_signer_is_frozen():
     with pytest.raises(Exception):
         s.kid = b"x"  # type: ignore[misc]
     assert isinstance(s, Signer) and hash(s)
+
+
+def test_written_list_reads_back():
+    from greengate.dcc.trustlist import trustlist_json
+
+    dscs = [make_dsc(country="VN")[1], make_dsc(rsa_key(), country="DE", eku=[DCC_TEST])[1]]
+    r = parse_trustlist(trustlist_json([(dscs[0], "VN"), (dscs[1], "DE")]))
+    assert r.refused == [] and [(s.der, s.country, s.types) for s in r.signers] == [
+        (dscs[0], "VN", ""), (dscs[1], "DE", "t")]
