@@ -1,7 +1,8 @@
 """EU DCC QR image (segno) -> zxing-cpp -> scanner pty -> the real firmware
 (DCC trust table applied through the control code, site accepting GG1 and
 DCC) -> relay pulse, the "EU certificate – fully vaccinated" screen, and a
-scan report carrying the EU SIGNATURE hash; a DCC from a signer the gate
+scan report carrying the EU SIGNATURE hash, state key 16 = [1, 1] (the
+table in use); a DCC from a signer the gate
 does not trust -> "Signer not trusted", no relay. Nothing of the
 certificate but that hash leaves the device."""
 
@@ -61,7 +62,7 @@ def test_dcc_card_to_gate_screen_and_report(tmp_path, mosquitto_broker):
         issue.qr_png(text, images[name])
         assert read_qr(images[name]) == [text]
 
-    sub = Fleet(mosquitto_broker.port, [f"gg/v1/dev/{DEVICE}/scans"])
+    sub = Fleet(mosquitto_broker.port, [f"gg/v1/dev/{DEVICE}/scans", f"gg/v1/dev/{DEVICE}/state"])
     sim = boot(root, DEVICE, mosquitto_broker.port)
     try:
         sim.start()
@@ -91,7 +92,18 @@ def test_dcc_card_to_gate_screen_and_report(tmp_path, mosquitto_broker):
             for e in got[seq]:
                 assert e["pass"] == signature_hash(cards[name])
                 assert e["verdict"] is verdict and e["reason"] == reason_code(reason)
-        raw = b"".join(p for _, p, _ in sub.snapshot())
+        # state key 16: the DCC table in use, [kind-7 version, signers]
+        def dcc_state(msgs):
+            for t, p, _ in msgs:
+                if t.endswith("/state"):
+                    st = cbor2.loads(p)
+                    if isinstance(st, dict) and 16 in st:
+                        return st[16]
+            return None
+
+        assert sub.wait(lambda m: dcc_state(m) is not None, timeout=30)
+        assert dcc_state(sub.snapshot()) == [1, 1]
+        raw = b"".join(p for t, p, _ in sub.snapshot() if t.endswith("/scans"))
         for text in cards.values():
             assert text.encode() not in raw
         assert b"THI HOA" not in raw and b"E2E0001" not in raw  # no name, no identifier
