@@ -156,10 +156,10 @@ class Receiver:
     def percent(self):
         return self.next * 100 // self.count
 
-    def request(self, window):
+    def request(self, window, first=None):
         from codec import cbor
 
-        return cbor.dumps({1: self.sha, 2: self.next, 3: window})
+        return cbor.dumps({1: self.sha, 2: self.next if first is None else first, 3: window})
 
     def add(self, chunk):
         """A decoded chunk map: True when the blob is whole, checked and in

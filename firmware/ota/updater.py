@@ -31,7 +31,7 @@ from verify import reasons
 from ota.link import (IDLE, DOWNLOADING, VERIFYING, SWITCHING, PROBATION, DONE, ROLLED_BACK,
                       FAILED)
 
-_WINDOW = const(8)            # chunks asked for at once
+_WINDOW = const(8)            # chunks asked for at once; two windows in flight
 _RETRY_MS = const(10000)      # no chunk for this long: ask again
 _HASH_TRIES = const(3)        # whole-download hash failures before giving up
 _PROBATION_S = const(300)
@@ -57,7 +57,7 @@ class Updater:
         self.rx = None           # ota.fetch.Receiver of the blob in progress
         self.rx_kind = None      # "manifest" or "payload"
         self._asked_ms = 0
-        self._asked_at = -1      # chunk index the last request started at
+        self._asked_end = -1     # first chunk index not asked for yet (-1: ask from next)
         self._hash_fails = 0
         self._pct_sent = -1
         self._boot_ms = ticks_ms()
@@ -178,7 +178,7 @@ class Updater:
         else:
             self.rx_kind = "payload"
             self.rx = fetch.Receiver(_ref(st["pref"]), fetch.FileSink(self.root + "/payload.bin"))
-        self._asked_at = -1
+        self._asked_end = -1
 
     def _drop_download(self):
         import os
@@ -226,7 +226,7 @@ class Updater:
                 return
             self.st["saved"] = 0
             self._set(DOWNLOADING, e.reason, 0)  # reported, and the download starts over
-            self._asked_at = -1
+            self._asked_end = -1
         elif e.reason == reasons.OTA_SPACE:
             self._fail(e.reason, e.detail)
         # OTA_MALFORMED: that chunk is ignored; it is asked for again
@@ -253,17 +253,15 @@ class Updater:
         self.link.port.event("ota", {"phase": VERIFYING, "release": self.st["release"]})
         self._set(VERIFYING, reasons.OK, 100)
 
-    def _request(self):
-        rx = self.rx
+    def _request(self, first):
         client = self.link.client
         if client is None or not client.connected:
             return
         from net import topics
 
-        device = self.link.cfg["device_id"]
-        if client.publish(topics.fetch(device), rx.request(_WINDOW), 1):
+        if client.publish(topics.fetch(self.link.cfg["device_id"]), self.rx.request(_WINDOW, first), 1):
             self._asked_ms = ticks_ms()
-            self._asked_at = rx.next
+            self._asked_end = first + _WINDOW
 
     def _download_step(self):
         if self.rx is None:
@@ -273,9 +271,11 @@ class Updater:
             return
         if self.link.busy():
             return  # a scan waits: it goes first, the next window later
-        if (self._asked_at < 0 or rx.next >= self._asked_at + _WINDOW
+        if (self._asked_end < 0 or self._asked_end <= rx.next
                 or ticks_diff(ticks_ms(), self._asked_ms) >= _RETRY_MS):
-            self._request()
+            self._request(rx.next)  # (again) from the next chunk needed
+        elif self._asked_end - rx.next <= _WINDOW and self._asked_end < rx.count:
+            self._request(self._asked_end)  # one window arrived: ask for the one after the next
 
     # -- verifying and switching ---------------------------------------------
     async def _install(self):
