@@ -41,12 +41,11 @@ class FileSink:
         self._f = None
 
     def held(self):
-        import os
+        return _size(self.part)
 
-        try:
-            return os.stat(self.part)[6]
-        except OSError:
-            return 0
+    def whole(self):
+        """Size of the finished file (renamed), 0 if there is none."""
+        return _size(self.path)
 
     def read_into(self, offset, buf):
         with open(self.part, "rb") as f:
@@ -94,6 +93,15 @@ class FileSink:
                 os.remove(p)
             except OSError:
                 pass
+
+
+def _size(path):
+    import os
+
+    try:
+        return os.stat(path)[6]
+    except OSError:
+        return 0
 
 
 def _truncate(path, keep):

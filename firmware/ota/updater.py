@@ -62,6 +62,7 @@ class Updater:
         self._pct_sent = -1
         self._boot_ms = ticks_ms()
         self._selftest = None
+        self._complete = False   # the blob in progress is whole (on_chunk)
 
     # -- state --------------------------------------------------------------
     def _set(self, phase, reason=None, pct=None, save=True):
@@ -168,16 +169,22 @@ class Updater:
         st = self.st
         if st.get("mref"):
             self.rx_kind = "manifest"
-            self.rx = fetch.Receiver(_ref(st["mref"]), fetch.FileSink(self.root + "/manifest.blob"))
+            ref, sink = _ref(st["mref"]), fetch.FileSink(self.root + "/manifest.blob")
         elif self._image():
             from ota import image
 
             self.rx_kind = "payload"
-            part = _partition(st["slot"])
-            self.rx = fetch.Receiver(_ref(st["pref"]), image.ImageSink(part, st.get("saved", 0)))
+            ref = _ref(st["pref"])
+            sink = image.ImageSink(_partition(st["slot"]), st.get("saved", 0))
         else:
             self.rx_kind = "payload"
-            self.rx = fetch.Receiver(_ref(st["pref"]), fetch.FileSink(self.root + "/payload.bin"))
+            ref, sink = _ref(st["pref"]), fetch.FileSink(self.root + "/payload.bin")
+        if getattr(sink, "whole", None) is not None and sink.whole() == ref[2]:
+            # whole before a power cut (renamed, its phase not yet written):
+            # the manifest's signature / every file's hash still decide
+            self._complete = True
+            return
+        self.rx = fetch.Receiver(ref, sink)
         self._asked_end = -1
 
     def _drop_download(self):
@@ -186,6 +193,7 @@ class Updater:
         if self.rx is not None:
             self.rx.sink.close()
         self.rx = None
+        self._complete = False
         for name in ("manifest.blob", "manifest.blob.part", "payload.bin", "payload.bin.part"):
             try:
                 os.remove(self.root + "/" + name)
@@ -194,7 +202,7 @@ class Updater:
 
     def on_chunk(self, payload):
         rx = self.rx
-        if rx is None or self.st["phase"] != DOWNLOADING:
+        if rx is None or self._complete or self.st["phase"] != DOWNLOADING:
             return
         from codec import cbor
 
@@ -209,7 +217,8 @@ class Updater:
             self.st["saved"] = rx.sink.sync()  # the partition's resume point
             self.link.save()
         if done:
-            self._downloaded()
+            self._complete = True  # handled by the task: the manifest check
+            # takes ~1-2 s on an ESP32, the MQTT read loop must not wait
         else:
             pct = rx.percent if self.rx_kind == "payload" else 0
             if pct // 10 != self._pct_sent // 10:
@@ -232,7 +241,7 @@ class Updater:
         # OTA_MALFORMED: that chunk is ignored; it is asked for again
 
     def _downloaded(self):
-        rx, self.rx = self.rx, None
+        self.rx = None
         if self.rx_kind == "manifest":
             import os
 
@@ -249,7 +258,6 @@ class Updater:
             except MemoryError:
                 self._fail(reasons.OTA_SPACE, "manifest does not fit in RAM")
             return
-        rx = None
         self.link.port.event("ota", {"phase": VERIFYING, "release": self.st["release"]})
         self._set(VERIFYING, reasons.OK, 100)
 
@@ -264,8 +272,12 @@ class Updater:
             self._asked_end = first + _WINDOW
 
     def _download_step(self):
-        if self.rx is None:
+        if self.rx is None and not self._complete:
             self._open_rx()
+        if self._complete:
+            self._complete = False
+            self._downloaded()
+            return
         rx = self.rx
         if rx.done:
             return
