@@ -19,7 +19,7 @@ import os
 import sys
 
 TRIES = 2  # boot attempts of a new slot (a power cut in probation is one)
-booted = None  # the pointer as this boot used it (after the count-down)
+booted = None  # (slot, on trial?) as this boot chose (ota/updater.py settles by it)
 
 
 def flash_dir():
@@ -90,7 +90,7 @@ def choose():
             write(p)
     elif not _usable(p["slot"]):
         p = {"slot": "", "prev": p["slot"], "tries": 0, "trial": 0}
-    booted = p
+    booted = (p["slot"], bool(p.get("trial")))
     return p["slot"]
 
 
@@ -176,6 +176,6 @@ def run():
         __import__("main")  # the slot's main.mpy: back in run(), then its app/boot
     except Exception as e:  # noqa: a broken release must not stop at the REPL
         sys.print_exception(e)
-        if booted.get("trial"):
+        if booted[1]:
             _reset()  # the next boot counts down, then rolls back
         raise

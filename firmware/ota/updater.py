@@ -410,9 +410,8 @@ class Updater:
             self._set(ROLLED_BACK, reasons.OTA_PROBATION_FAILED)
 
     def _healthy(self):
-        for check in self.link.checks:
-            if not check():
-                return False
+        if not self.link.healthy():
+            return False
         if self._selftest is None:
             from ota import selftest
 
@@ -502,7 +501,7 @@ def _running_slot():
     import slotboot
 
     b = slotboot.booted
-    return b["slot"] if b else ""
+    return b[0] if b else ""
 
 
 def _booted(image_target):
@@ -522,7 +521,4 @@ def _booted(image_target):
         return "ota_%d" % d.get("boot", 0), d.get("state") == "pending"
     import slotboot
 
-    b = slotboot.booted
-    if b is None:
-        return None
-    return b["slot"], bool(b.get("trial"))
+    return slotboot.booted
