@@ -51,16 +51,19 @@ def read():
 
 def write(p):
     """The one atomic change: temp file + rename (LittleFS replaces)."""
+    _save(_path(), p)
+
+
+def _save(path, obj):
     import json
 
     try:
         os.mkdir(flash_dir() + "/ota")
     except OSError:
         pass
-    tmp = _path() + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(json.dumps(p))
-    os.rename(tmp, _path())
+    with open(path + ".tmp", "w") as f:
+        f.write(json.dumps(obj))
+    os.rename(path + ".tmp", path)
 
 
 def _usable(slot):
@@ -124,16 +127,7 @@ def sim_otadata():
 
 
 def sim_save_otadata(d):
-    import json
-
-    try:
-        os.mkdir(flash_dir() + "/ota")
-    except OSError:
-        pass
-    tmp = flash_dir() + "/ota/otadata.json.tmp"
-    with open(tmp, "w") as f:
-        f.write(json.dumps(d))
-    os.rename(tmp, flash_dir() + "/ota/otadata.json")
+    _save(flash_dir() + "/ota/otadata.json", d)
 
 
 def sim_bootloader():

@@ -28,7 +28,7 @@ from micropython import const
 
 import errors
 from verify import reasons
-from ota.link import (IDLE, DOWNLOADING, VERIFYING, SWITCHING, PROBATION, DONE, ROLLED_BACK,
+from ota.link import (DOWNLOADING, VERIFYING, SWITCHING, PROBATION, DONE, ROLLED_BACK,
                       FAILED)
 
 _WINDOW = const(8)            # chunks asked for at once; two windows in flight
