@@ -19,7 +19,7 @@ import os
 import sys
 
 TRIES = 2  # boot attempts of a new slot (a power cut in probation is one)
-booted = None  # the pointer as this boot used it (after the count-down)
+booted = None  # (slot, on trial?) as this boot chose (ota/updater.py settles by it)
 
 
 def flash_dir():
@@ -51,16 +51,19 @@ def read():
 
 def write(p):
     """The one atomic change: temp file + rename (LittleFS replaces)."""
+    _save(_path(), p)
+
+
+def _save(path, obj):
     import json
 
     try:
         os.mkdir(flash_dir() + "/ota")
     except OSError:
         pass
-    tmp = _path() + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(json.dumps(p))
-    os.rename(tmp, _path())
+    with open(path + ".tmp", "w") as f:
+        f.write(json.dumps(obj))
+    os.rename(path + ".tmp", path)
 
 
 def _usable(slot):
@@ -90,7 +93,7 @@ def choose():
             write(p)
     elif not _usable(p["slot"]):
         p = {"slot": "", "prev": p["slot"], "tries": 0, "trial": 0}
-    booted = p
+    booted = (p["slot"], bool(p.get("trial")))
     return p["slot"]
 
 
@@ -124,16 +127,7 @@ def sim_otadata():
 
 
 def sim_save_otadata(d):
-    import json
-
-    try:
-        os.mkdir(flash_dir() + "/ota")
-    except OSError:
-        pass
-    tmp = flash_dir() + "/ota/otadata.json.tmp"
-    with open(tmp, "w") as f:
-        f.write(json.dumps(d))
-    os.rename(tmp, flash_dir() + "/ota/otadata.json")
+    _save(flash_dir() + "/ota/otadata.json", d)
 
 
 def sim_bootloader():
@@ -176,6 +170,6 @@ def run():
         __import__("main")  # the slot's main.mpy: back in run(), then its app/boot
     except Exception as e:  # noqa: a broken release must not stop at the REPL
         sys.print_exception(e)
-        if booted.get("trial"):
+        if booted[1]:
             _reset()  # the next boot counts down, then rolls back
         raise

@@ -59,8 +59,7 @@ def main():
     from ota.link import OtaLink
 
     ota = OtaLink(port, cfg, release_keys(cfg))
-    ota.client, ota.reporter = client, reporter
-    ota.busy = lambda: queue.count > 0  # a scan waits: downloads pause
+    ota.client, ota.reporter, ota.queue = client, reporter, queue
     plane.ota = ota
     if plane.control is not None:
         plane.control.ota = ota
@@ -89,9 +88,7 @@ def main():
     sup.add("exit_button", gate.exit_button.run)
     sup.add("net", net.run)
     sup.add("clock", ClockSync(port, clock, net).run)
-    # healthy, for a new firmware's probation: scanner open, fleet connected
-    ota.checks = (lambda: scanner.state.get("status") == "ready", lambda: client.connected)
-    sup.add("ota", ota.run)
+    ota.scanner = scanner  # healthy (a new firmware's probation): scanner set up
 
     # SETUP: provisioning frames on the USB console (docs/provisioning.md);
     # on a provisioned device the service is loaded only while frames come

@@ -28,10 +28,10 @@ from micropython import const
 
 import errors
 from verify import reasons
-from ota.link import (IDLE, DOWNLOADING, VERIFYING, SWITCHING, PROBATION, DONE, ROLLED_BACK,
+from ota.link import (DOWNLOADING, VERIFYING, SWITCHING, PROBATION, DONE, ROLLED_BACK,
                       FAILED)
 
-_WINDOW = const(8)            # chunks asked for at once
+_WINDOW = const(8)            # chunks asked for at once; two windows in flight
 _RETRY_MS = const(10000)      # no chunk for this long: ask again
 _HASH_TRIES = const(3)        # whole-download hash failures before giving up
 _PROBATION_S = const(300)
@@ -57,11 +57,12 @@ class Updater:
         self.rx = None           # ota.fetch.Receiver of the blob in progress
         self.rx_kind = None      # "manifest" or "payload"
         self._asked_ms = 0
-        self._asked_at = -1      # chunk index the last request started at
+        self._asked_end = -1     # first chunk index not asked for yet (-1: ask from next)
         self._hash_fails = 0
         self._pct_sent = -1
         self._boot_ms = ticks_ms()
         self._selftest = None
+        self._complete = False   # the blob in progress is whole (on_chunk)
 
     # -- state --------------------------------------------------------------
     def _set(self, phase, reason=None, pct=None, save=True):
@@ -168,17 +169,23 @@ class Updater:
         st = self.st
         if st.get("mref"):
             self.rx_kind = "manifest"
-            self.rx = fetch.Receiver(_ref(st["mref"]), fetch.FileSink(self.root + "/manifest.blob"))
+            ref, sink = _ref(st["mref"]), fetch.FileSink(self.root + "/manifest.blob")
         elif self._image():
             from ota import image
 
             self.rx_kind = "payload"
-            part = _partition(st["slot"])
-            self.rx = fetch.Receiver(_ref(st["pref"]), image.ImageSink(part, st.get("saved", 0)))
+            ref = _ref(st["pref"])
+            sink = image.ImageSink(_partition(st["slot"]), st.get("saved", 0))
         else:
             self.rx_kind = "payload"
-            self.rx = fetch.Receiver(_ref(st["pref"]), fetch.FileSink(self.root + "/payload.bin"))
-        self._asked_at = -1
+            ref, sink = _ref(st["pref"]), fetch.FileSink(self.root + "/payload.bin")
+        if getattr(sink, "whole", None) is not None and sink.whole() == ref[2]:
+            # whole before a power cut (renamed, its phase not yet written):
+            # the manifest's signature / every file's hash still decide
+            self._complete = True
+            return
+        self.rx = fetch.Receiver(ref, sink)
+        self._asked_end = -1
 
     def _drop_download(self):
         import os
@@ -186,6 +193,7 @@ class Updater:
         if self.rx is not None:
             self.rx.sink.close()
         self.rx = None
+        self._complete = False
         for name in ("manifest.blob", "manifest.blob.part", "payload.bin", "payload.bin.part"):
             try:
                 os.remove(self.root + "/" + name)
@@ -194,7 +202,7 @@ class Updater:
 
     def on_chunk(self, payload):
         rx = self.rx
-        if rx is None or self.st["phase"] != DOWNLOADING:
+        if rx is None or self._complete or self.st["phase"] != DOWNLOADING:
             return
         from codec import cbor
 
@@ -209,7 +217,8 @@ class Updater:
             self.st["saved"] = rx.sink.sync()  # the partition's resume point
             self.link.save()
         if done:
-            self._downloaded()
+            self._complete = True  # handled by the task: the manifest check
+            # takes ~1-2 s on an ESP32, the MQTT read loop must not wait
         else:
             pct = rx.percent if self.rx_kind == "payload" else 0
             if pct // 10 != self._pct_sent // 10:
@@ -226,13 +235,13 @@ class Updater:
                 return
             self.st["saved"] = 0
             self._set(DOWNLOADING, e.reason, 0)  # reported, and the download starts over
-            self._asked_at = -1
+            self._asked_end = -1
         elif e.reason == reasons.OTA_SPACE:
             self._fail(e.reason, e.detail)
         # OTA_MALFORMED: that chunk is ignored; it is asked for again
 
     def _downloaded(self):
-        rx, self.rx = self.rx, None
+        self.rx = None
         if self.rx_kind == "manifest":
             import os
 
@@ -249,33 +258,36 @@ class Updater:
             except MemoryError:
                 self._fail(reasons.OTA_SPACE, "manifest does not fit in RAM")
             return
-        rx = None
         self.link.port.event("ota", {"phase": VERIFYING, "release": self.st["release"]})
         self._set(VERIFYING, reasons.OK, 100)
 
-    def _request(self):
-        rx = self.rx
+    def _request(self, first):
         client = self.link.client
         if client is None or not client.connected:
             return
         from net import topics
 
-        device = self.link.cfg["device_id"]
-        if client.publish(topics.fetch(device), rx.request(_WINDOW), 1):
+        if client.publish(topics.fetch(self.link.cfg["device_id"]), self.rx.request(_WINDOW, first), 1):
             self._asked_ms = ticks_ms()
-            self._asked_at = rx.next
+            self._asked_end = first + _WINDOW
 
     def _download_step(self):
-        if self.rx is None:
+        if self.rx is None and not self._complete:
             self._open_rx()
+        if self._complete:
+            self._complete = False
+            self._downloaded()
+            return
         rx = self.rx
         if rx.done:
             return
         if self.link.busy():
             return  # a scan waits: it goes first, the next window later
-        if (self._asked_at < 0 or rx.next >= self._asked_at + _WINDOW
+        if (self._asked_end < 0 or self._asked_end <= rx.next
                 or ticks_diff(ticks_ms(), self._asked_ms) >= _RETRY_MS):
-            self._request()
+            self._request(rx.next)  # (again) from the next chunk needed
+        elif self._asked_end - rx.next <= _WINDOW and self._asked_end < rx.count:
+            self._request(self._asked_end)  # one window arrived: ask for the one after the next
 
     # -- verifying and switching ---------------------------------------------
     async def _install(self):
@@ -398,9 +410,8 @@ class Updater:
             self._set(ROLLED_BACK, reasons.OTA_PROBATION_FAILED)
 
     def _healthy(self):
-        for check in self.link.checks:
-            if not check():
-                return False
+        if not self.link.healthy():
+            return False
         if self._selftest is None:
             from ota import selftest
 
@@ -490,7 +501,7 @@ def _running_slot():
     import slotboot
 
     b = slotboot.booted
-    return b["slot"] if b else ""
+    return b[0] if b else ""
 
 
 def _booted(image_target):
@@ -510,7 +521,4 @@ def _booted(image_target):
         return "ota_%d" % d.get("boot", 0), d.get("state") == "pending"
     import slotboot
 
-    b = slotboot.booted
-    if b is None:
-        return None
-    return b["slot"], bool(b.get("trial"))
+    return slotboot.booted

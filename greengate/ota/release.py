@@ -35,8 +35,8 @@ from pathlib import Path
 import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from greengate.control.envelope import kid_for, raw_public
 from greengate.paths import tool
 
 ALG_EDDSA = -8
@@ -58,16 +58,6 @@ INFO_FILE = "release.json"
 
 class ReleaseError(ValueError):
     """A release that cannot be built, or a manifest that does not check."""
-
-
-def raw_public(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
-    if isinstance(key, Ed25519PrivateKey):
-        key = key.public_key()
-    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
-def kid_for(public_key_raw: bytes) -> bytes:
-    return hashlib.sha256(public_key_raw).digest()[:8]
 
 
 @dataclass(frozen=True)

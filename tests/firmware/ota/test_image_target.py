@@ -13,11 +13,9 @@ import json
 import os
 import time
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from e2e_kit import boot, kind, power_cut, provision_site, reason_code
+from e2e_kit import boot, kind, power_cut, reason_code
 from greengate.ota import release as rel
-from ota_kit import OtaFleet, configure, make_release, ota_state
+from ota_kit import OtaFleet, make_release, ota_state, provisioned_gate
 
 DEVICE = "gg-0000000e2e0e"
 
@@ -27,11 +25,7 @@ def otadata(flash):
 
 
 def test_image_update_and_bootloader_rollback(tmp_path, mosquitto_broker):
-    root = tmp_path / "sim"
-    flash = root / "flash"
-    site = provision_site(flash, tmp_path, DEVICE)
-    key = Ed25519PrivateKey.generate()
-    configure(flash, [rel.raw_public(key)], ota_probation_s=60, ota_target=1)
+    root, flash, site, key = provisioned_gate(tmp_path, DEVICE, ota_probation_s=60, ota_target=1)
     images = []
     for n in (1, 2):
         p = tmp_path / f"fw{n}.bin"
