@@ -26,7 +26,7 @@ def test_campaign_page_in_chromium(served):  # noqa: F811
     with sessions() as db:
         ids = seed_gates(db, 60, business="B9")
         publish(db, 7)
-        c = ota.create(db, 7, {"kind": "all", "value": None}, [10, 100], "admin", name="Toàn quận",
+        c = ota.create(db, 7, {"kind": "business", "value": "B9"}, [10, 100], "admin", name="Toàn quận",
                        pause_s=0, failure_threshold_pct=2)
         ota.start(db, c.id, "admin")
         offered = sorted(db.scalars(select(CampaignDevice.device_id).where(
