@@ -320,3 +320,27 @@ def test_release_keys_are_apart_from_the_fleet_key(session_factory):
         with pytest.raises(errors.ConfigError):
             releases.publish(db, build(10), [], None, "t")
         assert cbor2.loads(row.manifest).tag == 18
+
+
+def test_bridge_serves_a_blob_only_if_its_bytes_match_its_name(session_factory):
+    """The bridge hashes a blob once when it loads it (then answers fetches
+    from its cache without hashing 240 KB again per request): a damaged row
+    is never served."""
+    import hashlib
+
+    from fleet.broker_bridge.bridge import Bridge, BrokerParams
+    from greengate.control import blobs
+
+    with session_factory() as db:
+        row = publish(db, 7)
+        good = db.get(Blob, row.payload_sha256).data
+        bad_sha = hashlib.sha256(b"what the name promises").hexdigest()
+        db.add(Blob(sha256=bad_sha, kind="firmware", data=b"something else"))
+        db.commit()
+        bridge = Bridge(session_factory, BrokerParams(), None, publish=False)
+        assert bridge._blob(db, row.payload_sha256) == good
+        assert bridge._blob(db, bad_sha) is None
+        req = blobs.FetchRequest(bytes.fromhex(row.payload_sha256), 2, 3)
+        assert blobs.answer_fetch(req, good, checked=True) == blobs.answer_fetch(req, good)
+        with pytest.raises(ValueError):
+            blobs.answer_fetch(blobs.FetchRequest(bytes(32), 0, 1), good)
