@@ -60,6 +60,8 @@ FINAL = ("done", "rolled_back", "failed")
 BAD = ("rolled_back", "failed")
 SELECTORS = ("all", "ward", "business", "devices", "percent")
 MAX_WAVES = 10
+BAD_TARGET = ("đối tượng: all, ward:TÊN, business:MÃ, devices:MÃ,MÃ hoặc percent:N / "
+              "target: all, ward:NAME, business:ID, devices:ID,ID or percent:N")
 OTA_REPLAY = reasons.code("OTA_REPLAY")  # the gate already runs this release
 REOFFER_AFTER = dt.timedelta(days=7)  # offers are valid 14 days (wire.VALIDITY_S["ota"])
 
@@ -91,8 +93,8 @@ def check_waves(waves: object) -> list[float]:
           and all(type(w) in (int, float) and 0 < w <= 100 for w in waves)
           and all(a < b for a, b in zip(waves, waves[1:])) and waves[-1] == 100)
     if not ok:
-        raise errors.BadRequest("waves: 1..10 increasing percentages ending at 100, e.g. 1,10,100 / "
-                                "các đợt: tỉ lệ tăng dần, kết thúc ở 100", code="BAD_WAVES")
+        raise errors.BadRequest("các đợt: 1..10 tỉ lệ tăng dần, kết thúc ở 100, ví dụ 1,10,100 / "
+                                "waves: 1..10 increasing percentages ending at 100, e.g. 1,10,100", code="BAD_WAVES")
     return [int(w) if float(w).is_integer() else float(w) for w in waves]
 
 
@@ -109,14 +111,13 @@ def target_devices(db: Session, selector: dict) -> list[str]:
         found = set(db.scalars(active.where(Device.id.in_(value))))
         missing = sorted(set(value) - found)
         if missing:
-            raise errors.NotFound(f"unknown or retired devices / thiết bị không tồn tại: "
+            raise errors.NotFound(f"thiết bị không tồn tại hoặc đã ngừng / unknown or retired devices: "
                                   f"{', '.join(missing[:10])}", code="UNKNOWN_DEVICE")
         return sorted(found)
     elif kind == "percent" and type(value) in (int, float) and 0 < value <= 100:
         return sorted(d for d in db.scalars(active) if in_percent(d, value))
     else:
-        raise errors.BadRequest("target: all, ward:NAME, business:ID, devices:ID,ID or percent:N / "
-                                "đối tượng không hợp lệ", code="BAD_TARGET")
+        raise errors.BadRequest(BAD_TARGET, code="BAD_TARGET")
     return sorted(db.scalars(q))
 
 
@@ -136,8 +137,7 @@ def parse_target(text: str) -> dict:
             pass
     if kind in ("ward", "business"):
         return {"kind": kind, "value": value.strip()}
-    raise errors.BadRequest("target: all, ward:NAME, business:ID, devices:ID,ID or percent:N / "
-                            "đối tượng không hợp lệ", code="BAD_TARGET")
+    raise errors.BadRequest(BAD_TARGET, code="BAD_TARGET")
 
 
 # -- making and steering campaigns -------------------------------------------------------
@@ -149,11 +149,12 @@ def create(db: Session, release_number: int, selector: dict, waves: list, actor:
     waves = check_waves(waves)
     if not (0 <= pause_s <= 30 * 86400 and 0 <= failure_threshold_pct <= 100
             and 1 <= max_in_flight <= 100_000 and 60 <= stall_s <= 30 * 86400 and len(name) <= 100):
-        raise errors.BadRequest("pause 0..30 days, threshold 0..100 %, max in flight 1..100000, "
-                                "stall 60 s..30 days / tham số không hợp lệ", code="BAD_CAMPAIGN")
+        raise errors.BadRequest("tham số không hợp lệ: nghỉ 0..30 ngày, ngưỡng 0..100 %, tối đa 1..100000, "
+                                "im lặng 60 giây..30 ngày / pause 0..30 days, threshold 0..100 %, "
+                                "max in flight 1..100000, stall 60 s..30 days", code="BAD_CAMPAIGN")
     ids = target_devices(db, selector)
     if not ids:
-        raise errors.BadRequest("the target has no active gate / không có thiết bị nào",
+        raise errors.BadRequest("đối tượng không có thiết bị nào đang hoạt động / the target has no active gate",
                                 code="NO_DEVICES")
     c = Campaign(release_id=rel.id, name=name, selector=selector, waves=waves, pause_s=pause_s,
                  failure_threshold_pct=failure_threshold_pct, max_in_flight=max_in_flight,
@@ -183,14 +184,14 @@ def lock(db: Session, campaign_id: int) -> Campaign:
     c = db.scalar(select(Campaign).where(Campaign.id == campaign_id)
                   .with_for_update().execution_options(populate_existing=True))
     if c is None:
-        raise errors.NotFound(f"no campaign {campaign_id} / không có chiến dịch {campaign_id}",
+        raise errors.NotFound(f"không có chiến dịch {campaign_id} / no campaign {campaign_id}",
                               code="CAMPAIGN_NOT_FOUND")
     return c
 
 
 def _wrong_state(c: Campaign, verb: str) -> errors.Conflict:
-    return errors.Conflict(f"campaign {c.id} is {c.state}: cannot {verb} / chiến dịch đang ở trạng "
-                           f"thái {c.state}", code="CAMPAIGN_STATE", state=c.state)
+    return errors.Conflict(f"chiến dịch {c.id} đang ở trạng thái {c.state} / campaign {c.id} is "
+                           f"{c.state}: cannot {verb}", code="CAMPAIGN_STATE", state=c.state)
 
 
 def start(db: Session, campaign_id: int, actor: str, now: dt.datetime | None = None) -> Campaign:
@@ -251,7 +252,7 @@ def cancel(db: Session, campaign_id: int, actor: str, now: dt.datetime | None = 
 def get(db: Session, campaign_id: int) -> Campaign:
     c = db.get(Campaign, campaign_id)
     if c is None:
-        raise errors.NotFound(f"no campaign {campaign_id} / không có chiến dịch {campaign_id}",
+        raise errors.NotFound(f"không có chiến dịch {campaign_id} / no campaign {campaign_id}",
                               code="CAMPAIGN_NOT_FOUND")
     return c
 
