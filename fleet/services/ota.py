@@ -9,17 +9,21 @@ running campaign forward:
    `failure_threshold_pct` of that wave (minus what an operator accepted
    when resuming a halted campaign);
 2. when every gate of the current wave has finished (done, rolled back,
-   failed) or went silent for `stall_s`, wait `pause_s`, then open the next
-   wave; after the last one the campaign is done;
-3. offer the release to pending gates of the opened waves, at most
+   failed), went silent for `stall_s` or is offline and never started,
+   wait `pause_s`, then open the next wave; after the last one the
+   campaign is done;
+3. offer the release to pending online gates of the opened waves, at most
    `max_in_flight` gates updating at once.
 
-An offer is a control message (kind 8, fleet-signed, device scope) RETAINED
-on the gate's own `gg/v1/dev/{id}/ota`: a gate offline at offer time gets it
-when it connects, like its configuration. Pause, halt and cancel withdraw the
-offers no gate has acted on yet (an empty retained message clears them; the
-gates go back to pending); a gate already updating finishes. Gates report in
-state key 15 [release, phase, percent, reason, campaign] (`apply_report`).
+An offer is a control message (kind 8, fleet-signed, device scope) on the
+gate's own `gg/v1/dev/{id}/ota`, NOT retained: it goes to gates that are
+online (device state), and again to one that stays silent for 10 minutes
+(a dropped connection loses a clean-session message). Offline gates wait in
+pending and do not hold their wave back; they get the offer when they come
+back while the campaign runs. Pause, halt and cancel stop sending: offers no
+gate acted on go back to pending; a gate already updating finishes and is
+counted. Gates report in state key 15 [release, phase, percent, reason,
+campaign] (`apply_report`).
 
 Wave membership is fixed when the campaign is made: gates are ranked by
 SHA-256 of their id (`rank_key`), so a percentage always picks the same
@@ -63,7 +67,7 @@ MAX_WAVES = 10
 BAD_TARGET = ("đối tượng: all, ward:TÊN, business:MÃ, devices:MÃ,MÃ hoặc percent:N / "
               "target: all, ward:NAME, business:ID, devices:ID,ID or percent:N")
 OTA_REPLAY = reasons.code("OTA_REPLAY")  # the gate already runs this release
-REOFFER_AFTER = dt.timedelta(days=7)  # offers are valid 14 days (wire.VALIDITY_S["ota"])
+REOFFER_AFTER = dt.timedelta(minutes=10)  # an offer no report followed is sent again
 
 
 # -- target and waves --------------------------------------------------------------------
@@ -260,20 +264,23 @@ def get(db: Session, campaign_id: int) -> Campaign:
 # -- offers ---------------------------------------------------------------------------------
 
 def _offer_row(c: Campaign, release_number: int, device_id: str) -> ControlOutbox:
-    return ControlOutbox(kind="ota", topic=topics.ota(device_id), retain=True,
+    return ControlOutbox(kind="ota", topic=topics.ota(device_id), retain=False,
                          body={"device": device_id, "campaign": c.id, "release": release_number,
                                "offer": c.offer_sha256})
 
 
 def withdraw_offers(db: Session, c: Campaign) -> int:
-    """Offers no gate acted on yet go back to pending; their retained
-    messages are cleared (an empty retained message)."""
-    ids = db.scalars(update(CampaignDevice)
-                     .where(CampaignDevice.campaign_id == c.id, CampaignDevice.status == "offered")
-                     .values(status="pending").returning(CampaignDevice.device_id)
-                     .execution_options(synchronize_session=False)).all()
-    db.add_all([ControlOutbox(kind="clear", topic=topics.ota(d), retain=True, body={}) for d in ids])
-    return len(ids)
+    """Offers no gate has acted on yet go back to pending: they are not sent
+    again (a gate that did get one and starts is still followed: its report
+    moves its row on)."""
+    return len(db.scalars(update(CampaignDevice)
+                          .where(CampaignDevice.campaign_id == c.id, CampaignDevice.status == "offered")
+                          .values(status="pending").returning(CampaignDevice.device_id)
+                          .execution_options(synchronize_session=False)).all())
+
+
+def _online(db: Session, ids: list[str]) -> set[str]:
+    return set(db.scalars(select(Device.id).where(Device.id.in_(ids), Device.online.is_(True))))
 
 
 def _send_offers(db: Session, c: Campaign, now: dt.datetime) -> int:
@@ -284,10 +291,12 @@ def _send_offers(db: Session, c: Campaign, now: dt.datetime) -> int:
     slots = c.max_in_flight - in_flight
     rel_number = db.scalar(select(Release.number).where(Release.id == c.release_id))
     sent = 0
-    if slots > 0:
-        ids = db.scalars(select(CampaignDevice.device_id).where(
+    if slots > 0:  # offline gates wait in pending: the offer is not kept for them
+        ids = db.scalars(select(CampaignDevice.device_id)
+                         .join(Device, Device.id == CampaignDevice.device_id).where(
             CampaignDevice.campaign_id == c.id, CampaignDevice.wave <= c.wave,
-            CampaignDevice.status == "pending").order_by(CampaignDevice.position).limit(slots)).all()
+            CampaignDevice.status == "pending", Device.online.is_(True))
+            .order_by(CampaignDevice.position).limit(slots)).all()
         if ids:
             taken = db.scalars(update(CampaignDevice).where(
                 CampaignDevice.campaign_id == c.id, CampaignDevice.device_id.in_(ids),
@@ -298,12 +307,16 @@ def _send_offers(db: Session, c: Campaign, now: dt.datetime) -> int:
                 .execution_options(synchronize_session=False)).all()
             db.add_all([_offer_row(c, rel_number, d) for d in sorted(taken)])
             sent = len(taken)
-    # an offer nobody acted on is re-signed before it expires on the broker
+    # an offer no report followed (lost with a dropped connection): again, to gates online
+    silent = db.scalars(select(CampaignDevice.device_id).where(
+        CampaignDevice.campaign_id == c.id, CampaignDevice.status == "offered",
+        CampaignDevice.offered_at < now - REOFFER_AFTER)).all()
     again = db.scalars(update(CampaignDevice).where(
         CampaignDevice.campaign_id == c.id, CampaignDevice.status == "offered",
-        CampaignDevice.offered_at < now - REOFFER_AFTER)
+        CampaignDevice.device_id.in_(_online(db, list(silent))))
         .values(offered_at=now, offers=CampaignDevice.offers + 1)
-        .returning(CampaignDevice.device_id).execution_options(synchronize_session=False)).all()
+        .returning(CampaignDevice.device_id).execution_options(synchronize_session=False)).all() \
+        if silent else []
     db.add_all([_offer_row(c, rel_number, d) for d in sorted(again)])
     db.flush()
     return sent
@@ -312,9 +325,16 @@ def _send_offers(db: Session, c: Campaign, now: dt.datetime) -> int:
 # -- the engine -------------------------------------------------------------------------------
 
 def wave_counts(db: Session, c: Campaign, now: dt.datetime | None = None) -> dict[int, dict]:
-    """{wave: {"size", status: n..., "bad", "stalled"}} for every wave."""
-    out = {w: {"size": 0, "bad": 0, "stalled": 0, **{s: 0 for s in STATUSES}}
+    """{wave: {"size", status: n..., "bad", "stalled", "offline"}} for every
+    wave ("offline": pending gates that are offline)."""
+    out = {w: {"size": 0, "bad": 0, "stalled": 0, "offline": 0, **{s: 0 for s in STATUSES}}
            for w in range(len(c.waves))}
+    for wave, n in db.execute(
+            select(CampaignDevice.wave, func.count())
+            .join(Device, Device.id == CampaignDevice.device_id)
+            .where(CampaignDevice.campaign_id == c.id, CampaignDevice.status == "pending",
+                   Device.online.is_not(True)).group_by(CampaignDevice.wave)):
+        out[wave]["offline"] = n
     for wave, status, n in db.execute(
             select(CampaignDevice.wave, CampaignDevice.status, func.count())
             .where(CampaignDevice.campaign_id == c.id)
@@ -345,7 +365,8 @@ def over_threshold(c: Campaign, counts: dict[int, dict]) -> tuple[int, dict] | N
 
 
 def _wave_finished(counts: dict[int, dict], upto: int) -> bool:
-    return all(counts[w]["pending"] == 0 and
+    """No gate left to offer (offline ones wait) and none updating (silent ones excepted)."""
+    return all(counts[w]["pending"] == counts[w]["offline"] and
                sum(counts[w][s] for s in ACTIVE) == counts[w]["stalled"] for w in range(upto + 1))
 
 
@@ -440,7 +461,7 @@ def summary(db: Session, c: Campaign, now: dt.datetime | None = None) -> dict:
         n = counts[w]
         waves.append({"wave": w, "percent": pct, "devices": n["size"], "cumulative": cuts[w],
                       "open": c.state != "draft" and w <= c.wave,
-                      **{s: n[s] for s in STATUSES}, "stalled": n["stalled"],
+                      **{s: n[s] for s in STATUSES}, "stalled": n["stalled"], "offline": n["offline"],
                       "finished": sum(n[s] for s in FINAL)})
     return {"id": c.id, "name": c.name, "state": c.state, "release": rel.number,
             "version": rel.version, "selector": c.selector, "waves": waves, "wave": c.wave,
