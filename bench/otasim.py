@@ -139,8 +139,10 @@ class OtaDevice(devsim.SimDevice):
     def _request(self) -> None:
         super()._request()
         rx, offer = self.rx, self.offer
-        if offer is not None and offer["info"] is not None and rx.sha == offer["ref"].get(1) and rx.next:
-            self.report(DOWNLOADING, rx.next * 100 // rx.count)
+        if offer is not None and offer["info"] is not None and rx.sha == offer["ref"].get(1):
+            pct = rx.next * 100 // rx.count
+            if pct // 10 != self.ota[2] // 10:  # every 10 %, like firmware/ota/updater.py
+                self.report(DOWNLOADING, pct)
 
     def _next_fetch(self) -> None:
         offer = self.offer

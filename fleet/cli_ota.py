@@ -38,13 +38,13 @@ def _release_key(path: Path):  # noqa: ANN202
 
     storage = _storage(None)
     if _same_file(path, storage.signing_key_path) or path.name == storage.signing_key_path.name:
-        _fail(errors.ConfigError("this is the fleet's control key, not a release key / đây là khóa "
-                                 "điều khiển của hệ thống, không phải khóa phát hành",
+        _fail(errors.ConfigError("đây là khóa điều khiển của hệ thống, không phải khóa phát hành / "
+                                 "this is the fleet's control key, not a release key",
                                  code="RELEASE_KEY_IS_FLEET_KEY"))
     try:
         return gk.load_private_key(path)
     except (OSError, gk.TrustFileError) as e:
-        _fail(errors.ConfigError(f"cannot read release key {path} / không đọc được khóa: {e}",
+        _fail(errors.ConfigError(f"không đọc được khóa phát hành / cannot read release key {path}: {e}",
                                  code="BAD_RELEASE_KEY"))
 
 
@@ -56,7 +56,7 @@ def release_keygen(out: Annotated[Path, typer.Option(help="new private key file 
     from greengate.passes import keys as gk
 
     if out.exists():
-        _fail(errors.Conflict(f"{out} exists / tệp đã tồn tại", code="EXISTS"))
+        _fail(errors.Conflict(f"tệp đã tồn tại / {out} exists", code="EXISTS"))
     key = gk.generate()
     gk.save_private_key(out, key)
     _out({"key": str(out), "public_key": raw_public(key).hex()}, json_out)
@@ -79,9 +79,9 @@ def release_build(
     from greengate.paths import FIRMWARE
 
     if target not in rel.TARGETS:
-        _fail(errors.BadRequest("target: bundle or image", code="BAD_TARGET"))
+        _fail(errors.BadRequest("loại: bundle hoặc image / target: bundle or image", code="BAD_TARGET"))
     release_key = _release_key(key)
-    typer.echo("building / đang tạo bản phát hành ...", err=True)
+    typer.echo("đang tạo bản phát hành / building the release ...", err=True)
     try:
         r = rel.build_release(firmware or FIRMWARE, number, version, min_previous, rel.TARGETS[target],
                               release_key)
@@ -129,7 +129,8 @@ def _waves(text: str) -> list[float]:
     try:
         return [float(w) if "." in w else int(w) for w in text.split(",")]
     except ValueError:
-        _fail(errors.BadRequest("waves: comma-separated percentages, e.g. 1,10,100", code="BAD_WAVES"))
+        _fail(errors.BadRequest("các đợt: tỉ lệ cách nhau bằng dấu phẩy, ví dụ 1,10,100 / waves: "
+                                "comma-separated percentages, e.g. 1,10,100", code="BAD_WAVES"))
 
 
 @campaign_app.command("create")

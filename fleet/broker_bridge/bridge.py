@@ -27,6 +27,7 @@ revocations) and marks it published once the broker has acknowledged it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import socket
@@ -458,12 +459,17 @@ class Bridge:
         return {d: s for d, s in acks.items() if s}
 
     def _blob(self, db: Session, sha_hex: str) -> bytes | None:
+        """A blob by its SHA-256, checked once when it is loaded (the cache
+        then answers every fetch of it without hashing it again)."""
         data = self._blobs.get(sha_hex)
         if data is None:
             row = db.get(Blob, sha_hex)
             if row is None:
                 return None
             data = row.data
+            if hashlib.sha256(data).hexdigest() != sha_hex:  # a damaged row: never served
+                log(logger, "blob.damaged", logging.ERROR, sha256=sha_hex[:16])
+                return None
             if len(self._blobs) > 64:
                 self._blobs.clear()
             self._blobs[sha_hex] = data
@@ -476,7 +482,7 @@ class Bridge:
         if data is None:
             self._reject_topic(topics.fetch(device_id), "UNKNOWN_BLOB", req.sha256.hex()[:16])
             return
-        for chunk in blobs.answer_fetch(req, data):
+        for chunk in blobs.answer_fetch(req, data, checked=True):
             self.client.publish(topics.blob(device_id), chunk, qos=1)
         self.stats.chunks += 1
 

@@ -41,7 +41,7 @@ def blob(device_id: str) -> str:
 
 
 def ota(device_id: str) -> str:
-    """Signed firmware update offers (control kind 8), retained per device
+    """Signed firmware update offers (control kind 8), not retained
     (fleet/services/ota.py), docs/protocol.md "Firmware updates"."""
     return f"{ROOT}/dev/{device_id}/ota"
 

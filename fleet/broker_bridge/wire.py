@@ -24,10 +24,10 @@ from .schema import MAX_PAYLOAD, MAX_SCANS, WireError  # noqa: F401  (their home
 TZ_OFFSET = 25200           # UTC+7, Ho Chi Minh City
 # valid_until - issued_at per kind. Lists are re-signed every 12 h (5.4) and the
 # device's max_age (1 day) decides staleness; valid_until is the hard stop.
-# An OTA offer is retained until the gate acts on it; the campaign engine
-# re-signs one nobody acted on after 7 days (fleet/services/ota.py).
+# An OTA offer goes to an online gate (not retained); the campaign engine sends
+# it again after 10 minutes without a report (fleet/services/ota.py).
 VALIDITY_S = {"config": 2 * 86400, "trust": 2 * 86400, "revocation": 2 * 86400, "dcc": 2 * 86400,
-              "command": 120, "ota": 14 * 86400}
+              "command": 120, "ota": 86400}
 ENVELOPE_KIND = {"config": envelope.KIND_CONFIG, "trust": envelope.KIND_TRUST,
                  "revocation": envelope.KIND_REVOCATION, "dcc": ggdcc.KIND_DCC,
                  "command": envelope.KIND_COMMAND, "ota": envelope.KIND_OTA}

@@ -9,17 +9,21 @@ running campaign forward:
    `failure_threshold_pct` of that wave (minus what an operator accepted
    when resuming a halted campaign);
 2. when every gate of the current wave has finished (done, rolled back,
-   failed) or went silent for `stall_s`, wait `pause_s`, then open the next
-   wave; after the last one the campaign is done;
-3. offer the release to pending gates of the opened waves, at most
+   failed), went silent for `stall_s` or is offline and never started,
+   wait `pause_s`, then open the next wave; after the last one the
+   campaign is done;
+3. offer the release to pending online gates of the opened waves, at most
    `max_in_flight` gates updating at once.
 
-An offer is a control message (kind 8, fleet-signed, device scope) RETAINED
-on the gate's own `gg/v1/dev/{id}/ota`: a gate offline at offer time gets it
-when it connects, like its configuration. Pause, halt and cancel withdraw the
-offers no gate has acted on yet (an empty retained message clears them; the
-gates go back to pending); a gate already updating finishes. Gates report in
-state key 15 [release, phase, percent, reason, campaign] (`apply_report`).
+An offer is a control message (kind 8, fleet-signed, device scope) on the
+gate's own `gg/v1/dev/{id}/ota`, NOT retained: it goes to gates that are
+online (device state), and again to one that stays silent for 10 minutes
+(a dropped connection loses a clean-session message). Offline gates wait in
+pending and do not hold their wave back; they get the offer when they come
+back while the campaign runs. Pause, halt and cancel stop sending: offers no
+gate acted on go back to pending; a gate already updating finishes and is
+counted. Gates report in state key 15 [release, phase, percent, reason,
+campaign] (`apply_report`).
 
 Wave membership is fixed when the campaign is made: gates are ranked by
 SHA-256 of their id (`rank_key`), so a percentage always picks the same
@@ -60,8 +64,10 @@ FINAL = ("done", "rolled_back", "failed")
 BAD = ("rolled_back", "failed")
 SELECTORS = ("all", "ward", "business", "devices", "percent")
 MAX_WAVES = 10
+BAD_TARGET = ("đối tượng: all, ward:TÊN, business:MÃ, devices:MÃ,MÃ hoặc percent:N / "
+              "target: all, ward:NAME, business:ID, devices:ID,ID or percent:N")
 OTA_REPLAY = reasons.code("OTA_REPLAY")  # the gate already runs this release
-REOFFER_AFTER = dt.timedelta(days=7)  # offers are valid 14 days (wire.VALIDITY_S["ota"])
+REOFFER_AFTER = dt.timedelta(minutes=10)  # an offer no report followed is sent again
 
 
 # -- target and waves --------------------------------------------------------------------
@@ -91,8 +97,8 @@ def check_waves(waves: object) -> list[float]:
           and all(type(w) in (int, float) and 0 < w <= 100 for w in waves)
           and all(a < b for a, b in zip(waves, waves[1:])) and waves[-1] == 100)
     if not ok:
-        raise errors.BadRequest("waves: 1..10 increasing percentages ending at 100, e.g. 1,10,100 / "
-                                "các đợt: tỉ lệ tăng dần, kết thúc ở 100", code="BAD_WAVES")
+        raise errors.BadRequest("các đợt: 1..10 tỉ lệ tăng dần, kết thúc ở 100, ví dụ 1,10,100 / "
+                                "waves: 1..10 increasing percentages ending at 100, e.g. 1,10,100", code="BAD_WAVES")
     return [int(w) if float(w).is_integer() else float(w) for w in waves]
 
 
@@ -109,14 +115,13 @@ def target_devices(db: Session, selector: dict) -> list[str]:
         found = set(db.scalars(active.where(Device.id.in_(value))))
         missing = sorted(set(value) - found)
         if missing:
-            raise errors.NotFound(f"unknown or retired devices / thiết bị không tồn tại: "
+            raise errors.NotFound(f"thiết bị không tồn tại hoặc đã ngừng / unknown or retired devices: "
                                   f"{', '.join(missing[:10])}", code="UNKNOWN_DEVICE")
         return sorted(found)
     elif kind == "percent" and type(value) in (int, float) and 0 < value <= 100:
         return sorted(d for d in db.scalars(active) if in_percent(d, value))
     else:
-        raise errors.BadRequest("target: all, ward:NAME, business:ID, devices:ID,ID or percent:N / "
-                                "đối tượng không hợp lệ", code="BAD_TARGET")
+        raise errors.BadRequest(BAD_TARGET, code="BAD_TARGET")
     return sorted(db.scalars(q))
 
 
@@ -136,8 +141,7 @@ def parse_target(text: str) -> dict:
             pass
     if kind in ("ward", "business"):
         return {"kind": kind, "value": value.strip()}
-    raise errors.BadRequest("target: all, ward:NAME, business:ID, devices:ID,ID or percent:N / "
-                            "đối tượng không hợp lệ", code="BAD_TARGET")
+    raise errors.BadRequest(BAD_TARGET, code="BAD_TARGET")
 
 
 # -- making and steering campaigns -------------------------------------------------------
@@ -149,11 +153,12 @@ def create(db: Session, release_number: int, selector: dict, waves: list, actor:
     waves = check_waves(waves)
     if not (0 <= pause_s <= 30 * 86400 and 0 <= failure_threshold_pct <= 100
             and 1 <= max_in_flight <= 100_000 and 60 <= stall_s <= 30 * 86400 and len(name) <= 100):
-        raise errors.BadRequest("pause 0..30 days, threshold 0..100 %, max in flight 1..100000, "
-                                "stall 60 s..30 days / tham số không hợp lệ", code="BAD_CAMPAIGN")
+        raise errors.BadRequest("tham số không hợp lệ: nghỉ 0..30 ngày, ngưỡng 0..100 %, tối đa 1..100000, "
+                                "im lặng 60 giây..30 ngày / pause 0..30 days, threshold 0..100 %, "
+                                "max in flight 1..100000, stall 60 s..30 days", code="BAD_CAMPAIGN")
     ids = target_devices(db, selector)
     if not ids:
-        raise errors.BadRequest("the target has no active gate / không có thiết bị nào",
+        raise errors.BadRequest("đối tượng không có thiết bị nào đang hoạt động / the target has no active gate",
                                 code="NO_DEVICES")
     c = Campaign(release_id=rel.id, name=name, selector=selector, waves=waves, pause_s=pause_s,
                  failure_threshold_pct=failure_threshold_pct, max_in_flight=max_in_flight,
@@ -183,14 +188,14 @@ def lock(db: Session, campaign_id: int) -> Campaign:
     c = db.scalar(select(Campaign).where(Campaign.id == campaign_id)
                   .with_for_update().execution_options(populate_existing=True))
     if c is None:
-        raise errors.NotFound(f"no campaign {campaign_id} / không có chiến dịch {campaign_id}",
+        raise errors.NotFound(f"không có chiến dịch {campaign_id} / no campaign {campaign_id}",
                               code="CAMPAIGN_NOT_FOUND")
     return c
 
 
 def _wrong_state(c: Campaign, verb: str) -> errors.Conflict:
-    return errors.Conflict(f"campaign {c.id} is {c.state}: cannot {verb} / chiến dịch đang ở trạng "
-                           f"thái {c.state}", code="CAMPAIGN_STATE", state=c.state)
+    return errors.Conflict(f"chiến dịch {c.id} đang ở trạng thái {c.state} / campaign {c.id} is "
+                           f"{c.state}: cannot {verb}", code="CAMPAIGN_STATE", state=c.state)
 
 
 def start(db: Session, campaign_id: int, actor: str, now: dt.datetime | None = None) -> Campaign:
@@ -251,7 +256,7 @@ def cancel(db: Session, campaign_id: int, actor: str, now: dt.datetime | None = 
 def get(db: Session, campaign_id: int) -> Campaign:
     c = db.get(Campaign, campaign_id)
     if c is None:
-        raise errors.NotFound(f"no campaign {campaign_id} / không có chiến dịch {campaign_id}",
+        raise errors.NotFound(f"không có chiến dịch {campaign_id} / no campaign {campaign_id}",
                               code="CAMPAIGN_NOT_FOUND")
     return c
 
@@ -259,20 +264,23 @@ def get(db: Session, campaign_id: int) -> Campaign:
 # -- offers ---------------------------------------------------------------------------------
 
 def _offer_row(c: Campaign, release_number: int, device_id: str) -> ControlOutbox:
-    return ControlOutbox(kind="ota", topic=topics.ota(device_id), retain=True,
+    return ControlOutbox(kind="ota", topic=topics.ota(device_id), retain=False,
                          body={"device": device_id, "campaign": c.id, "release": release_number,
                                "offer": c.offer_sha256})
 
 
 def withdraw_offers(db: Session, c: Campaign) -> int:
-    """Offers no gate acted on yet go back to pending; their retained
-    messages are cleared (an empty retained message)."""
-    ids = db.scalars(update(CampaignDevice)
-                     .where(CampaignDevice.campaign_id == c.id, CampaignDevice.status == "offered")
-                     .values(status="pending").returning(CampaignDevice.device_id)
-                     .execution_options(synchronize_session=False)).all()
-    db.add_all([ControlOutbox(kind="clear", topic=topics.ota(d), retain=True, body={}) for d in ids])
-    return len(ids)
+    """Offers no gate has acted on yet go back to pending: they are not sent
+    again (a gate that did get one and starts is still followed: its report
+    moves its row on)."""
+    return len(db.scalars(update(CampaignDevice)
+                          .where(CampaignDevice.campaign_id == c.id, CampaignDevice.status == "offered")
+                          .values(status="pending").returning(CampaignDevice.device_id)
+                          .execution_options(synchronize_session=False)).all())
+
+
+def _online(db: Session, ids: list[str]) -> set[str]:
+    return set(db.scalars(select(Device.id).where(Device.id.in_(ids), Device.online.is_(True))))
 
 
 def _send_offers(db: Session, c: Campaign, now: dt.datetime) -> int:
@@ -283,10 +291,12 @@ def _send_offers(db: Session, c: Campaign, now: dt.datetime) -> int:
     slots = c.max_in_flight - in_flight
     rel_number = db.scalar(select(Release.number).where(Release.id == c.release_id))
     sent = 0
-    if slots > 0:
-        ids = db.scalars(select(CampaignDevice.device_id).where(
+    if slots > 0:  # offline gates wait in pending: the offer is not kept for them
+        ids = db.scalars(select(CampaignDevice.device_id)
+                         .join(Device, Device.id == CampaignDevice.device_id).where(
             CampaignDevice.campaign_id == c.id, CampaignDevice.wave <= c.wave,
-            CampaignDevice.status == "pending").order_by(CampaignDevice.position).limit(slots)).all()
+            CampaignDevice.status == "pending", Device.online.is_(True))
+            .order_by(CampaignDevice.position).limit(slots)).all()
         if ids:
             taken = db.scalars(update(CampaignDevice).where(
                 CampaignDevice.campaign_id == c.id, CampaignDevice.device_id.in_(ids),
@@ -297,12 +307,16 @@ def _send_offers(db: Session, c: Campaign, now: dt.datetime) -> int:
                 .execution_options(synchronize_session=False)).all()
             db.add_all([_offer_row(c, rel_number, d) for d in sorted(taken)])
             sent = len(taken)
-    # an offer nobody acted on is re-signed before it expires on the broker
+    # an offer no report followed (lost with a dropped connection): again, to gates online
+    silent = db.scalars(select(CampaignDevice.device_id).where(
+        CampaignDevice.campaign_id == c.id, CampaignDevice.status == "offered",
+        CampaignDevice.offered_at < now - REOFFER_AFTER)).all()
     again = db.scalars(update(CampaignDevice).where(
         CampaignDevice.campaign_id == c.id, CampaignDevice.status == "offered",
-        CampaignDevice.offered_at < now - REOFFER_AFTER)
+        CampaignDevice.device_id.in_(_online(db, list(silent))))
         .values(offered_at=now, offers=CampaignDevice.offers + 1)
-        .returning(CampaignDevice.device_id).execution_options(synchronize_session=False)).all()
+        .returning(CampaignDevice.device_id).execution_options(synchronize_session=False)).all() \
+        if silent else []
     db.add_all([_offer_row(c, rel_number, d) for d in sorted(again)])
     db.flush()
     return sent
@@ -311,9 +325,16 @@ def _send_offers(db: Session, c: Campaign, now: dt.datetime) -> int:
 # -- the engine -------------------------------------------------------------------------------
 
 def wave_counts(db: Session, c: Campaign, now: dt.datetime | None = None) -> dict[int, dict]:
-    """{wave: {"size", status: n..., "bad", "stalled"}} for every wave."""
-    out = {w: {"size": 0, "bad": 0, "stalled": 0, **{s: 0 for s in STATUSES}}
+    """{wave: {"size", status: n..., "bad", "stalled", "offline"}} for every
+    wave ("offline": pending gates that are offline)."""
+    out = {w: {"size": 0, "bad": 0, "stalled": 0, "offline": 0, **{s: 0 for s in STATUSES}}
            for w in range(len(c.waves))}
+    for wave, n in db.execute(
+            select(CampaignDevice.wave, func.count())
+            .join(Device, Device.id == CampaignDevice.device_id)
+            .where(CampaignDevice.campaign_id == c.id, CampaignDevice.status == "pending",
+                   Device.online.is_not(True)).group_by(CampaignDevice.wave)):
+        out[wave]["offline"] = n
     for wave, status, n in db.execute(
             select(CampaignDevice.wave, CampaignDevice.status, func.count())
             .where(CampaignDevice.campaign_id == c.id)
@@ -344,7 +365,8 @@ def over_threshold(c: Campaign, counts: dict[int, dict]) -> tuple[int, dict] | N
 
 
 def _wave_finished(counts: dict[int, dict], upto: int) -> bool:
-    return all(counts[w]["pending"] == 0 and
+    """No gate left to offer (offline ones wait) and none updating (silent ones excepted)."""
+    return all(counts[w]["pending"] == counts[w]["offline"] and
                sum(counts[w][s] for s in ACTIVE) == counts[w]["stalled"] for w in range(upto + 1))
 
 
@@ -439,7 +461,7 @@ def summary(db: Session, c: Campaign, now: dt.datetime | None = None) -> dict:
         n = counts[w]
         waves.append({"wave": w, "percent": pct, "devices": n["size"], "cumulative": cuts[w],
                       "open": c.state != "draft" and w <= c.wave,
-                      **{s: n[s] for s in STATUSES}, "stalled": n["stalled"],
+                      **{s: n[s] for s in STATUSES}, "stalled": n["stalled"], "offline": n["offline"],
                       "finished": sum(n[s] for s in FINAL)})
     return {"id": c.id, "name": c.name, "state": c.state, "release": rel.number,
             "version": rel.version, "selector": c.selector, "waves": waves, "wave": c.wave,

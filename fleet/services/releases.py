@@ -36,19 +36,19 @@ def parse_public_keys(values: list[str]) -> list[bytes]:
         except ValueError:
             raw = b""
         if len(raw) != 32:
-            raise errors.ConfigError("a release public key is 64 hex characters / khóa công khai "
-                                     "phát hành phải là 64 ký tự hex", code="BAD_RELEASE_KEY")
+            raise errors.ConfigError("khóa công khai phát hành phải là 64 ký tự hex / "
+                                     "a release public key is 64 hex characters", code="BAD_RELEASE_KEY")
         out.append(raw)
     return out
 
 
 def check_key_roles(release_pubkeys: list[bytes], fleet_pubkey: bytes | None) -> None:
     if not release_pubkeys:
-        raise errors.ConfigError("no release public key configured (GREENGATE_RELEASE_PUBLIC_KEYS) / "
-                                 "chưa cấu hình khóa công khai phát hành", code="NO_RELEASE_KEYS")
+        raise errors.ConfigError("chưa cấu hình khóa công khai phát hành / no release public key "
+                                 "configured (GREENGATE_RELEASE_PUBLIC_KEYS)", code="NO_RELEASE_KEYS")
     if fleet_pubkey is not None and fleet_pubkey in release_pubkeys:
-        raise errors.ConfigError("the fleet control key must not be a release key / khóa điều khiển "
-                                 "của hệ thống không được là khóa phát hành", code="RELEASE_KEY_IS_FLEET_KEY")
+        raise errors.ConfigError("khóa điều khiển của hệ thống không được là khóa phát hành / "
+                                 "the fleet control key must not be a release key", code="RELEASE_KEY_IS_FLEET_KEY")
 
 
 def load_dir(path: Path, release_pubkeys: list[bytes]) -> ota_release.Release:
@@ -56,7 +56,7 @@ def load_dir(path: Path, release_pubkeys: list[bytes]) -> ota_release.Release:
     try:
         return ota_release.Release.load(Path(path), release_pubkeys)
     except ota_release.ReleaseError as e:
-        raise errors.BadRequest(f"release refused / bản phát hành bị từ chối: {e}",
+        raise errors.BadRequest(f"bản phát hành bị từ chối / release refused: {e}",
                                 code="RELEASE_INVALID") from None
 
 
@@ -70,14 +70,14 @@ def publish(db: Session, rel: ota_release.Release, release_pubkeys: list[bytes],
         info = ota_release.verify_manifest(rel.manifest, release_pubkeys)
         ota_release.check_payload(info, rel.payload)
     except ota_release.ReleaseError as e:
-        raise errors.BadRequest(f"release refused / bản phát hành bị từ chối: {e}",
+        raise errors.BadRequest(f"bản phát hành bị từ chối / release refused: {e}",
                                 code="RELEASE_INVALID") from None
     existing = db.scalar(select(Release).where(Release.number == info["release"]))
     if existing is not None:
         if existing.manifest == rel.manifest:
             return existing
-        raise errors.Conflict(f"release number {info['release']} is taken / số bản phát hành "
-                              f"{info['release']} đã dùng", code="RELEASE_EXISTS")
+        raise errors.Conflict(f"số bản phát hành {info['release']} đã được dùng / release number "
+                              f"{info['release']} is taken", code="RELEASE_EXISTS")
     sha = store_blob(db, "firmware", rel.payload)
     store_blob(db, "manifest", rel.manifest)  # a big manifest travels as a blob (offer.py)
     row = Release(number=info["release"], version=info["version"], target=info["target"],
@@ -95,7 +95,7 @@ def publish(db: Session, rel: ota_release.Release, release_pubkeys: list[bytes],
 def get(db: Session, number: int) -> Release:
     row = db.scalar(select(Release).where(Release.number == number))
     if row is None:
-        raise errors.NotFound(f"no release {number} / không có bản phát hành {number}",
+        raise errors.NotFound(f"không có bản phát hành {number} / no release {number}",
                               code="RELEASE_NOT_FOUND")
     return row
 

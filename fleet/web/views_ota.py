@@ -38,7 +38,7 @@ async def campaign_create(request: Request) -> Response:
             waves = [float(w) if "." in w else int(w)
                      for w in field_str(form, "waves", 60).replace(" ", "").split(",")]
         except ValueError:
-            raise errors.BadRequest("waves: 1,10,100", code="BAD_WAVES") from None
+            raise errors.BadRequest("các đợt / waves: 1,10,100", code="BAD_WAVES") from None
         c = ota.create(ctx.db, field_int(form, "release", 1, 2**31 - 1),
                        ota.parse_target(field_str(form, "target", 2000)), waves, ctx.user.username,
                        name=field_str(form, "name", 100, required=False),
@@ -74,7 +74,7 @@ def campaign(request: Request, campaign_id: int) -> Response:
 async def campaign_steer(request: Request, campaign_id: int, verb: str) -> Response:
     def do(ctx: Ctx, form: dict) -> str:
         if verb not in VERBS:
-            raise errors.NotFound(f"no action {verb}")
+            raise errors.NotFound(f"không có thao tác {verb} / no action {verb}")
         VERBS[verb](ctx.db, campaign_id, ctx.user.username)
         return f"/ui/firmware/campaigns/{campaign_id}?ok=done"
     return await action(request, ADMIN, do)

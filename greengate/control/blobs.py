@@ -67,10 +67,14 @@ def parse_fetch(payload: bytes) -> FetchRequest:
     return FetchRequest(sha, first, window)
 
 
-def answer_fetch(req: FetchRequest, data: bytes, chunk_size: int = DEFAULT_CHUNK) -> list[bytes]:
-    """Chunk messages answering a request for `data` (empty if past the end)."""
-    sha = hashlib.sha256(data).digest()
-    if sha != req.sha256:
+def answer_fetch(req: FetchRequest, data: bytes, chunk_size: int = DEFAULT_CHUNK,
+                 checked: bool = False) -> list[bytes]:
+    """Chunk messages answering a request for `data` (empty if past the end).
+    checked=True: the caller already knows SHA-256(data) == req.sha256 (the
+    bridge checks a blob once when it loads it: hashing a 240 KB firmware
+    payload again for every 16-chunk request cost 2 ms of a 2.8 ms answer)."""
+    if not checked and hashlib.sha256(data).digest() != req.sha256:
         raise ValueError("request is for another blob")
     count = chunk_count(len(data), chunk_size)
-    return [chunk_message(data, i, chunk_size, sha) for i in range(req.first, min(count, req.first + req.window))]
+    return [chunk_message(data, i, chunk_size, req.sha256)
+            for i in range(req.first, min(count, req.first + req.window))]

@@ -80,7 +80,7 @@ def test_campaign_waves_offers_and_done(session_factory):
         sent = offers(db, c.id)
         first = {d for d, s in statuses(db, c.id).items() if s == "offered"}
         assert {r.body["device"] for r in sent} == first and len(first) == 2
-        assert all(r.retain and r.topic == topics.ota(r.body["device"]) for r in sent)
+        assert all(not r.retain and r.topic == topics.ota(r.body["device"]) for r in sent)
         # the offer is a fleet-signed kind 8, device scope, carrying offer_body
         blob = lambda sha: db.get(Blob, sha).data  # noqa: E731
         signed = wire.sign_control("ota", sent[0].id, sent[0].body, FLEET_KEY, blob)
@@ -149,8 +149,6 @@ def test_halts_when_a_wave_fails_past_the_threshold(session_factory, phase):
         assert c.halt_reason["failed" if phase == 7 else "rolled_back"] == 2
         st = statuses(db, c.id)
         assert sum(s == "pending" for s in st.values()) == 360 + 10   # 10 offers withdrawn
-        clears = db.scalars(select(ControlOutbox).where(ControlOutbox.kind == "clear")).all()
-        assert len(clears) == 10 and all(r.topic.endswith("/ota") and r.retain for r in clears)
         n = len(offers(db))
         step(db, c.id, at(100))                                    # halted: the engine waits
         assert len(offers(db)) == n and c.state == "halted"
@@ -229,6 +227,37 @@ def test_rollback_is_counted_and_reports_that_change_nothing(session_factory):
         report(db, b, 7, 0, 0, 0, c.id)                            # idle
         report(db, ids[10], 7, 5, 100, 0, c.id)                    # not in the campaign
         assert statuses(db, c.id)[b] == "offered" and ids[10] not in statuses(db, c.id)
+
+
+def test_offline_gates_wait_and_silent_ones_get_the_offer_again(session_factory):
+    """Offers are not retained: an offline gate is not offered (and does not
+    hold its wave back) until it is online; an online gate that never reports
+    gets the offer again after 10 minutes; a stalled one no longer holds the wave."""
+    from fleet.models import Device
+
+    with session_factory() as db:
+        ids = seed_gates(db, 10)
+        publish(db, 7)
+        c = ota.create(db, 7, {"kind": "all", "value": None}, [50, 100], "test", pause_s=0,
+                       stall_s=3600)
+        wave0 = sorted(d for d, w in db.execute(select(CampaignDevice.device_id, CampaignDevice.wave)
+                                                .where(CampaignDevice.campaign_id == c.id)) if w == 0)
+        asleep, silent = wave0[0], wave0[1]
+        db.get(Device, asleep).online = False
+        ota.start(db, c.id, "test", now=at(0))
+        assert statuses(db, c.id)[asleep] == "pending" and asleep not in {r.body["device"] for r in offers(db)}
+        finish(db, c.id, [d for d in wave0 if d not in (asleep, silent)])
+        step(db, c.id, at(60))
+        assert c.wave == 0 and len(offers(db)) == 4               # the silent gate holds the wave
+        step(db, c.id, at(601))
+        assert len(offers(db)) == 5 and offers(db)[-1].body["device"] == silent   # sent again
+        step(db, c.id, at(601 + 3601))                             # silent past stall_s
+        assert c.wave == 1 and statuses(db, c.id)[asleep] == "pending"
+        db.get(Device, asleep).online = True                       # back: it gets its offer
+        step(db, c.id, at(5000))
+        assert statuses(db, c.id)[asleep] == "offered"
+        assert ota.summary(db, c)["waves"][0]["offline"] == 0
+        assert len(ids) == 10
 
 
 def test_targets(session_factory):
@@ -320,3 +349,27 @@ def test_release_keys_are_apart_from_the_fleet_key(session_factory):
         with pytest.raises(errors.ConfigError):
             releases.publish(db, build(10), [], None, "t")
         assert cbor2.loads(row.manifest).tag == 18
+
+
+def test_bridge_serves_a_blob_only_if_its_bytes_match_its_name(session_factory):
+    """The bridge hashes a blob once when it loads it (then answers fetches
+    from its cache without hashing 240 KB again per request): a damaged row
+    is never served."""
+    import hashlib
+
+    from fleet.broker_bridge.bridge import Bridge, BrokerParams
+    from greengate.control import blobs
+
+    with session_factory() as db:
+        row = publish(db, 7)
+        good = db.get(Blob, row.payload_sha256).data
+        bad_sha = hashlib.sha256(b"what the name promises").hexdigest()
+        db.add(Blob(sha256=bad_sha, kind="firmware", data=b"something else"))
+        db.commit()
+        bridge = Bridge(session_factory, BrokerParams(), None, publish=False)
+        assert bridge._blob(db, row.payload_sha256) == good
+        assert bridge._blob(db, bad_sha) is None
+        req = blobs.FetchRequest(bytes.fromhex(row.payload_sha256), 2, 3)
+        assert blobs.answer_fetch(req, good, checked=True) == blobs.answer_fetch(req, good)
+        with pytest.raises(ValueError):
+            blobs.answer_fetch(blobs.FetchRequest(bytes(32), 0, 1), good)

@@ -6,29 +6,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from typer.testing import CliRunner
-
 from ota_helpers import seed_gates
+from test_cli import cli  # noqa: F401  (the fixture: a fresh data dir per test)
 
-from fleet.cli import app
 from fleet.core.db import make_engine, make_sessionmaker
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("GREENGATE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("GREENGATE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("GREENGATE_RELEASE_PUBLIC_KEYS", raising=False)
-
-    def run(*args, ok=True):
-        r = runner.invoke(app, list(args))
-        if ok:
-            assert r.exit_code == 0, (r.stdout, r.stderr)
-        return r
-    return run
 
 
 def firmware_tree(root):  # noqa: ANN001, ANN201
@@ -39,7 +20,8 @@ def firmware_tree(root):  # noqa: ANN001, ANN201
     return root
 
 
-def test_release_build_publish_and_a_campaign(cli, tmp_path):
+def test_release_build_publish_and_a_campaign(cli, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.delenv("GREENGATE_RELEASE_PUBLIC_KEYS", raising=False)
     key = tmp_path / "release.key"
     pub = json.loads(cli("release", "keygen", "--out", str(key), "--json").stdout)["public_key"]
     assert len(pub) == 64
@@ -92,7 +74,7 @@ def test_release_build_publish_and_a_campaign(cli, tmp_path):
     assert r.exit_code == 1 and "CAMPAIGN_NOT_FOUND" in r.stderr
 
 
-def test_build_refuses_the_fleet_control_key(cli, tmp_path):
+def test_build_refuses_the_fleet_control_key(cli, tmp_path):  # noqa: F811
     """The fleet's own signing key is refused before it is read."""
     fleet_key = tmp_path / "data" / "fleet-signing.key"
     fleet_key.parent.mkdir(parents=True)
