@@ -109,14 +109,14 @@ def host_main():
     data = table.table_bytes(signers, 1)
     texts = {k: issue.sign_hc1(issue.dcc_payload("v", d.country, now - 3600, now + 86400 * 300,
                                                  "URN:UVCI:01:VN:BENCH%s" % k), d) for k, d in dscs.items()}
-    with tempfile.TemporaryDirectory(prefix="bench_dcc_") as tmp:
-        tp = Path(tmp) / "table.bin"
-        tp.write_bytes(data)
-        req = Path(tmp) / "req.json"
-        req.write_text(json.dumps({"table": str(tp), "now": now, "texts": texts}))
-        env = dict(os.environ, MICROPYPATH=":".join([str(here), str(repo / "firmware"), ".frozen"]))
-        proc = subprocess.run([micropython, "-X", "heapsize=256k", str(here / "bench_dcc.py"), "device",
-                               str(req), str(args.runs)], capture_output=True, text=True, env=env)
+    tmp = tempfile.TemporaryDirectory(prefix="bench_dcc_")
+    tp = Path(tmp.name) / "table.bin"
+    tp.write_bytes(data)
+    req = Path(tmp.name) / "req.json"
+    req.write_text(json.dumps({"table": str(tp), "now": now, "texts": texts}))
+    env = dict(os.environ, MICROPYPATH=":".join([str(here), str(repo / "firmware"), ".frozen"]))
+    proc = subprocess.run([micropython, "-X", "heapsize=256k", str(here / "bench_dcc.py"), "device",
+                           str(req), str(args.runs)], capture_output=True, text=True, env=env)
     if proc.returncode:
         sys.exit(proc.stderr or proc.stdout)
     dev = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -135,6 +135,7 @@ def host_main():
     print("%-34s %s" % ("free heap a check needs, bytes", " ".join("%14d" % dev["headroom_" + n]
                                                                   for n in ("es256", "ps2048", "ps4096"))))
     print("text lengths: %s" % {k: len(t) for k, t in texts.items()})
+    tmp.cleanup()
 
 
 if __name__ == "__main__":

@@ -1,15 +1,13 @@
-"""Shared by the DCC tests (host and device): test signers with real keys,
-made with `cryptography`, in the shape greengate.dcc.trustlist.Signer has
-(kid, alg, key, e, not_before, not_after, country, types)."""
+"""Shared by the DCC tests (host and device) and bench/bench_dcc.py: signers
+in the shape greengate.dcc.trustlist.Signer has (kid, alg, key, e,
+not_before, not_after, country, types), with random key bytes, for table
+tests (real keys: greengate.dcc.issue.make_dsc)."""
 
 from __future__ import annotations
 
 import hashlib
 import random
 from dataclasses import dataclass
-
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives import serialization
 
 
 @dataclass(frozen=True)
@@ -22,16 +20,6 @@ class LocalSigner:
     not_after: int
     country: str
     types: str
-
-
-def ec_public_bytes(priv) -> bytes:
-    return priv.public_key().public_bytes(serialization.Encoding.X962,
-                                          serialization.PublicFormat.UncompressedPoint)
-
-
-def rsa_modulus(priv) -> bytes:
-    n = priv.public_key().public_numbers().n
-    return n.to_bytes((n.bit_length() + 7) // 8, "big")
 
 
 def fake_signers(n: int, seed: int = 1, rsa_every: int = 0) -> list[LocalSigner]:

@@ -139,13 +139,13 @@ def _dcc_verifier(root, body, reuse):
     """DccVerifier on the applied DCC table (checked whole when it was
     applied: control/service.py), or None if no table was applied. The open
     table is kept when its blobs did not change (reuse["dcc"])."""
-    from verify import dsc
-
     old = reuse.pop("dcc", None)
-    if body is None:
+    if body is None:  # no DCC table applied: nothing of it is loaded
         if old is not None:
             old.close()
         return None
+    from verify import dsc
+
     snap, delta = dsc.body_paths(root, body)
     d = body.get(2)
     refs = (body[1][1], d[1] if d is not None else None)

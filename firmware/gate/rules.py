@@ -194,24 +194,15 @@ def _int(p, key, default=None):
     return v
 
 
-def _int_list(p, key):
+def _list_of(p, key, typ, optional=False):
+    # a list whose items are all of type typ, as a tuple (None: optional, absent)
     v = p.get(key)
-    if type(v) is not list:
-        raise _Broken()
-    for x in v:
-        if type(x) is not int:
-            raise _Broken()
-    return tuple(v)
-
-
-def _str_list(p, key):
-    v = p.get(key)
-    if v is None:
+    if v is None and optional:
         return None
     if type(v) is not list:
         raise _Broken()
     for x in v:
-        if type(x) is not str:
+        if type(x) is not typ:
             raise _Broken()
     return tuple(v)
 
@@ -242,11 +233,11 @@ def _compile(rule, nested):
         elif t == WORKER:
             applies = (_WORKER_ROLE,)  # the allowlist is for worker passes
         if t == ROLES or t == ZONE:
-            args = _int_list(p, 1)
+            args = _list_of(p, 1, int)
         elif t == VACCINATION:
-            args = (_int(p, 1), _int(p, 2, 0), _int(p, 3, 0), _str_list(p, 4))
+            args = (_int(p, 1), _int(p, 2, 0), _int(p, 3, 0), _list_of(p, 4, str, True))
         elif t == TEST:
-            args = (_int(p, 1), _str_list(p, 2))
+            args = (_int(p, 1), _list_of(p, 2, str, True))
         elif t == RECOVERY:
             args = (_int(p, 1, 11), _int(p, 2, 180))
         elif t == HEALTH_DECL or t == CAPACITY or t == DUPLICATE:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -28,7 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from greengate.passes import reasons
-from greengate.passes.verify import Reject, cbor_loads, parse_sign1, sig_structure
+from greengate.passes.verify import Reject, cbor_loads, inflate, parse_sign1, sig_structure
 
 PREFIX = "HC1:"
 MAX_TEXT = 4096
@@ -105,14 +104,7 @@ def decode(text: str | bytes) -> dict:
         body = base45.b45decode(data[4:])
     except (ValueError, TypeError):
         raise Reject(reasons.BASE45, "not base45") from None
-    d = zlib.decompressobj(15)
-    try:
-        out = d.decompress(body, INFLATE_CAP + 1)
-    except zlib.error:
-        raise Reject(reasons.INFLATE, "bad zlib") from None
-    if len(out) > INFLATE_CAP or not d.eof or d.unused_data or d.unconsumed_tail:
-        raise Reject(reasons.INFLATE, "bad zlib stream or over the cap")
-    s = parse_sign1(out)
+    s = parse_sign1(inflate(body, INFLATE_CAP))  # zlib required here
     alg = s.phdr.get(1)
     if type(alg) is not int or alg not in (ES256, PS256):
         raise Reject(reasons.ALG, "alg")

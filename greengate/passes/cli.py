@@ -237,7 +237,6 @@ def check(
     skew: Annotated[int, typer.Option(help="Clock skew tolerance, seconds.")] = 300,
 ) -> None:
     """Verify a pass offline; prints one JSON verdict. Exit 0 accept, 1 reject, 2 usage."""
-    from greengate.passes import reasons
     from greengate.passes.claims import readable_to_json
     from greengate.passes.keys import TrustFileError, load_trust
 

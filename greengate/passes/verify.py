@@ -80,15 +80,20 @@ def unwrap(text: str | bytes) -> bytes:
     except (ValueError, TypeError):
         raise Reject(reasons.BASE45, "not base45") from None
     if body[:1] == b"\x78":
-        d = zlib.decompressobj(15)
-        try:
-            out = d.decompress(body, INFLATE_CAP + 1)
-        except zlib.error:
-            raise Reject(reasons.INFLATE, "bad zlib stream") from None
-        if len(out) > INFLATE_CAP or not d.eof or d.unused_data or d.unconsumed_tail:
-            raise Reject(reasons.INFLATE, "bad zlib stream or over the cap")
-        body = out
+        body = inflate(body)
     return body
+
+
+def inflate(body: bytes, cap: int = INFLATE_CAP) -> bytes:
+    """One zlib stream, nothing after it, inflating to at most `cap` bytes."""
+    d = zlib.decompressobj(15)
+    try:
+        out = d.decompress(body, cap + 1)
+    except zlib.error:
+        raise Reject(reasons.INFLATE, "bad zlib stream") from None
+    if len(out) > cap or not d.eof or d.unused_data or d.unconsumed_tail:
+        raise Reject(reasons.INFLATE, "bad zlib stream or over the cap")
+    return out
 
 
 def _normalise(obj: Any, depth: int) -> Any:

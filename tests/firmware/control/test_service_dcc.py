@@ -7,10 +7,9 @@ import struct
 import sys
 from pathlib import Path
 
-import cbor2
 import pytest
-from test_service import DEV, Device, NOW  # noqa: F401 - the fixture's pieces
-from ctrl_kit import Fleet, SITE
+from test_service import DEV, device  # noqa: F401 - `device`: the same fixture
+from ctrl_kit import SITE
 from greengate.control import blobs
 from greengate.control import envelope as env
 from greengate.control.dcc import dcc_files
@@ -20,16 +19,6 @@ from dcc_kit import fake_signers  # noqa: E402
 
 TOPIC = "gg/v1/fleet/dcc"
 MALFORMED, SCOPE = 45, 46
-
-
-@pytest.fixture
-def device(tmp_path):
-    fleet = Fleet(tmp_path)
-    root = tmp_path / "flash"
-    root.mkdir()
-    d = Device(fleet, root)
-    yield d, fleet, root
-    d.close()
 
 
 def store_of(*blobs_):
@@ -78,6 +67,9 @@ def test_site_scope_allowed_device_scope_not(device):
 @pytest.mark.parametrize("body", [
     [], {}, {1: None}, {1: {1: b"x" * 31, 2: 10, 3: 256}}, {1: {1: b"x" * 32, 2: 0, 3: 256}},
     {1: {1: b"x" * 32, 2: 10, 3: 256}, 2: "delta"}, "snapshot",
+    {1: {1: b"x" * 32, 2: 8 * 1024 * 1024 + 1, 3: 256}},   # over the blob cap
+    {1: {1: b"x" * 32, 2: 10, 3: 4096}},                   # chunk size over 1 KiB
+    {1: {1: b"x" * 32, 2: 10, 3: 256}, 2: {1: b"y" * 32, 2: -1, 3: 256}},
 ])
 def test_malformed_bodies_refused(device, body):
     d, fleet, root = device

@@ -1,4 +1,4 @@
-"""Host side of the DCC verifier tests: run the device driver in batches."""
+"""Host side of the HC1 / DCC verifier tests: run a device driver in batches."""
 
 import json
 from pathlib import Path
@@ -10,11 +10,11 @@ DRIVER = HERE / "dcc_driver.py"
 JSONL = HERE.parent / "crypto"
 
 
-def device_check(cases, chunk=50, heap="4m"):
-    """[[reason, pass_hash hex, [hash hex], claims]] for each case, one
-    MicroPython process for all of them."""
-    reqs = [{"op": "check", "cases": cases[i:i + chunk]} for i in range(0, len(cases), chunk)]
-    proc = run_micropython(DRIVER, stdin="".join(json.dumps(r) + "\n" for r in reqs),
+def run_batches(driver, op, cases, chunk=50, heap="4m"):
+    """One MicroPython process for all the cases, `chunk` per request line
+    {"op": op, "cases": [...]}; the answers' "r" lists, joined."""
+    reqs = [{"op": op, "cases": cases[i:i + chunk]} for i in range(0, len(cases), chunk)]
+    proc = run_micropython(driver, stdin="".join(json.dumps(r) + "\n" for r in reqs),
                            extra_path=[JSONL], timeout=1800, heap=heap)
     assert proc.returncode == 0, (proc.returncode, proc.stderr.decode()[-2000:], proc.stdout[-500:])
     answers = [json.loads(line) for line in proc.stdout.decode().splitlines()]
@@ -27,8 +27,6 @@ def device_check(cases, chunk=50, heap="4m"):
     return out
 
 
-def device_heap(snap, text, now):
-    req = {"op": "heap", "snap": str(snap), "t": text, "now": now}
-    proc = run_micropython(DRIVER, stdin=json.dumps(req) + "\n", extra_path=[JSONL], heap="4m")
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-    return json.loads(proc.stdout.decode().splitlines()[0])
+def device_check(cases, chunk=50, heap="4m"):
+    """[[reason, pass_hash hex, [hash hex], claims]] for each case."""
+    return run_batches(DRIVER, "check", cases, chunk, heap)

@@ -2,12 +2,8 @@
 
 {"op": "check", "cases": [{"snap": table path, "t": text | "h": hex, "now": int|null}]}
     -> {"r": [[reason, pass_hash hex|null, hashes [hex], claims|null]]}
-{"op": "heap", "snap": path, "t": text, "now": int}
-    -> {"reason": r, "peak": bytes allocated during one check (gc.mem_alloc delta max)}
 Tables are opened once per path and kept (a batch shares them).
 """
-import gc
-
 from jsonl_serve import serve
 from verify import dsc
 from verify.dcc import DccVerifier
@@ -40,20 +36,10 @@ def _check(req):
     return {"r": out}
 
 
-def _heap(req):
-    v = _verifier(req["snap"])
-    v.check(req["t"], req["now"])  # warm: imports, first-use allocations
-    gc.collect()
-    gc.disable()
-    before = gc.mem_alloc()
-    r = v.check(req["t"], req["now"])
-    used = gc.mem_alloc() - before
-    gc.enable()
-    return {"reason": r.reason, "allocated": used}
-
-
 def _handle(req):
-    return {"check": _check, "heap": _heap}[req["op"]](req)
+    if req["op"] != "check":
+        raise ValueError("op")
+    return _check(req)
 
 
 serve(_handle)

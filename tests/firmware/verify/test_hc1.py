@@ -26,11 +26,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
-from mpy import FIRMWARE, MPY_CROSS, TESTDATA, run_micropython
+from dcc_device import run_batches
+from mpy import FIRMWARE, MPY_CROSS, TESTDATA
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "hc1_driver.py"
-JSONL = HERE.parent / "crypto"  # jsonl_serve.py
 CORPUS = TESTDATA / "eu-dcc"
 FILES = sorted(CORPUS.rglob("*.json"))
 
@@ -54,18 +54,7 @@ SPECIAL = {
 
 
 def run(cases, chunk=40, heap="4m"):
-    reqs = [{"op": "decode", "cases": cases[i:i + chunk]} for i in range(0, len(cases), chunk)]
-    proc = run_micropython(DRIVER, stdin="".join(json.dumps(r) + "\n" for r in reqs),
-                           extra_path=[JSONL], timeout=300, heap=heap)
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-    answers = [json.loads(line) for line in proc.stdout.decode().splitlines()]
-    assert len(answers) == len(reqs), proc.stderr.decode()[-2000:]
-    out = []
-    for a in answers:
-        assert "err" not in a, a
-        out += a["r"]
-    assert len(out) == len(cases)
-    return out
+    return run_batches(DRIVER, "decode", cases, chunk, heap)
 
 
 def expected_reason(rel, flags):
