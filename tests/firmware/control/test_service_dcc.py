@@ -67,6 +67,9 @@ def test_site_scope_allowed_device_scope_not(device):
 @pytest.mark.parametrize("body", [
     [], {}, {1: None}, {1: {1: b"x" * 31, 2: 10, 3: 256}}, {1: {1: b"x" * 32, 2: 0, 3: 256}},
     {1: {1: b"x" * 32, 2: 10, 3: 256}, 2: "delta"}, "snapshot",
+    {1: {1: b"x" * 32, 2: 8 * 1024 * 1024 + 1, 3: 256}},   # over the blob cap
+    {1: {1: b"x" * 32, 2: 10, 3: 4096}},                   # chunk size over 1 KiB
+    {1: {1: b"x" * 32, 2: 10, 3: 256}, 2: {1: b"y" * 32, 2: -1, 3: 256}},
 ])
 def test_malformed_bodies_refused(device, body):
     d, fleet, root = device

@@ -23,6 +23,7 @@ from provision_kit import SITE, apply_messages
 from test_scan_to_report import render_reference, scan_card, wait_picture
 
 DEVICE = "gg-0000000e2e0d"
+TORN = ("PREFIX", "BASE45", "INFLATE", "CBOR", "COSE")
 
 
 def signature_hash(text: str) -> bytes:
@@ -71,9 +72,18 @@ def test_dcc_card_to_gate_screen_and_report(tmp_path, mosquitto_broker):
         for name, text in cards.items():
             verdict, reason, (method, args) = expect[name]
             picture = render_reference(tmp_path, f"dcc_{name}", method, args)
-            n = len(sim.events())
-            assert scan_card(root, images[name]) == text
-            decision = sim.wait_for(kind("decision"), after=n, timeout=30)
+            for _attempt in range(2):
+                n = len(sim.events())
+                assert scan_card(root, images[name]) == text
+                decision = sim.wait_for(kind("decision"), after=n, timeout=30)
+                if decision["reason"] not in TORN:
+                    break
+                # on this loaded box the 60 ms end-of-code gap can tear a
+                # 500-char line (the simulator types at line rate): the pieces
+                # are decided (decoding reasons) and the card is scanned again
+                # once; a text the gate really cannot decode fails twice
+                sim.wait_for(kind("screen", screen="idle"), after=n, timeout=10)
+                time.sleep(0.5)
             assert (decision["verdict"], decision["reason"]) == (verdict, reason), decision
             assert decision["pass"] == signature_hash(text).hex()
             sim.wait_for(kind("screen", screen=method), after=n, timeout=5)
@@ -85,13 +95,18 @@ def test_dcc_card_to_gate_screen_and_report(tmp_path, mosquitto_broker):
                 evs = sim.events()[n:]
                 assert not [e for e in evs if e.get("name") == "relay" and e.get("value") == 1]
             sim.wait_for(kind("screen", screen="idle"), after=n, timeout=10)
-        assert sub.wait(lambda m: len(reported(sub)) >= 2, timeout=30)
-        got = reported(sub)
-        for seq, name in enumerate(cards, start=1):
+        def report_of(name):
+            for records in reported(sub).values():
+                for e in records:
+                    if e["pass"] == signature_hash(cards[name]):
+                        return e
+            return None
+
+        assert sub.wait(lambda m: all(report_of(name) for name in cards), timeout=30)
+        for name in cards:
             verdict, reason, _ = expect[name]
-            for e in got[seq]:
-                assert e["pass"] == signature_hash(cards[name])
-                assert e["verdict"] is verdict and e["reason"] == reason_code(reason)
+            e = report_of(name)
+            assert e["verdict"] is verdict and e["reason"] == reason_code(reason)
         # state key 16: the DCC table in use, [kind-7 version, signers]
         def dcc_state(msgs):
             for t, p, _ in msgs:
