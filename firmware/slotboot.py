@@ -51,10 +51,11 @@ def read():
 
 def write(p):
     """The one atomic change: temp file + rename (LittleFS replaces)."""
-    _save(_path(), p)
+    save_json(_path(), p)
 
 
-def _save(path, obj):
+def save_json(path, obj):
+    """Replace <path> with obj as JSON in one rename (temp file first)."""
     import json
 
     try:
@@ -111,36 +112,6 @@ def confirm():
         write(p)
 
 
-# -- the ESP32 bootloader's rollback, simulated for the image target on the
-# unix port (ota/image.py FilePartition): <flash>/ota/otadata.json
-def sim_otadata():
-    import json
-
-    try:
-        with open(flash_dir() + "/ota/otadata.json") as f:
-            d = json.load(f)
-        if type(d) is dict:
-            return d
-    except (OSError, ValueError):
-        pass
-    return {"boot": 0, "state": "valid"}
-
-
-def sim_save_otadata(d):
-    _save(flash_dir() + "/ota/otadata.json", d)
-
-
-def sim_bootloader():
-    """A boot of a "new" image makes it "pending"; a boot while still
-    "pending" (never marked valid) goes back to the other image."""
-    d = sim_otadata()
-    if d.get("state") == "new":
-        d["state"] = "pending"
-        sim_save_otadata(d)
-    elif d.get("state") == "pending":
-        sim_save_otadata({"boot": d.get("prev", 0), "state": "valid", "rolled_back": d.get("boot")})
-
-
 def _reset():
     if sys.platform == "esp32":
         import machine
@@ -158,7 +129,10 @@ def run():
         boot.main()
         return
     if sys.platform != "esp32":
-        sim_bootloader()
+        import otasim  # the unix port's stand-in for the ESP32 bootloader
+
+        otasim.bootloader()
+        del sys.modules["otasim"]
     slot = choose()
     if not slot:
         from app import boot

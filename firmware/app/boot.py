@@ -47,7 +47,7 @@ def main():
 
     # signed control messages over MQTT -> control state -> plane.reload();
     # the service is loaded only while messages come (control/link.py)
-    from app.config import fleet_keys, release_keys
+    from app.config import fleet_keys
 
     keys = fleet_keys(cfg)
     if keys:
@@ -58,12 +58,10 @@ def main():
     # updater is loaded only while an update is under way)
     from ota.link import OtaLink
 
-    ota = OtaLink(port, cfg, release_keys(cfg))
-    ota.client, ota.reporter, ota.queue = client, reporter, queue
-    plane.ota = ota
-    if plane.control is not None:
-        plane.control.ota = ota
     plane.attach(client, reporter, screen, queue)
+    plane.ota = OtaLink(plane)
+    if plane.control is not None:
+        plane.control.ota = plane.ota
     reporter.route(client)  # the fleet's scan acks -> reporter; the rest -> control link
     gc.collect()
 
@@ -88,7 +86,6 @@ def main():
     sup.add("exit_button", gate.exit_button.run)
     sup.add("net", net.run)
     sup.add("clock", ClockSync(port, clock, net).run)
-    ota.scanner = scanner  # healthy (a new firmware's probation): scanner set up
 
     # SETUP: provisioning frames on the USB console (docs/provisioning.md);
     # on a provisioned device the service is loaded only while frames come
@@ -104,7 +101,7 @@ def main():
     # boot-only modules (the SETUP service loads app.config again if needed)
     from app import unload
 
-    config = pinmap = pins = fleet_keys = release_keys = gateparts = netparts = None
+    config = pinmap = pins = fleet_keys = gateparts = netparts = None
     unload("app.config", "app.pins", "app.gateparts", "app.netparts")
     gc.collect()
 

@@ -8,7 +8,7 @@
 #   ImageSink(part)              ota/fetch.py sink writing 4 KiB blocks
 #
 # The unix port simulates the partitions with files, and the bootloader's
-# rule with slotboot.sim_bootloader() (<flash>/ota/otadata.json):
+# rule with otasim.bootloader() (<flash>/ota/otadata.json):
 #   set_boot() -> "new"; a boot of a "new" image -> "pending";
 #   a boot while "pending" (never marked valid) -> back to the other image.
 from micropython import const
@@ -52,15 +52,15 @@ class FilePartition:
 
     @staticmethod
     def otadata():
-        import slotboot
+        import otasim
 
-        return slotboot.sim_otadata()
+        return otasim.otadata()
 
     @staticmethod
     def save(d):
-        import slotboot
+        import otasim
 
-        slotboot.sim_save_otadata(d)
+        otasim.save_otadata(d)
 
     @staticmethod
     def running():

@@ -28,8 +28,15 @@ from micropython import const
 
 import errors
 from verify import reasons
-from ota.link import (DOWNLOADING, VERIFYING, SWITCHING, PROBATION, DONE, ROLLED_BACK,
-                      FAILED)
+
+# phases (state key 15)
+DOWNLOADING = const(1)
+VERIFYING = const(2)
+SWITCHING = const(3)
+PROBATION = const(4)
+DONE = const(5)
+ROLLED_BACK = const(6)
+FAILED = const(7)
 
 _WINDOW = const(8)            # chunks asked for at once; two windows in flight
 _RETRY_MS = const(10000)      # no chunk for this long: ask again
@@ -49,11 +56,26 @@ def _ref(r):
     return {1: binascii.unhexlify(r[0]), 2: r[1], 3: r[2]}
 
 
+def _default_state():
+    # installed: release number running (the anti-rollback floor);
+    # release: the one being installed / last tried
+    return {"installed": 0, "failed": 0, "phase": 0, "pct": 0, "reason": 0,
+            "campaign": 0, "release": 0}
+
+
 class Updater:
     def __init__(self, link):
-        self.link = link
-        self.st = link.state
-        self.root = link.root
+        from ota.link import read_state
+
+        plane = link.plane
+        self.plane = plane
+        self.port = plane.port
+        self.cfg = plane.cfg
+        self.root = plane.port.flash_dir() + "/ota"
+        self.st = _default_state()
+        got = read_state(self.root)
+        for k in got:
+            self.st[k] = got[k]
         self.rx = None           # ota.fetch.Receiver of the blob in progress
         self.rx_kind = None      # "manifest" or "payload"
         self._asked_ms = 0
@@ -64,7 +86,49 @@ class Updater:
         self._selftest = None
         self._complete = False   # the blob in progress is whole (on_chunk)
 
-    # -- state --------------------------------------------------------------
+    # -- state and the app ---------------------------------------------------
+    @property
+    def client(self):
+        return self.plane.client
+
+    def active(self):
+        return DOWNLOADING <= self.st["phase"] <= PROBATION
+
+    def keys(self):
+        from app.config import release_keys
+
+        return release_keys(self.cfg)
+
+    def save(self):
+        import json
+        from fsutil import makedirs, write_atomic
+
+        makedirs(self.root)
+        write_atomic(self.root + "/state.json", json.dumps(self.st).encode())
+
+    def publish(self):
+        r = self.plane.reporter
+        if r is not None:
+            try:
+                r.publish_state()
+            except Exception:  # noqa: the state is published again periodically
+                pass
+
+    def busy(self):
+        """A scanned code waits to be decided: downloads pause."""
+        q = self.plane.queue
+        return q is not None and q.count > 0
+
+    def healthy(self):
+        """Scanner set up and broker connected (the test pass: _healthy)."""
+        c = self.plane.client
+        if c is None or not c.connected:
+            return False
+        for src in self.plane.status_sources:
+            if src().get("scanner") == "ready":
+                return True
+        return False
+
     def _set(self, phase, reason=None, pct=None, save=True):
         st = self.st
         st["phase"] = phase
@@ -73,13 +137,13 @@ class Updater:
         if pct is not None:
             st["pct"] = pct
         if save:
-            self.link.save()
-        self.link.publish()
+            self.save()
+        self.publish()
 
     def _fail(self, reason, detail=""):
-        self.link.port.log("ota: release %d failed: %s %s" % (
+        self.port.log("ota: release %d failed: %s %s" % (
             self.st["release"], reasons.name(reason), detail))
-        self.link.port.event("ota", {"phase": FAILED, "reason": reasons.name(reason)})
+        self.port.event("ota", {"phase": FAILED, "reason": reasons.name(reason)})
         self._drop_download()
         self._set(FAILED, reason)
 
@@ -87,7 +151,7 @@ class Updater:
         return self.st.get("target") == 1
 
     def _supported(self, target):
-        want = self.link.cfg.get("ota_target", 0)  # 0 file bundle, 1 image (frozen build)
+        want = self.cfg.get("ota_target", 0)  # 0 file bundle, 1 image (frozen build)
         return target == want
 
     # -- the offer ------------------------------------------------------------
@@ -134,7 +198,7 @@ class Updater:
         from fsutil import makedirs, write_atomic
 
         st = self.st
-        man = manifest.check(data, self.link.keys, bytearray(SCRATCH))
+        man = manifest.check(data, self.keys(), bytearray(SCRATCH))
         st["release"] = man.release
         manifest.admit(man, st["installed"], st.get("failed", 0))
         if not self._supported(man.target):
@@ -147,8 +211,8 @@ class Updater:
         st["saved"] = 0
         st["slot"] = self._next_slot(man.target)
         man = None
-        self.link.port.log("ota: release %d accepted, downloading" % st["release"])
-        self.link.port.event("ota", {"phase": DOWNLOADING, "release": st["release"]})
+        self.port.log("ota: release %d accepted, downloading" % st["release"])
+        self.port.event("ota", {"phase": DOWNLOADING, "release": st["release"]})
         self._set(DOWNLOADING, reasons.OK, 0)
 
     def _next_slot(self, target):
@@ -215,7 +279,7 @@ class Updater:
             return  # not CBOR: not a chunk of ours
         if self._image() and self.rx_kind == "payload" and rx.next % 16 == 0:
             self.st["saved"] = rx.sink.sync()  # the partition's resume point
-            self.link.save()
+            self.save()
         if done:
             self._complete = True  # handled by the task: the manifest check
             # takes ~1-2 s on an ESP32, the MQTT read loop must not wait
@@ -224,12 +288,12 @@ class Updater:
             if pct // 10 != self._pct_sent // 10:
                 self._pct_sent = pct
                 self.st["pct"] = pct
-                self.link.publish()
+                self.publish()
 
     def _chunk_error(self, e):
         if e.reason == reasons.OTA_HASH:
             self._hash_fails += 1
-            self.link.port.log("ota: download hash mismatch (%d)" % self._hash_fails)
+            self.port.log("ota: download hash mismatch (%d)" % self._hash_fails)
             if self._hash_fails >= _HASH_TRIES:
                 self._fail(e.reason, e.detail)
                 return
@@ -258,16 +322,16 @@ class Updater:
             except MemoryError:
                 self._fail(reasons.OTA_SPACE, "manifest does not fit in RAM")
             return
-        self.link.port.event("ota", {"phase": VERIFYING, "release": self.st["release"]})
+        self.port.event("ota", {"phase": VERIFYING, "release": self.st["release"]})
         self._set(VERIFYING, reasons.OK, 100)
 
     def _request(self, first):
-        client = self.link.client
+        client = self.client
         if client is None or not client.connected:
             return
         from net import topics
 
-        if client.publish(topics.fetch(self.link.cfg["device_id"]), self.rx.request(_WINDOW, first), 1):
+        if client.publish(topics.fetch(self.cfg["device_id"]), self.rx.request(_WINDOW, first), 1):
             self._asked_ms = ticks_ms()
             self._asked_end = first + _WINDOW
 
@@ -281,7 +345,7 @@ class Updater:
         rx = self.rx
         if rx.done:
             return
-        if self.link.busy():
+        if self.busy():
             return  # a scan waits: it goes first, the next window later
         if (self._asked_end < 0 or self._asked_end <= rx.next
                 or ticks_diff(ticks_ms(), self._asked_ms) >= _RETRY_MS):
@@ -337,7 +401,7 @@ class Updater:
         mv = memoryview(buf)
         with open(self.root + "/payload.bin", "rb") as src:
             for path, size, sha in files:
-                while self.link.busy():
+                while self.busy():
                     await asyncio.sleep_ms(20)
                 target = slot + "/" + path
                 cut = target.rfind("/")
@@ -378,12 +442,12 @@ class Updater:
             raise errors.UpdateError(reasons.OTA_HASH, "partition does not match the manifest")
 
     async def _reset(self):
-        while self.link.busy():
+        while self.busy():
             await asyncio.sleep_ms(50)
-        self.link.port.log("ota: switching to release %d" % self.st["release"])
-        self.link.port.event("ota", {"phase": SWITCHING, "release": self.st["release"]})
+        self.port.log("ota: switching to release %d" % self.st["release"])
+        self.port.event("ota", {"phase": SWITCHING, "release": self.st["release"]})
         await asyncio.sleep_ms(200)  # the state report leaves first
-        self.link.port.reset()
+        self.port.reset()
 
     # -- after a reset: what did we boot? -----------------------------------
     def settle(self):
@@ -405,12 +469,12 @@ class Updater:
         elif switched:
             # the old slot runs again: slotboot (or the bootloader) gave up on it
             st["failed"] = st["release"]
-            self.link.port.log("ota: release %d rolled back" % st["release"])
-            self.link.port.event("ota", {"phase": ROLLED_BACK, "release": st["release"]})
+            self.port.log("ota: release %d rolled back" % st["release"])
+            self.port.event("ota", {"phase": ROLLED_BACK, "release": st["release"]})
             self._set(ROLLED_BACK, reasons.OTA_PROBATION_FAILED)
 
     def _healthy(self):
-        if not self.link.healthy():
+        if not self.healthy():
             return False
         if self._selftest is None:
             from ota import selftest
@@ -433,14 +497,14 @@ class Updater:
     def _done(self):
         st = self.st
         st["installed"] = st["release"]
-        self.link.port.log("ota: release %d healthy, kept" % st["release"])
-        self.link.port.event("ota", {"phase": DONE, "release": st["release"]})
+        self.port.log("ota: release %d healthy, kept" % st["release"])
+        self.port.event("ota", {"phase": DONE, "release": st["release"]})
         self._set(DONE, reasons.OK, 100)
 
     # -- the task ---------------------------------------------------------------
     async def run(self):
         self.settle()
-        limit = self.link.cfg.get("ota_probation_s", _PROBATION_S) * 1000
+        limit = self.cfg.get("ota_probation_s", _PROBATION_S) * 1000
         while True:
             phase = self.st["phase"]
             if phase == DOWNLOADING:
@@ -458,8 +522,8 @@ class Updater:
                 if self._healthy():
                     self._confirm()
                 elif ticks_diff(ticks_ms(), self._boot_ms) > limit:
-                    self.link.port.log("ota: not healthy within %d s: reset" % (limit // 1000))
-                    self.link.port.reset()
+                    self.port.log("ota: not healthy within %d s: reset" % (limit // 1000))
+                    self.port.reset()
                 else:
                     await asyncio.sleep_ms(500)
             else:
@@ -515,9 +579,9 @@ def _booted(image_target):
 
             # pending verify or not: marking it valid is what keeps it
             return esp32.Partition(esp32.Partition.RUNNING).info()[4], True
-        import slotboot
+        import otasim
 
-        d = slotboot.sim_otadata()
+        d = otasim.otadata()
         return "ota_%d" % d.get("boot", 0), d.get("state") == "pending"
     import slotboot
 

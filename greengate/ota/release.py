@@ -48,8 +48,9 @@ MAX_MANIFEST = 64 * 1024  # a big bundle's manifest travels as a blob (offer.py)
 MAX_VERSION_TEXT = 32
 MAX_PATH = 64
 MAX_PAYLOAD = 8 * 1024 * 1024  # the device's blob cap (firmware/control/blob.py)
-# outside the bundle: the slot chooser (installed over USB, never by OTA)
-NOT_IN_BUNDLE = {"slotboot.py"}
+# outside the bundle: the slot chooser and the unix port's simulated
+# bootloader (installed over USB, never by OTA)
+NOT_IN_BUNDLE = {"slotboot.py", "otasim.py"}
 DATA_SUFFIXES = (".bin",)
 MANIFEST_FILE = "manifest.cose"
 PAYLOAD_FILE = "payload.bin"

@@ -263,12 +263,17 @@ class PersistentFleet(FleetAcks, PersistentSubscriber):
 def power_cut(sim: SimTerminal) -> int:
     """SIGKILL the firmware (no cleanup runs: a power cut) and boot it again
     on the same flash, scanner pty and module. Returns the killed pid."""
-    proc = sim.proc
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    # SimTerminal only reboots by itself after a clean reset (status 3);
-    # _spawn() is the boot it does then, with the same paths and pty.
-    sim._spawn()
+    # SimTerminal reboots by itself after a clean reset (status 3), under
+    # its _respawn lock; _spawn() is the boot it does then, with the same
+    # paths and pty. Holding the lock, a firmware that was resetting by
+    # itself at this very instant (e.g. switching to a new firmware slot)
+    # is booted here once, never twice.
+    with sim._respawn:
+        proc = sim.proc
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        sim._spawn()
     return proc.pid
 
 

@@ -1,6 +1,6 @@
 """The firmware-image target (frozen builds: esp32.Partition OTA) on the real
 firmware, with the unix port's simulated partitions and bootloader
-(firmware/ota/image.py, slotboot.sim_bootloader): the image is streamed into
+(firmware/ota/image.py, firmware/otasim.py): the image is streamed into
 the next partition through mosquitto, read back and hashed, set_boot, and
 kept once the probation passes (mark_app_valid_cancel_rollback); a power cut
 during the next image's probation makes the bootloader return to the
