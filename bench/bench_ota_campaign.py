@@ -35,12 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fleet_rig  # noqa: E402  (puts the repo on sys.path)
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 import devsim  # noqa: E402
 import otasim  # noqa: E402
 from fleet.broker_bridge.wire import load_or_create_fleet_key  # noqa: E402
-from fleet.models import AuditLog  # noqa: E402
+from fleet.models import AuditLog, Device  # noqa: E402
 from fleet.services import ota, releases  # noqa: E402
 from greengate.control import envelope  # noqa: E402
 from greengate.ota import release as ota_release  # noqa: E402
@@ -59,6 +59,11 @@ def make_release(payload: str, key: Ed25519PrivateKey) -> ota_release.Release:
 def campaign_state(sessions, cid: int) -> str:  # noqa: ANN001
     with sessions() as db:
         return ota.get(db, cid).state
+
+
+def online(sessions) -> int:  # noqa: ANN001
+    with sessions() as db:
+        return db.scalar(select(func.count()).select_from(Device).where(Device.online.is_(True)))
 
 
 def engine(sessions, tick: float, stop: threading.Event, errs: list) -> None:  # noqa: ANN001
@@ -96,6 +101,8 @@ async def run(a: argparse.Namespace) -> int:
                             fleet_keys=[fleet_pub], release_keys=[envelope.raw_public(release_key)],
                             site_of=lambda _d: str(site_id))
         t_conn = await sim.connect_all(timeout=a.timeout)
+        while await asyncio.to_thread(online, sessions) < a.devices:  # offers go to online gates
+            await asyncio.sleep(0.2)
         print(f"setup: {a.devices} configurations published in {t_setup:.1f}s, gates connected in "
               f"{t_conn:.1f}s", file=sys.stderr)
         with sessions() as db:

@@ -75,6 +75,11 @@ def campaign_state(sessions, cid: int) -> tuple[str, int]:  # noqa: ANN001
         return c.state, c.wave
 
 
+def online_count(sessions) -> int:  # noqa: ANN001
+    with sessions() as db:
+        return len(db.scalars(select(Device.id).where(Device.online.is_(True))).all())
+
+
 def failed_count(sessions, cid: int) -> int:  # noqa: ANN001
     with sessions() as db:
         return len(db.scalars(select(CampaignDevice.device_id).where(
@@ -128,6 +133,8 @@ def test_thousand_gates_halt_at_the_failing_wave_then_finish(session_factory, tm
                             site_of=lambda _d: str(site_id))
         try:
             await sim.connect_all(timeout=120)
+            # the engine offers to gates the fleet sees online: wait for their states
+            await wait_for(lambda: online_count(session_factory) == N)
             with session_factory() as db:
                 c = ota.create(db, 7, {"kind": "all", "value": None}, WAVES, "test", pause_s=0,
                                failure_threshold_pct=2.0, max_in_flight=N)
