@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, false, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,3 +38,17 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def write_lock(db: Session, table) -> None:  # noqa: ANN001
+    """On SQLite, take the database write lock now, before this transaction
+    reads. Its driver starts a transaction at the first write (or at a
+    SAVEPOINT), so a read-then-write service would read a snapshot and then
+    fail at once with "database is locked" (SQLITE_BUSY_SNAPSHOT: no busy
+    timeout helps) when another connection committed in between. An UPDATE
+    that matches no row still takes the lock (and waits for it with the busy
+    timeout). PostgreSQL needs nothing here (row locks and constraints)."""
+    if is_sqlite(db.get_bind()):
+        col = next(iter(table.__table__.primary_key.columns))
+        db.execute(update(table).where(false()).values({col.name: col})
+                   .execution_options(synchronize_session=False))

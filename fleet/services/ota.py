@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fleet.broker_bridge import topics
 from fleet.core import errors
+from fleet.core.db import write_lock
 from fleet.models import (Business, Campaign, CampaignDevice, ControlOutbox, Device, Release, Site,
                           utcnow)
 from fleet.services import alerts, audit, control, releases
@@ -182,9 +183,7 @@ def create(db: Session, release_number: int, selector: dict, waves: list, actor:
 
 def lock(db: Session, campaign_id: int) -> Campaign:
     """The campaign row, locked until the transaction ends, freshly read."""
-    if db.get_bind().dialect.name == "sqlite":  # take the write lock before reading
-        db.execute(update(Campaign).where(Campaign.id == campaign_id).values(id=Campaign.id)
-                   .execution_options(synchronize_session=False))
+    write_lock(db, Campaign)  # SQLite: before reading
     c = db.scalar(select(Campaign).where(Campaign.id == campaign_id)
                   .with_for_update().execution_options(populate_existing=True))
     if c is None:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fleet.core import errors
+from fleet.core.db import write_lock
 from fleet.models import Pass, Revocation, utcnow
 
 from . import audit, control
@@ -35,6 +36,7 @@ def _set_state(db: Session, pass_hash: str, active: bool, change, action: str, r
     next list version with change(row) applied, then the pass's status, the
     audit record and the delta. Concurrent changes race for the version: the
     unique constraint decides and the loser retries with a fresh maximum."""
+    write_lock(db, Revocation)
     for _ in range(5):
         row = db.scalar(select(Revocation).where(Revocation.pass_hash == pass_hash))
         if (row is not None and row.active) == active:
