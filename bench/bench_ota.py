@@ -130,8 +130,10 @@ def heap(mode: str, target: str, heap_kb: int, scans_per_s: float = 1.0) -> dict
     errf = (tmp / "stderr.txt").open("wb")
     out: dict = {"mode": mode, "target": target, "heap_kb": heap_kb,
                  "payload_bytes": len(release.payload), "manifest_bytes": len(release.manifest)}
+    from net_helpers import Fleet as ScanAcks
+
     fleet = OtaFleet(broker.port, bh.DEVICE, prov.fleet)
-    acks = bh.Fleet(broker.port, prov)  # answers the config blobs, acks scans
+    acks = ScanAcks(broker.port, [f"gg/v1/dev/{bh.DEVICE}/scans"])  # acks every scan batch
     try:
         with bh.HeapSim(tmp / "sim", build, errfile=errf, device_id=bh.DEVICE,
                         broker=f"mqtt://127.0.0.1:{broker.port}", heap=build.heap(heap_kb)) as sim:

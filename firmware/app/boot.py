@@ -54,14 +54,13 @@ def main():
         plane.start_control(keys, gate, screen, cfg.get("control_quiet_ms", 30000))
     else:
         port.log("no fleet keys in config.json: control messages are ignored")
-    # firmware updates offered over the control plane (ota/link.py: the
-    # updater is loaded only while an update is under way)
-    from ota.link import OtaLink
-
     plane.attach(client, reporter, screen, queue)
-    plane.ota = OtaLink(plane)
     if plane.control is not None:
-        plane.control.ota = plane.ota
+        # firmware updates, offered as signed control messages (ota/link.py:
+        # the updater is loaded only while an update is under way)
+        from ota.link import OtaLink
+
+        plane.control.ota = OtaLink(plane)
     reporter.route(client)  # the fleet's scan acks -> reporter; the rest -> control link
     gc.collect()
 

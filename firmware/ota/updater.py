@@ -428,16 +428,17 @@ class Updater:
         man = self._manifest()
         part = _partition(self.st["slot"])
         h = hashlib.sha256()
-        buf = bytearray(image.BLOCK)
-        left = man.size
-        block = 0
-        while left:
-            part.readblocks(block, buf)
-            n = min(left, image.BLOCK)
-            h.update(memoryview(buf)[0:n])
-            left -= n
-            block += 1
-            await asyncio.sleep_ms(0)
+        buf = bytearray(_BUF)
+        mv = memoryview(buf)
+        at = 0
+        while at < man.size:
+            b, o = divmod(at, image.BLOCK)
+            n = min(_BUF, man.size - at, image.BLOCK - o)
+            part.readblocks(b, mv[0:n], o)
+            h.update(mv[0:n])
+            at += n
+            if not at % image.BLOCK:
+                await asyncio.sleep_ms(0)
         if h.digest() != man.sha:
             raise errors.UpdateError(reasons.OTA_HASH, "partition does not match the manifest")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 
 import cbor2
 import pytest
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from greengate.control import blobs
 from greengate.ota import release as rel
 from greengate.passes import reasons
-from mpy import run_micropython
+from mpy import MICROPYTHON, mpy_env, run_micropython, script_file
 
 KEY = Ed25519PrivateKey.generate()
 PUB = rel.raw_public(KEY)
@@ -168,3 +169,49 @@ def test_receiver_hostile_chunks_resume_and_hash(tmp_path):
                         stdin="".join(json.dumps(x) + "\n" for x in lines))
     assert json.loads(r.stdout.decode().splitlines()[-1]) == {"done": True, "next": 7}
     assert (tmp_path / "blob.bin").read_bytes() == data
+
+
+IMAGE_DRIVER = """
+import sys, json, binascii
+from codec import cbor
+from ota import fetch, image
+ref = json.loads(sys.stdin.readline())
+ref = {1: binascii.unhexlify(ref[0]), 2: ref[1], 3: ref[2]}
+part = image.FilePartition(1)
+saved = 0
+out = []
+for line in sys.stdin:
+    case = json.loads(line)
+    if "boot" in case:  # a power cut: a new receiver from the saved progress
+        rx = fetch.Receiver(ref, image.ImageSink(part, case["boot"]))
+        out.append(rx.next)
+        continue
+    done = rx.add(cbor.loads(binascii.unhexlify(case["chunk"])))
+    saved = rx.sink.sync()
+    out.append([done, rx.next, saved])
+print(json.dumps(out))
+"""
+
+
+def test_image_sink_streams_into_the_partition_and_resumes(tmp_path):
+    data = bytes((i * 7) & 0xFF for i in range(3 * 4096 + 1000))  # 13,288 B: 18 chunks, 4 blocks
+    ref = blobs.blob_ref(data, 768)
+    msgs = [blobs.chunk_message(data, i, 768) for i in range(18)]
+    lines = [json.dumps([ref[1].hex(), ref[2], 768]), json.dumps({"boot": 0})]
+    lines += [json.dumps({"chunk": msgs[i].hex()}) for i in range(7)]
+    # the power goes after chunk 6 (5,376 B written); the state saved 4,100
+    lines += [json.dumps({"boot": 4100})]
+    lines += [json.dumps({"chunk": msgs[i].hex()}) for i in range(5, 18)]
+    flash = tmp_path / "flash"
+    (flash / "ota").mkdir(parents=True)
+    env = mpy_env()
+    env["GG_FLASH_DIR"] = str(flash)
+    r = subprocess.run([MICROPYTHON, script_file(IMAGE_DRIVER)],
+                       input="\n".join(lines).encode() + b"\n", capture_output=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    out = json.loads(r.stdout)
+    assert out[0] == 0 and out[8] == 5  # resumes at the whole chunk under the saved 4,100 B
+    assert out[-1][0] is True and out[-1][1] == 18
+    written = (flash / "ota" / "ota_1.bin").read_bytes()
+    assert written[:len(data)] == data and set(written[len(data):]) <= {0xFF}
+    assert len(written) == 4 * 4096  # whole erased blocks
