@@ -19,7 +19,7 @@ import os
 import sys
 
 TRIES = 2  # boot attempts of a new slot (a power cut in probation is one)
-booted = None  # the pointer as this boot used it (after the count-down)
+booted = None  # (slot, on trial?) as this boot chose (ota/updater.py settles by it)
 
 
 def flash_dir():
@@ -51,16 +51,20 @@ def read():
 
 def write(p):
     """The one atomic change: temp file + rename (LittleFS replaces)."""
+    save_json(_path(), p)
+
+
+def save_json(path, obj):
+    """Replace <path> with obj as JSON in one rename (temp file first)."""
     import json
 
     try:
         os.mkdir(flash_dir() + "/ota")
     except OSError:
         pass
-    tmp = _path() + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(json.dumps(p))
-    os.rename(tmp, _path())
+    with open(path + ".tmp", "w") as f:
+        f.write(json.dumps(obj))
+    os.rename(path + ".tmp", path)
 
 
 def _usable(slot):
@@ -90,7 +94,7 @@ def choose():
             write(p)
     elif not _usable(p["slot"]):
         p = {"slot": "", "prev": p["slot"], "tries": 0, "trial": 0}
-    booted = p
+    booted = (p["slot"], bool(p.get("trial")))
     return p["slot"]
 
 
@@ -106,45 +110,6 @@ def confirm():
         p["trial"] = 0
         p["tries"] = 0
         write(p)
-
-
-# -- the ESP32 bootloader's rollback, simulated for the image target on the
-# unix port (ota/image.py FilePartition): <flash>/ota/otadata.json
-def sim_otadata():
-    import json
-
-    try:
-        with open(flash_dir() + "/ota/otadata.json") as f:
-            d = json.load(f)
-        if type(d) is dict:
-            return d
-    except (OSError, ValueError):
-        pass
-    return {"boot": 0, "state": "valid"}
-
-
-def sim_save_otadata(d):
-    import json
-
-    try:
-        os.mkdir(flash_dir() + "/ota")
-    except OSError:
-        pass
-    tmp = flash_dir() + "/ota/otadata.json.tmp"
-    with open(tmp, "w") as f:
-        f.write(json.dumps(d))
-    os.rename(tmp, flash_dir() + "/ota/otadata.json")
-
-
-def sim_bootloader():
-    """A boot of a "new" image makes it "pending"; a boot while still
-    "pending" (never marked valid) goes back to the other image."""
-    d = sim_otadata()
-    if d.get("state") == "new":
-        d["state"] = "pending"
-        sim_save_otadata(d)
-    elif d.get("state") == "pending":
-        sim_save_otadata({"boot": d.get("prev", 0), "state": "valid", "rolled_back": d.get("boot")})
 
 
 def _reset():
@@ -164,7 +129,10 @@ def run():
         boot.main()
         return
     if sys.platform != "esp32":
-        sim_bootloader()
+        import otasim  # the unix port's stand-in for the ESP32 bootloader
+
+        otasim.bootloader()
+        del sys.modules["otasim"]
     slot = choose()
     if not slot:
         from app import boot
@@ -176,6 +144,6 @@ def run():
         __import__("main")  # the slot's main.mpy: back in run(), then its app/boot
     except Exception as e:  # noqa: a broken release must not stop at the REPL
         sys.print_exception(e)
-        if booted.get("trial"):
+        if booted[1]:
             _reset()  # the next boot counts down, then rolls back
         raise

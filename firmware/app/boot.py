@@ -47,24 +47,20 @@ def main():
 
     # signed control messages over MQTT -> control state -> plane.reload();
     # the service is loaded only while messages come (control/link.py)
-    from app.config import fleet_keys, release_keys
+    from app.config import fleet_keys
 
     keys = fleet_keys(cfg)
     if keys:
         plane.start_control(keys, gate, screen, cfg.get("control_quiet_ms", 30000))
     else:
         port.log("no fleet keys in config.json: control messages are ignored")
-    # firmware updates offered over the control plane (ota/link.py: the
-    # updater is loaded only while an update is under way)
-    from ota.link import OtaLink
-
-    ota = OtaLink(port, cfg, release_keys(cfg))
-    ota.client, ota.reporter = client, reporter
-    ota.busy = lambda: queue.count > 0  # a scan waits: downloads pause
-    plane.ota = ota
-    if plane.control is not None:
-        plane.control.ota = ota
     plane.attach(client, reporter, screen, queue)
+    if plane.control is not None:
+        # firmware updates, offered as signed control messages (ota/link.py:
+        # the updater is loaded only while an update is under way)
+        from ota.link import OtaLink
+
+        plane.control.ota = OtaLink(plane)
     reporter.route(client)  # the fleet's scan acks -> reporter; the rest -> control link
     gc.collect()
 
@@ -89,9 +85,6 @@ def main():
     sup.add("exit_button", gate.exit_button.run)
     sup.add("net", net.run)
     sup.add("clock", ClockSync(port, clock, net).run)
-    # healthy, for a new firmware's probation: scanner open, fleet connected
-    ota.checks = (lambda: scanner.state.get("status") == "ready", lambda: client.connected)
-    sup.add("ota", ota.run)
 
     # SETUP: provisioning frames on the USB console (docs/provisioning.md);
     # on a provisioned device the service is loaded only while frames come
@@ -107,7 +100,7 @@ def main():
     # boot-only modules (the SETUP service loads app.config again if needed)
     from app import unload
 
-    config = pinmap = pins = fleet_keys = release_keys = gateparts = netparts = None
+    config = pinmap = pins = fleet_keys = gateparts = netparts = None
     unload("app.config", "app.pins", "app.gateparts", "app.netparts")
     gc.collect()
 

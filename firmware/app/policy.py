@@ -36,8 +36,8 @@ class Policy:
         self.queue = None
         self.status_sources = ()
         self._decider = None
-        self.control = None  # control/link.py ControlLink (start_control)
-        self.ota = None  # ota/link.py OtaLink: firmware updates, state key 15
+        self.control = None  # control/link.py ControlLink (start_control); its .ota:
+        # ota/link.py OtaLink, firmware updates (state key 15)
         self.tick = None  # fed during long rebuilds (main: the watchdog)
         self.rebuild_error = None  # a reason code while a rebuild ran out of heap
         # resets for a rebuild out of memory since the last good rebuild (NVS)
@@ -199,8 +199,9 @@ class Policy:
             d[10] = snapshot.entries
         if self.control is not None and hasattr(self.control, "state_fields"):
             d.update(self.control.state_fields())
-        if self.ota is not None:
-            d[15] = self.ota.field()
+        ota = getattr(self.control, "ota", None)
+        if ota is not None:
+            d[15] = ota.field()
         if self.rebuild_error is not None and self._decider is None and d.get(12) is None:
             d[12] = [0, self.rebuild_error, 0]  # kind 0: the device's own rebuild
         return d

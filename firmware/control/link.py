@@ -102,8 +102,10 @@ class ControlLink:
         if ota is not None:
             if not kind:
                 ota.on_chunk(payload)  # ignored unless it is the update's blob
-            elif kind == 8 and ota.seen(payload):
-                return  # the offer in hand again (retained, re-delivered at connect)
+            elif kind == 8 and (not payload or ota.seen(payload)):
+                # empty: the fleet withdrew its retained offer; or the offer
+                # in hand again (retained, re-delivered at connect)
+                return
         svc = self.svc
         if svc is None:
             if not kind:

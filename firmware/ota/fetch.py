@@ -41,12 +41,11 @@ class FileSink:
         self._f = None
 
     def held(self):
-        import os
+        return _size(self.part)
 
-        try:
-            return os.stat(self.part)[6]
-        except OSError:
-            return 0
+    def whole(self):
+        """Size of the finished file (renamed), 0 if there is none."""
+        return _size(self.path)
 
     def read_into(self, offset, buf):
         with open(self.part, "rb") as f:
@@ -94,6 +93,15 @@ class FileSink:
                 os.remove(p)
             except OSError:
                 pass
+
+
+def _size(path):
+    import os
+
+    try:
+        return os.stat(path)[6]
+    except OSError:
+        return 0
 
 
 def _truncate(path, keep):
@@ -156,10 +164,10 @@ class Receiver:
     def percent(self):
         return self.next * 100 // self.count
 
-    def request(self, window):
+    def request(self, window, first=None):
         from codec import cbor
 
-        return cbor.dumps({1: self.sha, 2: self.next, 3: window})
+        return cbor.dumps({1: self.sha, 2: self.next if first is None else first, 3: window})
 
     def add(self, chunk):
         """A decoded chunk map: True when the blob is whole, checked and in

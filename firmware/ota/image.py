@@ -5,10 +5,10 @@
 #
 #   next_update() -> partition   (esp32.Partition: get_next_update())
 #   mark_valid()                 the running image passed its probation
-#   ImageSink(part)              ota/fetch.py sink writing 4 KiB blocks
+#   ImageSink(part)              ota/fetch.py sink: erase a block, write chunks at offsets
 #
 # The unix port simulates the partitions with files, and the bootloader's
-# rule with slotboot.sim_bootloader() (<flash>/ota/otadata.json):
+# rule with otasim.bootloader() (<flash>/ota/otadata.json):
 #   set_boot() -> "new"; a boot of a "new" image -> "pending";
 #   a boot while "pending" (never marked valid) -> back to the other image.
 from micropython import const
@@ -52,15 +52,15 @@ class FilePartition:
 
     @staticmethod
     def otadata():
-        import slotboot
+        import otasim
 
-        return slotboot.sim_otadata()
+        return otasim.otadata()
 
     @staticmethod
     def save(d):
-        import slotboot
+        import otasim
 
-        slotboot.sim_save_otadata(d)
+        otasim.save_otadata(d)
 
     @staticmethod
     def running():
@@ -75,12 +75,18 @@ class FilePartition:
             return _SIM_SIZE
         if op == 5:
             return BLOCK
+        if op == 6:  # erase block `arg`
+            self.writeblocks(arg, b"\xff" * BLOCK, 0)
+            return 0
         return None
 
     def readblocks(self, block, buf, offset=0):
-        with open(self.path, "rb") as f:
-            f.seek(block * BLOCK + offset)
-            n = f.readinto(buf)
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(block * BLOCK + offset)
+                n = f.readinto(buf)
+        except OSError:
+            n = 0
         for i in range(n, len(buf)):
             buf[i] = 0xFF  # erased flash
 
@@ -100,63 +106,54 @@ class FilePartition:
 
 
 class ImageSink:
-    """Blob sink into a partition, one whole block at a time (the last one
-    padded with 0xFF). held() is what the update state saved (sync())."""
+    """Blob sink into a partition without a block buffer (the heap budget):
+    a block is erased when the download reaches it, then each chunk is
+    written at its offset (a chunk may span two blocks). held() is what the
+    update state saved (sync()); bytes rewritten after a resume are the same
+    bytes, which NOR flash takes over themselves."""
 
     def __init__(self, part, saved=0):
         self.part = part
         self.saved = saved
-        self.buf = bytearray(BLOCK)
-        self.fill = 0
-        self.block = 0
+        self.pos = 0
 
     def held(self):
         return self.saved
 
     def read_into(self, offset, buf):
-        # whole chunks read back for the resume hash (a chunk may span blocks)
-        n = len(buf)
-        tmp = bytearray(BLOCK)
+        # whole chunks read back for the resume hash
+        mv = memoryview(buf)
         done = 0
-        while done < n:
+        while done < len(buf):
             b, o = divmod(offset + done, BLOCK)
-            self.part.readblocks(b, tmp)
-            k = min(BLOCK - o, n - done)
-            buf[done:done + k] = tmp[o:o + k]
+            k = min(BLOCK - o, len(buf) - done)
+            self.part.readblocks(b, mv[done:done + k], o)
             done += k
-        return n
+        return done
 
     def open(self, keep):
-        self.block, self.fill = divmod(keep, BLOCK)
-        if self.fill:
-            self.part.readblocks(self.block, self.buf)
+        self.pos = keep
 
     def write(self, data):
         mv = memoryview(data)
         while len(mv):
-            k = min(BLOCK - self.fill, len(mv))
-            self.buf[self.fill:self.fill + k] = mv[0:k]
-            self.fill += k
+            b, o = divmod(self.pos, BLOCK)
+            if o == 0:
+                self.part.ioctl(6, b)  # erase the block the download enters
+            k = min(BLOCK - o, len(mv))
+            self.part.writeblocks(b, mv[0:k], o)
+            self.pos += k
             mv = mv[k:]
-            if self.fill == BLOCK:
-                self.part.writeblocks(self.block, self.buf)
-                self.block += 1
-                self.fill = 0
 
     def sync(self):
-        """Bytes safely in the partition (whole blocks): the resume point."""
-        return self.block * BLOCK
+        """Bytes in the partition: the resume point."""
+        return self.pos
 
     def finish(self):
-        if self.fill:
-            for i in range(self.fill, BLOCK):
-                self.buf[i] = 0xFF
-            self.part.writeblocks(self.block, self.buf)
-            self.block += 1
-            self.fill = 0
+        pass
 
     def close(self):
         pass
 
     def drop(self):
-        self.block = self.fill = 0
+        self.pos = 0

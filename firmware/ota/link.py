@@ -4,88 +4,65 @@
 # (an offer came, a download or a probation is pending at boot) and drops it
 # again when it is over.
 #
-#   link = OtaLink(port, cfg, release_keys)
+#   link = OtaLink(plane)     app/policy.py Policy (client, reporter, queue set later)
 #   link.on_offer(msg)    a verified kind-8 control message (control/service.py)
 #   link.on_chunk(data)   a blob chunk (control/link.py routes every chunk here)
 #   link.seen(data)       the offer in hand again (retained re-delivery): drop
 #   link.field()          state key 15 [release, phase, percent, reason, campaign]
-#   await link.run()      the supervisor's "ota" service
+# The updater runs in a task of its own, started by an offer or at boot when
+# an update is under way on flash, and ends when it is settled.
 import asyncio
 import gc
-from micropython import const
 
-IDLE = const(0)
-DOWNLOADING = const(1)
-VERIFYING = const(2)
-SWITCHING = const(3)
-PROBATION = const(4)
-DONE = const(5)
-ROLLED_BACK = const(6)
-FAILED = const(7)
-
-_RARE = ("ota.updater", "ota.fetch", "ota.manifest", "ota.image", "ota.selftest")
+_RARE = ("ota.updater", "ota.fetch", "ota.manifest", "ota.image", "ota.selftest", "app.config")
 
 
-def default_state():
-    # installed: release number running (the anti-rollback floor);
-    # release: the one being installed / last tried
-    return {"installed": 0, "failed": 0, "phase": IDLE, "pct": 0, "reason": 0,
-            "campaign": 0, "release": 0}
+def read_state(root):
+    """<root>/state.json as a dict ({} if missing or unreadable)."""
+    import json
+
+    try:
+        with open(root + "/state.json") as f:
+            st = json.load(f)
+        return st if type(st) is dict else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def field(st):
+    """State key 15 of an update state dict."""
+    return [st.get("release") or st.get("installed", 0), st.get("phase", 0), st.get("pct", 0),
+            st.get("reason", 0), st.get("campaign", 0)]
 
 
 class OtaLink:
-    def __init__(self, port, cfg, release_keys):
-        self.port = port
-        self.cfg = cfg
-        self.keys = release_keys
-        self.root = port.flash_dir() + "/ota"
-        self.client = None
-        self.reporter = None
-        self.busy = lambda: False  # True while a scan waits to be decided
-        self.checks = ()           # health checks of the probation (app/boot.py)
-        self.upd = None            # the loaded updater
-        self._wake = asyncio.Event()
-        self.state = self._load()
-        self.active = self.state["phase"] in (DOWNLOADING, VERIFYING, SWITCHING, PROBATION)
+    """Resident while the gate runs, so it keeps little (docs/memory.md: the
+    steady heap budget): the plane (app/policy.py: port, config, MQTT
+    client, reporter, code queue, status sources) and state key 15 (5 ints).
+    The rest (update state, checks, download, switch, probation) is
+    ota/updater.py, loaded while an update runs."""
 
-    def _load(self):
-        import json
-
-        st = default_state()
-        try:
-            with open(self.root + "/state.json") as f:
-                got = json.load(f)
-            if type(got) is dict:
-                for k in got:
-                    st[k] = got[k]
-        except (OSError, ValueError):
-            pass
-        return st
-
-    def save(self):
-        import json
-        from fsutil import makedirs, write_atomic
-
-        makedirs(self.root)
-        write_atomic(self.root + "/state.json", json.dumps(self.state).encode())
+    def __init__(self, plane):
+        self.plane = plane
+        self.upd = None  # the loaded updater, while its task runs
+        self._task = None
+        st = read_state(plane.port.flash_dir() + "/ota")
+        self.k15 = field(st)
+        if 1 <= self.k15[1] <= 4:  # downloading .. probation: resume
+            self._start()  # the task runs once the loop does
 
     def field(self):
-        s = self.state
-        return [s["release"] or s["installed"], s["phase"], s["pct"], s["reason"], s["campaign"]]
-
-    def publish(self):
-        if self.reporter is not None:
-            try:
-                self.reporter.publish_state()
-            except Exception:  # noqa: the state is published again periodically
-                pass
+        upd = self.upd
+        return field(upd.st) if upd is not None else self.k15
 
     def seen(self, payload):
+        """The offer handled last (retained: re-delivered at each connect)."""
         import hashlib
         import binascii
 
-        d = binascii.hexlify(hashlib.sha256(payload).digest()[:16]).decode()
-        return d == self.state.get("offer")
+        upd = self.upd
+        st = upd.st if upd is not None else read_state(self.plane.port.flash_dir() + "/ota")
+        return binascii.hexlify(hashlib.sha256(payload).digest()[:16]).decode() == st.get("offer")
 
     def _updater(self):
         if self.upd is None:
@@ -95,32 +72,41 @@ class OtaLink:
         return self.upd
 
     def on_offer(self, msg):
-        from verify import reasons
-
+        """A kind-8 message the control plane verified -> reason code."""
         try:
-            upd = self._updater()
+            reason = self._updater().offer(msg)
         except MemoryError:
-            return reasons.INTERNAL  # the retained offer comes again at the next connect
-        reason = upd.offer(msg)
-        self.active = self.state["phase"] in (DOWNLOADING, VERIFYING, SWITCHING, PROBATION)
-        self._wake.set()
+            from verify import reasons
+
+            reason = reasons.INTERNAL  # the retained offer comes again at the next connect
+        if self.upd is not None and self.upd.active():
+            self._start()
+        elif self._task is None:
+            self._end()  # refused: nothing runs
         return reason
 
     def on_chunk(self, payload):
         if self.upd is not None:
             self.upd.on_chunk(payload)
 
-    async def run(self):
-        while True:
-            if self.active:
-                try:
-                    await self._updater().run()
-                finally:
-                    self.upd = None
-                    from app import unload
+    def _start(self):
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
 
-                    unload(*_RARE)
-                    gc.collect()
-                self.active = False
-            self._wake.clear()
-            await self._wake.wait()
+    async def _run(self):
+        try:
+            await self._updater().run()
+        except Exception as e:  # noqa: logged; the state on flash resumes at the next boot
+            self.plane.port.log("ota: update task failed: %r" % (e,))
+        finally:
+            self._task = None
+            self._end()
+
+    def _end(self):
+        if self.upd is not None:
+            self.k15 = field(self.upd.st)
+        self.upd = None
+        from app import unload
+
+        unload(*_RARE)
+        gc.collect()

@@ -28,10 +28,17 @@ from micropython import const
 
 import errors
 from verify import reasons
-from ota.link import (IDLE, DOWNLOADING, VERIFYING, SWITCHING, PROBATION, DONE, ROLLED_BACK,
-                      FAILED)
 
-_WINDOW = const(8)            # chunks asked for at once
+# phases (state key 15)
+DOWNLOADING = const(1)
+VERIFYING = const(2)
+SWITCHING = const(3)
+PROBATION = const(4)
+DONE = const(5)
+ROLLED_BACK = const(6)
+FAILED = const(7)
+
+_WINDOW = const(8)            # chunks asked for at once; two windows in flight
 _RETRY_MS = const(10000)      # no chunk for this long: ask again
 _HASH_TRIES = const(3)        # whole-download hash failures before giving up
 _PROBATION_S = const(300)
@@ -49,21 +56,79 @@ def _ref(r):
     return {1: binascii.unhexlify(r[0]), 2: r[1], 3: r[2]}
 
 
+def _default_state():
+    # installed: release number running (the anti-rollback floor);
+    # release: the one being installed / last tried
+    return {"installed": 0, "failed": 0, "phase": 0, "pct": 0, "reason": 0,
+            "campaign": 0, "release": 0}
+
+
 class Updater:
     def __init__(self, link):
-        self.link = link
-        self.st = link.state
-        self.root = link.root
+        from ota.link import read_state
+
+        plane = link.plane
+        self.plane = plane
+        self.port = plane.port
+        self.cfg = plane.cfg
+        self.root = plane.port.flash_dir() + "/ota"
+        self.st = _default_state()
+        got = read_state(self.root)
+        for k in got:
+            self.st[k] = got[k]
         self.rx = None           # ota.fetch.Receiver of the blob in progress
         self.rx_kind = None      # "manifest" or "payload"
         self._asked_ms = 0
-        self._asked_at = -1      # chunk index the last request started at
+        self._asked_end = -1     # first chunk index not asked for yet (-1: ask from next)
         self._hash_fails = 0
         self._pct_sent = -1
         self._boot_ms = ticks_ms()
         self._selftest = None
+        self._complete = False   # the blob in progress is whole (on_chunk)
 
-    # -- state --------------------------------------------------------------
+    # -- state and the app ---------------------------------------------------
+    @property
+    def client(self):
+        return self.plane.client
+
+    def active(self):
+        return DOWNLOADING <= self.st["phase"] <= PROBATION
+
+    def keys(self):
+        from app.config import release_keys
+
+        return release_keys(self.cfg)
+
+    def save(self):
+        import json
+        from fsutil import makedirs, write_atomic
+
+        makedirs(self.root)
+        write_atomic(self.root + "/state.json", json.dumps(self.st).encode())
+
+    def publish(self):
+        r = self.plane.reporter
+        if r is not None:
+            try:
+                r.publish_state()
+            except Exception:  # noqa: the state is published again periodically
+                pass
+
+    def busy(self):
+        """A scanned code waits to be decided: downloads pause."""
+        q = self.plane.queue
+        return q is not None and q.count > 0
+
+    def healthy(self):
+        """Scanner set up and broker connected (the test pass: _healthy)."""
+        c = self.plane.client
+        if c is None or not c.connected:
+            return False
+        for src in self.plane.status_sources:
+            if src().get("scanner") == "ready":
+                return True
+        return False
+
     def _set(self, phase, reason=None, pct=None, save=True):
         st = self.st
         st["phase"] = phase
@@ -72,13 +137,13 @@ class Updater:
         if pct is not None:
             st["pct"] = pct
         if save:
-            self.link.save()
-        self.link.publish()
+            self.save()
+        self.publish()
 
     def _fail(self, reason, detail=""):
-        self.link.port.log("ota: release %d failed: %s %s" % (
+        self.port.log("ota: release %d failed: %s %s" % (
             self.st["release"], reasons.name(reason), detail))
-        self.link.port.event("ota", {"phase": FAILED, "reason": reasons.name(reason)})
+        self.port.event("ota", {"phase": FAILED, "reason": reasons.name(reason)})
         self._drop_download()
         self._set(FAILED, reason)
 
@@ -86,7 +151,7 @@ class Updater:
         return self.st.get("target") == 1
 
     def _supported(self, target):
-        want = self.link.cfg.get("ota_target", 0)  # 0 file bundle, 1 image (frozen build)
+        want = self.cfg.get("ota_target", 0)  # 0 file bundle, 1 image (frozen build)
         return target == want
 
     # -- the offer ------------------------------------------------------------
@@ -133,7 +198,7 @@ class Updater:
         from fsutil import makedirs, write_atomic
 
         st = self.st
-        man = manifest.check(data, self.link.keys, bytearray(SCRATCH))
+        man = manifest.check(data, self.keys(), bytearray(SCRATCH))
         st["release"] = man.release
         manifest.admit(man, st["installed"], st.get("failed", 0))
         if not self._supported(man.target):
@@ -146,7 +211,8 @@ class Updater:
         st["saved"] = 0
         st["slot"] = self._next_slot(man.target)
         man = None
-        self.link.port.log("ota: release %d accepted, downloading" % st["release"])
+        self.port.log("ota: release %d accepted, downloading" % st["release"])
+        self.port.event("ota", {"phase": DOWNLOADING, "release": st["release"]})
         self._set(DOWNLOADING, reasons.OK, 0)
 
     def _next_slot(self, target):
@@ -167,17 +233,23 @@ class Updater:
         st = self.st
         if st.get("mref"):
             self.rx_kind = "manifest"
-            self.rx = fetch.Receiver(_ref(st["mref"]), fetch.FileSink(self.root + "/manifest.blob"))
+            ref, sink = _ref(st["mref"]), fetch.FileSink(self.root + "/manifest.blob")
         elif self._image():
             from ota import image
 
             self.rx_kind = "payload"
-            part = _partition(st["slot"])
-            self.rx = fetch.Receiver(_ref(st["pref"]), image.ImageSink(part, st.get("saved", 0)))
+            ref = _ref(st["pref"])
+            sink = image.ImageSink(_partition(st["slot"]), st.get("saved", 0))
         else:
             self.rx_kind = "payload"
-            self.rx = fetch.Receiver(_ref(st["pref"]), fetch.FileSink(self.root + "/payload.bin"))
-        self._asked_at = -1
+            ref, sink = _ref(st["pref"]), fetch.FileSink(self.root + "/payload.bin")
+        if getattr(sink, "whole", None) is not None and sink.whole() == ref[2]:
+            # whole before a power cut (renamed, its phase not yet written):
+            # the manifest's signature / every file's hash still decide
+            self._complete = True
+            return
+        self.rx = fetch.Receiver(ref, sink)
+        self._asked_end = -1
 
     def _drop_download(self):
         import os
@@ -185,6 +257,7 @@ class Updater:
         if self.rx is not None:
             self.rx.sink.close()
         self.rx = None
+        self._complete = False
         for name in ("manifest.blob", "manifest.blob.part", "payload.bin", "payload.bin.part"):
             try:
                 os.remove(self.root + "/" + name)
@@ -193,7 +266,7 @@ class Updater:
 
     def on_chunk(self, payload):
         rx = self.rx
-        if rx is None or self.st["phase"] != DOWNLOADING:
+        if rx is None or self._complete or self.st["phase"] != DOWNLOADING:
             return
         from codec import cbor
 
@@ -206,32 +279,33 @@ class Updater:
             return  # not CBOR: not a chunk of ours
         if self._image() and self.rx_kind == "payload" and rx.next % 16 == 0:
             self.st["saved"] = rx.sink.sync()  # the partition's resume point
-            self.link.save()
+            self.save()
         if done:
-            self._downloaded()
+            self._complete = True  # handled by the task: the manifest check
+            # takes ~1-2 s on an ESP32, the MQTT read loop must not wait
         else:
             pct = rx.percent if self.rx_kind == "payload" else 0
             if pct // 10 != self._pct_sent // 10:
                 self._pct_sent = pct
                 self.st["pct"] = pct
-                self.link.publish()
+                self.publish()
 
     def _chunk_error(self, e):
         if e.reason == reasons.OTA_HASH:
             self._hash_fails += 1
-            self.link.port.log("ota: download hash mismatch (%d)" % self._hash_fails)
+            self.port.log("ota: download hash mismatch (%d)" % self._hash_fails)
             if self._hash_fails >= _HASH_TRIES:
                 self._fail(e.reason, e.detail)
                 return
             self.st["saved"] = 0
             self._set(DOWNLOADING, e.reason, 0)  # reported, and the download starts over
-            self._asked_at = -1
+            self._asked_end = -1
         elif e.reason == reasons.OTA_SPACE:
             self._fail(e.reason, e.detail)
         # OTA_MALFORMED: that chunk is ignored; it is asked for again
 
     def _downloaded(self):
-        rx, self.rx = self.rx, None
+        self.rx = None
         if self.rx_kind == "manifest":
             import os
 
@@ -248,32 +322,36 @@ class Updater:
             except MemoryError:
                 self._fail(reasons.OTA_SPACE, "manifest does not fit in RAM")
             return
-        rx = None
+        self.port.event("ota", {"phase": VERIFYING, "release": self.st["release"]})
         self._set(VERIFYING, reasons.OK, 100)
 
-    def _request(self):
-        rx = self.rx
-        client = self.link.client
+    def _request(self, first):
+        client = self.client
         if client is None or not client.connected:
             return
         from net import topics
 
-        device = self.link.cfg["device_id"]
-        if client.publish(topics.fetch(device), rx.request(_WINDOW), 1):
+        if client.publish(topics.fetch(self.cfg["device_id"]), self.rx.request(_WINDOW, first), 1):
             self._asked_ms = ticks_ms()
-            self._asked_at = rx.next
+            self._asked_end = first + _WINDOW
 
     def _download_step(self):
-        if self.rx is None:
+        if self.rx is None and not self._complete:
             self._open_rx()
+        if self._complete:
+            self._complete = False
+            self._downloaded()
+            return
         rx = self.rx
         if rx.done:
             return
-        if self.link.busy():
+        if self.busy():
             return  # a scan waits: it goes first, the next window later
-        if (self._asked_at < 0 or rx.next >= self._asked_at + _WINDOW
+        if (self._asked_end < 0 or self._asked_end <= rx.next
                 or ticks_diff(ticks_ms(), self._asked_ms) >= _RETRY_MS):
-            self._request()
+            self._request(rx.next)  # (again) from the next chunk needed
+        elif self._asked_end - rx.next <= _WINDOW and self._asked_end < rx.count:
+            self._request(self._asked_end)  # one window arrived: ask for the one after the next
 
     # -- verifying and switching ---------------------------------------------
     async def _install(self):
@@ -323,7 +401,7 @@ class Updater:
         mv = memoryview(buf)
         with open(self.root + "/payload.bin", "rb") as src:
             for path, size, sha in files:
-                while self.link.busy():
+                while self.busy():
                     await asyncio.sleep_ms(20)
                 target = slot + "/" + path
                 cut = target.rfind("/")
@@ -350,26 +428,27 @@ class Updater:
         man = self._manifest()
         part = _partition(self.st["slot"])
         h = hashlib.sha256()
-        buf = bytearray(image.BLOCK)
-        left = man.size
-        block = 0
-        while left:
-            part.readblocks(block, buf)
-            n = min(left, image.BLOCK)
-            h.update(memoryview(buf)[0:n])
-            left -= n
-            block += 1
-            await asyncio.sleep_ms(0)
+        buf = bytearray(_BUF)
+        mv = memoryview(buf)
+        at = 0
+        while at < man.size:
+            b, o = divmod(at, image.BLOCK)
+            n = min(_BUF, man.size - at, image.BLOCK - o)
+            part.readblocks(b, mv[0:n], o)
+            h.update(mv[0:n])
+            at += n
+            if not at % image.BLOCK:
+                await asyncio.sleep_ms(0)
         if h.digest() != man.sha:
             raise errors.UpdateError(reasons.OTA_HASH, "partition does not match the manifest")
 
     async def _reset(self):
-        while self.link.busy():
+        while self.busy():
             await asyncio.sleep_ms(50)
-        self.link.port.log("ota: switching to release %d" % self.st["release"])
-        self.link.port.event("ota", {"phase": SWITCHING, "release": self.st["release"]})
+        self.port.log("ota: switching to release %d" % self.st["release"])
+        self.port.event("ota", {"phase": SWITCHING, "release": self.st["release"]})
         await asyncio.sleep_ms(200)  # the state report leaves first
-        self.link.port.reset()
+        self.port.reset()
 
     # -- after a reset: what did we boot? -----------------------------------
     def settle(self):
@@ -391,14 +470,13 @@ class Updater:
         elif switched:
             # the old slot runs again: slotboot (or the bootloader) gave up on it
             st["failed"] = st["release"]
-            self.link.port.log("ota: release %d rolled back" % st["release"])
-            self.link.port.event("ota", {"phase": ROLLED_BACK, "release": st["release"]})
+            self.port.log("ota: release %d rolled back" % st["release"])
+            self.port.event("ota", {"phase": ROLLED_BACK, "release": st["release"]})
             self._set(ROLLED_BACK, reasons.OTA_PROBATION_FAILED)
 
     def _healthy(self):
-        for check in self.link.checks:
-            if not check():
-                return False
+        if not self.healthy():
+            return False
         if self._selftest is None:
             from ota import selftest
 
@@ -420,14 +498,14 @@ class Updater:
     def _done(self):
         st = self.st
         st["installed"] = st["release"]
-        self.link.port.log("ota: release %d healthy, kept" % st["release"])
-        self.link.port.event("ota", {"phase": DONE, "release": st["release"]})
+        self.port.log("ota: release %d healthy, kept" % st["release"])
+        self.port.event("ota", {"phase": DONE, "release": st["release"]})
         self._set(DONE, reasons.OK, 100)
 
     # -- the task ---------------------------------------------------------------
     async def run(self):
         self.settle()
-        limit = self.link.cfg.get("ota_probation_s", _PROBATION_S) * 1000
+        limit = self.cfg.get("ota_probation_s", _PROBATION_S) * 1000
         while True:
             phase = self.st["phase"]
             if phase == DOWNLOADING:
@@ -445,8 +523,8 @@ class Updater:
                 if self._healthy():
                     self._confirm()
                 elif ticks_diff(ticks_ms(), self._boot_ms) > limit:
-                    self.link.port.log("ota: not healthy within %d s: reset" % (limit // 1000))
-                    self.link.port.reset()
+                    self.port.log("ota: not healthy within %d s: reset" % (limit // 1000))
+                    self.port.reset()
                 else:
                     await asyncio.sleep_ms(500)
             else:
@@ -488,7 +566,7 @@ def _running_slot():
     import slotboot
 
     b = slotboot.booted
-    return b["slot"] if b else ""
+    return b[0] if b else ""
 
 
 def _booted(image_target):
@@ -502,13 +580,10 @@ def _booted(image_target):
 
             # pending verify or not: marking it valid is what keeps it
             return esp32.Partition(esp32.Partition.RUNNING).info()[4], True
-        import slotboot
+        import otasim
 
-        d = slotboot.sim_otadata()
+        d = otasim.otadata()
         return "ota_%d" % d.get("boot", 0), d.get("state") == "pending"
     import slotboot
 
-    b = slotboot.booted
-    if b is None:
-        return None
-    return b["slot"], bool(b.get("trial"))
+    return slotboot.booted

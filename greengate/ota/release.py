@@ -35,8 +35,8 @@ from pathlib import Path
 import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from greengate.control.envelope import kid_for, raw_public
 from greengate.paths import tool
 
 ALG_EDDSA = -8
@@ -48,8 +48,9 @@ MAX_MANIFEST = 64 * 1024  # a big bundle's manifest travels as a blob (offer.py)
 MAX_VERSION_TEXT = 32
 MAX_PATH = 64
 MAX_PAYLOAD = 8 * 1024 * 1024  # the device's blob cap (firmware/control/blob.py)
-# outside the bundle: the slot chooser (installed over USB, never by OTA)
-NOT_IN_BUNDLE = {"slotboot.py"}
+# outside the bundle: the slot chooser and the unix port's simulated
+# bootloader (installed over USB, never by OTA)
+NOT_IN_BUNDLE = {"slotboot.py", "otasim.py"}
 DATA_SUFFIXES = (".bin",)
 MANIFEST_FILE = "manifest.cose"
 PAYLOAD_FILE = "payload.bin"
@@ -58,16 +59,6 @@ INFO_FILE = "release.json"
 
 class ReleaseError(ValueError):
     """A release that cannot be built, or a manifest that does not check."""
-
-
-def raw_public(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
-    if isinstance(key, Ed25519PrivateKey):
-        key = key.public_key()
-    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
-def kid_for(public_key_raw: bytes) -> bytes:
-    return hashlib.sha256(public_key_raw).digest()[:8]
 
 
 @dataclass(frozen=True)
@@ -234,12 +225,18 @@ def _check_body(b: object) -> None:
     total = 0
     for f in files:
         if not (isinstance(f, list) and len(f) == 3 and isinstance(f[0], str) and 0 < len(f[0]) <= MAX_PATH
-                and uint(f[1]) and isinstance(f[2], bytes) and len(f[2]) == 32):
+                and safe_path(f[0]) and uint(f[1]) and isinstance(f[2], bytes) and len(f[2]) == 32):
             raise ReleaseError("manifest: bad file entry")
         total += f[1]
     if not (isinstance(pl, dict) and isinstance(pl.get(1), bytes) and len(pl[1]) == 32
             and uint(pl.get(2)) and pl[2] == total):
         raise ReleaseError("manifest: payload must be {1: sha256, 2: size = sum of file sizes}")
+
+
+def safe_path(path: str) -> bool:
+    """A relative path inside a slot (the device refuses anything else)."""
+    return (not path.startswith("/") and "\\" not in path
+            and all(part not in ("", ".", "..") for part in path.split("/")))
 
 
 def verify_manifest(data: bytes, release_pubkeys: list[bytes]) -> dict:

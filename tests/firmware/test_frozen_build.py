@@ -68,7 +68,7 @@ def test_manifest_freezes_every_device_module(tmp_path):
     assert includes == ["$(PORT_DIR)/boards/manifest.py"]  # keeps the board's asyncio etc.
     every = {p.relative_to(FIRMWARE).as_posix() for p in FIRMWARE.rglob("*.py")
              if "__pycache__" not in p.parts}
-    unix_only = {"hal/unix.py", "display/filedisp.py"}
+    unix_only = {"hal/unix.py", "display/filedisp.py", "otasim.py"}
     # main.py stays on the board's filesystem (MicroPython runs it by name)
     assert frozen - {"gg_data.py"} == every - unix_only - {"main.py"}
     assert not frozen & unix_only
@@ -86,6 +86,8 @@ def test_unix_only_modules_are_not_imported_on_the_device_path():
                 assert "is_esp32" in text or path.name == "__init__.py", path
             if "filedisp" in s and s.startswith(("import", "from")):
                 assert '"dump" in bus' in text, path  # only for the unix port's file panels
+            if s == "import otasim":  # the simulated bootloader: unix port only
+                assert 'sys.platform == "esp32"' in text or 'sys.platform != "esp32"' in text, path
 
 
 def test_gg_data_holds_the_display_files(tmp_path):

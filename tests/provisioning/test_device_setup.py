@@ -25,9 +25,12 @@ def raw(pub: Ed25519PublicKey) -> bytes:
     return pub.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-def bundle(key, device_id, site="12", keys=None, url="mqtt://127.0.0.1:1883", version=1):
+def bundle(key, device_id, site="12", keys=None, url="mqtt://127.0.0.1:1883", version=1,
+           release_keys=None):
     now = int(time.time())
     body = {1: site, 2: url, 3: device_id, 4: "s3cret", 5: keys or [raw(key.public_key())], 6: None}
+    if release_keys is not None:
+        body[7] = release_keys  # firmware update keys (docs/protocol.md "Firmware updates")
     return envelope.sign_message(envelope.KIND_PROVISION, version, body,
                                  envelope.device_scope(device_id), key, now, now + 3600)
 
@@ -153,6 +156,25 @@ def test_config_bundle_blank_device_then_only_trusted_fleet_keys(setup_device):
                                      version=2))
     cfg = json.loads((dev.flash / "config.json").read_text())
     assert cfg["fleet_keys"] == [raw(rotated.public_key()).hex()]
+
+
+def test_release_keys_come_with_the_bundle_and_stay_when_it_has_none(setup_device):
+    dev = setup_device(chip_id="0123456789ac")
+    link = dev.link()
+    fleet = Ed25519PrivateKey.generate()
+    release = raw(Ed25519PrivateKey.generate().public_key())
+    device.write_config(link, bundle(fleet, "gg-0123456789ac", release_keys=[release]))
+    cfg = json.loads((dev.flash / "config.json").read_text())
+    assert cfg["release_keys"] == [release.hex()]
+    assert cfg["fleet_keys"] == [raw(fleet.public_key()).hex()]  # two roles, two keys
+    device.write_config(link, bundle(fleet, "gg-0123456789ac", version=2))
+    assert json.loads((dev.flash / "config.json").read_text())["release_keys"] == [release.hex()]
+    before = (dev.flash / "config.json").read_bytes()
+    for bad in ([b"\0" * 31], [release] * 5, "x", [release.hex()]):
+        with pytest.raises(DeviceRefused) as e:
+            device.write_config(link, bundle(fleet, "gg-0123456789ac", version=3, release_keys=bad))
+        assert e.value.code == "CTRL_MALFORMED"
+    assert (dev.flash / "config.json").read_bytes() == before
 
 
 def test_nothing_on_the_line_is_device_silent():

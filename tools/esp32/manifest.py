@@ -39,7 +39,7 @@ PACKAGES = {
                "verifier.py"],
 }
 MODULES = ["errors.py", "fsutil.py", "slotboot.py"]
-UNIX_ONLY = ["hal/unix.py", "display/filedisp.py"]
+UNIX_ONLY = ["hal/unix.py", "display/filedisp.py", "otasim.py"]
 
 for name, files in PACKAGES.items():
     package(name, files=files, base_path=FIRMWARE)

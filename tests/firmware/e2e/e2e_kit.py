@@ -193,6 +193,24 @@ def reported(sub: Subscriber) -> dict[int, list[dict]]:
     return out
 
 
+def announced_on_flash(on_flash: list[dict], decisions: list[tuple]) -> tuple[int, int]:
+    """Walk the records on flash (in seq order) against the decision events
+    (pass hex, verdict, reason name): (events matched in order, records with
+    no event). Every announced decision must be on flash (matched ==
+    len(decisions)); a record without its event only where a power cut fell
+    between the outbox append and the event."""
+    from greengate.passes import reasons
+
+    j = extra = 0
+    for r in on_flash:
+        rec = (r["pass"].hex() if r["pass"] else None, r["verdict"], reasons.name(r["reason"]))
+        if j < len(decisions) and decisions[j] == rec:
+            j += 1
+        else:
+            extra += 1
+    return j, extra
+
+
 def same_scan(report: dict, record: dict) -> bool:
     return all(report[k] == record[k] for k in ("time", "time_valid", "verdict", "pass", "reason"))
 
@@ -245,12 +263,17 @@ class PersistentFleet(FleetAcks, PersistentSubscriber):
 def power_cut(sim: SimTerminal) -> int:
     """SIGKILL the firmware (no cleanup runs: a power cut) and boot it again
     on the same flash, scanner pty and module. Returns the killed pid."""
-    proc = sim.proc
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    # SimTerminal only reboots by itself after a clean reset (status 3);
-    # _spawn() is the boot it does then, with the same paths and pty.
-    sim._spawn()
+    # SimTerminal reboots by itself after a clean reset (status 3), under
+    # its _respawn lock; _spawn() is the boot it does then, with the same
+    # paths and pty. Holding the lock, a firmware that was resetting by
+    # itself at this very instant (e.g. switching to a new firmware slot)
+    # is booted here once, never twice.
+    with sim._respawn:
+        proc = sim.proc
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        sim._spawn()
     return proc.pid
 
 
@@ -296,5 +319,6 @@ def boot(root: Path, device_id: str, port: int) -> SimTerminal:
 
 __all__ = ["kind", "reason_code", "claims", "Site", "config_body", "provision_site",
            "broker_url", "issue_pass", "read_outbox", "scan_record", "reported", "same_scan",
+           "announced_on_flash",
            "PersistentSubscriber", "PersistentFleet", "Fleet", "DecisionCounter", "power_cut", "events_of", "boot", "pass_hash",
            "SITE", "BUSINESS", "Subscriber"]

@@ -25,9 +25,8 @@ import random
 import threading
 import time
 
-from e2e_kit import (DecisionCounter, Fleet, boot, events_of, kind, pass_hash, power_cut,
-                     provision_site, read_outbox, reported, same_scan)
-from greengate.passes import reasons
+from e2e_kit import (DecisionCounter, Fleet, announced_on_flash, boot, events_of, kind, pass_hash,
+                     power_cut, provision_site, read_outbox, reported, same_scan)
 
 DEVICE = "gg-0000000e2e02"
 SCANS = int(os.environ.get("GG_E2E_SCANS", "1000"))
@@ -145,14 +144,7 @@ def test_every_decided_scan_reported_across_power_cuts(tmp_path, mosquitto_broke
 
     # every announced decision is on flash, in order; a record without its
     # event only where a cut fell between the append and the event
-    as_events = [(r["pass"].hex() if r["pass"] else None, r["verdict"], reasons.name(r["reason"]))
-                 for r in on_flash]
-    j = extra = 0
-    for rec in as_events:
-        if j < len(decisions) and decisions[j] == rec:
-            j += 1
-        else:
-            extra += 1
+    j, extra = announced_on_flash(on_flash, decisions)
     assert j == len(decisions), (msg, f"decision {j} {decisions[j] if j < len(decisions) else None} "
                                       "announced but not on flash")
     assert extra <= cuts, (msg, extra, cuts)

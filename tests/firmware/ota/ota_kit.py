@@ -59,6 +59,19 @@ def compile_source(rel_path: str, source: str, tmp: Path) -> bytes:
     return out.read_bytes()
 
 
+def provisioned_gate(tmp: Path, device_id: str, device_config: dict | None = None, **ota_config):
+    """A simulated gate's directory with a signed site (e2e_kit) and a
+    release key in config.json: (root, flash, site, release key)."""
+    from e2e_kit import provision_site
+
+    root = tmp / "sim"
+    flash = root / "flash"
+    site = provision_site(flash, tmp, device_id, device_config=device_config)
+    key = Ed25519PrivateKey.generate()
+    configure(flash, [rel.raw_public(key)], **ota_config)
+    return root, flash, site, key
+
+
 def configure(flash: Path, release_keys: list[bytes], **extra) -> None:
     cfg_path = flash / "config.json"
     cfg = json.loads(cfg_path.read_text())
@@ -160,12 +173,12 @@ class OtaFleet:
         self.client.publish(f"gg/v1/dev/{self.device}/ota", data, qos=1, retain=retain).wait_for_publish(5)
         return data
 
-    def wait_state(self, predicate, timeout: float = 120.0) -> list:
-        """The first key-15 value (seen from now on or before) matching."""
+    def wait_state(self, predicate, timeout: float = 120.0, since: int = 0) -> list:
+        """The first key-15 value seen (from the since-th on) that matches."""
         deadline = time.monotonic() + timeout
         with self.changed:
             while True:
-                for s in self.states:
+                for s in self.states[since:]:
                     if predicate(s):
                         return s
                 left = deadline - time.monotonic()

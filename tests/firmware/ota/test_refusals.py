@@ -9,10 +9,11 @@ from __future__ import annotations
 import cbor2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from e2e_kit import Subscriber, boot, kind, provision_site, reason_code
+from e2e_kit import Subscriber, boot, kind, reason_code
 from greengate.control.blobs import blob_ref
 from greengate.ota import offer as ota_offer, release as rel
-from ota_kit import OtaFleet, configure, firmware_files, make_release, ota_state, sha, slot_of
+from ota_kit import (OtaFleet, firmware_files, make_release, ota_state, provisioned_gate, sha,
+                     slot_of)
 
 DEVICE = "gg-0000000e2e0b"
 
@@ -24,11 +25,7 @@ def refused(fleet: OtaFleet, campaign: int, reason: str) -> list:
 
 
 def test_bad_offers_refused_then_an_update_and_anti_rollback(tmp_path, mosquitto_broker):
-    root = tmp_path / "sim"
-    flash = root / "flash"
-    site = provision_site(flash, tmp_path, DEVICE)
-    key = Ed25519PrivateKey.generate()
-    configure(flash, [rel.raw_public(key)], ota_probation_s=120)
+    root, flash, site, key = provisioned_gate(tmp_path, DEVICE, ota_probation_s=120)
     image = tmp_path / "fw.bin"
     image.write_bytes(bytes(range(256)) * 64)
 

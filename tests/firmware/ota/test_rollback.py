@@ -7,22 +7,15 @@ release offered again is refused; a good one installs afterwards."""
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from e2e_kit import boot, kind, provision_site, reason_code
-from greengate.ota import release as rel
-from ota_kit import OtaFleet, compile_source, configure, make_release, ota_state, slot_of, with_file
+from e2e_kit import boot, kind, reason_code
+from ota_kit import OtaFleet, compile_source, make_release, ota_state, provisioned_gate, slot_of, with_file
 
 DEVICE = "gg-0000000e2e0c"
 FAILED = reason_code("OTA_PROBATION_FAILED")
 
 
 def test_broken_releases_roll_back_by_themselves(tmp_path, mosquitto_broker):
-    root = tmp_path / "sim"
-    flash = root / "flash"
-    site = provision_site(flash, tmp_path, DEVICE)
-    key = Ed25519PrivateKey.generate()
-    configure(flash, [rel.raw_public(key)], ota_probation_s=8)
+    root, flash, site, key = provisioned_gate(tmp_path, DEVICE, ota_probation_s=8)
     raising = with_file("main.mpy", compile_source(
         "main.py", "raise RuntimeError('release 1 is broken')\n", tmp_path))
     unhealthy = with_file("ota/selftest.mpy", compile_source(

@@ -6,15 +6,11 @@ passes scanned during the download are decided and reported."""
 
 from __future__ import annotations
 
-import time
-
 import cbor2
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from e2e_kit import Fleet, boot, kind, provision_site, read_outbox
-from greengate.ota import release as rel
-from ota_kit import (OtaFleet, compile_source, configure, firmware_files, make_release, ota_state,
-                     slot_of, with_file)
+from e2e_kit import Fleet, boot, kind, read_outbox
+from ota_kit import (OtaFleet, compile_source, make_release, ota_state, provisioned_gate, slot_of,
+                     with_file)
 
 DEVICE = "gg-0000000e2e0a"
 
@@ -35,11 +31,8 @@ def reported_version(sub: Fleet) -> str | None:
 
 
 def test_update_over_mqtt_runs_the_new_slot_and_keeps_scanning(tmp_path, mosquitto_broker):
-    root = tmp_path / "sim"
-    flash = root / "flash"
-    site = provision_site(flash, tmp_path, DEVICE, device_config={"gate": {"relay_ms": 200}})
-    release_key = Ed25519PrivateKey.generate()
-    configure(flash, [rel.raw_public(release_key)], ota_probation_s=120)
+    root, flash, site, release_key = provisioned_gate(
+        tmp_path, DEVICE, device_config={"gate": {"relay_ms": 200}}, ota_probation_s=120)
     files = with_file("app/__init__.mpy", app_init_with_version("9.9.1", tmp_path))
     release = make_release(release_key, 1, files=files, version="9.9.1")
 

@@ -117,3 +117,20 @@ def test_big_manifest_travels_as_a_blob_and_the_offer_fits(bundle):
     assert set(offer.offer_blobs(bundle)) == {body[2][1], body[4][1]}
     data = envelope.sign_message(8, 1, body, envelope.device_scope("gg-000000000001"), fleet, 1, 2)
     assert len(data) < 4000
+
+
+def test_selftest_pass_is_fresh_and_verifies_on_the_host():
+    import subprocess
+    import sys
+
+    from greengate.passes.keys import TrustEntry
+    from greengate.passes.verify import Verifier
+    from greengate.paths import REPO
+
+    r = subprocess.run([sys.executable, str(REPO / "tools" / "ota" / "gen_selftest.py"), "--check"])
+    assert r.returncode == 0, "firmware/ota/selftest.py is stale: run tools/ota/gen_selftest.py"
+    ns: dict = {"const": lambda x: x}
+    src = (FIRMWARE / "ota" / "selftest.py").read_text().replace("from micropython import const\n", "")
+    exec(compile(src, "selftest.py", "exec"), ns)
+    entry = TrustEntry(ns["ISSUER"], hashlib.sha256(ns["KEY"]).digest()[:8], ns["KEY"], None)
+    assert Verifier([entry]).check(ns["PASS"], ns["NOW"]).verdict is True
