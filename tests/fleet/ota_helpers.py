@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 
 import cbor2
+from sqlalchemy import select
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fleet.broker_bridge import schema
@@ -67,3 +68,18 @@ def report(db, device: str, release: int, phase: int, percent: int = 0, reason: 
     """What the bridge does with a gate's state message."""
     device_svc.apply_state(db, device, schema.state(state_payload(release, phase, percent, reason,
                                                                   campaign)))
+
+
+def started_campaign(db, n: int, name: str, **kw):  # noqa: ANN001, ANN201
+    """n gates of business B9, release 7 published, a campaign over them
+    (waves 10 %, 100 %) started: (campaign, sorted ids of the offered gates)."""
+    from fleet.models import CampaignDevice
+    from fleet.services import ota
+
+    seed_gates(db, n, business="B9")
+    publish(db, 7)
+    c = ota.create(db, 7, {"kind": "business", "value": "B9"}, [10, 100], "admin", name=name, **kw)
+    ota.start(db, c.id, "admin")
+    offered = sorted(db.scalars(select(CampaignDevice.device_id).where(
+        CampaignDevice.campaign_id == c.id, CampaignDevice.status == "offered")))
+    return c, offered

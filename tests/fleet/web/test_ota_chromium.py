@@ -8,12 +8,11 @@ the strict Content-Security-Policy blocks nothing. Screenshots go to
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
-from ota_helpers import publish, report, seed_gates
+from ota_helpers import report, started_campaign
 from test_chromium import ARGS, CHROMIUM, served, shot  # noqa: F401  (served is a fixture)
 
-from fleet.models import CampaignDevice, utcnow
+from fleet.models import utcnow
 from fleet.services import ota
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed")
@@ -24,13 +23,7 @@ def test_campaign_page_in_chromium(served):  # noqa: F811
 
     base, sessions, _ = served
     with sessions() as db:
-        ids = seed_gates(db, 60, business="B9")
-        publish(db, 7)
-        c = ota.create(db, 7, {"kind": "business", "value": "B9"}, [10, 100], "admin", name="Toàn quận",
-                       pause_s=0, failure_threshold_pct=2)
-        ota.start(db, c.id, "admin")
-        offered = sorted(db.scalars(select(CampaignDevice.device_id).where(
-            CampaignDevice.status == "offered")))
+        c, offered = started_campaign(db, 60, "Toàn quận", pause_s=0, failure_threshold_pct=2)
         report(db, offered[0], 7, 1, 37, 0, c.id)
         report(db, offered[1], 7, 7, 0, 56, c.id)             # OTA_SPACE
         for d in offered[2:5]:
@@ -39,7 +32,6 @@ def test_campaign_page_in_chromium(served):  # noqa: F811
         assert c.state == "halted"
         db.commit()
         cid = c.id
-    assert len(ids) == 60
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:

@@ -9,21 +9,15 @@ import re
 import pytest
 from sqlalchemy import select
 
-from ota_helpers import publish, report, seed_gates
+from ota_helpers import report, started_campaign
 
 from fleet.models import AuditLog, Campaign
-from fleet.services import ota
 
 
 @pytest.fixture
 def campaign(web, session_factory):
     with session_factory() as db:
-        ids = seed_gates(db, 40, business="B9")
-        publish(db, 7)
-        c = ota.create(db, 7, {"kind": "business", "value": "B9"}, [10, 100], "admin", name="Đợt thử",
-                       pause_s=3600, failure_threshold_pct=50)
-        ota.start(db, c.id, "admin")
-        offered = sorted(d for d in ids if db.get(ota.CampaignDevice, (c.id, d)).status == "offered")
+        c, offered = started_campaign(db, 40, "Đợt thử", pause_s=3600, failure_threshold_pct=50)
         report(db, offered[0], 7, 1, 42, 0, c.id)            # downloading 42 %
         report(db, offered[1], 7, 6, 100, 55, c.id)          # rolled back
         report(db, offered[2], 7, 4, 100, 0, c.id)           # probation
