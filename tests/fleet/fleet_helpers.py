@@ -121,3 +121,16 @@ def sim_root(tmp_path, device_id: str, site_id: int, fleet_key):
     (root / "flash" / "config.json").write_text(json.dumps({
         "device_id": device_id, "site_id": str(site_id), "fleet_keys": [gk.raw_public(fleet_key).hex()]}))
     return root
+
+
+def file_fleet(tmp_path):
+    """(settings, engine, sessions) of a fleet on a SQLite file with every
+    table, as `greengate fleet serve` has it (end-to-end tests)."""
+    from fleet.core.config import Settings
+    from fleet.core.db import make_engine, make_sessionmaker
+    from fleet.models import Base
+
+    settings = Settings(demo=True, data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'fleet.db'}")
+    engine = make_engine(settings.db_url)
+    Base.metadata.create_all(engine)
+    return settings, engine, make_sessionmaker(engine)

@@ -16,11 +16,9 @@ from sqlalchemy import select
 from fleet.broker_bridge import topics
 from fleet.broker_bridge.bridge import Bridge, BrokerParams
 from fleet.broker_bridge.wire import load_or_create_fleet_key
-from fleet.core.config import Settings
-from fleet.core.db import make_engine, make_sessionmaker
-from fleet.models import Base, Device, Scan, Site
+from fleet.models import Device, Scan, Site
 from fleet.services import control, dcc, registry, revocations
-from fleet_helpers import dev_id, pubhex, seed_registry, sim_root, wait_until
+from fleet_helpers import dev_id, file_fleet, pubhex, seed_registry, sim_root, wait_until
 from greengate.dcc import issue
 from greengate.dcc.trustlist import trustlist_json
 from greengate.sim.terminal import SimTerminal
@@ -40,10 +38,7 @@ def _dcc(dsc, uci: str, now: int) -> str:
 def test_dcc_trust_list_to_a_real_gate(tmp_path, mosquitto_broker):
     now = int(time.time())
     es, ps = issue.make_dsc(issue.ES256, "VN"), issue.make_dsc(issue.PS256, "VN", types="v")
-    settings = Settings(demo=True, data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'fleet.db'}")
-    engine = make_engine(settings.db_url)
-    Base.metadata.create_all(engine)
-    sessions = make_sessionmaker(engine)
+    settings, engine, sessions = file_fleet(tmp_path)
     with sessions() as db:
         site, _ = seed_registry(db, (DEV,))
         site_id = site.id

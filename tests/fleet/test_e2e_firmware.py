@@ -17,11 +17,9 @@ from sqlalchemy import select
 
 from fleet.broker_bridge.bridge import Bridge, BrokerParams
 from fleet.broker_bridge.wire import load_or_create_fleet_key
-from fleet.core.config import Settings
-from fleet.core.db import make_engine, make_sessionmaker
-from fleet.models import Alert, Base, BusinessStatus, Device, Scan
+from fleet.models import Alert, BusinessStatus, Device, Scan
 from fleet.services import control, devices as device_svc, f0, passes, registry, revocations
-from fleet_helpers import dev_id, seed_registry, sim_root, wait_until
+from fleet_helpers import dev_id, file_fleet, seed_registry, sim_root, wait_until
 from greengate.passes import reasons
 from greengate.sim.terminal import SimTerminal
 
@@ -34,11 +32,7 @@ def kind(k, **match):
 
 
 def test_fleet_and_real_firmware(tmp_path, mosquitto_broker):
-    settings = Settings(demo=True, data_dir=tmp_path / "data",
-                        database_url=f"sqlite:///{tmp_path / 'fleet.db'}")
-    engine = make_engine(settings.db_url)
-    Base.metadata.create_all(engine)
-    sessions = make_sessionmaker(engine)
+    settings, engine, sessions = file_fleet(tmp_path)
     with sessions() as db:
         site, _ = seed_registry(db, (DEV,))
         site_id = site.id

@@ -75,6 +75,8 @@ def test_countries_and_counts(imported, testdata):
     assert "Chứng thư ký Chứng nhận COVID số EU" in r.text and "trustlist_de.json" in r.text
     en = b["viewer"].get("/ui/dcc?lang=en")
     assert "EU Digital COVID Certificate signers" in en.text
+    device = b["viewer"].get(f"/ui/devices/{DEVICES['B1']}").text  # state key 16 on the gate's page
+    assert re.search(r'id="dcc-table">v\d+ · 700 keys<', device)  # English: the ?lang=en cookie
 
 
 def test_one_country(imported, testdata):
