@@ -6,6 +6,7 @@
     python3 bench/bench_firmware_heap.py --components  # objects each part of the wiring builds
     python3 bench/bench_firmware_heap.py --check       # pass check / decider rebuild working heap
     python3 bench/bench_firmware_heap.py --search      # smallest -X heapsize that survives
+    python3 bench/bench_firmware_heap.py --steady --dcc  # + a 1,000-signer EU DCC table, DCCs scanned
     options: --mode frozen32|rom|mpy|source (default frozen32), --scans N (200),
              --revoked N (1,000,000), --firmware DIR (a copy of firmware/, for before/after)
 
@@ -210,8 +211,9 @@ def compile_tree(dst: Path, src: Path = FIRMWARE) -> Path:
 class Provisioning:
     """Keys, passes and signed control messages for one simulated device."""
 
-    def __init__(self, allowlist_size: int = 500, revoked: int = 1_000_000):
+    def __init__(self, allowlist_size: int = 500, revoked: int = 1_000_000, dcc: bool = False):
         now = int(time.time())
+        self.dcc = dcc
         self.now = now
         self.fleet = Ed25519PrivateKey.generate()
         issuer = Ed25519PrivateKey.generate()
@@ -236,19 +238,49 @@ class Provisioning:
         self.allowlist = cc.allowlist_blob(listed + [pass_hash(self.worker)])
         self.trust = cbor2.loads(device_trust_bytes([TrustEntry("HCM-D7", kid_for(pub), pub, None)]))
         self.blobs = {hashlib.sha256(b).digest(): b for b in (self.snapshot, self.allowlist)}
+        if dcc:
+            self._add_dcc(now)
+
+    def _add_dcc(self, now: int) -> None:
+        """--dcc: a 1,000-signer DCC table (kind 7; 2 real test DSCs, ES256 and
+        PS256-2048), the site accepting GG1 and DCC, and three DCCs in the scan
+        rotation (two admitted, one from a signer not on the table)."""
+        sys.path.insert(0, str(REPO / "tests"))
+        from dcc_kit import fake_signers
+        from greengate.control.dcc import dcc_body, dcc_files
+        from greengate.dcc import issue as dcc_issue
+        from greengate.dcc import trustlist
+
+        es = dcc_issue.make_dsc(dcc_issue.ES256, "VN")
+        ps = dcc_issue.make_dsc(dcc_issue.PS256, "VN")
+        other = dcc_issue.make_dsc(dcc_issue.ES256, "VN")
+        signers = [trustlist.signer_from_der(d.der, "VN") for d in (es, ps)] + fake_signers(998, seed=3, rsa_every=20)
+        self.dcc_table, _ = dcc_files(signers, 1)
+        self.dcc_body = dcc_body(self.dcc_table, chunk_size=CHUNK)
+        self.blobs[hashlib.sha256(self.dcc_table).digest()] = self.dcc_table
+
+        def cert(dsc, n):
+            return dcc_issue.sign_hc1(dcc_issue.dcc_payload("v", "VN", now - 3600, now + 300 * 86400,
+                                                            "URN:UVCI:01:VN:HEAP%d" % n), dsc)
+
+        self.scans += [(cert(es, 1), True, "OK"), (cert(ps, 2), True, "OK"), (cert(other, 3), False, "KID_UNKNOWN")]
 
     def config(self, version: int) -> bytes:
         body = cc.site_config(SITE, [cc.vaccination(2), cc.workers()], business_id=BUSINESS,
-                              allowlist_ref=blob_ref(self.allowlist, CHUNK))
+                              allowlist_ref=blob_ref(self.allowlist, CHUNK),
+                              formats=[cc.FORMAT_GG1, cc.FORMAT_DCC] if self.dcc else None)
         return env.sign_message(1, version, body, env.device_scope(DEVICE), self.fleet,
                                 int(time.time()) - 60, int(time.time()) + 86400)
 
     def messages(self) -> list[tuple[int, bytes]]:
         iat, until = self.now - 60, self.now + 86400
         rev = revocation_body(self.snapshot, chunk_size=CHUNK)
-        return [(2, env.sign_message(2, 1, self.trust, env.fleet_scope(), self.fleet, iat, until)),
-                (3, env.sign_message(3, 1, rev, env.fleet_scope(), self.fleet, iat, until)),
-                (1, self.config(1))]
+        out = [(2, env.sign_message(2, 1, self.trust, env.fleet_scope(), self.fleet, iat, until)),
+               (3, env.sign_message(3, 1, rev, env.fleet_scope(), self.fleet, iat, until)),
+               (1, self.config(1))]
+        if self.dcc:
+            out.append((7, env.sign_message(7, 1, self.dcc_body, env.fleet_scope(), self.fleet, iat, until)))
+        return out
 
     def command_open(self, seq: int) -> bytes:
         now = int(time.time())
@@ -270,7 +302,7 @@ class Provisioning:
             p = tmp / f"blob{i}.bin"
             p.write_bytes(data)
             req["blobs"].append({"path": str(p)})
-        if apply_messages(req) != [True, True, True]:
+        if apply_messages(req) != [True] * len(req["messages"]):
             raise RuntimeError("provisioning failed")
         write_device_config(flash, DEVICE, raw_public(self.fleet))
 
@@ -349,11 +381,11 @@ def is_kind(k, **match):
     return lambda e: e.get("kind") == k and all(e.get(a) == b for a, b in match.items())
 
 
-def run(build: Build, heap_kb: int, scans: int = 200, control_every: int = 50) -> dict:
+def run(build: Build, heap_kb: int, scans: int = 200, control_every: int = 50, dcc: bool = False) -> dict:
     """Boot the provisioned firmware, do `scans` scans (+ control messages).
     Returns {"ok", "error", "boot", "mem": [...], "decisions", "stderr"}."""
     tmp = Path(tempfile.mkdtemp(prefix="gg-heap-"))
-    prov = Provisioning(revoked=REVOKED[0])
+    prov = Provisioning(revoked=REVOKED[0], dcc=dcc)
     out = {"ok": False, "error": None, "mem": [], "decisions": 0, "rescans": 0, "heap_kb": heap_kb}
     broker = mosquitto(tmp / "broker").start()
     fleet = None
@@ -412,8 +444,8 @@ def run(build: Build, heap_kb: int, scans: int = 200, control_every: int = 50) -
     return out
 
 
-def steady(build: Build, heap_kb: int = 1024, scans: int = 200) -> dict:
-    r = run(build, heap_kb, scans=scans)
+def steady(build: Build, heap_kb: int = 1024, scans: int = 200, dcc: bool = False) -> dict:
+    r = run(build, heap_kb, scans=scans, dcc=dcc)
     mem = r["mem"]
     boot = next((m["alloc"] for m in mem if m["after"] == "scanner"), None)
     dec = [m["alloc"] for m in mem if m["after"] == "decision"]
@@ -677,6 +709,8 @@ def main() -> None:
     ap.add_argument("--imports", action="store_true")
     ap.add_argument("--search", action="store_true")
     ap.add_argument("--check", action="store_true", help="heap of one pass check / decider rebuild")
+    ap.add_argument("--dcc", action="store_true",
+                    help="--steady with a 1,000-signer EU DCC table applied and DCCs in the scan rotation")
     ap.add_argument("--components", action="store_true", help="objects built by each part of main.py")
     ap.add_argument("--mode", choices=("frozen32", "rom", "mpy", "source"), default="frozen32",
                     help="frozen32: frozen into the 32-bit build, as on an ESP32 (default; needs"
@@ -717,7 +751,7 @@ def main() -> None:
             for label, n in components(build):
                 print(f"  {label:74s} {n:8,d}")
         if everything or args.steady:
-            s = steady(build, scans=args.scans)
+            s = steady(build, scans=args.scans, dcc=args.dcc)
             print(f"\nsteady state, live heap (gc.collect(); gc.mem_alloc()), {s['decisions']} scans,"
                   f" ok={s['ok']} {s['error'] or ''}")
             for k in ("boot", "after_first_scan", "steady", "after_all_scans", "after_control"):

@@ -43,6 +43,8 @@ class DecisionService:
             self.store_errors += 1
             self.port.log("outbox: %r" % (e,))
         fmt = getattr(d, "fmt", None)  # a DCC: the screens name the format
+        if fmt:
+            _drop_dcc_modules()
         if d.verdict:
             self.gate.accept()
             if fmt:
@@ -69,3 +71,17 @@ class DecisionService:
                 self.beat()
             self.handle(code)
             code = None  # not held while waiting for the next one (a pass: ~300-600 B)
+
+
+def _drop_dcc_modules():
+    """After a DCC check: its decoding and crypto modules go again
+    (verify/dcc.py RARE), so accepting DCCs costs the steady heap only the
+    verifier and its table (docs/memory.md); the next DCC imports them again
+    (frozen on the ESP32: no compile, a few ms against ~300 ms of checking)."""
+    import gc
+
+    from app import unload
+    from verify.dcc import RARE
+
+    unload(*RARE)
+    gc.collect()
