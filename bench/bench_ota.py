@@ -95,7 +95,7 @@ def update_time(rate: int) -> dict:
             "effective_bytes_s": round(len(release.payload) / download) if download else None}
 
 
-def heap(mode: str, target: str, heap_kb: int, scans_per_s: float = 1.0) -> dict:
+def heap(mode: str, target: str, heap_kb: int, rate: int | None = None, scans_per_s: float = 1.0) -> dict:
     import bench_firmware_heap as bh
     from brokers import mosquitto
     from mpy import native_march
@@ -132,7 +132,7 @@ def heap(mode: str, target: str, heap_kb: int, scans_per_s: float = 1.0) -> dict
                  "payload_bytes": len(release.payload), "manifest_bytes": len(release.manifest)}
     from net_helpers import Fleet as ScanAcks
 
-    fleet = OtaFleet(broker.port, bh.DEVICE, prov.fleet)
+    fleet = OtaFleet(broker.port, bh.DEVICE, prov.fleet, rate_bps=rate)
     acks = ScanAcks(broker.port, [f"gg/v1/dev/{bh.DEVICE}/scans"])  # acks every scan batch
     try:
         with bh.HeapSim(tmp / "sim", build, errfile=errf, device_id=bh.DEVICE,
@@ -167,7 +167,7 @@ def heap(mode: str, target: str, heap_kb: int, scans_per_s: float = 1.0) -> dict
     out.update(steady_before=max(mem_before) if mem_before else None,
                during_download_max=max(during) if during else None,
                during_download_min=min(during) if during else None,
-               scans_during_download=len(during),
+               scans_during_download=len(during), during_download=during,
                after_phase={m["after"] + str(i): m["alloc"] for i, m in enumerate(mem) if m["after"] == "ota"},
                result=[e for e in evs if e.get("kind") == "ota"][-1])
     return out
@@ -178,17 +178,20 @@ def main() -> None:
     ap.add_argument("--size", action="store_true")
     ap.add_argument("--time", action="store_true")
     ap.add_argument("--heap", action="store_true")
-    ap.add_argument("--rate", type=int, default=32000, help="chunk bytes per second (--time)")
+    ap.add_argument("--rate", type=int, default=32000,
+                    help="chunk bytes per second (--time; --heap: only if given)")
     ap.add_argument("--mode", default="frozen32", choices=("frozen32", "mpy", "source"))
     ap.add_argument("--target", default="image", choices=("image", "bundle"))
     ap.add_argument("--heap-kb", type=int, default=1024)
     a = ap.parse_args()
+    a.rate_given = "--rate" in sys.argv
     if a.size:
         print(json.dumps({"size": size()}, indent=1))
     if a.time:
         print(json.dumps({"time": update_time(a.rate)}, indent=1))
     if a.heap:
-        print(json.dumps({"heap": heap(a.mode, a.target, a.heap_kb)}, indent=1))
+        print(json.dumps({"heap": heap(a.mode, a.target, a.heap_kb, a.rate if a.rate_given else None)},
+                         indent=1))
 
 
 if __name__ == "__main__":

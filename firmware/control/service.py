@@ -60,6 +60,7 @@ class ControlService:
         self._busy_ms = ticks_ms()  # last message or pending work (quiet period)
         self._wake = asyncio.Event()
         self._replies = []        # reply payloads waiting for a free QoS 1 slot
+        self.handed_over = False  # an update offer went to ota/: end once idle
         # the signature check's 4 KB table, taken once while the heap is
         # whole enough (a failed load is retried by the link), reused for
         # every message instead of a new 4 KB hole per message
@@ -78,6 +79,8 @@ class ControlService:
     def receive(self, kind, payload):
         """One message of control kind `kind` (0: a blob chunk), from the link."""
         self._busy_ms = ticks_ms()
+        if kind:
+            self.handed_over = False
         if kind == 0:
             self.on_chunk(payload)
             return
@@ -132,8 +135,9 @@ class ControlService:
             await self._flush_replies()
             if not self.idle():
                 self._busy_ms = ticks_ms()
-            elif quiet_ms is not None and ticks_diff(ticks_ms(), self._busy_ms) >= quiet_ms:
-                return
+            elif quiet_ms is not None and (self.handed_over
+                                           or ticks_diff(ticks_ms(), self._busy_ms) >= quiet_ms):
+                return  # (an update downloads with the control plane unloaded)
 
     def step(self):
         """Process everything queued (also the test entry point, no asyncio)."""
@@ -203,7 +207,10 @@ class ControlService:
             # a firmware offer: nothing committed here (its release number
             # is the anti-rollback floor, ota/); refusals go to state key 15
             ota = self.link.ota
-            return ota.on_offer(msg) if ota is not None else reasons.OTA_NO_KEY
+            if ota is None:
+                return reasons.OTA_NO_KEY
+            self.handed_over = True  # the updater has it: no quiet period (heap)
+            return ota.on_offer(msg, self._scratch)
         if kind == envelope.KIND_COMMAND:
             try:
                 self.state.commit(msg)  # before running it: a replay never runs twice

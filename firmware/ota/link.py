@@ -71,10 +71,11 @@ class OtaLink:
             self.upd = Updater(self)
         return self.upd
 
-    def on_offer(self, msg):
-        """A kind-8 message the control plane verified -> reason code."""
+    def on_offer(self, msg, scratch=None):
+        """A kind-8 message the control plane verified -> reason code
+        (scratch: the control service's Ed25519 table, reused)."""
         try:
-            reason = self._updater().offer(msg)
+            reason = self._updater().offer(msg, scratch)
         except MemoryError:
             from verify import reasons
 

@@ -155,7 +155,7 @@ class Updater:
         return target == want
 
     # -- the offer ------------------------------------------------------------
-    def offer(self, msg):
+    def offer(self, msg, scratch=None):
         """A verified kind-8 message: start the update, or refuse it
         (state key 15 = [release, 7 failed, 0, reason, campaign])."""
         import hashlib
@@ -178,7 +178,7 @@ class Updater:
             st["pref"] = _ref(pref)
             if type(body.get(1)) is bytes:
                 st["mref"] = None
-                self._accept_manifest(body[1])
+                self._accept_manifest(body[1], scratch)
             else:
                 st["mref"] = _ref(fetch.check_ref(body[4]))
                 self._set(DOWNLOADING, reasons.OK, 0)
@@ -190,7 +190,7 @@ class Updater:
             return e.reason
         return reasons.OK
 
-    def _accept_manifest(self, data):
+    def _accept_manifest(self, data, scratch=None):
         """Release signature, anti-rollback, target; then the manifest is
         kept on flash and the payload download starts."""
         from ota import manifest, fetch
@@ -198,7 +198,7 @@ class Updater:
         from fsutil import makedirs, write_atomic
 
         st = self.st
-        man = manifest.check(data, self.keys(), bytearray(SCRATCH))
+        man = manifest.check(data, self.keys(), scratch or bytearray(SCRATCH))
         st["release"] = man.release
         manifest.admit(man, st["installed"], st.get("failed", 0))
         if not self._supported(man.target):
