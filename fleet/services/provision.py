@@ -69,11 +69,16 @@ def check_possession(public_key: bytes, challenge: bytes, signature: bytes, devi
 
 def make_bundle(fleet_key: Ed25519PrivateKey, fleet_public_keys: list[bytes], device_id: str,
                 site_id: int | None, broker_url: str, username: str, password: str,
-                ca_pem: str | None, version: int, now: int | None = None) -> bytes:
-    """Kind-5 PROVISION control message, device-scoped (firmware/setup/bundle.py)."""
+                ca_pem: str | None, version: int, now: int | None = None,
+                release_public_keys: list[bytes] | None = None) -> bytes:
+    """Kind-5 PROVISION control message, device-scoped (firmware/setup/bundle.py);
+    key 7: the release public keys firmware updates must be signed with
+    (GREENGATE_RELEASE_PUBLIC_KEYS; none configured: the gate keeps its own)."""
     now = int(time.time() if now is None else now)
     body = {1: str(site_id) if site_id is not None else "", 2: broker_url, 3: username,
             4: password, 5: list(fleet_public_keys), 6: ca_pem}
+    if release_public_keys:
+        body[7] = list(release_public_keys)
     return envelope.sign_message(envelope.KIND_PROVISION, version, body,
                                  envelope.device_scope(device_id), fleet_key, now,
                                  now + BUNDLE_VALIDITY_S)

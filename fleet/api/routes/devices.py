@@ -79,12 +79,23 @@ def register(body: DeviceRegisterIn, request: Request, db: SessionDep,
     bundle = provision.make_bundle(
         state.fleet_key, [state.fleet_public_key], device.id, device.site_id,
         state.device_broker_url, device.mqtt_username, password, state.broker_ca_pem,
-        version=device_svc.next_bundle_version(db))
+        version=device_svc.next_bundle_version(db),
+        release_public_keys=release_keys(settings, state.fleet_public_key))
     return DeviceRegisterOut(device_id=device.id, site_id=device.site_id,
                              broker_url=state.device_broker_url,
                              mqtt_username=device.mqtt_username,
                              bundle=base64.b64encode(bundle).decode(),
                              fleet_public_key=state.fleet_public_key.hex())
+
+
+def release_keys(settings, fleet_public_key: bytes) -> list[bytes]:  # noqa: ANN001
+    """The configured release public keys for the bundle (never the fleet key)."""
+    from fleet.services import releases
+
+    keys = releases.parse_public_keys(settings.release_public_keys)
+    if keys:
+        releases.check_key_roles(keys, fleet_public_key)
+    return keys
 
 
 def _device_for(user: User, db, device_id: str) -> Device:  # noqa: ANN001
