@@ -8,6 +8,8 @@ import time
 class ScannerReader:
     def __init__(self, port, framer, inter_byte_ms=60, chunk=128):
         self.stream = asyncio.StreamReader(port)
+        self.port = port
+        self._poll = None  # select.poll over the port, made on first use
         self.framer = framer
         self.inter_byte_ms = inter_byte_ms
         self.buf = bytearray(chunk)
@@ -44,5 +46,24 @@ class ScannerReader:
                 self.beat()
             if self.framer.pending():
                 now = time.ticks_ms()
-                if time.ticks_diff(now, self.last_rx) >= self.inter_byte_ms:
+                if time.ticks_diff(now, self.last_rx) >= self.inter_byte_ms and not self._waiting():
                     self.framer.idle(now)
+
+    def _waiting(self):
+        # Bytes already in the port's buffer are not a pause: after a long
+        # stall (a signature check, a loaded host) this task may run before
+        # the reader drains them, and ending the line then would cut a code.
+        if self._poll is None:
+            import select
+
+            self._poll = select.poll()
+            try:
+                self._poll.register(self.port, select.POLLIN)
+            except (OSError, TypeError, AttributeError):
+                self._poll = False  # a port that cannot be polled: timing alone
+        if not self._poll:
+            return False
+        try:
+            return bool(self._poll.poll(0))
+        except OSError:
+            return False

@@ -200,11 +200,12 @@ class FakeGM65:
         if not self.line_speed_matches():
             # what a UART makes of bytes sent at another speed
             payload = bytes((b ^ 0x5A) | 0x80 for b in payload)
-        per_byte = 10.0 / self.baud
-        chunk = 32
+        # All bytes at once, then the wire time: the module sends a code with
+        # no gap, and a sleep between parts could outlast the gate's
+        # inter-byte timeout on a loaded machine and cut the code in two.
         with self.lock:
-            for i in range(0, len(payload), chunk):
-                part = payload[i : i + chunk]
-                os.write(self.fd, part)
-                if pace:
-                    time.sleep(per_byte * len(part))
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(self.fd, view):]
+            if pace:
+                time.sleep(10.0 * len(payload) / self.baud)

@@ -62,9 +62,38 @@ async def setup_main(opts, listen_ms):
     print("STATS " + json.dumps(framer.stats()))
 
 
+async def stall_main(opts):
+    # The event loop stalls (a blocking read of stdin stands in for a long
+    # signature check) while the rest of a code arrives; the line has been
+    # quiet past inter_byte_ms by the clock, but its bytes wait in the port.
+    from hal import port
+    from scanner.framer import Framer
+    from scanner.reader import ScannerReader
+
+    serial, _ = port().open_scanner({}, {})
+    codes = []
+    framer = Framer(codes.append)
+    reader = ScannerReader(serial, framer, inter_byte_ms=opts.get("inter_byte_ms", 60))
+    task = asyncio.create_task(reader.run())
+    print("LISTENING")
+    while not framer.pending():
+        await asyncio.sleep_ms(1)
+    print("PENDING")
+    sys.stdin.readline()
+    time.sleep_ms(2 * opts.get("inter_byte_ms", 60))
+    start = time.ticks_ms()
+    while not codes and time.ticks_diff(time.ticks_ms(), start) < 3000:
+        await asyncio.sleep_ms(10)
+    task.cancel()
+    print("CODES " + json.dumps(codes))
+    print("STATS " + json.dumps(framer.stats()))
+
+
 mode = sys.argv[1]
 opts = json.loads(sys.argv[2])
 if mode == "framer":
     framer_main(opts)
+elif mode == "stall":
+    asyncio.run(stall_main(opts))
 else:
     asyncio.run(setup_main(opts, int(sys.argv[3])))

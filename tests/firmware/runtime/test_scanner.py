@@ -169,3 +169,31 @@ def test_repeat_and_framing_over_the_wire(scanner_line):
     assert stats["noise"] == 1
     assert stats["oversize"] == 1
     assert stats["timeouts"] == 1
+
+
+def test_bytes_waiting_after_a_stall_are_not_a_pause(scanner_line):
+    """The gate's loop stalls (on the ESP32 a DCC signature check takes
+    ~300 ms) while a code is half read and its rest arrives: the rest waits
+    in the port, so the inter-byte timeout must not end the line there."""
+    import os
+
+    env = mpy_env([DRIVER.parent])
+    env["GG_SCANNER_PTY"] = scanner_line.path
+    proc = subprocess.Popen([MICROPYTHON, str(DRIVER), "stall", json.dumps({"inter_byte_ms": 60})],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "LISTENING"
+        os.write(scanner_line.master, b"GG1:FIRST-HALF-")
+        assert proc.stdout.readline().strip() == "PENDING"
+        os.write(scanner_line.master, b"SECOND-HALF\r")  # arrives during the stall
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    lines = dict(l.split(" ", 1) for l in out.splitlines() if " " in l)
+    assert json.loads(lines["CODES"]) == ["GG1:FIRST-HALF-SECOND-HALF"], out
+    assert json.loads(lines["STATS"])["timeouts"] == 0
