@@ -43,12 +43,14 @@ READERS_DISTRICT = ("admin", "operator", "viewer")  # district-wide read
 NAV = (
     ("overview", "/ui/", ALL_ROLES),
     ("feed", "/ui/feed", ALL_ROLES),
+    ("scans", "/ui/scans", ALL_ROLES),
     ("charts", "/ui/charts", ALL_ROLES),
     ("alerts", "/ui/alerts", ALL_ROLES),
     ("businesses", "/ui/businesses", ALL_ROLES),
     ("passes", "/ui/passes", ALL_ROLES),
     ("revocations", "/ui/revocations", READERS_DISTRICT),
     ("f0", "/ui/f0", DISTRICT),
+    ("audit", "/ui/audit", READERS_DISTRICT),
     ("users", "/ui/users", ("admin",)),
 )
 FLASH_KEYS = {"done", "dev.queued", "rev.done", "user.created", "user.activated",

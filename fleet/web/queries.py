@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from fleet.broker_bridge import topics
 from fleet.core.config import Settings
-from fleet.models import Alert, ControlOutbox, Device, Scan, Site
+from fleet.models import Alert, Business, ControlOutbox, Device, Scan, Site
 from fleet.services import control
 
 PER_PAGE = 50
@@ -25,6 +25,8 @@ class DeviceRow:
     device: Device
     site_name: str | None
     business_id: str | None
+    business_name: str | None
+    ward: str | None
     desired_config: int | None
     config_drift: bool
     revocation_drift: bool
@@ -80,14 +82,38 @@ def _drift_expr(rev: int, desired):  # noqa: ANN001, ANN202
                and_(rev > 0, func.coalesce(Device.revocation_version, 0) < rev))
 
 
-def fleet_overview(db: Session, settings: Settings, *, scope: str | None, business: str | None,
-                   q: str | None, state: str | None, drift_only: bool, page: int,
-                   per_page: int = PER_PAGE) -> dict:
+def device_search(db: Session, q: str, scope: str | None):  # noqa: ANN201
+    """Device id prefix, or the gate's site / business name (no diacritics
+    or case needed: fleet.web.listing.name_matches)."""
+    from .listing import name_matches
+
+    sites, _ = name_matches(db, q, scope)
+    by_id = Device.id.like(like_escape(q) + "%", escape="\\")
+    return or_(by_id, Device.site_id.in_(sorted(sites))) if sites else by_id
+
+
+def device_export_select(db: Session, *, scope: str | None, business: str | None, state: str | None,
+                         drift_only: bool, extra: list = ()):  # noqa: ANN201
+    """The overview's filtered device list, every row, for the CSV export."""
     rev = _revocation_desired(db)
     desired_q = _desired_config()
-    conds = _device_filters(scope, business, q, state, drift_only, rev, desired_q)
-    base = _with_desired(select(Device, Site.name, Site.business_id, desired_q.c.version)
-                         .outerjoin(Site, Device.site_id == Site.id), desired_q) \
+    conds = _device_filters(scope, business, None, state, drift_only, rev, desired_q)
+    return (_with_desired(select(Device, Site.name, Site.name_en, Business.id, Business.name, Business.ward)
+                          .outerjoin(Site, Device.site_id == Site.id)
+                          .outerjoin(Business, Business.id == Site.business_id), desired_q)
+            .where(Device.status == "active", *conds, *extra).order_by(Device.id))
+
+
+def fleet_overview(db: Session, settings: Settings, *, scope: str | None, business: str | None,
+                   q: str | None, state: str | None, drift_only: bool, page: int,
+                   per_page: int = PER_PAGE, extra: list = ()) -> dict:
+    rev = _revocation_desired(db)
+    desired_q = _desired_config()
+    conds = [*_device_filters(scope, business, q, state, drift_only, rev, desired_q), *extra]
+    base = _with_desired(select(Device, Site.name, Site.business_id, desired_q.c.version,
+                                Business.name, Business.ward)
+                         .outerjoin(Site, Device.site_id == Site.id)
+                         .outerjoin(Business, Business.id == Site.business_id), desired_q) \
         .where(Device.status == "active", *conds)
     total = db.scalar(_with_desired(select(func.count()).select_from(Device)
                                     .outerjoin(Site, Device.site_id == Site.id), desired_q)
@@ -96,9 +122,10 @@ def fleet_overview(db: Session, settings: Settings, *, scope: str | None, busine
     page = min(max(1, page), pages)
     rows = db.execute(base.order_by(Device.id).offset((page - 1) * per_page).limit(per_page)).all()
     out = []
-    for device, site_name, business_id, desired in rows:
+    for device, site_name, business_id, desired, business_name, ward in rows:
         out.append(DeviceRow(
-            device=device, site_name=site_name, business_id=business_id, desired_config=desired,
+            device=device, site_name=site_name, business_id=business_id,
+            business_name=business_name, ward=ward, desired_config=desired,
             config_drift=desired is not None and (device.config_version or 0) < desired,
             revocation_drift=rev > 0 and (device.revocation_version or 0) < rev,
             clock_alert=device.clock_drift_s is not None
@@ -135,12 +162,14 @@ def _scope_scans(q, scope: str | None):  # noqa: ANN001, ANN202
     return q
 
 
-def latest_scans(db: Session, scope: str | None, limit: int = 50) -> list[Scan]:
-    return list(db.scalars(_scope_scans(select(Scan), scope).order_by(Scan.id.desc()).limit(limit)))
+def latest_scans(db: Session, scope: str | None, limit: int = 50, conds: list = ()) -> list[Scan]:
+    return list(db.scalars(_scope_scans(select(Scan).where(*conds), scope)
+                           .order_by(Scan.id.desc()).limit(limit)))
 
 
-def scans_after(db: Session, scope: str | None, after_id: int, limit: int = 100) -> list[Scan]:
-    q = _scope_scans(select(Scan).where(Scan.id > after_id), scope)
+def scans_after(db: Session, scope: str | None, after_id: int, limit: int = 100,
+                conds: list = ()) -> list[Scan]:
+    q = _scope_scans(select(Scan).where(Scan.id > after_id, *conds), scope)
     return list(db.scalars(q.order_by(Scan.id).limit(limit)))
 
 
