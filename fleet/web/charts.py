@@ -24,14 +24,16 @@ def _nice_max(v: int) -> int:
     return 4 * step
 
 
-def _label(ts: int, bucket: int) -> str:
-    d = dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+def _label(ts: int, bucket: int, tz: dt.tzinfo | None = None) -> str:
+    d = dt.datetime.fromtimestamp(ts, tz or dt.timezone.utc)
     return d.strftime("%H:%M") if bucket < 86400 else d.strftime("%d/%m")
 
 
 def stacked_bars(series: list[tuple[int, int, int]], bucket: int, title: str,
-                 labels: tuple[str, str], width: int = 760, height: int = 260) -> Markup:
-    """series: [(bucket start, accepted, denied)] -> an accessible SVG."""
+                 labels: tuple[str, str], width: int = 760, height: int = 260,
+                 tz: dt.tzinfo | None = None) -> Markup:
+    """series: [(bucket start, accepted, denied)] -> an accessible SVG;
+    axis labels in `tz` (default UTC)."""
     left, right, top, bottom = 48, 12, 28, 36
     w, h = width - left - right, height - top - bottom
     peak = _nice_max(max((a + d for _, a, d in series), default=0))
@@ -51,14 +53,14 @@ def stacked_bars(series: list[tuple[int, int, int]], bucket: int, title: str,
         x = left + i * slot + (slot - bar) / 2
         ha = h * acc / peak
         hd = h * den / peak
-        tip = escape(f"{_label(start, bucket)}: {labels[0]} {acc}, {labels[1]} {den}")
+        tip = escape(f"{_label(start, bucket, tz)}: {labels[0]} {acc}, {labels[1]} {den}")
         parts.append(f'<g><title>{tip}</title>')
         parts.append(f'<rect x="{x:.1f}" y="{top + h - ha:.1f}" width="{bar:.1f}" height="{ha:.1f}" fill="{ACCEPT}"/>')
         parts.append(f'<rect x="{x:.1f}" y="{top + h - ha - hd:.1f}" width="{bar:.1f}" height="{hd:.1f}" fill="{DENY}"/>')
         parts.append('</g>')
         if i % every == 0:
             parts.append(f'<text x="{x + bar / 2:.1f}" y="{top + h + 16}" class="axis" '
-                         f'text-anchor="middle">{escape(_label(start, bucket))}</text>')
+                         f'text-anchor="middle">{escape(_label(start, bucket, tz))}</text>')
     lx = left
     for colour, text in ((ACCEPT, labels[0]), (DENY, labels[1])):
         parts.append(f'<rect x="{lx}" y="8" width="12" height="12" fill="{colour}"/>')

@@ -12,12 +12,12 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from fleet.core import errors
-from fleet.models import Alert
+from fleet.models import Alert, Business
 from fleet.services import alerts as alert_svc
 from fleet.services import audit
 
-from . import charts, listing, lists, queries
-from .views_lists import list_context, overview_filters
+from . import analytics, charts, listing, lists, queries
+from .views_lists import list_context, overview_filters, scan_filters
 from .context import ALL_ROLES, DISTRICT, EDITORS, Ctx, _lang, _resolve_user, action, page, render
 
 router = APIRouter()
@@ -38,9 +38,8 @@ def overview(request: Request) -> Response:
         data = queries.fleet_overview(ctx.db, ctx.settings, scope=ctx.scope, q=None,
                                       page=_int_param(request, "page", 1, 1, 10**6), **o.query_args)
         summary = queries.fleet_summary(ctx.db, ctx.scope)
-        hourly = queries.fleet_hourly(ctx.db, ctx.scope, 24)
-        summary["accepted24"] = sum(a for _, a, _ in hourly["series"])
-        summary["denied24"] = sum(d for _, _, d in hourly["series"])
+        day = analytics.last_hours(ctx.db, ctx.scope, 24)
+        summary["accepted24"], summary["denied24"] = day["accepted"], day["denied"]
         filters = {"state": f.extra["state"], "business": f.business, "q": f.q, "drift": f.extra["drift"]}
         return render(ctx, "overview.html", data=data, summary=summary, filters=filters,
                       page_query=lambda n: f.query(page=n), export="/ui/devices.csv" + f.query(),
@@ -151,30 +150,21 @@ async def feed_stream(request: Request) -> Response:
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-# -- charts --------------------------------------------------------------------
-
-RANGES = {"24h": (24, 3600), "7d": (24 * 7, 6 * 3600), "30d": (24 * 30, 86400)}
-
+# -- charts: analytics from the hourly rollup --------------------------------------
 
 @router.get("/charts")
 def charts_page(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
+        f = scan_filters(ctx, default_range="today")
+        if f.business and ctx.db.get(Business, f.business) is None:
+            raise errors.NotFound(f"không có doanh nghiệp {f.business} / no business {f.business}",
+                                  code="UNKNOWN_BUSINESS")
+        tz = listing.zone(ctx.settings)
+        an = analytics.compute(ctx.db, f, ctx.scope, tz)
         labels = (ctx.t("accepted"), ctx.t("denied"))
-        hourly = queries.fleet_hourly(ctx.db, ctx.scope, 24)
-        fleet_svg = charts.stacked_bars(hourly["series"], 3600, ctx.t("charts.fleet"), labels)
-        busiest = sorted(hourly["per_business"].items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:20]
-        top = [(bid, v[0], v[1], charts.sparkline(v[2], v[3])) for bid, v in busiest]
-        business = (request.query_params.get("business") or "").strip()[:16] or ctx.scope
-        rng = request.query_params.get("range") if request.query_params.get("range") in RANGES else "24h"
-        biz_svg = None
-        if business:
-            ctx.check_business(business)
-            hours, bucket = RANGES[rng]
-            series = queries.business_series(ctx.db, business, hours, bucket)
-            biz_svg = charts.stacked_bars(series, bucket, ctx.t("charts.business_title", business),
-                                          labels)
-        return render(ctx, "charts.html", fleet_svg=fleet_svg, top=top, business=business,
-                      rng=rng, ranges=list(RANGES), biz_svg=biz_svg)
+        svg = charts.stacked_bars(an.series, an.bucket, ctx.t("an.per_hour"), labels, tz=tz)
+        return render(ctx, "charts.html", an=an, chart=svg, **list_context(ctx, f),
+                      range_text=f"{listing.local_time(an.start, tz)} – {listing.local_time(an.end, tz)}")
     return page(request, ALL_ROLES, view)
 
 
