@@ -73,6 +73,7 @@ class Filters:
     """What a list shows. Empty fields do not filter."""
 
     range: str = "all"
+    default_range: str = "all"  # the list's range without ?range= (left out of its URLs)
     since: int | None = None   # unix seconds, inclusive
     until: int | None = None   # unix seconds, exclusive
     frm: str = ""              # custom range as typed (local time)
@@ -90,7 +91,7 @@ class Filters:
 
     def params(self, **override: object) -> dict:
         """The URL query of these filters (without the page cursor)."""
-        p = {"range": self.range if self.range != "all" else "", "from": self.frm if self.range == "custom" else "",
+        p = {"range": self.range if self.range != self.default_range else "", "from": self.frm if self.range == "custom" else "",
              "to": self.to if self.range == "custom" else "", "ward": self.ward,
              "business": self.business, "site": self.site, "q": self.q, "action": self.action,
              "verdict": "" if self.verdict is None else ("accepted" if self.verdict else "denied"),
@@ -207,7 +208,7 @@ def parse_filters(params, settings: object, *, allowed: Sequence[str] = (),  # n
         raise bad("business", "mã doanh nghiệp chỉ gồm chữ, số, - và _", "a business code is letters, digits, - and _")
     q = _text(params, "q", MAX_Q) if "q" in ok else ""
     return Filters(
-        range=key, since=since, until=until, frm=frm, to=to,
+        range=key, default_range=default_range, since=since, until=until, frm=frm, to=to,
         ward=_text(params, "ward", 100) if "ward" in ok else "",
         business=business,
         site=_int(params, "site", 1, 2**31 - 1) if "site" in ok else None,

@@ -122,7 +122,7 @@ class OverviewFilters:
 
     def __init__(self, ctx: Ctx) -> None:
         p = ctx.request.query_params
-        f = listing.parse_filters(p, ctx.settings, allowed=(*lists.DEVICE_FILTERS, "q"))
+        f = listing.parse_filters(p, ctx.settings, allowed=(*lists.DEVICE_FILTERS, "q"), paged=False)
         if f.business:
             ctx.check_business(f.business)
         state = (p.get("state") or "").strip()
