@@ -55,22 +55,40 @@ def business_name(i: int) -> str:
     return f"{KINDS[i % len(KINDS)]} {STREETS[(i // len(KINDS)) % len(STREETS)]} số {i}"
 
 
-def build_registry(engine, n_devices: int) -> list[tuple[str, int]]:
-    """1 business per 2 sites, 1 site per 5 gates; returns [(device, site)]."""
+def _registry_rows(n_devices: int, demo: bool) -> tuple[list[dict], list[dict]]:
+    """(businesses, sites). Default: 1 business per 2 sites, 1 site per 5
+    gates. demo: the demo's District 7 (greengate/demo/district7.py), one
+    site per business."""
+    now = utcnow()
+    common = {"zone": "green", "status": "approved", "two_doses": True, "five_k": True,
+              "plan_approved": True, "created_at": now, "updated_at": now}
+    if demo:
+        from greengate.demo import district7 as d7
+        biz = [{"id": b.id, "name": b.name, "sector": b.sector, "address": b.address, "ward": b.ward,
+                "operating_mode": b.mode, **common} for b in d7.BUSINESSES]
+        sites = [{"id": i + 1, "business_id": b.id, "name": b.gate_vi, "name_en": b.gate_en,
+                  "address": b.address, "rules": [], "config_version": 1, "created_at": now}
+                 for i, b in enumerate(d7.BUSINESSES)]
+        return biz, sites
     n_sites = max(1, n_devices // 5)
     n_biz = max(1, (n_sites + 1) // 2)
+    biz = [{"id": f"B{i:04d}", "name": business_name(i), "sector": "supermarket",
+            "address": f"{i} {STREETS[i % len(STREETS)]}", "ward": ward_of(i),
+            "operating_mode": "3_tai_cho", **common} for i in range(n_biz)]
+    sites = [{"id": s + 1, "business_id": f"B{s // 2:04d}", "name": f"{GATES[s % len(GATES)]} {s}",
+              "name_en": f"Gate {s}", "address": "", "rules": [], "config_version": 3,
+              "created_at": now} for s in range(n_sites)]
+    return biz, sites
+
+
+def build_registry(engine, n_devices: int, demo: bool = False) -> list[tuple[str, int]]:
+    """Businesses, sites and gates; returns [(device, site)]."""
+    biz, sites = _registry_rows(n_devices, demo)
+    n_sites = len(sites)
     now = utcnow()
     with engine.begin() as conn:
-        conn.execute(insert(Business), [
-            {"id": f"B{i:04d}", "name": business_name(i), "sector": "supermarket",
-             "address": f"{i} {STREETS[i % len(STREETS)]}", "ward": ward_of(i), "zone": "green",
-             "status": "approved", "operating_mode": "3_tai_cho", "two_doses": True,
-             "five_k": True, "plan_approved": True, "created_at": now, "updated_at": now}
-            for i in range(n_biz)])
-        conn.execute(insert(Site), [
-            {"id": s + 1, "business_id": f"B{s // 2:04d}", "name": f"{GATES[s % len(GATES)]} {s}",
-             "name_en": f"Gate {s}", "address": "", "rules": [], "config_version": 3,
-             "created_at": now} for s in range(n_sites)])
+        conn.execute(insert(Business), biz)
+        conn.execute(insert(Site), sites)
         rng = random.Random(7)
         devices = []
         rows = []
@@ -184,7 +202,7 @@ def ensure_indexes(engine) -> None:
 
 
 def add_passes_and_audit(engine, hashes: list[str], n_passes: int, n_audit: int,
-                         n_biz: int, days: int) -> None:
+                         biz_ids: list[str], days: int) -> None:
     now = utcnow()
     rng = random.Random(5)
     with engine.begin() as conn:
@@ -192,7 +210,7 @@ def add_passes_and_audit(engine, hashes: list[str], n_passes: int, n_audit: int,
             conn.execute(insert(Pass), [
                 {"pass_hash": hashes[k], "cti": f"{k:032x}", "iss": "HCM-D7", "role": k % 5,
                  "initials": "NVA", "birth_year": 1960 + k % 45,
-                 "business_id": f"B{k % n_biz:04d}" if k % 5 == 1 else None,
+                 "business_id": biz_ids[k % len(biz_ids)] if k % 5 == 1 else None,
                  "status": "active" if k % 50 else "revoked",
                  "issued_at": now - dt.timedelta(days=30 + k % 30),
                  "expires_at": now + dt.timedelta(days=(k % 120) - 20), "issued_by": "bench"}
@@ -203,12 +221,13 @@ def add_passes_and_audit(engine, hashes: list[str], n_passes: int, n_audit: int,
         conn.execute(insert(AuditLog), [
             {"at": start + dt.timedelta(seconds=k * days * 86400 // max(1, n_audit)),
              "actor": rng.choice(("admin", "operator", "ops-2")), "action": actions[k % len(actions)],
-             "target_type": "business", "target_id": f"B{k % n_biz:04d}", "detail": {"n": k}}
+             "target_type": "business", "target_id": biz_ids[k % len(biz_ids)], "detail": {"n": k}}
             for k in range(n_audit)])
 
 
 def build(url: str, n_devices: int, n_scans: int, days: int = 30, *, n_passes: int = 100_000,
-          n_audit: int = 50_000, end: int | None = None, fresh: bool = True) -> list[tuple[str, int]]:
+          n_audit: int = 50_000, end: int | None = None, fresh: bool = True,
+          demo: bool = False) -> list[tuple[str, int]]:
     """Create the schema (PostgreSQL: a new public schema) and fill it."""
     engine = make_engine(url)
     if fresh and engine.dialect.name == "postgresql":
@@ -217,10 +236,12 @@ def build(url: str, n_devices: int, n_scans: int, days: int = 30, *, n_passes: i
             conn.execute(text("CREATE SCHEMA public"))
     Base.metadata.create_all(engine)
     t0 = time.perf_counter()
-    devices = build_registry(engine, n_devices)
+    devices = build_registry(engine, n_devices, demo)
     log(f"registry: {len(devices):,} devices in {time.perf_counter() - t0:.1f} s")
     hashes = pass_hashes(max(n_passes, 1000))
-    add_passes_and_audit(engine, hashes, n_passes, n_audit, max(1, (n_devices // 5 + 1) // 2), days)
+    with engine.connect() as conn:
+        biz_ids = [b for (b,) in conn.execute(text("SELECT id FROM business ORDER BY id"))]
+    add_passes_and_audit(engine, hashes, n_passes, n_audit, biz_ids, days)
     t0 = time.perf_counter()
     load = load_scans_pg if engine.dialect.name == "postgresql" else load_scans_sqlite
     load(engine, scan_rows(devices, n_scans, days, end=end, hashes=hashes))
@@ -243,9 +264,11 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--passes", type=int, default=100_000)
     ap.add_argument("--audit", type=int, default=50_000)
+    ap.add_argument("--demo", action="store_true", help="the demo's District 7 businesses and sites")
     a = ap.parse_args()
     t0 = time.perf_counter()
-    build(normalise_db_url(a.db), a.devices, a.scans, a.days, n_passes=a.passes, n_audit=a.audit)
+    build(normalise_db_url(a.db), a.devices, a.scans, a.days, n_passes=a.passes, n_audit=a.audit,
+          demo=a.demo)
     log(f"total {time.perf_counter() - t0:.1f} s")
 
 

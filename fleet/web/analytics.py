@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from fleet.models import Business, ScanHourly, Site
 from fleet.services.rollup import HOUR, hour_of
 
-from .listing import Filters
+from .listing import MAX_SPAN_DAYS, Filters
 
 # Longest range drawn hour by hour; longer ones are drawn per local day.
 HOURLY_MAX = 8 * 24 * HOUR
@@ -69,6 +69,9 @@ def compute(db: Session, f: Filters, scope: str | None, tz: dt.tzinfo, default_h
     now = time.time() if now is None else now
     end = f.until if f.until is not None else hour_of(int(now)) + HOUR
     start = f.since if f.since is not None else end - default_hours * HOUR
+    if f.since is None and f.range == "all":  # from the first counted hour, at most MAX_SPAN_DAYS
+        first = db.scalar(select(func.min(ScanHourly.hour)).where(ScanHourly.hour < end))
+        start = max(first if first is not None else start, end - MAX_SPAN_DAYS * 86400)
     conds = conditions(f, scope, start, end)
     acc, den = _split()
     if end - start <= HOURLY_MAX:
