@@ -46,6 +46,7 @@ NAV = (
     ("overview", "/ui/", ALL_ROLES),
     ("map", "/ui/map", ALL_ROLES),
     ("feed", "/ui/feed", ALL_ROLES),
+    ("scans", "/ui/scans", ALL_ROLES),
     ("charts", "/ui/charts", ALL_ROLES),
     ("alerts", "/ui/alerts", ALL_ROLES),
     ("businesses", "/ui/businesses", ALL_ROLES),
@@ -53,6 +54,7 @@ NAV = (
     ("revocations", "/ui/revocations", READERS_DISTRICT),
     ("dcc", "/ui/dcc", READERS_DISTRICT),
     ("f0", "/ui/f0", DISTRICT),
+    ("audit", "/ui/audit", READERS_DISTRICT),
     ("users", "/ui/users", ("admin",)),
 )
 FLASH_KEYS = {"done", "dev.queued", "rev.done", "user.created", "user.activated",
@@ -60,7 +62,8 @@ FLASH_KEYS = {"done", "dev.queued", "rev.done", "user.created", "user.activated"
 
 
 # <title> of each page: "<page> – GreenGate" (tabs and history stay apart).
-TITLES = {"overview.html": "nav.overview", "feed.html": "feed.title", "charts.html": "nav.charts",
+TITLES = {"overview.html": "nav.overview", "feed.html": "feed.title", "charts.html": "an.title",
+          "scans.html": "scans.title", "audit.html": "audit.title",
           "alerts.html": "alerts.title", "businesses.html": "biz.title",
           "passes.html": "passes.title", "pass_issued.html": "passes.issue",
           "revocations.html": "rev.title", "f0.html": "f0.title", "users.html": "users.title",

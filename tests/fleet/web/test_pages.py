@@ -241,8 +241,11 @@ def test_feed_stream_and_charts(web, session_factory):
     en = op.get("/ui/feed/stream?after=0&window=1&lang=en").text
     assert '"text": "Revoked"' in en
     charts = op.get("/ui/charts?business=B1&range=7d").text
-    assert charts.count("<svg class=\"chart\"") == 2 and "B1" in charts
-    assert op.get("/ui/charts?range=bogus").status_code == 200
+    assert charts.count("<svg class=\"chart\"") == 1 and 'data-business="B1"' in charts
+    bogus = op.get("/ui/charts?range=bogus")
+    assert bogus.status_code == 400 and "range" in bogus.text
+    unknown = op.get("/ui/charts?business=NOPE")
+    assert unknown.status_code == 404 and "NOPE" in unknown.text
 
 
 def test_business_site_allowlist_workflow(web, session_factory):
