@@ -16,13 +16,13 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from . import views_auth, views_f0, views_fleet, views_manage, views_users
+from . import views_alerts, views_auth, views_f0, views_fleet, views_manage, views_users
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_PATH = "/ui/static"
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-for _m in (views_auth, views_fleet, views_manage, views_f0, views_users):
+for _m in (views_auth, views_fleet, views_alerts, views_manage, views_f0, views_users):
     router.include_router(_m.router)
 
 root_router = APIRouter(include_in_schema=False)

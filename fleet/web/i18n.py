@@ -354,6 +354,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "seconds": ("giây", "s"),
 }
 
+# -- dash-ops: alert handling, F0 case report, revocation lifts (issue 12) --
+from .i18n_ops import TEXTS as _OPS_TEXTS  # noqa: E402
+
+TEXTS.update(_OPS_TEXTS)
+# -- end dash-ops --
+
 
 @lru_cache(maxsize=1)
 def _reason_texts() -> dict[int, tuple[str, str]]:
