@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from fleet.core.config import Settings
 from fleet.models import Alert
 from fleet.services import alerts as alert_svc
 
@@ -26,12 +25,7 @@ from .queries import PER_PAGE, like_escape
 
 STATES = ("open", "acked", "all")
 RANGES = ("1h", "today", "7d", "custom")
-LOCAL_ZONE = "Asia/Ho_Chi_Minh"  # the district's; a `time_zone` setting wins when present
 CSV_CHUNK = 2000
-
-
-def local_zone(settings: Settings) -> ZoneInfo:
-    return ZoneInfo(getattr(settings, "time_zone", None) or LOCAL_ZONE)
 
 
 @dataclass

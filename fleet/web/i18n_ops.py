@@ -43,6 +43,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "business). New occurrences add to the open group; after acknowledging, the next one opens a new group."),
     "error.BAD_SELECTION": ("Hãy chọn ít nhất một cảnh báo (tối đa 500).",
                             "Select at least one alert (at most 500)."),
+    # F0 case report
+    "f0.report_pdf": ("Tải báo cáo ca F0 (PDF) cho truy vết", "Download the F0 case report (PDF) for contact tracers"),
     # CSV header (alert_list.CSV_COLUMNS)
     "alerts.csv.id": ("Mã", "ID"),
     "alerts.csv.severity": ("Mức độ", "Severity"),

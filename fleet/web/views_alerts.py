@@ -15,6 +15,7 @@ from fleet.services import alerts as alert_svc
 from fleet.services import audit
 
 from . import alert_list
+from .zone import local_zone
 from .context import ALL_ROLES, DISTRICT, EDITORS, Ctx, action, page, render
 
 router = APIRouter()
@@ -34,7 +35,7 @@ def _page_no(request: Request) -> int:
 def alerts_page(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
         f = alert_list.AlertFilter.parse(request.query_params)
-        zone = alert_list.local_zone(ctx.settings)
+        zone = local_zone(ctx.settings)
         result = alert_list.page(ctx.db, f, ctx.scope, zone, _page_no(request), utcnow())
         return render(ctx, "alerts.html", result=result, f=f, zone=zone,
                       kinds=alert_svc.KINDS, severities=alert_svc.SEVERITIES,
@@ -48,7 +49,7 @@ def alerts_page(request: Request) -> Response:
 def alerts_csv(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
         f = alert_list.AlertFilter.parse(request.query_params)
-        zone = alert_list.local_zone(ctx.settings)
+        zone = local_zone(ctx.settings)
         body = alert_list.csv_stream(request.app.state.sessions, f, ctx.scope, zone, ctx.lang,
                                      utcnow())
         stamp = utcnow().astimezone(zone).strftime("%Y%m%d-%H%M")
