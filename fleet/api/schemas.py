@@ -309,10 +309,12 @@ class RevocationOut(Out):
     lift_reason: str | None = None
     lifted_by: str | None = None
     lifted_at: dt.datetime | None = None
+    lift_note: str | None = None
 
 
 class LiftIn(In):
     reason: Literal["ERROR", "RECOVERED", "FOUND", "OTHER"]
+    note: str = Field("", max_length=300)  # why, in the operator's words (audited)
 
 
 class F0In(In):

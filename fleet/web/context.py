@@ -51,7 +51,7 @@ NAV = (
     ("f0", "/ui/f0", DISTRICT),
     ("users", "/ui/users", ("admin",)),
 )
-FLASH_KEYS = {"done", "dev.queued", "rev.done", "user.created", "user.activated",
+FLASH_KEYS = {"done", "dev.queued", "rev.done", "rev.lifted_done", "user.created", "user.activated",
               "user.deactivated", "user.password_reset", "user.updated", "user.password_changed"}
 
 

@@ -43,6 +43,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "business). New occurrences add to the open group; after acknowledging, the next one opens a new group."),
     "error.BAD_SELECTION": ("Hãy chọn ít nhất một cảnh báo (tối đa 500).",
                             "Select at least one alert (at most 500)."),
+    # revocation lift
+    "rev.lift_note": ("Lý do gỡ (bắt buộc)", "Why lift it (required)"),
+    "error.LIFT_NOTE": ("Hãy ghi lý do gỡ thu hồi (tối đa 300 ký tự).",
+                        "Write why the revocation is lifted (at most 300 characters)."),
     # F0 case report
     "f0.report_pdf": ("Tải báo cáo ca F0 (PDF) cho truy vết", "Download the F0 case report (PDF) for contact tracers"),
     # CSV header (alert_list.CSV_COLUMNS)

@@ -1,5 +1,5 @@
 """alert groups: severity, group key (one open group per key), acknowledge
-note, critical-alert webhook state
+note, critical-alert webhook state; the note of a revocation lift
 
 Revision ID: 0009
 Revises: 0005
@@ -42,6 +42,8 @@ def upgrade() -> None:
         op.execute(alert.update().where(alert.c.kind.in_(kinds)).values(severity=severity))
     op.execute(alert.update().where(alert.c.last_seen_at.is_(None))
                .values(last_seen_at=alert.c.created_at))
+    with op.batch_alter_table('revocation') as batch:
+        batch.add_column(sa.Column('lift_note', sa.String(length=300), nullable=True))
     op.create_index(op.f('ix_alert_severity'), 'alert', ['severity'], unique=False)
     op.create_index('uq_alert_open_group', 'alert', ['group_key'], unique=True,
                     sqlite_where=OPEN, postgresql_where=OPEN)
@@ -55,6 +57,8 @@ def downgrade() -> None:
     op.drop_index('ix_alert_last_seen_at_id', table_name='alert')
     op.drop_index('uq_alert_open_group', table_name='alert')
     op.drop_index(op.f('ix_alert_severity'), table_name='alert')
+    with op.batch_alter_table('revocation') as batch:
+        batch.drop_column('lift_note')
     with op.batch_alter_table('alert') as batch:
         for column in ('notify_next_at', 'notify_attempts', 'notify_state', 'ack_note',
                        'group_key', 'severity'):

@@ -327,15 +327,26 @@ def test_passes_card_and_revocation(web, session_factory):
     # Lifting it from the page: removed on the next delta, the pass is active again.
     assert f'action="/ui/revocations/{p.pass_hash}/lift"' in op.get("/ui/revocations").text
     assert m.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "FOUND"}).status_code == 403
-    assert op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "nope"}).status_code == 400
-    assert op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "FOUND"}).status_code == 303
-    assert op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "FOUND"}).status_code == 409
+    note = "Chủ thẻ mang thẻ đến phường, đã đối chiếu"
+    assert op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "nope", "note": note}).status_code == 400
+    # the dashboard requires the operator's own words (blank or too long: a clear 400)
+    for bad in ("", "   ", "x" * 301):
+        r = op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "FOUND", "note": bad})
+        assert r.status_code == 400 and "Hãy ghi lý do gỡ thu hồi" in r.text
+    r = op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "FOUND", "note": note})
+    assert r.status_code == 303 and r.headers["location"] == "/ui/revocations?ok=rev.lifted_done"
+    assert op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "FOUND", "note": note}).status_code == 409
     with session_factory() as db:
         row = db.scalar(select(Revocation).where(Revocation.pass_hash == p.pass_hash))
         assert (row.active, row.lift_reason, row.lifted_by, row.version) == (False, "FOUND", "operator", 2)
+        assert row.lift_note == note
         assert db.scalar(select(Pass.status).where(Pass.id == p.id)) == "active"
-    page = op.get("/ui/revocations").text
-    assert "Đã gỡ thu hồi: Đã tìm lại thẻ" in page
+        rec = db.scalar(select(AuditLog).where(AuditLog.action == "pass.unrevoke"))
+        assert (rec.actor, rec.target_id, rec.detail) == (
+            "operator", p.pass_hash, {"reason": "FOUND", "version": 2, "note": note})
+    page = op.get("/ui/revocations?ok=rev.lifted_done").text
+    assert "Đã gỡ thu hồi: Đã tìm lại thẻ" in page and note in page
+    assert "Đã gỡ thu hồi; bản cập nhật đang được gửi tới mọi cổng." in page
     assert f'action="/ui/revocations/{p.pass_hash}/lift"' not in page
 
 
