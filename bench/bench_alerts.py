@@ -68,12 +68,12 @@ def build(url: str, n_devices: int, n_alerts: int, days: int) -> None:
                 h = f"{rng.getrandbits(128):032x}"
                 subject, detail = f"pass:{h}@{business}", {"pass_hash": h, "seq": rng.randrange(10**6)}
             else:
-                subject, detail = f"dev:{did}", {"n": i}
+                h, subject, detail = None, f"dev:{did}", {"n": i}
             rows.append({
                 "kind": kind, "severity": alerts.SEVERITY[kind],
                 # acknowledged groups of one key repeat in life; unique here is enough
                 "group_key": alerts.group_key(kind, subject, {"i": i}), "device_id": did,
-                "business_id": business, "detail": detail, "count": rng.choice((1, 1, 2, 5, 23, 140)),
+                "business_id": business, "detail": detail, "pass_hash": h, "count": rng.choice((1, 1, 2, 5, 23, 140)),
                 "created_at": first, "last_seen_at": last,
                 "acknowledged_at": last + dt.timedelta(minutes=5) if acked else None,
                 "acknowledged_by": "operator" if acked else None,

@@ -49,6 +49,16 @@ class Alert(Base):
               sqlite_where=text("acknowledged_at IS NULL"),
               postgresql_where=text("acknowledged_at IS NULL")),
         Index("ix_alert_last_seen_at_id", "last_seen_at", "id"),
+        # open groups (the alerts page's default), newest first, and counted
+        # per severity, each from a small index of the open rows alone
+        Index("ix_alert_open_last_seen_at_id", "last_seen_at", "id",
+              sqlite_where=text("acknowledged_at IS NULL"),
+              postgresql_where=text("acknowledged_at IS NULL")),
+        Index("ix_alert_open_severity", "severity",
+              sqlite_where=text("acknowledged_at IS NULL"),
+              postgresql_where=text("acknowledged_at IS NULL")),
+        # a severity over a time range, acknowledged or all
+        Index("ix_alert_severity_last_seen_at", "severity", "last_seen_at"),
         Index("ix_alert_notify_pending", "notify_next_at",
               sqlite_where=text("notify_state = 'pending'"),
               postgresql_where=text("notify_state = 'pending'")),
@@ -59,10 +69,11 @@ class Alert(Base):
     # CLOCK_DRIFT / OUTBOX_BACKLOG / TAMPER / GATE_ERROR / CONTROL_REJECTED
     kind: Mapped[str] = mapped_column(String(32), index=True)
     # critical / warning / info: alerts.SEVERITY[kind] when raised
-    severity: Mapped[str] = mapped_column(String(8), default="warning", server_default="warning",
-                                          index=True)
+    severity: Mapped[str] = mapped_column(String(8), default="warning", server_default="warning")
     # "<kind>|<subject>|<group fields>": None on alerts raised before grouping (0009)
     group_key: Mapped[str | None] = mapped_column(String(200))
+    # REVOKED_PRESENTED: the pass (searched by prefix with an index range)
+    pass_hash: Mapped[str | None] = mapped_column(String(32), index=True)
     device_id: Mapped[str | None] = mapped_column(String(32), index=True)
     business_id: Mapped[str | None] = mapped_column(String(16), index=True)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -73,8 +73,10 @@ def _upsert(db: Session, kind: str, key: str, device_id: str | None, business_id
     pg = db.get_bind().dialect.name == "postgresql"
     ins = (postgresql.insert if pg else sqlite.insert)(table)
     critical = SEVERITY[kind] == "critical"
+    pass_hash = detail.get("pass_hash") if kind == "REVOKED_PRESENTED" else None
     stmt = ins.values(
         kind=kind, severity=SEVERITY[kind], group_key=key, device_id=device_id,
+        pass_hash=pass_hash if isinstance(pass_hash, str) and len(pass_hash) == 32 else None,
         business_id=business_id, detail=detail, count=n, created_at=now, last_seen_at=now,
         notify_state="pending" if critical else None, notify_next_at=now if critical else None,
         notify_attempts=0,
