@@ -145,8 +145,12 @@ def page(db: Session, f: AlertFilter, scope: str | None, zone: ZoneInfo, page_no
     total = db.scalar(select(func.count()).select_from(Alert).where(*conds)) or 0
     pages = max(1, -(-total // PER_PAGE))
     page_no = min(max(1, page_no), pages)
-    rows = list(db.scalars(select(Alert).where(*conds).order_by(*ORDER)
-                           .offset((page_no - 1) * PER_PAGE).limit(PER_PAGE)))
+    # the page's ids first: a deep page skips index entries (last_seen_at, id)
+    # only, not whole rows; then its 50 rows
+    ids = list(db.scalars(select(Alert.id).where(*conds).order_by(*ORDER)
+                          .offset((page_no - 1) * PER_PAGE).limit(PER_PAGE)))
+    rows = sorted(db.scalars(select(Alert).where(Alert.id.in_(ids))) if ids else [],
+                  key=lambda a: ids.index(a.id))
     open_conds = [Alert.acknowledged_at.is_(None)] + ([Alert.business_id == scope] if scope else [])
     counts = dict(db.execute(select(Alert.severity, func.count()).where(and_(*open_conds))
                              .group_by(Alert.severity)).all())
