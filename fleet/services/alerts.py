@@ -207,6 +207,8 @@ def acknowledge(db: Session, alert_ids: int | Iterable[int], actor: str, note: s
     if len(note) > ACK_NOTE_MAX:
         raise errors.BadRequest(f"note: at most {ACK_NOTE_MAX} characters / "
                                 f"ghi chú: tối đa {ACK_NOTE_MAX} ký tự", code="BAD_FORM")
+    if not 0 < ids[0] <= ids[-1] < 2**31:  # outside the id column: no such alert (PG would refuse the query)
+        raise errors.NotFound(f"alert {ids[-1] if ids[-1] >= 2**31 else ids[0]} not found")
     rows = list(db.scalars(select(Alert).where(Alert.id.in_(ids)).order_by(Alert.id)
                            .with_for_update()))
     if len(rows) != len(ids):

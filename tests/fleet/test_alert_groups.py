@@ -171,3 +171,28 @@ def test_concurrent_raisers_add_up_in_one_group(session_factory):
     assert failures == []
     with session_factory() as db:
         assert [a.count for a in open_groups(db)] == [100]
+
+
+def test_api_severity_filter_and_acknowledge_many(api, session_factory):
+    with session_factory() as db:
+        seed_registry(db, (G3,), "B9")
+        alerts.raise_grouped(db, "TAMPER", G3, "B1", {})
+        alerts.raise_grouped(db, "CLOCK_DRIFT", G3, "B1", {}, drift_s=300.0)
+        alerts.raise_grouped(db, "TAMPER", G3, "B2", {}, subject="other")
+        db.commit()
+    op, mgr = api.as_("operator"), api.as_("manager")  # manager of B1
+    crit = op.get("/api/v1/alerts?severity=critical").json()
+    assert sorted(a["business_id"] for a in crit) == ["B1", "B2"] and {a["severity"] for a in crit} == {"critical"}
+    assert op.get("/api/v1/alerts?severity=urgent").status_code == 400
+    ids = {a["business_id"] + a["kind"]: a["id"] for a in op.get("/api/v1/alerts").json()}
+    r = mgr.post("/api/v1/alerts/ack", json={"ids": [ids["B1TAMPER"], ids["B2TAMPER"]], "note": "x"})
+    assert r.status_code == 403
+    r = mgr.post("/api/v1/alerts/ack", json={"ids": [ids["B1TAMPER"], ids["B1CLOCK_DRIFT"]],
+                                             "note": "checked on site"})
+    assert r.status_code == 200 and {a["ack_note"] for a in r.json()} == {"checked on site"}
+    assert mgr.post("/api/v1/alerts/ack", json={"ids": []}).status_code == 422
+    r = op.post(f"/api/v1/alerts/{ids['B2TAMPER']}/ack", json={"note": "cover refitted"})
+    assert r.status_code == 200 and r.json()["acknowledged_by"] == "operator"
+    assert op.post(f"/api/v1/alerts/{ids['B2TAMPER']}/ack").status_code == 409
+    assert op.post("/api/v1/alerts/99999999999/ack").status_code == 404
+    assert op.get("/api/v1/alerts").json() == []

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 @router.get("", response_model=list[AlertOut])
 def list_alerts(user: CurrentUser, db: SessionDep, open_only: bool = True, kind: str | None = None,
-                limit: int = 200) -> list:
+                severity: str | None = None, limit: int = 200) -> list:
     q = select(Alert).order_by(Alert.id.desc()).limit(max(1, min(limit, 1000)))
     if (scope := business_scope(user)) is not None:
         q = q.where(Alert.business_id == scope)
@@ -24,6 +24,11 @@ def list_alerts(user: CurrentUser, db: SessionDep, open_only: bool = True, kind:
         if kind not in alerts.KINDS:
             raise errors.BadRequest(f"kind must be one of {', '.join(alerts.KINDS)}", code="BAD_KIND")
         q = q.where(Alert.kind == kind)
+    if severity:
+        if severity not in alerts.SEVERITIES:
+            raise errors.BadRequest(f"severity must be one of {', '.join(alerts.SEVERITIES)}",
+                                    code="BAD_SEVERITY")
+        q = q.where(Alert.severity == severity)
     return list(db.scalars(q))
 
 

@@ -140,9 +140,15 @@ def test_acknowledge_one_and_many_with_a_note(web, session_factory):
                                 .where(AuditLog.action == "alert.ack")).all())
     assert notes[str(ids["tamper"])]["note"] == "gate cover refitted"
     assert notes[str(ids["lost"])] == {"kind": "REVOKED_PRESENTED", "count": 23, "note": "reviewed"}
-    # nothing ticked: a clear 400, not a crash
+    # nothing ticked: a clear 400, not a crash; hostile ids: 404 / 400, never a 500
     r = op.post("/ui/alerts/ack", {"note": "x"})
     assert r.status_code == 400 and "Hãy chọn ít nhất một cảnh báo" in r.text
+    assert op.post("/ui/alerts/ack", {"ack_999999999999": "1"}).status_code == 404
+    assert op.post("/ui/alerts/ack", {"only": "-1"}).status_code == 400
+    assert op.post("/ui/alerts/ack", {"only": "1e9"}).status_code == 400
+    assert op.post("/ui/alerts/ack", {"ack_0": "1"}).status_code == 404
+    assert op.post("/ui/alerts/99999999999999/ack").status_code == 404
+    assert op.post("/ui/alerts/ack", {f"ack_{i}": "1" for i in range(1, 502)}).status_code == 400
 
 
 def test_manager_viewer_and_csrf(web, session_factory):
