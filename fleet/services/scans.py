@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from fleet.broker_bridge.schema import SCAN_ENTRY  # the ranges' one home
 from fleet.core import errors
-from fleet.models import Alert, Device, Scan, Site
+from fleet.models import Device, Scan, Site
 
-from . import revocations, rollup
+from . import alerts, revocations, rollup
 
 REVOKED_REASON = 12  # firmware/verify/reasons.py REVOKED
 SEQ_MAX, TIME_MAX, MAX_REASON = SCAN_ENTRY[0].hi, SCAN_ENTRY[1].hi, SCAN_ENTRY[5].hi
@@ -121,12 +121,9 @@ def ingest_rows(db: Session, rows: list[dict]) -> IngestResult:
     else:
         new = conn.execute(_insert(conn.dialect.name), rows).all()
     rollup.add(db, rollup.keys((r[2], r[5], r[6], r[7], r[8], r[4]) for r in new))
-    for device_id, seq, site_id, pass_hash, reason, *_ in new:
-        if reason == REVOKED_REASON:
-            site = db.get(Site, site_id) if site_id is not None else None
-            db.add(Alert(kind="REVOKED_PRESENTED", device_id=device_id,
-                         business_id=site.business_id if site else None,
-                         detail={"pass_hash": pass_hash, "seq": seq}))
+    revoked = [(d, seq, site, h) for d, seq, site, h, reason, *_ in new if reason == REVOKED_REASON]
+    if revoked:
+        alerts.revoked_presented(db, revoked)
     return IngestResult(len(new), len(rows) - len(new))
 
 

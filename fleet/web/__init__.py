@@ -19,15 +19,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import (context, vendor, views_auth, views_dcc, views_f0, views_fleet, views_lists, views_manage,
-               views_map, views_users)
+from . import (context, vendor, views_alerts, views_auth, views_dcc, views_f0, views_fleet, views_lists,
+               views_manage, views_map, views_users)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_PATH = "/ui/static"
 VENDOR_PATH = "/ui/vendor/leaflet"  # Leaflet's dist/ (fleet/web/vendor.py), when installed
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-for _m in (views_auth, views_fleet, views_lists, views_map, views_manage, views_f0, views_users, views_dcc):
+for _m in (views_auth, views_fleet, views_alerts, views_lists, views_map, views_manage, views_f0, views_users,
+           views_dcc):
     router.include_router(_m.router)
 
 root_router = APIRouter(include_in_schema=False)

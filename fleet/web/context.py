@@ -57,7 +57,7 @@ NAV = (
     ("audit", "/ui/audit", READERS_DISTRICT),
     ("users", "/ui/users", ("admin",)),
 )
-FLASH_KEYS = {"done", "dev.queued", "rev.done", "user.created", "user.activated",
+FLASH_KEYS = {"done", "dev.queued", "rev.done", "rev.lifted_done", "user.created", "user.activated",
               "user.deactivated", "user.password_reset", "user.updated", "user.password_changed"}
 
 

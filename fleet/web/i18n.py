@@ -144,6 +144,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "dcc.keys": ("Số khóa", "Keys"),
     "dcc.message": ("thông điệp đã ký gửi tới cổng", "signed message sent to gates"),
     "alert.DCC_DRIFT": ("Lệch danh sách chứng thư ký EU DCC", "EU DCC signer list drift"),
+    "alert.OTA_HALTED": ("Đợt cập nhật phần mềm đã dừng (quá nhiều cổng lỗi)",
+                         "Firmware rollout halted (too many gates failed)"),
     "alert.CLOCK_DRIFT": ("Lệch đồng hồ", "Clock drift"),
     "alert.OUTBOX_BACKLOG": ("Hàng đợi gửi bị dồn", "Outbox backlog"),
     "alert.GATE_ERROR": ("Cổng lỗi nội bộ, có thể đang từ chối mọi thẻ",
@@ -388,6 +390,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "seconds": ("giây", "s"),
 }
 TEXTS.update(texts_core.TEXTS)
+
+# -- dash-ops: alert handling, F0 case report, revocation lifts (issue 12) --
+from .i18n_ops import TEXTS as _OPS_TEXTS  # noqa: E402
+
+TEXTS.update(_OPS_TEXTS)
+# -- end dash-ops --
 
 
 @lru_cache(maxsize=1)

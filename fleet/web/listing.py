@@ -39,7 +39,8 @@ MAX_Q = 64
 MAX_SPAN_DAYS = 400
 RANGES = ("1h", "today", "7d", "custom", "all")
 HEX = re.compile(r"^[0-9a-f]+$")
-CURSOR = re.compile(r"^(-?\d{1,12})\.(\d{1,19})$")
+# (key, id); a datetime key is microseconds since the epoch (16 digits today)
+CURSOR = re.compile(r"^(-?\d{1,18})\.(\d{1,18})$")
 
 
 def bad(field_name: str, vi: str, en: str) -> errors.BadRequest:
@@ -278,6 +279,23 @@ def keyset_page(db: Session, stmt: Select, keys: tuple, f: Filters, per_page: in
                 _cur(key_of(rows[0])) if f.before is not None and rows else None)
 
 
+def datetime_keyset_page(db: Session, stmt: Select, keys: tuple, f: Filters,
+                         per_page: int = PER_PAGE) -> Page:
+    """keyset_page on (a datetime column, id): the cursors carry the datetime
+    as microseconds since the epoch."""
+    def at(c: tuple[int, int] | None, name: str):  # noqa: ANN202
+        if c is None:
+            return None
+        try:
+            return dt.datetime.fromtimestamp(c[0] / 1_000_000, dt.timezone.utc), c[1]
+        except (OverflowError, OSError, ValueError):
+            raise bad(name, "con trỏ trang không hợp lệ", "not a valid page cursor") from None
+
+    return keyset_page(db, stmt, keys, replace(f, before=at(f.before, "before"), after=at(f.after, "after")),
+                       per_page,
+                       key_of=lambda r: (int(r[-2].timestamp() * 1_000_000), r[-1]))
+
+
 def _cur(key: tuple[int, int]) -> str:
     return f"{int(key[0])}.{int(key[1])}"
 
@@ -327,9 +345,12 @@ def stream_query(sessions, stmt: Select) -> Iterator:  # noqa: ANN001
             yield from part
 
 
-def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> StreamingResponse:
+def csv_response(kind: str, columns: Sequence[tuple[str, str]],
+                 rows: Iterable[Sequence[object]]) -> StreamingResponse:
+    """`kind`-<UTC time>.csv with 'Vietnamese / English' column titles."""
+    filename = f"{kind}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.csv"
     return StreamingResponse(
-        csv_rows(header, rows), media_type="text/csv; charset=utf-8",
+        csv_rows(header(columns), rows), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"',
                  "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 
 from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session
@@ -230,16 +229,7 @@ def audit_select(f: Filters) -> Select:
 
 
 def audit_page(db: Session, f: Filters, per_page: int = listing.PER_PAGE) -> listing.Page:
-    # (at, id) with `at` a datetime: cursors carry microseconds since the epoch
-    conv = replace(f, before=_at_key(f.before), after=_at_key(f.after))
-    return listing.keyset_page(db, audit_select(f), AUDIT_KEYS, conv, per_page,
-                               key_of=lambda r: (int(r[-2].timestamp() * 1_000_000), r[-1]))
-
-
-def _at_key(c: tuple[int, int] | None):  # noqa: ANN202
-    if c is None:
-        return None
-    return (dt.datetime.fromtimestamp(c[0] / 1_000_000, dt.timezone.utc), c[1])
+    return listing.datetime_keyset_page(db, audit_select(f), AUDIT_KEYS, f, per_page)
 
 
 AUDIT_CSV = (("Thời gian", "Time"), ("Người thực hiện", "By"), ("Thao tác", "Action"),

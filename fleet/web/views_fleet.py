@@ -1,4 +1,5 @@
-"""Fleet overview, live scan feed (Server-Sent Events), charts and alerts."""
+"""Fleet overview, live scan feed (Server-Sent Events) and charts (alerts:
+views_alerts.py)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,14 @@ import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from fleet.core import errors
-from fleet.models import Alert, Business
-from fleet.services import alerts as alert_svc
-from fleet.services import audit
+from fleet.models import Business
 
 from . import analytics, charts, listing, lists, localtime, queries
 from .views_lists import list_context, overview_filters, scan_filters
-from .context import ALL_ROLES, DISTRICT, EDITORS, Ctx, _lang, _resolve_user, action, page, render
+from .context import ALL_ROLES, Ctx, _lang, _resolve_user, page, render
 
 router = APIRouter()
 
@@ -167,40 +165,3 @@ def charts_page(request: Request) -> Response:
         return render(ctx, "charts.html", an=an, chart=svg, **list_context(ctx, f),
                       range_text=f"{localtime.fmt(an.start, ctx.tz)} – {localtime.fmt(an.end, ctx.tz)}")
     return page(request, ALL_ROLES, view)
-
-
-# -- alerts --------------------------------------------------------------------
-
-@router.get("/alerts")
-def alerts_page(request: Request) -> Response:
-    def view(ctx: Ctx) -> Response:
-        open_only = request.query_params.get("all") != "1"
-        q = select(Alert).order_by(Alert.id.desc()).limit(200)
-        if ctx.scope is not None:
-            q = q.where(Alert.business_id == ctx.scope)
-        if open_only:
-            q = q.where(Alert.acknowledged_at.is_(None))
-        return render(ctx, "alerts.html", alerts=list(ctx.db.scalars(q)), open_only=open_only)
-    return page(request, ALL_ROLES, view)
-
-
-@router.post("/alerts/{alert_id}/ack")
-async def alert_ack(request: Request, alert_id: int) -> Response:
-    def do(ctx: Ctx, form: dict) -> str:
-        a = ctx.db.get(Alert, alert_id)
-        if a is None:
-            raise errors.NotFound(f"alert {alert_id} not found")
-        ctx.check_business(a.business_id)
-        alert_svc.acknowledge(ctx.db, alert_id, ctx.user.username)
-        audit.record(ctx.db, ctx.user.username, "alert.ack", "alert", alert_id, kind=a.kind)
-        return "/ui/alerts?ok=done"
-    return await action(request, EDITORS, do)
-
-
-@router.post("/alerts/evaluate")
-async def alert_evaluate(request: Request) -> Response:
-    def do(ctx: Ctx, form: dict) -> str:
-        raised = alert_svc.evaluate(ctx.db, ctx.settings)
-        audit.record(ctx.db, ctx.user.username, "alert.evaluate", "fleet", "-", raised=len(raised))
-        return "/ui/alerts?ok=done"
-    return await action(request, DISTRICT, do)

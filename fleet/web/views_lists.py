@@ -4,8 +4,6 @@ page is the overview). Filters live in the URL (`listing.parse_filters`)."""
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -23,10 +21,6 @@ def scan_filters(ctx: Ctx, default_range: str = "today") -> listing.Filters:
     if f.business:
         ctx.check_business(f.business)
     return f
-
-
-def _stamp() -> str:
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime())
 
 
 def list_context(ctx: Ctx, f: listing.Filters) -> dict:
@@ -55,7 +49,7 @@ def scans_csv(request: Request) -> Response:
         f = scan_filters(ctx)
         stmt = lists.scans_export_select(ctx.db, f, ctx.scope)
         rows = lists.scan_csv_rows(listing.stream_query(request.app.state.sessions, stmt), ctx.lang, ctx.tz)
-        return listing.csv_response(f"scans-{_stamp()}.csv", listing.header(lists.SCAN_CSV), rows)
+        return listing.csv_response("scans", lists.SCAN_CSV, rows)
     return page(request, ALL_ROLES, view)
 
 
@@ -79,7 +73,7 @@ def audit_csv(request: Request) -> Response:
         rows = lists.audit_csv_rows(listing.stream_query(request.app.state.sessions,
                                                          lists.audit_export_select(f)),
                                     ctx.tz)
-        return listing.csv_response(f"audit-{_stamp()}.csv", listing.header(lists.AUDIT_CSV), rows)
+        return listing.csv_response("audit", lists.AUDIT_CSV, rows)
     return page(request, READERS_DISTRICT, view)
 
 
@@ -90,7 +84,7 @@ def passes_csv(request: Request) -> Response:
         stmt = lists.passes_export_select(ctx.db, f, ctx.scope)
         rows = lists.pass_csv_rows(listing.stream_query(request.app.state.sessions, stmt), ctx.lang,
                                    ctx.tz)
-        return listing.csv_response(f"passes-{_stamp()}.csv", listing.header(lists.PASS_CSV), rows)
+        return listing.csv_response("passes", lists.PASS_CSV, rows)
     return page(request, ALL_ROLES, view)
 
 
@@ -108,7 +102,7 @@ def devices_csv(request: Request) -> Response:
         stmt = queries.device_export_select(ctx.db, scope=ctx.scope, **o.query_args)
         sessions = request.app.state.sessions
         rows = lists.device_csv_rows(listing.stream_query(sessions, stmt), ctx.lang, ctx.tz, sessions)
-        return listing.csv_response(f"devices-{_stamp()}.csv", listing.header(lists.DEVICE_CSV), rows)
+        return listing.csv_response("devices", lists.DEVICE_CSV, rows)
     return page(request, ALL_ROLES, view)
 
 

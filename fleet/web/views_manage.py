@@ -306,6 +306,7 @@ async def revoke(request: Request) -> Response:
 @router.post("/revocations/{pass_hash}/lift")
 async def lift(request: Request, pass_hash: str) -> Response:
     def do(ctx: Ctx, form: dict) -> str:
-        revocations.lift(ctx.db, pass_hash, form.get("reason") or "", ctx.user.username)
+        revocations.lift(ctx.db, pass_hash, form.get("reason") or "", ctx.user.username,
+                         form.get("note") or "", note_required=True)
         return "/ui/revocations?ok=rev.lifted_done"
     return await action(request, DISTRICT, do)
