@@ -83,10 +83,10 @@ def markers(db: Session, scope: str | None = None) -> list[SiteMarker]:
 
 
 def as_json(sites: list[SiteMarker]) -> dict:
-    """What the marker endpoint sends: placed sites, per-state counts, and
-    how many sites still have no coordinates."""
+    """What the marker endpoint sends: placed sites, their per-state counts
+    (the legend: what the map shows), and how many sites have no coordinates."""
     placed = [asdict(s) for s in sites if s.lat is not None and s.lon is not None]
     counts = {state: 0 for state in STATES}
-    for s in sites:
-        counts[s.state] += 1
+    for s in placed:
+        counts[s["state"]] += 1
     return {"sites": placed, "counts": counts, "unplaced": len(sites) - len(placed)}

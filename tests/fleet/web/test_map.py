@@ -62,7 +62,7 @@ def test_marker_states_and_scope(web, session_factory):
         db.commit()
     got, body = states()
     assert got == {"B1": "online", "B2": "online"} and body["unplaced"] == 1
-    assert body["counts"] == {"suspended": 0, "alert": 0, "offline": 1, "online": 2}
+    assert body["counts"] == {"suspended": 0, "alert": 0, "offline": 0, "online": 2}  # placed ones
     with session_factory() as db:
         db.add(Alert(kind="TAMPER", device_id=DEVICES["B1"], business_id="B1", detail={}))
         db.get(Business, "B2").status = "suspended"
@@ -89,7 +89,7 @@ def test_map_page_policy_legend_and_attention(web, session_factory, settings, mo
     csp = r.headers["content-security-policy"]
     assert "img-src 'self' data:;" in csp and "script-src 'self';" in csp and "unsafe" not in csp
     page = r.text
-    assert 'id="count-offline">2<' in page and "1 địa điểm chưa có toạ độ" in page
+    assert 'id="count-offline">1<' in page and "1 địa điểm chưa có toạ độ" in page
     assert page.count('<tr data-site="') == 2  # both offline: both need attention
     assert "<title>Bản đồ địa điểm – GreenGate</title>" in page
     assert 'href="/ui/map"' in page  # in the navigation
