@@ -51,6 +51,7 @@ def test_marker_states_and_scope(web, session_factory):
 
     def states() -> dict:
         body = op.get("/ui/map/markers.json").json()
+        body["sites"] = [dict(zip(body["fields"], row)) for row in body["sites"]]
         return {s["business_id"]: s["state"] for s in body["sites"]}, body
 
     got, body = states()
@@ -70,15 +71,24 @@ def test_marker_states_and_scope(web, session_factory):
     got, body = states()
     assert got == {"B1": "alert", "B2": "suspended"}
     b1 = [s for s in body["sites"] if s["business_id"] == "B1"][0]
-    assert b1["devices"] == [DEVICES["B1"]] and (b1["gates"], b1["online"], b1["open_alerts"]) == (1, 1, 1)
+    assert b1["gate"] == DEVICES["B1"] and (b1["gates"], b1["online"]) == (1, 1)
     assert b1["business_name"] == "Bách hoá Xanh Tân Phong" and b1["lat"] == 10.7268
     with session_factory() as db:  # acknowledged: back to online
         db.scalar(select(Alert)).acknowledged_at = db.get(Business, "B1").created_at
         db.commit()
     assert states()[0]["B1"] == "online"
+    with session_factory() as db:  # a second gate at B1's site, not online: the site is offline
+        from fleet.services import registry
+        from fleet_helpers import pubhex
+
+        registry.register_device(db, "gg-0000000000a0", pubhex(), sites["B1"], "1.0.0", "test")
+        db.commit()
+    got, body = states()
+    b1 = [s for s in body["sites"] if s["business_id"] == "B1"][0]
+    assert (b1["state"], b1["gates"], b1["online"], b1["gate"]) == ("offline", 2, 1, "gg-0000000000a0")
     # a business manager sees only their own sites
     mine = b["manager"].get("/ui/map/markers.json").json()
-    assert {s["business_id"] for s in mine["sites"]} == {"B1"}
+    assert {row[mine["fields"].index("business_id")] for row in mine["sites"]} == {"B1"}
 
 
 def test_map_page_policy_legend_and_attention(web, session_factory, settings, monkeypatch):
