@@ -8,14 +8,13 @@ use (skip link, visible focus, the collapsing menu). Screenshots go to
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 
 import pytest
 
-from test_chromium import ARGS, CHROMIUM, SHOTS, free_port
-from web_helpers import DEVICES, make_app, seed
-from fleet_helpers import pubhex, wait_until
+from test_chromium import ARGS, CHROMIUM, SHOTS, serve_dashboard
+from web_helpers import DEVICES, seed
+from fleet_helpers import pubhex
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed")
 
@@ -67,32 +66,8 @@ def _seed_map(db, settings) -> dict:
 
 @pytest.fixture
 def dash(tmp_path):
-    import uvicorn
-
-    from fleet.core.config import Settings
-    from fleet.core.db import make_engine, make_sessionmaker
-    from fleet.models import Base
-
-    settings = Settings(demo=True, database_url=f"sqlite:///{tmp_path / 'fleet.db'}",
-                        data_dir=tmp_path / "data", admin_password="admin-password-1",
-                        argon2_time_cost=1, argon2_memory_kib=1024)
-    engine = make_engine(settings.db_url)
-    Base.metadata.create_all(engine)
-    sessions = make_sessionmaker(engine)
-    with sessions() as db:
-        expected = _seed_map(db, settings)
-    app = make_app(settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, timeout=30)
-    try:
-        yield f"http://127.0.0.1:{port}", sessions, expected
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        engine.dispose()
+    with serve_dashboard(tmp_path, _seed_map) as served:
+        yield served
 
 
 @pytest.fixture
