@@ -50,7 +50,8 @@ def map_page(request: Request) -> Response:
         data = site_map.summary(ctx.db, ctx.scope, ATTENTION_LISTED)
         tile_url = ctx.settings.map_tile_url if tile_origin(ctx.settings.map_tile_url) else ""
         resp = render(ctx, "map.html", **data, states=site_map.STATES, tile_url=tile_url,
-                      attribution=ctx.settings.map_tile_attribution, leaflet=vendor.installed())
+                      attribution=ctx.settings.map_tile_attribution,
+                      leaflet=getattr(request.app.state, "leaflet", False) and vendor.installed())
         resp.headers["Content-Security-Policy"] = map_csp(tile_url)
         return resp
     return page(request, ALL_ROLES, view)

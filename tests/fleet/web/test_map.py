@@ -111,6 +111,12 @@ def test_map_page_policy_legend_and_attention(web, session_factory, settings, mo
     monkeypatch.setenv("GREENGATE_VENDOR_DIR", str(settings.data_dir / "no-vendor"))
     bare = b["viewer"].get("/ui/map").text
     assert 'id="map-missing"' in bare and "leaflet.js" not in bare and 'data-site="' in bare
+    # an app started without it answers 404 for its files, never a server error
+    from fastapi.testclient import TestClient
+
+    with TestClient(make_app(settings, session_factory), raise_server_exceptions=False) as client:
+        missing = client.get("/ui/vendor/leaflet/leaflet.js")
+        assert missing.status_code == 404 and "<html" not in missing.text
 
 
 def test_tile_server_is_the_only_extra_origin(settings, session_factory):
