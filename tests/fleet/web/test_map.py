@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 import tarfile
 
 import pytest
@@ -99,6 +100,9 @@ def test_map_page_policy_legend_and_attention(web, session_factory, settings, mo
     csp = r.headers["content-security-policy"]
     assert "img-src 'self' data:;" in csp and "script-src 'self';" in csp and "unsafe" not in csp
     page = r.text
+    # what the policy would block: inline scripts, handlers, styles, javascript: URLs
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page)
+    assert not re.search(r"\son[a-z]+\s*=|\sstyle\s*=|<style|javascript:", page, re.I)
     assert 'id="count-offline">1<' in page and "1 địa điểm chưa có toạ độ" in page
     assert page.count('<tr data-site="') == 2  # both offline: both need attention
     assert "<title>Bản đồ địa điểm – GreenGate</title>" in page
