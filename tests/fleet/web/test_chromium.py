@@ -36,9 +36,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_dashboard(tmp_path, seeder=seed):
+def serve_dashboard(tmp_path, seeder=seed, **overrides):
     """The real app on a loopback port (uvicorn) over a SQLite file seeded by
-    `seeder(db, settings)`; yields (base URL, sessions, what seeder returned)."""
+    `seeder(db, settings)`, settings `overrides` applied; yields (base URL,
+    sessions, what seeder returned)."""
     import uvicorn
 
     from fleet.core.config import Settings
@@ -47,7 +48,7 @@ def serve_dashboard(tmp_path, seeder=seed):
 
     settings = Settings(demo=True, database_url=f"sqlite:///{tmp_path / 'fleet.db'}",
                         data_dir=tmp_path / "data", admin_password="admin-password-1",
-                        argon2_time_cost=1, argon2_memory_kib=1024)
+                        argon2_time_cost=1, argon2_memory_kib=1024, **overrides)
     engine = make_engine(settings.db_url)
     Base.metadata.create_all(engine)
     sessions = make_sessionmaker(engine)

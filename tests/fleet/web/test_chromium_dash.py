@@ -14,7 +14,7 @@ import pytest
 
 from test_chromium import ARGS, CHROMIUM, SHOTS, serve_dashboard
 from web_helpers import DEVICES, seed
-from fleet_helpers import pubhex
+from fleet_helpers import pubhex, wait_until
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed")
 
@@ -146,6 +146,30 @@ def test_map_shows_every_site_in_its_colour(dash, browser):
     page.keyboard.press("Enter")
     expect(page.locator(".leaflet-popup-content")).to_contain_text("Tạm dừng")
     assert page.csp == []
+
+
+def test_map_markers_show_with_the_tile_server_unreachable(tmp_path, browser):
+    from playwright.sync_api import expect
+
+    from test_chromium import free_port
+    from fleet.web import vendor
+
+    if not vendor.installed():
+        pytest.fail("Leaflet is not installed: run scripts/setup (python -m fleet.web.vendor)")
+    dead = free_port()  # nothing listens there: every tile fails
+    tiles = f"http://127.0.0.1:{dead}/{{z}}/{{x}}/{{y}}.png"
+    with serve_dashboard(tmp_path, _seed_map, map_tile_url=tiles) as (base, _, expected):
+        page = _page(browser, base, "viewer")
+        failed = []
+        page.on("requestfailed", lambda r: failed.append(r.url) if f":{dead}/" in r.url else None)
+        page.goto(base + "/ui/map")
+        expect(page.locator("#site-map")).to_have_attribute("data-ready", str(sum(expected.values())))
+        for state, n in expected.items():
+            assert page.locator(f".leaflet-marker-icon.site-pin.state-{state}").count() == n, state
+        wait_until(lambda: failed, timeout=20)  # the map did ask the (dead) tile server
+        assert page.locator("img.leaflet-tile").count() > 0
+        shot(page, "map-03-tiles-unreachable")
+        assert page.csp == []  # its origin is allowed on this page only
 
 
 def test_404_titles_and_local_time(dash, browser):
