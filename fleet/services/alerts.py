@@ -157,11 +157,14 @@ def _message_kind(code: int) -> str | int:
 
 
 def _drift_detail(db: Session, applied: int | None, desired: int) -> dict:
-    """List versions, as every page shows them (services/versions.py); the
-    message versions too, for whoever reads the gate's own logs."""
+    """List versions, as every page shows them (services/versions.py), not
+    message ids; `resigned`: the list is the same, its newer signature is not applied."""
     lists = versions.list_versions(db, [applied, desired])
-    return {"applied": lists.get(applied), "desired": lists.get(desired),
-            "applied_message": applied, "desired_message": desired}
+    state = versions.state(applied, desired, lists)
+    detail = {"applied": state.applied, "desired": state.desired}
+    if state.resign_only:
+        detail["resigned"] = True
+    return detail
 
 
 def evaluate(db: Session, settings: Settings, now: dt.datetime | None = None) -> list[Alert]:

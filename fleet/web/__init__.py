@@ -67,8 +67,12 @@ def mount(app: FastAPI) -> FastAPI:
     app.include_router(router)
     app.include_router(root_router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="ui-static")
-    app.mount(VENDOR_PATH, StaticFiles(directory=vendor.package_dir() / "dist", check_dir=False),
-              name="ui-vendor-leaflet")
+    # Leaflet only when installed (a missing directory would make StaticFiles
+    # fail with a 500); installed later, it is served after a restart.
+    app.state.leaflet = vendor.installed()
+    if app.state.leaflet:
+        app.mount(VENDOR_PATH, StaticFiles(directory=vendor.package_dir() / "dist"),
+                  name="ui-vendor-leaflet")
     _html_404_under_ui(app)
     return app
 

@@ -73,7 +73,7 @@ DETAIL_TITLES = {
     "device.html": lambda t, v: f"{t('device')} {v['d'].id}",
     "f0_case.html": lambda t, v: f"{t('f0.case')} {v['c'].id}",
     "user.html": lambda t, v: f"{t('nav.users')}: {v['u'].username}",
-    "error.html": lambda t, v: f"{t('error')} {v['http_status']}: {v['message']}",
+    "error.html": lambda t, v: f"{t('error')} {v['http_status']}",
 }
 
 
