@@ -1,8 +1,10 @@
 """Admissions and denials over a time range, per hour (or day), by reason,
-by ward and by business, counted in the database from the hourly rollup
-(table scan_hourly, kept on ingest by fleet.services.rollup): every fleet
-process reads the same counters, nothing is cached in memory, and a range
-of 30 days reads at most 720 hours x sites rows instead of the scans.
+by ward and by business, counted in the database from the rollup tables
+kept on ingest (fleet.services.rollup): every fleet process reads the same
+counters, nothing is cached in memory. District-wide series read
+scan_hourly_district (hours x ~10 rows), per-site totals read
+scan_daily_site for whole days; a business, ward or site filter reads
+scan_hourly on its (site_id, hour) index.
 
 Hours are the scans' event time (the gate's clock when trusted, else the
 receive time), the same time the scan lists filter on.
@@ -14,11 +16,11 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, union_all
 from sqlalchemy.orm import Session
 
-from fleet.models import Business, ScanHourly, Site
-from fleet.services.rollup import HOUR, hour_of
+from fleet.models import Business, ScanDailySite, ScanHourly, ScanHourlyDistrict, Site
+from fleet.services.rollup import DAY, HOUR, hour_of
 
 from .listing import MAX_SPAN_DAYS, Filters
 
@@ -39,29 +41,68 @@ class Analytics:
     denied: int
 
 
-def conditions(f: Filters, scope: str | None, start: int, end: int) -> list:
-    conds = [ScanHourly.hour >= hour_of(start), ScanHourly.hour < end]
+def _site_sets(f: Filters, scope: str | None) -> list:
+    """Sub-selects of the allowed site ids (scope, business, ward); each must hold."""
     sites = select(Site.id)
+    out = []
     if scope is not None:
-        conds.append(ScanHourly.site_id.in_(sites.where(Site.business_id == scope)))
+        out.append(sites.where(Site.business_id == scope))
     if f.business:
-        conds.append(ScanHourly.site_id.in_(sites.where(Site.business_id == f.business)))
+        out.append(sites.where(Site.business_id == f.business))
     if f.ward:
-        conds.append(ScanHourly.site_id.in_(sites.join(Business, Business.id == Site.business_id)
-                                            .where(Business.ward == f.ward)))
-    if f.site is not None:
-        conds.append(ScanHourly.site_id == f.site)
+        out.append(sites.join(Business, Business.id == Site.business_id).where(Business.ward == f.ward))
+    return out
+
+
+def conditions(model, f: Filters, scope: str | None, start: int, end: int,  # noqa: ANN001
+               bucket: str = "hour") -> list:
+    """Filters on one rollup table (its time column `bucket`, [start, end))."""
+    t = getattr(model, bucket)
+    conds = [t >= start, t < end]
+    if hasattr(model, "site_id"):
+        conds += [model.site_id.in_(sub) for sub in _site_sets(f, scope)]
+        if f.site is not None:
+            conds.append(model.site_id == f.site)
     if f.verdict is not None:
-        conds.append(ScanHourly.verdict.is_(f.verdict))
-    if f.reason is not None:
-        conds.append(ScanHourly.reason == f.reason)
+        conds.append(model.verdict.is_(f.verdict))
+    if f.reason is not None and hasattr(model, "reason"):
+        conds.append(model.reason == f.reason)
     return conds
 
 
-def _split():  # noqa: ANN202
+def _split(model):  # noqa: ANN001, ANN202
     """sum(count) of accepted, of denied."""
-    return (func.sum(case((ScanHourly.verdict, ScanHourly.count), else_=0)).label("acc"),
-            func.sum(case((ScanHourly.verdict, 0), else_=ScanHourly.count)).label("den"))
+    return (func.sum(case((model.verdict, model.count), else_=0)).label("acc"),
+            func.sum(case((model.verdict, 0), else_=model.count)).label("den"))
+
+
+def _per_site(db: Session, f: Filters, scope: str | None, start: int, end: int, whole_sites: bool):  # noqa: ANN202
+    """Accepted / denied per site over [start, end): scan_daily_site for the
+    whole UTC days inside, scan_hourly for the hours at both ends (or all of
+    it when a site or reason filter makes the hourly rows few)."""
+    parts = []
+    if whole_sites:
+        d0 = -(-start // DAY) * DAY
+        d1 = end - end % DAY
+        if d0 < d1:
+            acc, den = _split(ScanDailySite)
+            parts.append(select(ScanDailySite.site_id, acc, den)
+                         .where(*conditions(ScanDailySite, f, scope, d0, d1, "day"))
+                         .group_by(ScanDailySite.site_id))
+            edges = [(start, d0), (d1, end)]
+        else:
+            edges = [(start, end)]
+    else:
+        edges = [(start, end)]
+    acc, den = _split(ScanHourly)
+    for a, b in edges:
+        if a < b:
+            parts.append(select(ScanHourly.site_id, acc, den)
+                         .where(*conditions(ScanHourly, f, scope, a, b))
+                         .group_by(ScanHourly.site_id))
+    u = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    return select(u.c.site_id, func.sum(u.c.acc).label("acc"), func.sum(u.c.den).label("den")) \
+        .group_by(u.c.site_id).subquery()
 
 
 def compute(db: Session, f: Filters, scope: str | None, tz: dt.tzinfo, default_hours: int = 24,
@@ -70,34 +111,37 @@ def compute(db: Session, f: Filters, scope: str | None, tz: dt.tzinfo, default_h
     end = f.until if f.until is not None else hour_of(int(now)) + HOUR
     start = f.since if f.since is not None else end - default_hours * HOUR
     if f.since is None and f.range == "all":  # from the first counted hour, at most MAX_SPAN_DAYS
-        first = db.scalar(select(func.min(ScanHourly.hour)).where(ScanHourly.hour < end))
+        first = db.scalar(select(func.min(ScanHourlyDistrict.hour)).where(ScanHourlyDistrict.hour < end))
         start = max(first if first is not None else start, end - MAX_SPAN_DAYS * 86400)
-    conds = conditions(f, scope, start, end)
-    acc, den = _split()
+    start = hour_of(start)
+    few_sites = scope is not None or bool(f.business or f.ward) or f.site is not None
+    # district-wide: the district grain (no site column); else the site grain on its (site_id, hour) index
+    hourly = ScanHourly if few_sites else ScanHourlyDistrict
+    conds = conditions(hourly, f, scope, start, end)
+    acc, den = _split(hourly)
     if end - start <= HOURLY_MAX:
         bucket, offset = HOUR, 0
     else:  # per local day: shift by the zone's offset so days start at local midnight
         bucket = 86400
         offset = int(dt.datetime.fromtimestamp(start, tz).utcoffset().total_seconds())
-    b = (ScanHourly.hour + offset - (ScanHourly.hour + offset) % bucket - offset).label("b")
+    b = (hourly.hour + offset - (hourly.hour + offset) % bucket - offset).label("b")
     rows = db.execute(select(b, acc, den).where(*conds).group_by(b)).all()
-    got = {s: (a or 0, d or 0) for s, a, d in rows}
-    first = hour_of(start) + offset - (hour_of(start) + offset) % bucket - offset
+    got = {s: (int(a or 0), int(d or 0)) for s, a, d in rows}  # PostgreSQL sums are Decimal
+    first = start + offset - (start + offset) % bucket - offset
     series = [(s, *got.get(s, (0, 0))) for s in range(first, end, bucket)]
-    by_reason = [(r, bool(v), n or 0) for r, v, n in db.execute(
-        select(ScanHourly.reason, ScanHourly.verdict, func.sum(ScanHourly.count))
-        .where(*conds).group_by(ScanHourly.reason, ScanHourly.verdict)
-        .order_by(func.sum(ScanHourly.count).desc())).all()]
-    site_biz = (select(ScanHourly.site_id.label("site_id"), acc, den).where(*conds)
-                .group_by(ScanHourly.site_id).subquery())
-    by_ward = [(w, a or 0, d or 0) for w, a, d in db.execute(
-        select(Business.ward, func.sum(site_biz.c.acc), func.sum(site_biz.c.den))
-        .join(Site, Site.id == site_biz.c.site_id).join(Business, Business.id == Site.business_id)
+    by_reason = [(r, bool(v), int(n or 0)) for r, v, n in db.execute(
+        select(hourly.reason, hourly.verdict, func.sum(hourly.count))
+        .where(*conds).group_by(hourly.reason, hourly.verdict)
+        .order_by(func.sum(hourly.count).desc(), hourly.reason)).all()]
+    site_tot = _per_site(db, f, scope, start, end, whole_sites=not few_sites and f.reason is None)
+    by_ward = [(w, int(a or 0), int(d or 0)) for w, a, d in db.execute(
+        select(Business.ward, func.sum(site_tot.c.acc), func.sum(site_tot.c.den))
+        .join(Site, Site.id == site_tot.c.site_id).join(Business, Business.id == Site.business_id)
         .group_by(Business.ward).order_by(Business.ward)).all()]
-    total = func.sum(site_biz.c.acc) + func.sum(site_biz.c.den)
-    by_business = [(bid, name, a or 0, d or 0) for bid, name, a, d in db.execute(
-        select(Business.id, Business.name, func.sum(site_biz.c.acc), func.sum(site_biz.c.den))
-        .join(Site, Site.id == site_biz.c.site_id).join(Business, Business.id == Site.business_id)
+    total = func.sum(site_tot.c.acc) + func.sum(site_tot.c.den)
+    by_business = [(bid, name, int(a or 0), int(d or 0)) for bid, name, a, d in db.execute(
+        select(Business.id, Business.name, func.sum(site_tot.c.acc), func.sum(site_tot.c.den))
+        .join(Site, Site.id == site_tot.c.site_id).join(Business, Business.id == Site.business_id)
         .group_by(Business.id, Business.name).order_by(total.desc(), Business.id).limit(top)).all()]
     return Analytics(start, end, bucket, series, by_reason, by_ward, by_business,
                      sum(a for _, a, _ in series), sum(d for _, _, d in series))
@@ -107,6 +151,8 @@ def last_hours(db: Session, scope: str | None, n_hours: int = 24, now: float | N
     """The overview tiles: accepted / denied over the last n hours."""
     now = time.time() if now is None else now
     end = hour_of(int(now)) + HOUR
-    acc, den = _split()
-    a, d = db.execute(select(acc, den).where(*conditions(Filters(), scope, end - n_hours * HOUR, end))).one()
-    return {"accepted": a or 0, "denied": d or 0}
+    model = ScanHourly if scope is not None else ScanHourlyDistrict
+    acc, den = _split(model)
+    a, d = db.execute(select(acc, den).where(
+        *conditions(model, Filters(), scope, end - n_hours * HOUR, end))).one()
+    return {"accepted": int(a or 0), "denied": int(d or 0)}

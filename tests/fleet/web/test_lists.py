@@ -223,3 +223,29 @@ def walk_passes(b: Browser, url: str) -> list[str]:
         m = OLDER.search(text)
         url = m.group(1).replace("&amp;", "&") if m else None
     return out
+
+
+@pytest.mark.parametrize("params", [{"range": "7d"}, {"range": "all"}, {"range": "7d", "verdict": "denied"},
+                                    {"range": "7d", "reason": "12"}, {"range": "today"}])
+def test_analytics_page_equals_the_scans(fleet, params):
+    """Per ward and per business totals (daily grain + hourly ends, or the
+    hourly grain with a reason filter) equal a count over the scans."""
+    b, rows = fleet[0]["admin"], fleet[1]
+    text = b.get("/ui/charts?" + urlencode(params)).text
+    m = re.search(r"(\d\d/\d\d/\d{4} \d\d:\d\d:\d\d) – (\d\d/\d\d/\d{4} \d\d:\d\d:\d\d)", text)
+    import datetime as dt
+    tz = listing.zone(None)
+    lo, hi = (dt.datetime.strptime(x, "%d/%m/%Y %H:%M:%S").replace(tzinfo=tz).timestamp() for x in m.groups())
+
+    def keep(r: dict) -> bool:
+        return (lo <= r["at"] < hi and (params.get("verdict") != "denied" or not r["verdict"])
+                and ("reason" not in params or r["reason"] == int(params["reason"])))
+
+    want: dict[str, list[int]] = {}
+    for r in rows:
+        if keep(r):
+            want.setdefault(r["ward"], [0, 0])[0 if r["verdict"] else 1] += 1
+    got = {w: [int(a), int(d)] for w, a, d in re.findall(
+        r'<tr data-ward="([^"]+)"><td>.*?</td><td class="num">(\d+)</td><td class="num">(\d+)</td>', text)}
+    assert got == want
+    assert int(re.search(r'id="an-accepted">(\d+)<', text).group(1)) == sum(a for a, _ in want.values())

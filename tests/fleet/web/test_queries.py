@@ -44,8 +44,8 @@ def test_analytics_from_the_rollup(settings, session_factory):
                           + rows(DEVICES["B1"], s1, 20, h0 + 5, 1)
                           + rows(DEVICES["B1"], s1, 30, h0 - 30 * 3600, 6))  # outside 24 h
         db.commit()
-        f = listing.Filters()
-        an = analytics.compute(db, f, None, tz, default_hours=3, now=now)
+        f = listing.Filters(range="custom", since=h0 - 7200, until=h0 + 3600)
+        an = analytics.compute(db, f, None, tz, now=now)
         assert an.series == [(h0 - 7200, 3, 0), (h0 - 3600, 4, 2), (h0, 1, 0)]
         assert (an.accepted, an.denied) == (8, 2)
         assert sorted(an.by_reason) == [(0, True, 8), (12, False, 2)]
@@ -54,16 +54,19 @@ def test_analytics_from_the_rollup(settings, session_factory):
         assert {b[0]: b[2:] for b in an.by_business} == {"B1": (4, 2), "B2": (4, 0)}
         # filters: ward, business, verdict, manager scope
         ward = listing.replace(f, ward="Tân Kiểng")
-        assert analytics.compute(db, ward, None, tz, default_hours=3, now=now).accepted == 4
+        assert analytics.compute(db, ward, None, tz, now=now).accepted == 4
         denied = listing.replace(f, verdict=False)
-        assert analytics.compute(db, denied, None, tz, default_hours=3, now=now).series[1] == (h0 - 3600, 0, 2)
-        assert analytics.compute(db, f, "B2", tz, default_hours=3, now=now).denied == 0
+        assert analytics.compute(db, denied, None, tz, now=now).series[1] == (h0 - 3600, 0, 2)
+        assert analytics.compute(db, f, "B2", tz, now=now).denied == 0
         assert analytics.last_hours(db, None, 24, now=now) == {"accepted": 8, "denied": 2}
         # a long range is drawn per local day
         start = int(dt.datetime.fromtimestamp(h0 - 3 * 86400, tz).replace(hour=0).timestamp())
         days = listing.replace(f, since=start - 7 * 86400, until=h0 + 3600)
         long = analytics.compute(db, days, None, tz, now=now)
         assert long.bucket == 86400 and long.accepted == 14
+        assert {b[0]: b[2:] for b in long.by_business} == {"B1": (10, 2), "B2": (4, 0)}
+        everything = analytics.compute(db, listing.Filters(), None, tz, now=now)  # range "all"
+        assert everything.start == h0 - 30 * 3600 and everything.accepted == 14
         assert all(dt.datetime.fromtimestamp(s, tz).hour == 0 for s, _, _ in long.series)
 
 
