@@ -1,5 +1,5 @@
 """The filtered lists behind the dashboard pages and their CSV exports: scans
-(and the live feed), passes, audit log, devices. Each list is one SQLAlchemy
+(and the live feed), passes, audit log, devices, alerts (export only). Each list is one SQLAlchemy
 statement built from `listing.Filters`, so the page, the next page and the
 CSV export show exactly the same rows.
 
@@ -19,7 +19,7 @@ from dataclasses import replace
 from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
-from fleet.models import SCAN_AT, AuditLog, Business, Device, Pass, Scan, Site
+from fleet.models import SCAN_AT, Alert, AuditLog, Business, Device, Pass, Scan, Site
 from greengate.passes import reasons
 
 from . import i18n, listing
@@ -289,3 +289,43 @@ def device_csv_rows(rows: Iterator, lang: str, tz) -> Iterator[tuple]:  # noqa: 
                d.revocation_version if d.revocation_version is not None else "",
                d.outbox_depth if d.outbox_depth is not None else "",
                round(d.clock_drift_s) if d.clock_drift_s is not None else "")
+
+
+# -- alerts (the export; the alerts page itself is views_fleet's) ------------------------
+
+ALERT_FILTERS = ("range", "business", "q")
+ALERT_CSV = (("Thời gian", "Time"), ("Loại", "Kind"), ("Thiết bị", "Device"),
+             ("Mã doanh nghiệp", "Business code"), ("Doanh nghiệp", "Business"), ("Số lần", "Count"),
+             ("Lần cuối", "Last seen"), ("Xác nhận bởi", "Acknowledged by"),
+             ("Xác nhận lúc", "Acknowledged at"), ("Chi tiết", "Detail"))
+
+
+def alert_conditions(f: Filters, scope: str | None) -> list:
+    conds = []
+    if scope is not None:
+        conds.append(Alert.business_id == scope)
+    if f.business:
+        conds.append(Alert.business_id == f.business)
+    if f.since is not None:
+        conds.append(Alert.created_at >= dt.datetime.fromtimestamp(f.since, dt.timezone.utc))
+    if f.until is not None:
+        conds.append(Alert.created_at < dt.datetime.fromtimestamp(f.until, dt.timezone.utc))
+    if f.q:  # a kind or a device id, by prefix
+        like = listing_like(f.q)
+        conds.append(or_(Alert.kind.like(like.upper(), escape="\\"), Alert.device_id.like(like, escape="\\")))
+    return conds
+
+
+def alerts_export_select(f: Filters, scope: str | None) -> Select:
+    return (select(Alert, Business.name).outerjoin(Business, Business.id == Alert.business_id)
+            .where(*alert_conditions(listing.without_cursor(f), scope)).order_by(Alert.id.desc()))
+
+
+def alert_csv_rows(rows: Iterator, tz) -> Iterator[tuple]:  # noqa: ANN001
+    def when(t: dt.datetime | None) -> str:
+        return listing.local_time(t.timestamp(), tz) if t else ""
+
+    for a, biz_name in rows:
+        yield (when(a.created_at), a.kind, a.device_id or "", a.business_id or "", biz_name or "",
+               a.count, when(a.last_seen_at), a.acknowledged_by or "", when(a.acknowledged_at),
+               json.dumps(a.detail, ensure_ascii=False, sort_keys=True))

@@ -1,6 +1,6 @@
 """Searchable, filterable, paged lists and their CSV exports: scans, audit
-log, passes (export; the page is in views_manage) and devices (export; the
-page is the overview). Filters live in the URL (`listing.parse_filters`)."""
+log, passes (export; the page is in views_manage), devices (export; the
+page is the overview) and alerts (export; the page is views_fleet's). Filters live in the URL (`listing.parse_filters`)."""
 
 from __future__ import annotations
 
@@ -103,6 +103,21 @@ def pass_filters(ctx: Ctx) -> listing.Filters:
     if f.business:
         ctx.check_business(f.business)
     return f
+
+
+@router.get("/alerts.csv")
+def alerts_csv(request: Request) -> Response:
+    """Alerts with the listing filters (range on creation, business, kind or
+    device prefix); the alerts page can link it with its own filters."""
+    def view(ctx: Ctx) -> Response:
+        f = listing.parse_filters(request.query_params, ctx.settings, allowed=lists.ALERT_FILTERS)
+        if f.business:
+            ctx.check_business(f.business)
+        stmt = lists.alerts_export_select(f, ctx.scope)
+        rows = lists.alert_csv_rows(listing.stream_query(request.app.state.sessions, stmt),
+                                    listing.zone(ctx.settings))
+        return listing.csv_response(f"alerts-{_stamp()}.csv", listing.header(lists.ALERT_CSV), rows)
+    return page(request, ALL_ROLES, view)
 
 
 @router.get("/devices.csv")
