@@ -76,33 +76,71 @@ def _split(model):  # noqa: ANN001, ANN202
             func.sum(case((model.verdict, 0), else_=model.count)).label("den"))
 
 
-def _per_site(db: Session, f: Filters, scope: str | None, start: int, end: int, whole_sites: bool):  # noqa: ANN202
-    """Accepted / denied per site over [start, end): scan_daily_site for the
-    whole UTC days inside, scan_hourly for the hours at both ends (or all of
-    it when a site or reason filter makes the hourly rows few)."""
-    parts = []
-    if whole_sites:
-        d0 = -(-start // DAY) * DAY
-        d1 = end - end % DAY
-        if d0 < d1:
-            acc, den = _split(ScanDailySite)
-            parts.append(select(ScanDailySite.site_id, acc, den)
-                         .where(*conditions(ScanDailySite, f, scope, d0, d1, "day"))
-                         .group_by(ScanDailySite.site_id))
-            edges = [(start, d0), (d1, end)]
-        else:
-            edges = [(start, end)]
-    else:
-        edges = [(start, end)]
+def _hourly_sites(f: Filters, scope: str | None, a: int, b: int, sign: int):  # noqa: ANN202
     acc, den = _split(ScanHourly)
-    for a, b in edges:
-        if a < b:
-            parts.append(select(ScanHourly.site_id, acc, den)
-                         .where(*conditions(ScanHourly, f, scope, a, b))
-                         .group_by(ScanHourly.site_id))
+    return (select(ScanHourly.site_id, (acc * sign).label("acc"), (den * sign).label("den"))
+            .where(*conditions(ScanHourly, f, scope, a, b)).group_by(ScanHourly.site_id))
+
+
+def _edges(start: int, end: int) -> tuple[int, int, list[tuple[int, int, int]]]:
+    """Whole UTC days [d0, d1) read from scan_daily_site, and the hour ranges
+    to add (+1) or take away (-1) so the sum covers exactly [start, end):
+    each end takes the shorter of the two, at most 12 hours of scan_hourly."""
+    d0, d1 = start - start % DAY, -(-end // DAY) * DAY
+    edges = []
+    if start - d0 <= DAY // 2:
+        edges.append((d0, start, -1))
+    else:
+        d0 += DAY
+        edges.append((start, d0, 1))
+    if d1 - end <= DAY // 2:
+        edges.append((end, d1, -1))
+    else:
+        d1 -= DAY
+        edges.append((d1, end, 1))
+    return d0, d1, [(a, b, sign) for a, b, sign in edges if a < b]
+
+
+def site_totals(db: Session, f: Filters, scope: str | None, start: int, end: int,
+                daily: bool) -> dict[int, tuple[int, int]]:
+    """Accepted / denied per site over [start, end). `daily`: whole days
+    from scan_daily_site and at most 12 hours at each end from scan_hourly
+    (district-wide views); else all of it from scan_hourly (a site set or a
+    reason filter keeps those rows few)."""
+    parts = []
+    d0, d1, edges = _edges(start, end) if daily else (0, 0, [])
+    if daily and d0 < d1:
+        acc, den = _split(ScanDailySite)
+        parts.append(select(ScanDailySite.site_id, acc, den)
+                     .where(*conditions(ScanDailySite, f, scope, d0, d1, "day"))
+                     .group_by(ScanDailySite.site_id))
+        parts += [_hourly_sites(f, scope, a, b, sign) for a, b, sign in edges]
+    else:
+        parts.append(_hourly_sites(f, scope, start, end, 1))
     u = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
-    return select(u.c.site_id, func.sum(u.c.acc).label("acc"), func.sum(u.c.den).label("den")) \
-        .group_by(u.c.site_id).subquery()
+    rows = db.execute(select(u.c.site_id, func.sum(u.c.acc), func.sum(u.c.den)).group_by(u.c.site_id))
+    return {site: (int(a or 0), int(d or 0)) for site, a, d in rows if (a or d)}
+
+
+def _by_place(db: Session, totals: dict[int, tuple[int, int]], top: int):  # noqa: ANN202
+    """(by ward, busiest businesses) from per-site totals and the registry."""
+    wards: dict[str, list[int]] = {}
+    businesses: dict[str, list] = {}
+    for site, bid, name, ward in db.execute(
+            select(Site.id, Business.id, Business.name, Business.ward)
+            .join(Business, Business.id == Site.business_id)):
+        got = totals.get(site)
+        if got is None:
+            continue
+        w = wards.setdefault(ward, [0, 0])
+        b = businesses.setdefault(bid, [bid, name, 0, 0])
+        w[0] += got[0]
+        w[1] += got[1]
+        b[2] += got[0]
+        b[3] += got[1]
+    by_ward = [(w, a, d) for w, (a, d) in sorted(wards.items())]
+    by_business = sorted((tuple(v) for v in businesses.values()), key=lambda v: (-(v[2] + v[3]), v[0]))
+    return by_ward, by_business[:top]
 
 
 def compute(db: Session, f: Filters, scope: str | None, tz: dt.tzinfo, default_hours: int = 24,
@@ -133,16 +171,8 @@ def compute(db: Session, f: Filters, scope: str | None, tz: dt.tzinfo, default_h
         select(hourly.reason, hourly.verdict, func.sum(hourly.count))
         .where(*conds).group_by(hourly.reason, hourly.verdict)
         .order_by(func.sum(hourly.count).desc(), hourly.reason)).all()]
-    site_tot = _per_site(db, f, scope, start, end, whole_sites=not few_sites and f.reason is None)
-    by_ward = [(w, int(a or 0), int(d or 0)) for w, a, d in db.execute(
-        select(Business.ward, func.sum(site_tot.c.acc), func.sum(site_tot.c.den))
-        .join(Site, Site.id == site_tot.c.site_id).join(Business, Business.id == Site.business_id)
-        .group_by(Business.ward).order_by(Business.ward)).all()]
-    total = func.sum(site_tot.c.acc) + func.sum(site_tot.c.den)
-    by_business = [(bid, name, int(a or 0), int(d or 0)) for bid, name, a, d in db.execute(
-        select(Business.id, Business.name, func.sum(site_tot.c.acc), func.sum(site_tot.c.den))
-        .join(Site, Site.id == site_tot.c.site_id).join(Business, Business.id == Site.business_id)
-        .group_by(Business.id, Business.name).order_by(total.desc(), Business.id).limit(top)).all()]
+    totals = site_totals(db, f, scope, start, end, daily=not few_sites and f.reason is None)
+    by_ward, by_business = _by_place(db, totals, top)
     return Analytics(start, end, bucket, series, by_reason, by_ward, by_business,
                      sum(a for _, a, _ in series), sum(d for _, _, d in series))
 

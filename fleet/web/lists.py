@@ -58,6 +58,20 @@ def _site_ids(scope: str | None, f: Filters) -> list[Select]:
     return conds
 
 
+FEW_SITES = 16  # up to this many sites, a scan page merges one index range per site
+
+
+def few_sites(db: Session, f: Filters, scope: str | None) -> list[int] | None:
+    """The sites of a business (the filter's or the manager's) when they are
+    few and no ward or name search widens the set; else None."""
+    business = f.business or scope
+    if not business or f.ward or f.q or f.site is not None or (scope and f.business and scope != f.business):
+        return None
+    ids = list(db.scalars(select(Site.id).where(Site.business_id == business).order_by(Site.id)
+                          .limit(FEW_SITES + 1)))
+    return ids if len(ids) <= FEW_SITES else None
+
+
 def scan_conditions(db: Session, f: Filters, scope: str | None) -> list:
     conds = []
     if f.since is not None:
@@ -96,7 +110,11 @@ SCAN_KEYS = (SCAN_AT, Scan.id)
 
 def scan_page(db: Session, f: Filters, scope: str | None, lang: str, tz,  # noqa: ANN001
               per_page: int = listing.PER_PAGE) -> listing.Page:
-    page = listing.keyset_page(db, scans_select(db, f, scope), SCAN_KEYS, f, per_page)
+    sites = few_sites(db, f, scope)
+    branches = [Scan.site_id == s for s in sites] if sites else None
+    if sites == []:  # a business with no site has no scans
+        branches = None
+    page = listing.keyset_page(db, scans_select(db, f, scope), SCAN_KEYS, f, per_page, branches=branches)
     page.rows = [scan_row(r, lang, tz) for r in page.rows]
     return page
 

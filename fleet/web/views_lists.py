@@ -5,6 +5,7 @@ page is the overview) and alerts (export; the page is views_fleet's). Filters li
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -144,7 +145,7 @@ class OverviewFilters:
         if state not in ("", "online", "offline"):
             raise listing.bad("state", "chọn online hoặc offline", "choose online or offline")
         drift = p.get("drift") == "1"
-        self.filters = listing.replace(f, extra={"state": state, "drift": "1" if drift else ""})
+        self.filters = replace(f, extra={"state": state, "drift": "1" if drift else ""})
         extra = lists.device_conditions(ctx.db, f, ctx.scope)
         if f.q:
             extra.append(queries.device_search(ctx.db, f.q, ctx.scope))

@@ -4,6 +4,7 @@ pagination and drift."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from web_helpers import DEVICES, seed
 
@@ -53,15 +54,15 @@ def test_analytics_from_the_rollup(settings, session_factory):
         assert sorted(an.by_ward) == sorted([(b1_ward, 4, 2), ("Tân Kiểng", 4, 0)])
         assert {b[0]: b[2:] for b in an.by_business} == {"B1": (4, 2), "B2": (4, 0)}
         # filters: ward, business, verdict, manager scope
-        ward = listing.replace(f, ward="Tân Kiểng")
+        ward = replace(f, ward="Tân Kiểng")
         assert analytics.compute(db, ward, None, tz, now=now).accepted == 4
-        denied = listing.replace(f, verdict=False)
+        denied = replace(f, verdict=False)
         assert analytics.compute(db, denied, None, tz, now=now).series[1] == (h0 - 3600, 0, 2)
         assert analytics.compute(db, f, "B2", tz, now=now).denied == 0
         assert analytics.last_hours(db, None, 24, now=now) == {"accepted": 8, "denied": 2}
         # a long range is drawn per local day
         start = int(dt.datetime.fromtimestamp(h0 - 3 * 86400, tz).replace(hour=0).timestamp())
-        days = listing.replace(f, since=start - 7 * 86400, until=h0 + 3600)
+        days = replace(f, since=start - 7 * 86400, until=h0 + 3600)
         long = analytics.compute(db, days, None, tz, now=now)
         assert long.bucket == 86400 and long.accepted == 14
         assert {b[0]: b[2:] for b in long.by_business} == {"B1": (10, 2), "B2": (4, 0)}
@@ -106,3 +107,28 @@ def test_overview_pages_and_drift(settings, session_factory):
         db.get(Device, "gg-000000000003").status = "retired"
         db.commit()
         assert queries.fleet_summary(db, None)["total"] == 119
+
+
+def test_daily_plus_edges_cover_exactly_the_range():
+    """Whole days plus/minus the hours at both ends count every hour of
+    [start, end) once and no other hour, whichever side each end takes."""
+    from collections import Counter
+
+    from fleet.web import analytics
+
+    day = 86400
+    base = 1_632_700_800  # a UTC midnight
+    for start_h in (0, 3, 11, 12, 13, 23, 24, 30):
+        for end_h in (31, 36, 47, 48, 60, 71, 24 * 9 + 5):
+            start, end = base + start_h * 3600, base + end_h * 3600
+            if end <= start:
+                continue
+            d0, d1, edges = analytics._edges(start, end)
+            covered = Counter()
+            for d in range(d0, d1, day):
+                covered.update(range(d, d + day, 3600))
+            for a, b, sign in edges:
+                for h in range(a, b, 3600):
+                    covered[h] += sign
+            assert +covered == Counter(range(start, end, 3600)), (start_h, end_h)
+            assert all(b - a <= day // 2 for a, b, _ in edges), (start_h, end_h)
