@@ -42,7 +42,8 @@ class ScanHourly(Base):
     hundreds of thousands."""
 
     __tablename__ = "scan_hourly"
-    __table_args__ = (Index("ix_scan_hourly_site_id_hour", "site_id", "hour"),)  # one business, one ward
+    __table_args__ = (Index("ix_scan_hourly_site_id_hour", "site_id", "hour"),  # one business, one ward
+                      Index("ix_scan_hourly_reason_hour", "reason", "hour"))  # one reason, per site
 
     hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     site_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

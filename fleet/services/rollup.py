@@ -140,7 +140,9 @@ def backfill(db: Session, since: int | None = None) -> int:
             d = d.where(first >= since - since % level.bucket)
         conn.execute(d)
         g = _grouped(level, since).subquery()
-        conn.execute(insert(level.table).from_select([*level.keys, "count"], select(g)))
+        # in key order (time first), as ingest appends them: a range of hours is a range of pages
+        conn.execute(insert(level.table).from_select(
+            [*level.keys, "count"], select(g).order_by(*[g.c[k] for k in level.keys])))
     q = select(func.count()).select_from(ScanHourly)
     if since is not None:
         q = q.where(ScanHourly.hour >= hour_of(since))

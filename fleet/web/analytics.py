@@ -152,26 +152,30 @@ def compute(db: Session, f: Filters, scope: str | None, tz: dt.tzinfo, default_h
         first = db.scalar(select(func.min(ScanHourlyDistrict.hour)).where(ScanHourlyDistrict.hour < end))
         start = max(first if first is not None else start, end - MAX_SPAN_DAYS * 86400)
     start = hour_of(start)
-    few_sites = scope is not None or bool(f.business or f.ward) or f.site is not None
+    site_filter = scope is not None or bool(f.business or f.ward) or f.site is not None
     # district-wide: the district grain (no site column); else the site grain on its (site_id, hour) index
-    hourly = ScanHourly if few_sites else ScanHourlyDistrict
-    conds = conditions(hourly, f, scope, start, end)
-    acc, den = _split(hourly)
+    hourly = ScanHourly if site_filter else ScanHourlyDistrict
     if end - start <= HOURLY_MAX:
         bucket, offset = HOUR, 0
     else:  # per local day: shift by the zone's offset so days start at local midnight
         bucket = 86400
         offset = int(dt.datetime.fromtimestamp(start, tz).utcoffset().total_seconds())
     b = (hourly.hour + offset - (hourly.hour + offset) % bucket - offset).label("b")
-    rows = db.execute(select(b, acc, den).where(*conds).group_by(b)).all()
-    got = {s: (int(a or 0), int(d or 0)) for s, a, d in rows}  # PostgreSQL sums are Decimal
+    # one read for the series and the reasons: (bucket, verdict, reason) -> scans
+    got: dict[int, list[int]] = {}
+    reasons: dict[tuple[int, bool], int] = {}
+    for start_b, verdict, reason, n in db.execute(
+            select(b, hourly.verdict, hourly.reason, func.sum(hourly.count))
+            .where(*conditions(hourly, f, scope, start, end)).group_by(b, hourly.verdict, hourly.reason)):
+        n = int(n or 0)  # PostgreSQL sums are Decimal
+        got.setdefault(start_b, [0, 0])[0 if verdict else 1] += n
+        reasons[(reason, bool(verdict))] = reasons.get((reason, bool(verdict)), 0) + n
     first = start + offset - (start + offset) % bucket - offset
     series = [(s, *got.get(s, (0, 0))) for s in range(first, end, bucket)]
-    by_reason = [(r, bool(v), int(n or 0)) for r, v, n in db.execute(
-        select(hourly.reason, hourly.verdict, func.sum(hourly.count))
-        .where(*conds).group_by(hourly.reason, hourly.verdict)
-        .order_by(func.sum(hourly.count).desc(), hourly.reason)).all()]
-    totals = site_totals(db, f, scope, start, end, daily=not few_sites and f.reason is None)
+    by_reason = sorted(((r, v, n) for (r, v), n in reasons.items() if n), key=lambda x: (-x[2], x[0]))
+    # whole days serve a ward or the district; one business or site reads its few hourly rows
+    few = scope is not None or bool(f.business) or f.site is not None
+    totals = site_totals(db, f, scope, start, end, daily=not few and f.reason is None)
     by_ward, by_business = _by_place(db, totals, top)
     return Analytics(start, end, bucket, series, by_reason, by_ward, by_business,
                      sum(a for _, a, _ in series), sum(d for _, _, d in series))

@@ -40,6 +40,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('hour', 'site_id', 'verdict', 'reason', name=op.f('pk_scan_hourly'))
     )
     op.create_index('ix_scan_hourly_site_id_hour', 'scan_hourly', ['site_id', 'hour'], unique=False)
+    op.create_index('ix_scan_hourly_reason_hour', 'scan_hourly', ['reason', 'hour'], unique=False)
     op.create_table('scan_hourly_district',
     sa.Column('hour', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('verdict', sa.Boolean(), nullable=False),
@@ -67,7 +68,7 @@ def upgrade() -> None:
         first = "day" if bucket == 86400 else "hour"
         op.execute(f"INSERT INTO {table} ({first}, {names}, count) "
                    f"SELECT at - at % {bucket}, {cols}, count(*) FROM {scans} "
-                   f"GROUP BY at - at % {bucket}, {cols}")
+                   f"GROUP BY at - at % {bucket}, {cols} ORDER BY 1, {cols}")
 
 
 def downgrade() -> None:
@@ -76,5 +77,6 @@ def downgrade() -> None:
         op.drop_index(name, table_name='scan')
     op.drop_table('scan_daily_site')
     op.drop_table('scan_hourly_district')
+    op.drop_index('ix_scan_hourly_reason_hour', table_name='scan_hourly')
     op.drop_index('ix_scan_hourly_site_id_hour', table_name='scan_hourly')
     op.drop_table('scan_hourly')
