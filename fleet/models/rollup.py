@@ -73,3 +73,17 @@ class ScanDailySite(Base):
     site_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     verdict: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ScanDailySiteReason(Base):
+    """Scans per (UTC day, site, verdict, reason): per-site totals over long
+    ranges when one reason is asked for (read on its (reason, day) index)."""
+
+    __tablename__ = "scan_daily_site_reason"
+    __table_args__ = (Index("ix_scan_daily_site_reason_reason_day", "reason", "day"),)
+
+    day: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    site_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    verdict: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    reason: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,7 +1,7 @@
-"""Scan rollup: scans counted per hour and site on ingest, at three grains
-(fleet/models/rollup.py): scan_hourly (hour, site, verdict, reason),
-scan_hourly_district (hour, verdict, reason) and scan_daily_site (UTC day,
-site, verdict).
+"""Scan rollup: scans counted on ingest at four grains (fleet/models/rollup.py):
+scan_hourly (hour, site, verdict, reason), scan_hourly_district (hour,
+verdict, reason), scan_daily_site (UTC day, site, verdict) and
+scan_daily_site_reason (UTC day, site, verdict, reason).
 
 Kept on ingest: `add` runs in the transaction that inserted the scans and
 counts only the rows that were really inserted (a re-delivered batch adds
@@ -26,7 +26,8 @@ from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from fleet.models import NO_SITE, SCAN_AT, Scan, ScanDailySite, ScanHourly, ScanHourlyDistrict
+from fleet.models import (NO_SITE, SCAN_AT, Scan, ScanDailySite, ScanDailySiteReason, ScanHourly,
+                          ScanHourlyDistrict)
 
 HOUR = 3600
 DAY = 86400
@@ -60,7 +61,8 @@ class Level:
 
 LEVELS = (Level(ScanHourly, ("hour", "site_id", "verdict", "reason"), HOUR),
           Level(ScanHourlyDistrict, ("hour", "verdict", "reason"), HOUR),
-          Level(ScanDailySite, ("day", "site_id", "verdict"), DAY))
+          Level(ScanDailySite, ("day", "site_id", "verdict"), DAY),
+          Level(ScanDailySiteReason, ("day", "site_id", "verdict", "reason"), DAY))
 _PG_TYPES = {"hour": "bigint", "day": "bigint", "site_id": "integer", "verdict": "boolean",
              "reason": "smallint", "count": "bigint"}
 

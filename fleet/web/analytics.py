@@ -3,7 +3,8 @@ by ward and by business, counted in the database from the rollup tables
 kept on ingest (fleet.services.rollup): every fleet process reads the same
 counters, nothing is cached in memory. District-wide series read
 scan_hourly_district (hours x ~10 rows), per-site totals read
-scan_daily_site for whole days; a business, ward or site filter reads
+scan_daily_site (or scan_daily_site_reason for one reason) for whole days
+and scan_hourly for the hours at the ends; one business or site reads
 scan_hourly on its (site_id, hour) index.
 
 Hours are the scans' event time (the gate's clock when trusted, else the
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, select, union_all
 from sqlalchemy.orm import Session
 
-from fleet.models import Business, ScanDailySite, ScanHourly, ScanHourlyDistrict, Site
+from fleet.models import Business, ScanDailySite, ScanDailySiteReason, ScanHourly, ScanHourlyDistrict, Site
 from fleet.services.rollup import DAY, HOUR, hour_of
 
 from .listing import MAX_SPAN_DAYS, Filters
@@ -104,16 +105,17 @@ def _edges(start: int, end: int) -> tuple[int, int, list[tuple[int, int, int]]]:
 def site_totals(db: Session, f: Filters, scope: str | None, start: int, end: int,
                 daily: bool) -> dict[int, tuple[int, int]]:
     """Accepted / denied per site over [start, end). `daily`: whole days
-    from scan_daily_site and at most 12 hours at each end from scan_hourly
-    (district-wide views); else all of it from scan_hourly (a site set or a
-    reason filter keeps those rows few)."""
+    from scan_daily_site (scan_daily_site_reason for one reason) and at most
+    12 hours at each end from scan_hourly (district or ward views); else all
+    of it from scan_hourly (one business or site: few rows)."""
     parts = []
     d0, d1, edges = _edges(start, end) if daily else (0, 0, [])
     if daily and d0 < d1:
-        acc, den = _split(ScanDailySite)
-        parts.append(select(ScanDailySite.site_id, acc, den)
-                     .where(*conditions(ScanDailySite, f, scope, d0, d1, "day"))
-                     .group_by(ScanDailySite.site_id))
+        day = ScanDailySiteReason if f.reason is not None else ScanDailySite
+        acc, den = _split(day)
+        parts.append(select(day.site_id, acc, den)
+                     .where(*conditions(day, f, scope, d0, d1, "day"))
+                     .group_by(day.site_id))
         parts += [_hourly_sites(f, scope, a, b, sign) for a, b, sign in edges]
     else:
         parts.append(_hourly_sites(f, scope, start, end, 1))
@@ -175,7 +177,7 @@ def compute(db: Session, f: Filters, scope: str | None, tz: dt.tzinfo, default_h
     by_reason = sorted(((r, v, n) for (r, v), n in reasons.items() if n), key=lambda x: (-x[2], x[0]))
     # whole days serve a ward or the district; one business or site reads its few hourly rows
     few = scope is not None or bool(f.business) or f.site is not None
-    totals = site_totals(db, f, scope, start, end, daily=not few and f.reason is None)
+    totals = site_totals(db, f, scope, start, end, daily=not few)
     by_ward, by_business = _by_place(db, totals, top)
     return Analytics(start, end, bucket, series, by_reason, by_ward, by_business,
                      sum(a for _, a, _ in series), sum(d for _, _, d in series))

@@ -102,6 +102,9 @@ def test_0008_fills_the_rollup_from_stored_scans(db_url):
             assert [tuple(r) for r in conn.execute(text(
                 "SELECT day, site_id, verdict, count FROM scan_daily_site ORDER BY site_id, verdict"))] \
                 == [(0, -1, False, 1), (0, 1, False, 1), (0, 1, True, 2)]
+            assert [tuple(r) for r in conn.execute(text(
+                "SELECT day, site_id, verdict, reason, count FROM scan_daily_site_reason "
+                "ORDER BY site_id, verdict"))] == [(0, -1, False, 8, 1), (0, 1, False, 12, 1), (0, 1, True, 0, 2)]
         command.downgrade(alembic_config(db_url), "0005")
         with engine.connect() as conn:
             assert "scan_hourly" not in inspect(conn).get_table_names()

@@ -6,8 +6,9 @@ Create Date: 2026-12-06 17:00:00
 
 scan_hourly counts scans per (hour, site, verdict, reason) of their event
 time (the gate's clock when trusted, else the receive time);
-scan_hourly_district per (hour, verdict, reason) and scan_daily_site per
-(UTC day, site, verdict) are coarser grains of the same counts. They are
+scan_hourly_district per (hour, verdict, reason), scan_daily_site per
+(UTC day, site, verdict) and scan_daily_site_reason per (UTC day, site,
+verdict, reason) are coarser grains of the same counts. They are
 filled here from the scans already stored (the GROUP BYs of
 fleet.services.rollup.backfill, `greengate fleet rollup`), then kept by ingest.
 The scan indexes serve the dashboard lists: newest first by event time,
@@ -55,6 +56,16 @@ def upgrade() -> None:
     sa.Column('count', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('day', 'site_id', 'verdict', name=op.f('pk_scan_daily_site'))
     )
+    op.create_table('scan_daily_site_reason',
+    sa.Column('day', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('site_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('verdict', sa.Boolean(), nullable=False),
+    sa.Column('reason', sa.SmallInteger(), autoincrement=False, nullable=False),
+    sa.Column('count', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('day', 'site_id', 'verdict', 'reason', name=op.f('pk_scan_daily_site_reason'))
+    )
+    op.create_index('ix_scan_daily_site_reason_reason_day', 'scan_daily_site_reason', ['reason', 'day'],
+                    unique=False)
     for name, cols in SCAN_INDEXES:
         op.create_index(name, 'scan', cols, unique=False)
     # audit list: newest first, keyset on (at, id)
@@ -63,7 +74,8 @@ def upgrade() -> None:
              "COALESCE(site_id, -1) AS site, verdict, reason FROM scan) AS s")
     for table, cols, bucket in (("scan_hourly", "site, verdict, reason", 3600),
                                 ("scan_hourly_district", "verdict, reason", 3600),
-                                ("scan_daily_site", "site, verdict", 86400)):
+                                ("scan_daily_site", "site, verdict", 86400),
+                                ("scan_daily_site_reason", "site, verdict, reason", 86400)):
         names = cols.replace("site", "site_id")
         first = "day" if bucket == 86400 else "hour"
         op.execute(f"INSERT INTO {table} ({first}, {names}, count) "
@@ -75,6 +87,8 @@ def downgrade() -> None:
     op.drop_index('ix_audit_log_at_id', table_name='audit_log')
     for name, _cols in reversed(SCAN_INDEXES):
         op.drop_index(name, table_name='scan')
+    op.drop_index('ix_scan_daily_site_reason_reason_day', table_name='scan_daily_site_reason')
+    op.drop_table('scan_daily_site_reason')
     op.drop_table('scan_daily_site')
     op.drop_table('scan_hourly_district')
     op.drop_index('ix_scan_hourly_reason_hour', table_name='scan_hourly')
