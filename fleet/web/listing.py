@@ -336,39 +336,74 @@ def cell(value: object) -> object:
     return value
 
 
-def csv_rows(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
-    """BOM + header line, then chunks of CSV text (CHUNK_ROWS rows each)."""
+def csv_rows(header: Sequence[str], rows: Iterable[Sequence[object]],
+             text_columns: Sequence[int] | None = None) -> Iterator[str]:
+    """BOM + header line, then chunks of CSV text (CHUNK_ROWS rows each).
+    `text_columns`: the only columns that can hold free text (names typed by
+    people); the others are made by the fleet (numbers, times, codes, hex)
+    and skip the formula check. None: check every cell."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([cell(h) for h in header])
+    csv.writer(buf, lineterminator="\n").writerow([cell(h) for h in header])
     yield BOM + buf.getvalue()
-    buf.seek(0)
-    buf.truncate()
-    n = 0
+    chunk: list = []
     for row in rows:
-        w.writerow([cell(v) for v in row])
-        n += 1
-        if n % CHUNK_ROWS == 0:
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-    if buf.tell():
-        yield buf.getvalue()
+        if text_columns is None:
+            row = [cell(v) for v in row]
+        else:
+            row = list(row)
+            for i in text_columns:
+                v = row[i]
+                if v and isinstance(v, str) and v[0] in FORMULA_START:
+                    row[i] = "'" + v
+        chunk.append(row)
+        if len(chunk) == CHUNK_ROWS:
+            yield _write(chunk)
+            chunk = []
+    if chunk:
+        yield _write(chunk)
 
 
-def stream_query(sessions, stmt: Select) -> Iterator:  # noqa: ANN001
+def _write(chunk: list) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(chunk)
+    return buf.getvalue()
+
+
+def stream_query(sessions, stmt: Select, orm: bool = True) -> Iterator:  # noqa: ANN001
     """Rows of `stmt` from a server-side cursor (PostgreSQL: a named cursor;
     SQLite: stepping the statement), CHUNK_ROWS at a time, in a session of
-    its own that lives as long as the download."""
+    its own that lives as long as the download. `orm=False`: plain column
+    rows through the connection (no ORM row processing: the scan export)."""
     with sessions() as db:
-        result = db.execute(stmt, execution_options={"stream_results": True, "yield_per": CHUNK_ROWS})
+        opts = {"stream_results": True, "yield_per": CHUNK_ROWS}
+        if orm:
+            result = db.execute(stmt, execution_options=opts)
+        else:
+            result = db.connection().execution_options(**opts).execute(stmt)
         for part in result.partitions():
             yield from part
 
 
-def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> StreamingResponse:
+def copy_chunks(sessions, header: Sequence[str], sql: str, params: dict) -> Iterator[bytes]:  # noqa: ANN001
+    """PostgreSQL: BOM + header, then the bytes of `COPY (...) TO STDOUT`
+    as the server sends them (psycopg merges the parameters client-side,
+    quoted by libpq). Nothing is held but one network buffer."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([cell(h) for h in header])
+    yield (BOM + buf.getvalue()).encode()
+    with sessions() as db:
+        raw = db.connection().connection.driver_connection
+        with raw.cursor() as cur, cur.copy(sql, params) as copy:
+            for data in copy:
+                yield bytes(data)
+
+
+def csv_response(filename: str, header: Sequence[str], rows: Iterable,
+                 text_columns: Sequence[int] | None = None, ready: bool = False) -> StreamingResponse:
+    """`rows`: tuples to write, or (`ready`) CSV bytes already made (copy_chunks)."""
+    body = rows if ready else csv_rows(header, rows, text_columns)
     return StreamingResponse(
-        csv_rows(header, rows), media_type="text/csv; charset=utf-8",
+        body, media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"',
                  "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 

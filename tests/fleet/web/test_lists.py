@@ -249,3 +249,28 @@ def test_analytics_page_equals_the_scans(fleet, params):
         r'<tr data-ward="([^"]+)"><td>.*?</td><td class="num">(\d+)</td><td class="num">(\d+)</td>', text)}
     assert got == want
     assert int(re.search(r'id="an-accepted">(\d+)<', text).group(1)) == sum(a for a, _ in want.values())
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_postgresql_copy_export_equals_the_python_rows(fleet, lang):
+    """On PostgreSQL the scan export is formatted by the database (COPY); it
+    must say exactly what the Python writer says (the SQLite path)."""
+    b, _, sessions = fleet
+    with sessions() as db:
+        if db.get_bind().dialect.name != "postgresql":
+            pytest.skip("the COPY export is PostgreSQL's")
+    from starlette.datastructures import QueryParams
+
+    from fleet.web import lists
+
+    f = listing.parse_filters(QueryParams("range=all"), None, allowed=lists.SCAN_FILTERS)
+    tz = listing.zone(None)
+    with sessions() as db:
+        stmt = lists.scans_export_select(db, f, None)
+        sql, params = lists.scans_copy_sql(db, f, None, lang, tz.key)
+    head = listing.header(lists.SCAN_CSV)
+    python = "".join(listing.csv_rows(head, lists.scan_csv_rows(
+        listing.stream_query(sessions, stmt, orm=False), lang, tz), lists.SCAN_CSV_TEXT))
+    copied = b"".join(listing.copy_chunks(sessions, head, sql, params)).decode()
+    assert list(csv.reader(io.StringIO(copied))) == list(csv.reader(io.StringIO(python)))
+    assert len(copied.splitlines()) == 3001
