@@ -37,11 +37,52 @@ class ScanHourly(Base):
     """Scans per (UTC hour of SCAN_AT, site, verdict, reason). Upserted in the
     transaction that inserts the scans, so every fleet process and bridge
     worker adds to the same counters and they always equal a GROUP BY over
-    `scan`."""
+    `scan`. The two tables below are the same counts at coarser grains, kept
+    the same way, so a district-wide week reads hundreds of rows, not
+    hundreds of thousands."""
 
     __tablename__ = "scan_hourly"
+    __table_args__ = (Index("ix_scan_hourly_site_id_hour", "site_id", "hour"),  # one business, one ward
+                      Index("ix_scan_hourly_reason_hour", "reason", "hour"))  # one reason, per site
 
     hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    site_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    verdict: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    reason: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ScanHourlyDistrict(Base):
+    """Scans per (hour, verdict, reason), all sites together."""
+
+    __tablename__ = "scan_hourly_district"
+
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    verdict: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    reason: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ScanDailySite(Base):
+    """Scans per (UTC day, site, verdict): totals per site, ward or business
+    over long ranges (the hours at the range's ends come from scan_hourly)."""
+
+    __tablename__ = "scan_daily_site"
+
+    day: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    site_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    verdict: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ScanDailySiteReason(Base):
+    """Scans per (UTC day, site, verdict, reason): per-site totals over long
+    ranges when one reason is asked for (read on its (reason, day) index)."""
+
+    __tablename__ = "scan_daily_site_reason"
+    __table_args__ = (Index("ix_scan_daily_site_reason_reason_day", "reason", "day"),)
+
+    day: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     site_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     verdict: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     reason: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)

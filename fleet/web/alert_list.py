@@ -23,7 +23,7 @@ from . import listing, localtime
 from .listing import Filters
 
 STATES = ("open", "acked", "all")
-FILTERS = ("range", "q")
+FILTERS = ("range", "business", "q")
 KEYS = (Alert.last_seen_at, Alert.id)
 DEVICE_PREFIX = re.compile(r"^gg-[0-9a-f]{0,12}$")
 
@@ -51,10 +51,14 @@ def state(f: Filters) -> str:
 
 def _search(db: Session, q: str, scope: str | None):  # noqa: ANN202 (a SQL condition)
     """What was typed, each on an index: a device id or its start, a pass
-    hash start (4+ hex digits), a business by code or name (listing.name_matches:
-    no diacritics or case needed)."""
+    hash start (4+ hex digits), an alert kind by its start ("revoked"), a
+    business by code or name (listing.name_matches: no diacritics or case
+    needed)."""
     ql = q.lower()
     parts = []
+    kinds = [k for k in alert_svc.KINDS if len(ql) >= 3 and k.lower().startswith(ql.replace(" ", "_"))]
+    if kinds:
+        parts.append(Alert.kind.in_(kinds))
     if DEVICE_PREFIX.match(ql):  # "gg-" + hex: an index range ("g" sorts after every hex digit)
         parts.append(and_(Alert.device_id >= ql, Alert.device_id < ql + "g"))
     prefix = listing.hash_prefix(ql)
@@ -70,6 +74,8 @@ def conditions(db: Session, f: Filters, scope: str | None) -> list:
     conds = []
     if scope is not None:
         conds.append(Alert.business_id == scope)
+    if f.business:
+        conds.append(Alert.business_id == f.business)
     if state(f) == "open":
         conds.append(Alert.acknowledged_at.is_(None))
     elif state(f) == "acked":

@@ -1,5 +1,5 @@
 """Find, filter, page and export for every dashboard list (scans, feed,
-devices, passes, audit; the alerts list can adopt it the same way).
+devices, passes, audit, alerts).
 
 - `parse_filters`: the URL query (shareable) -> `Filters`, validated: a bad
   value is a 400 page naming the field and what it accepts (BadRequest code
@@ -28,7 +28,7 @@ from datetime import tzinfo
 from urllib.parse import urlencode
 
 from fastapi.responses import StreamingResponse
-from sqlalchemy import Select, literal, select, tuple_
+from sqlalchemy import Select, literal, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from fleet.core import errors
@@ -254,25 +254,41 @@ class Page:
 
 
 def keyset_page(db: Session, stmt: Select, keys: tuple, f: Filters, per_page: int = PER_PAGE,
-                key_of: Callable[[object], tuple[int, int]] | None = None) -> Page:
+                key_of: Callable[[object], tuple[int, int]] | None = None,
+                branches: Sequence | None = None) -> Page:
     """Newest first on `keys` (two columns: a time and a unique id, both on an
-    index). `before=` gives the page below a row, `after=` the page above."""
+    index). `before=` gives the page below a row, `after=` the page above.
+    `branches` (e.g. one condition per site of a business): each is read in
+    key order up to one page on its own index range and the pages merged,
+    instead of sorting every row of the set."""
     key_of = key_of or (lambda r: (r[-2], r[-1]))
-    stmt = stmt.add_columns(*keys)
+    stmt = stmt.add_columns(*[k.label(f"_k{i}") for i, k in enumerate(keys)])
 
     def bound(cursor: tuple) -> object:  # the cursor's values typed like the key columns
         return tuple_(*[literal(v, k.type) for k, v in zip(keys, cursor)])
 
-    if f.after is not None and f.before is None:
-        rows = db.execute(stmt.where(tuple_(*keys) > bound(f.after))
-                          .order_by(*[k.asc() for k in keys]).limit(per_page + 1)).all()
+    newer_first = f.after is not None and f.before is None
+    if newer_first:
+        cond, order = tuple_(*keys) > bound(f.after), [k.asc() for k in keys]
+    elif f.before is not None:
+        cond, order = tuple_(*keys) < bound(f.before), [k.desc() for k in keys]
+    else:
+        cond, order = None, [k.desc() for k in keys]
+    if cond is not None:
+        stmt = stmt.where(cond)
+    if branches:
+        subs = [stmt.where(b).order_by(*order).limit(per_page + 1).subquery() for b in branches]
+        u = union_all(*[select(*sub.c) for sub in subs]).subquery()
+        ks = [u.c[f"_k{i}"] for i in range(len(keys))]
+        query = select(*u.c).order_by(*[(k.asc() if newer_first else k.desc()) for k in ks])
+    else:
+        query = stmt.order_by(*order)
+    rows = db.execute(query.limit(per_page + 1)).all()
+    if newer_first:
         more_newer = len(rows) > per_page
         rows = list(reversed(rows[:per_page]))
         return Page(rows, _cur(key_of(rows[-1])) if rows else None,
                     _cur(key_of(rows[0])) if more_newer and rows else None)
-    if f.before is not None:
-        stmt = stmt.where(tuple_(*keys) < bound(f.before))
-    rows = db.execute(stmt.order_by(*[k.desc() for k in keys]).limit(per_page + 1)).all()
     more_older = len(rows) > per_page
     rows = rows[:per_page]
     return Page(rows, _cur(key_of(rows[-1])) if more_older else None,
@@ -305,6 +321,7 @@ def _cur(key: tuple[int, int]) -> str:
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
 CHUNK_ROWS = 5000
+COPY_CHUNK = 256 * 1024
 
 
 def cell(value: object) -> object:
@@ -315,42 +332,83 @@ def cell(value: object) -> object:
     return value
 
 
-def csv_rows(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
-    """BOM + header line, then chunks of CSV text (CHUNK_ROWS rows each)."""
+def csv_rows(header: Sequence[str], rows: Iterable[Sequence[object]],
+             text_columns: Sequence[int] | None = None) -> Iterator[str]:
+    """BOM + header line, then chunks of CSV text (CHUNK_ROWS rows each).
+    `text_columns`: the only columns that can hold free text (names typed by
+    people); the others are made by the fleet (numbers, times, codes, hex)
+    and skip the formula check. None: check every cell."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([cell(h) for h in header])
+    csv.writer(buf, lineterminator="\n").writerow([cell(h) for h in header])
     yield BOM + buf.getvalue()
-    buf.seek(0)
-    buf.truncate()
-    n = 0
+    chunk: list = []
     for row in rows:
-        w.writerow([cell(v) for v in row])
-        n += 1
-        if n % CHUNK_ROWS == 0:
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-    if buf.tell():
-        yield buf.getvalue()
+        if text_columns is None:
+            row = [cell(v) for v in row]
+        else:
+            row = list(row)
+            for i in text_columns:
+                v = row[i]
+                if v and isinstance(v, str) and v[0] in FORMULA_START:
+                    row[i] = "'" + v
+        chunk.append(row)
+        if len(chunk) == CHUNK_ROWS:
+            yield _write(chunk)
+            chunk = []
+    if chunk:
+        yield _write(chunk)
 
 
-def stream_query(sessions, stmt: Select) -> Iterator:  # noqa: ANN001
+def _write(chunk: list) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(chunk)
+    return buf.getvalue()
+
+
+def stream_query(sessions, stmt: Select, orm: bool = True) -> Iterator:  # noqa: ANN001
     """Rows of `stmt` from a server-side cursor (PostgreSQL: a named cursor;
     SQLite: stepping the statement), CHUNK_ROWS at a time, in a session of
-    its own that lives as long as the download."""
+    its own that lives as long as the download. `orm=False`: plain column
+    rows through the connection (no ORM row processing: the scan export)."""
     with sessions() as db:
-        result = db.execute(stmt, execution_options={"stream_results": True, "yield_per": CHUNK_ROWS})
+        opts = {"stream_results": True, "yield_per": CHUNK_ROWS}
+        if orm:
+            result = db.execute(stmt, execution_options=opts)
+        else:
+            result = db.connection().execution_options(**opts).execute(stmt)
         for part in result.partitions():
             yield from part
 
 
-def csv_response(kind: str, columns: Sequence[tuple[str, str]],
-                 rows: Iterable[Sequence[object]]) -> StreamingResponse:
-    """`kind`-<UTC time>.csv with 'Vietnamese / English' column titles."""
+def copy_chunks(sessions, header: Sequence[str], sql: str, params: dict) -> Iterator[bytes]:  # noqa: ANN001
+    """PostgreSQL: BOM + header, then the bytes of `COPY (...) TO STDOUT`
+    as the server sends them (psycopg merges the parameters client-side,
+    quoted by libpq). Nothing is held but one piece of COPY_CHUNK bytes."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([cell(h) for h in header])
+    yield (BOM + buf.getvalue()).encode()
+    with sessions() as db:
+        raw = db.connection().connection.driver_connection
+        with raw.cursor() as cur, cur.copy(sql, params) as copy:
+            out = bytearray()
+            for data in copy:  # one row per message: send them in ~256 KB pieces
+                out += data
+                if len(out) >= COPY_CHUNK:
+                    yield bytes(out)
+                    out.clear()
+            if out:
+                yield bytes(out)
+
+
+def csv_response(kind: str, columns: Sequence[tuple[str, str]], rows: Iterable,
+                 text_columns: Sequence[int] | None = None, ready: bool = False) -> StreamingResponse:
+    """`kind`-<UTC time>.csv with 'Vietnamese / English' column titles.
+    `rows`: tuples to write, or (`ready`) CSV bytes already made, header
+    included (copy_chunks)."""
     filename = f"{kind}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.csv"
+    body = rows if ready else csv_rows(header(columns), rows, text_columns)
     return StreamingResponse(
-        csv_rows(header(columns), rows), media_type="text/csv; charset=utf-8",
+        body, media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"',
                  "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 

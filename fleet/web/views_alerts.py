@@ -15,6 +15,7 @@ from fleet.services import audit
 
 from . import alert_list, listing
 from .context import ALL_ROLES, DISTRICT, EDITORS, Ctx, action, page, render
+from .views_lists import list_context
 
 router = APIRouter()
 ACK_FIELD = re.compile(r"^ack_(\d{1,12})$")
@@ -22,23 +23,31 @@ ACK_FIELD = re.compile(r"^ack_(\d{1,12})$")
 BACK_QUERY = re.compile(r"^\?[A-Za-z0-9_.\-=&%+:]{0,400}$")
 
 
+def alert_filters(ctx: Ctx) -> listing.Filters:
+    f = alert_list.parse(ctx.request.query_params, ctx.tz)
+    if f.business:
+        ctx.check_business(f.business)
+    return f
+
+
 @router.get("/alerts")
 def alerts_page(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
-        f = alert_list.parse(request.query_params, ctx.tz)
+        f = alert_filters(ctx)
         result = alert_list.page(ctx.db, f, ctx.scope)
-        return render(ctx, "alerts.html", result=result, page=result.page, f=f,
+        return render(ctx, "alerts.html", result=result, page=result.page,
                       state=alert_list.state(f), kinds=alert_svc.KINDS,
                       severities=alert_svc.SEVERITIES, states=alert_list.STATES,
                       pass_hash=alert_list.pass_hash, back=f.query(),
-                      export="/ui/alerts.csv" + f.query(), note_max=alert_svc.ACK_NOTE_MAX)
+                      export="/ui/alerts.csv" + f.query(), note_max=alert_svc.ACK_NOTE_MAX,
+                      **list_context(ctx, f))
     return page(request, ALL_ROLES, view)
 
 
 @router.get("/alerts.csv")
 def alerts_csv(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
-        f = alert_list.parse(request.query_params, ctx.tz)
+        f = alert_filters(ctx)
         stmt = alert_list.export_select(ctx.db, f, ctx.scope)
         rows = alert_list.csv_rows(listing.stream_query(request.app.state.sessions, stmt), ctx.tz)
         return listing.csv_response("alerts", alert_list.CSV, rows)

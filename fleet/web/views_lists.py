@@ -1,8 +1,11 @@
 """Searchable, filterable, paged lists and their CSV exports: scans, audit
-log, passes (export; the page is in views_manage) and devices (export; the
-page is the overview). Filters live in the URL (`listing.parse_filters`)."""
+log, passes (export; the page is in views_manage), devices (export; the
+page is the overview). The alerts list is alert_list.py on the same layer.
+Filters live in the URL (`listing.parse_filters`)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -47,9 +50,15 @@ def scans_page(request: Request) -> Response:
 def scans_csv(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
         f = scan_filters(ctx)
+        sessions = request.app.state.sessions
+        if ctx.db.get_bind().dialect.name == "postgresql":  # the database formats the rows
+            sql, params = lists.scans_copy_sql(ctx.db, f, ctx.scope, ctx.lang, ctx.tz.key)
+            head = listing.header(lists.SCAN_CSV)
+            return listing.csv_response("scans", lists.SCAN_CSV, listing.copy_chunks(sessions, head, sql, params),
+                                        ready=True)
         stmt = lists.scans_export_select(ctx.db, f, ctx.scope)
-        rows = lists.scan_csv_rows(listing.stream_query(request.app.state.sessions, stmt), ctx.lang, ctx.tz)
-        return listing.csv_response("scans", lists.SCAN_CSV, rows)
+        rows = lists.scan_csv_rows(listing.stream_query(sessions, stmt, orm=False), ctx.lang, ctx.tz)
+        return listing.csv_response("scans", lists.SCAN_CSV, rows, text_columns=lists.SCAN_CSV_TEXT)
     return page(request, ALL_ROLES, view)
 
 
@@ -119,7 +128,7 @@ class OverviewFilters:
         if state not in ("", "online", "offline"):
             raise listing.bad("state", "chọn online hoặc offline", "choose online or offline")
         drift = p.get("drift") == "1"
-        self.filters = listing.replace(f, extra={"state": state, "drift": "1" if drift else ""})
+        self.filters = replace(f, extra={"state": state, "drift": "1" if drift else ""})
         extra = lists.device_conditions(ctx.db, f, ctx.scope)
         if f.q:
             extra.append(queries.device_search(ctx.db, f.q, ctx.scope))

@@ -135,6 +135,16 @@ def test_0008_fills_the_rollup_from_stored_scans(db_url):
         with engine.connect() as conn:
             got = [tuple(r) for r in conn.execute(q)]
         assert got == [(7200, 1, False, 12, 1), (7200, 1, True, 0, 2), (18000, -1, False, 8, 1)]
+        with engine.connect() as conn:
+            assert [tuple(r) for r in conn.execute(text(
+                "SELECT hour, verdict, reason, count FROM scan_hourly_district ORDER BY hour, verdict"))] \
+                == [(7200, False, 12, 1), (7200, True, 0, 2), (18000, False, 8, 1)]
+            assert [tuple(r) for r in conn.execute(text(
+                "SELECT day, site_id, verdict, count FROM scan_daily_site ORDER BY site_id, verdict"))] \
+                == [(0, -1, False, 1), (0, 1, False, 1), (0, 1, True, 2)]
+            assert [tuple(r) for r in conn.execute(text(
+                "SELECT day, site_id, verdict, reason, count FROM scan_daily_site_reason "
+                "ORDER BY site_id, verdict"))] == [(0, -1, False, 8, 1), (0, 1, False, 12, 1), (0, 1, True, 0, 2)]
         command.downgrade(alembic_config(db_url), "0005")
         with engine.connect() as conn:
             assert "scan_hourly" not in inspect(conn).get_table_names()

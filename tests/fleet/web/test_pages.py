@@ -478,3 +478,30 @@ def test_grouped_control_alert_on_the_alerts_page(web, session_factory):
     assert "Cổng từ chối thông điệp điều khiển" in row["html"]
     [row] = alert_rows(b["operator"].get("/ui/alerts?lang=en").text)
     assert "Gate refused a control message" in row["html"]
+
+
+def test_alerts_csv_export(web, session_factory):
+    """/ui/alerts.csv (alert_list.py on the listing layer): the alerts the
+    filters pick, streamed, scoped for managers."""
+    import csv
+    import io
+
+    _, _, b = web
+    ingest(session_factory, DEVICES["B1"], [ev(1, "ab" * 16, False, 12)])  # REVOKED_PRESENTED
+    ingest(session_factory, DEVICES["B2"], [ev(1, "cd" * 16, False, 12)])
+
+    def rows(browser, query: str = "") -> list[list[str]]:
+        r = browser.get("/ui/alerts.csv" + query)
+        assert r.status_code == 200 and r.content.startswith(b"\xef\xbb\xbf")
+        table = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+        assert table[0][2] == "Loại / Kind" and table[0][4] == "Doanh nghiệp / Business"
+        return table[1:]
+
+    op, m = b["operator"], b["manager"]
+    assert sorted(r[4] for r in rows(op)) == ["B1", "B2"]
+    assert [r[4] for r in rows(op, "?business=B2")] == ["B2"]
+    assert [r[2] for r in rows(op, "?q=revoked")] == ["REVOKED_PRESENTED"] * 2
+    assert rows(op, "?q=TAMPER") == []
+    assert [r[4] for r in rows(m)] == ["B1"]
+    assert m.get("/ui/alerts.csv?business=B2").status_code == 403
+    assert op.get("/ui/alerts.csv?range=nope").status_code == 400

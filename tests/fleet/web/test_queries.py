@@ -4,6 +4,7 @@ pagination and drift."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from web_helpers import DEVICES, seed
 
@@ -44,9 +45,8 @@ def test_analytics_from_the_rollup(settings, session_factory):
                           + rows(DEVICES["B1"], s1, 20, h0 + 5, 1)
                           + rows(DEVICES["B1"], s1, 30, h0 - 30 * 3600, 6))  # outside 24 h
         db.commit()
-        # no start given ("all" would start at the first counted hour): the last 3 hours
-        f = listing.Filters(range="today", default_range="today")
-        an = analytics.compute(db, f, None, tz, default_hours=3, now=now)
+        f = listing.Filters(range="custom", since=h0 - 7200, until=h0 + 3600)
+        an = analytics.compute(db, f, None, tz, now=now)
         assert an.series == [(h0 - 7200, 3, 0), (h0 - 3600, 4, 2), (h0, 1, 0)]
         assert (an.accepted, an.denied) == (8, 2)
         assert sorted(an.by_reason) == [(0, True, 8), (12, False, 2)]
@@ -54,17 +54,20 @@ def test_analytics_from_the_rollup(settings, session_factory):
         assert sorted(an.by_ward) == sorted([(b1_ward, 4, 2), ("Tân Kiểng", 4, 0)])
         assert {b[0]: b[2:] for b in an.by_business} == {"B1": (4, 2), "B2": (4, 0)}
         # filters: ward, business, verdict, manager scope
-        ward = listing.replace(f, ward="Tân Kiểng")
-        assert analytics.compute(db, ward, None, tz, default_hours=3, now=now).accepted == 4
-        denied = listing.replace(f, verdict=False)
-        assert analytics.compute(db, denied, None, tz, default_hours=3, now=now).series[1] == (h0 - 3600, 0, 2)
-        assert analytics.compute(db, f, "B2", tz, default_hours=3, now=now).denied == 0
+        ward = replace(f, ward="Tân Kiểng")
+        assert analytics.compute(db, ward, None, tz, now=now).accepted == 4
+        denied = replace(f, verdict=False)
+        assert analytics.compute(db, denied, None, tz, now=now).series[1] == (h0 - 3600, 0, 2)
+        assert analytics.compute(db, f, "B2", tz, now=now).denied == 0
         assert analytics.last_hours(db, None, 24, now=now) == {"accepted": 8, "denied": 2}
         # a long range is drawn per local day
         start = int(dt.datetime.fromtimestamp(h0 - 3 * 86400, tz).replace(hour=0).timestamp())
-        days = listing.replace(f, since=start - 7 * 86400, until=h0 + 3600)
+        days = replace(f, since=start - 7 * 86400, until=h0 + 3600)
         long = analytics.compute(db, days, None, tz, now=now)
         assert long.bucket == 86400 and long.accepted == 14
+        assert {b[0]: b[2:] for b in long.by_business} == {"B1": (10, 2), "B2": (4, 0)}
+        everything = analytics.compute(db, listing.Filters(), None, tz, now=now)  # range "all"
+        assert everything.start == h0 - 30 * 3600 and everything.accepted == 14
         assert all(dt.datetime.fromtimestamp(s, tz).hour == 0 for s, _, _ in long.series)
 
 
@@ -104,3 +107,28 @@ def test_overview_pages_and_drift(settings, session_factory):
         db.get(Device, "gg-000000000003").status = "retired"
         db.commit()
         assert queries.fleet_summary(db, None)["total"] == 119
+
+
+def test_daily_plus_edges_cover_exactly_the_range():
+    """Whole days plus/minus the hours at both ends count every hour of
+    [start, end) once and no other hour, whichever side each end takes."""
+    from collections import Counter
+
+    from fleet.web import analytics
+
+    day = 86400
+    base = 1_632_700_800  # a UTC midnight
+    for start_h in (0, 3, 11, 12, 13, 23, 24, 30):
+        for end_h in (31, 36, 47, 48, 60, 71, 24 * 9 + 5):
+            start, end = base + start_h * 3600, base + end_h * 3600
+            if end <= start:
+                continue
+            d0, d1, edges = analytics._edges(start, end)
+            covered = Counter()
+            for d in range(d0, d1, day):
+                covered.update(range(d, d + day, 3600))
+            for a, b, sign in edges:
+                for h in range(a, b, 3600):
+                    covered[h] += sign
+            assert +covered == Counter(range(start, end, 3600)), (start_h, end_h)
+            assert all(b - a <= day // 2 for a, b, _ in edges), (start_h, end_h)
