@@ -189,7 +189,7 @@ def test_operations_pages_in_chromium(served, tmp_path):
             # ... who, logged in with the new password, may not open the users page
             other = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
             log_in(other, base, "ql.bachhoa", "Mật-khẩu-mới-2026")
-            expect(other.locator("nav[aria-label=main]")).not_to_contain_text("Người dùng")
+            expect(other.locator("header nav")).not_to_contain_text("Người dùng")
             response = other.goto(base + "/ui/users")
             assert response.status == 403
             expect(other.locator("main")).to_contain_text("Bạn không có quyền truy cập trang này.")
