@@ -67,7 +67,7 @@ class AlertFilter:
             return local_now.replace(hour=0, minute=0, second=0, microsecond=0), None
         if self.range == "7d":
             return now - dt.timedelta(days=7), None
-        if self.range == "custom":
+        if self.range == "custom" or (not self.range and (self.since or self.until)):
             return _parse_local(self.since, zone), _parse_local(self.until, zone)
         return None, None
 
