@@ -41,7 +41,8 @@ def alerts_page(request: Request) -> Response:
                       kinds=alert_svc.KINDS, severities=alert_svc.SEVERITIES,
                       states=alert_list.STATES, ranges=alert_list.RANGES,
                       pass_hash=alert_list.pass_hash, back=f.query(page=result.page_no),
-                      note_max=alert_svc.ACK_NOTE_MAX)
+                      note_max=alert_svc.ACK_NOTE_MAX,
+                      local=lambda t: t.astimezone(zone) if t else t)  # times as the page says
     return page(request, ALL_ROLES, view)
 
 

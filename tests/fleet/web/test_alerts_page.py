@@ -172,3 +172,15 @@ def test_manager_viewer_and_csrf(web, session_factory):
     with session_factory() as db:
         assert db.get(Alert, ids["clock"]).acknowledged_at is None
         assert db.get(Alert, ids["tamper"]).acknowledged_at is None
+
+
+def test_times_are_shown_in_local_time(web, session_factory):
+    _, _, b = web
+    with session_factory() as db:
+        a = alerts.raise_grouped(db, "TAMPER", DEVICES["B1"], "B1", {})
+        at = dt.datetime(2026, 9, 30, 23, 30, tzinfo=dt.timezone.utc)  # 06:30 on 1 Oct in HCMC
+        a.created_at = a.last_seen_at = at
+        db.commit()
+    [row] = alert_rows(b["operator"].get("/ui/alerts").text)
+    assert row["html"].count("01/10/2026 06:30:00") == 2 and "30/09/2026" not in row["html"]
+    assert 'datetime="2026-10-01T06:30:00+07:00"' in row["html"]
