@@ -120,7 +120,9 @@ def revoked_presented(db: Session, presented: Iterable[tuple[str, int, int | Non
         g[0] += 1
         g[1] = (device_id, seq)
     out = []
-    for (pass_hash, business_id), (n, (device_id, seq)) in groups.items():
+    # in key order: two workers' batches lock the same groups in the same order (no deadlock)
+    for (pass_hash, business_id), (n, (device_id, seq)) in sorted(
+            groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or "")):
         subject = f"pass:{pass_hash}@{business_id}" if pass_hash else f"dev:{device_id}"
         out.append(raise_grouped(db, "REVOKED_PRESENTED", device_id, business_id,
                                  {"pass_hash": pass_hash}, now, subject=subject, n=n, seq=seq))

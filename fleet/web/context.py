@@ -33,6 +33,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["reason_text"] = i18n.reason_text
 templates.env.globals["reason_name"] = i18n.reason_name
 templates.env.filters["local"] = localtime.fmt
+templates.env.filters["local_iso"] = localtime.iso
 templates.env.filters["signed_s"] = localtime.signed_seconds
 
 PRELOGIN_COOKIE = "gg_prelogin"

@@ -141,20 +141,20 @@ def time_range(key: str, frm: str, to: str, tz: tzinfo, now: float) -> tuple[int
     if key == "7d":
         return int(now) - 7 * 86400, None
     if key == "custom":
-        if not frm:
+        if not frm and not to:
             raise bad("from", "cần thời điểm bắt đầu", "a start time is required")
-        start = _local(frm, "from", tz)
+        start = _local(frm, "from", tz) if frm else None  # only "to": everything before it
         if to:
             end = _local(to, "to", tz)
             if len(to) == 10:  # a bare date includes that whole day
                 end += dt.timedelta(days=1)
         else:
             end = None
-        if end is not None and end <= start:
+        if start is not None and end is not None and end <= start:
             raise bad("to", "phải sau thời điểm bắt đầu", "must be after the start")
-        if end is not None and (end - start).days > MAX_SPAN_DAYS:
+        if start is not None and end is not None and (end - start).days > MAX_SPAN_DAYS:
             raise bad("to", f"khoảng tối đa {MAX_SPAN_DAYS} ngày", f"at most {MAX_SPAN_DAYS} days")
-        return int(start.timestamp()), (int(end.timestamp()) if end else None)
+        return (int(start.timestamp()) if start else None), (int(end.timestamp()) if end else None)
     return None, None
 
 

@@ -82,6 +82,8 @@ def test_groups_severity_and_filters(web, session_factory):
     since = (local - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
     until = (local + dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
     assert kinds(op.get(f"/ui/alerts?range=custom&from={since}&to={until}").text) == ["CLOCK_DRIFT"]
+    assert kinds(op.get(f"/ui/alerts?from={since}&to={until}").text) == ["CLOCK_DRIFT"]  # dates alone
+    assert "CLOCK_DRIFT" not in kinds(op.get(f"/ui/alerts?to={since}").text)
     assert "Asia/Ho_Chi_Minh" in op.get("/ui/alerts").text
 
 
@@ -195,3 +197,15 @@ def test_manager_viewer_and_csrf(web, session_factory):
     with session_factory() as db:
         assert db.get(Alert, ids["clock"]).acknowledged_at is None
         assert db.get(Alert, ids["tamper"]).acknowledged_at is None
+
+
+def test_times_are_shown_in_local_time(web, session_factory):
+    _, _, b = web
+    with session_factory() as db:
+        a = alerts.raise_grouped(db, "TAMPER", DEVICES["B1"], "B1", {})
+        at = dt.datetime(2026, 9, 30, 23, 30, tzinfo=dt.timezone.utc)  # 06:30 on 1 Oct in HCMC
+        a.created_at = a.last_seen_at = at
+        db.commit()
+    [row] = alert_rows(b["operator"].get("/ui/alerts").text)
+    assert row["html"].count("01/10/2026 06:30:00") == 2 and "30/09/2026" not in row["html"]
+    assert 'datetime="2026-10-01T06:30:00+07:00"' in row["html"]

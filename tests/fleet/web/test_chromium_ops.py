@@ -29,7 +29,7 @@ LOST, F0, CONTACT = "ab" * 16, "f0" * 16, "c1" * 16
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed")
 
 
-def seed_events(sessions) -> None:
+def seed_events(sessions) -> int:
     """Through the fleet's ingest: the lost card 23 times in 5 minutes at
     B1's gate (revoked first), tamper on B2's gate, clock drift on B1's, and an F0 pass
     admitted at B1 next to a contact."""
@@ -53,6 +53,7 @@ def seed_events(sessions) -> None:
         db.get(Device, DEVICES["B1"]).clock_drift_s = -900.0
         alerts.evaluate(db, Settings(demo=True))
         db.commit()
+    return now - 3600  # the F0 pass's entry
 
 
 def log_in(page, base: str, user: str, password: str) -> None:
@@ -84,7 +85,7 @@ def test_operations_pages_in_chromium(served, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     base, sessions, _params = served
-    seed_events(sessions)
+    f0_entry = seed_events(sessions)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
@@ -165,8 +166,7 @@ def test_operations_pages_in_chromium(served, tmp_path):
             text = pdf_text(saved)
             assert "Danh sách tiếp xúc" in text and CONTACT in text
             assert "Bách hoá Xanh Tân Phong" in text and "Cổng chính B1" in text
-            local = dt.datetime.fromtimestamp(int(time.time()) - 3600,
-                                              dt.timezone(dt.timedelta(hours=7)))
+            local = dt.datetime.fromtimestamp(f0_entry, dt.timezone(dt.timedelta(hours=7)))
             assert local.strftime("%d/%m/%Y %H:%M") in text  # the F0 entry, Ho Chi Minh City time
             shot(page, "ops-05-f0-case")
 
