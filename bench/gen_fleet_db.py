@@ -89,6 +89,8 @@ def build_registry(engine, n_devices: int, demo: bool = False) -> list[tuple[str
     with engine.begin() as conn:
         conn.execute(insert(Business), biz)
         conn.execute(insert(Site), sites)
+        if conn.dialect.name == "postgresql":  # explicit ids: move the sequence past them
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('site', 'id'), (SELECT max(id) FROM site))"))
         rng = random.Random(7)
         devices = []
         rows = []

@@ -54,9 +54,10 @@ class Level:
     def table(self) -> Table:
         return self.model.__table__
 
-    def key(self, at: int, site: int, verdict: bool, reason: int) -> tuple:
+    def of_hourly(self, hour: int, site: int, verdict: bool, reason: int) -> tuple:
+        """This grain's key of a scan_hourly key."""
         values = {"site_id": site, "verdict": verdict, "reason": reason}
-        return (at - at % self.bucket, *[values[k] for k in self.keys[1:]])
+        return (hour - hour % self.bucket, *[values[k] for k in self.keys[1:]])
 
 
 LEVELS = (Level(ScanHourly, ("hour", "site_id", "verdict", "reason"), HOUR),
@@ -69,13 +70,18 @@ _PG_TYPES = {"hour": "bigint", "day": "bigint", "site_id": "integer", "verdict":
 
 def keys(rows: Iterable[tuple]) -> list[Counter]:
     """(site_id, time, time_valid, received_at, verdict, reason) of inserted
-    scans -> one Counter of keys per level."""
-    out = [Counter() for _ in LEVELS]
+    scans -> one Counter of keys per level. Rows are counted once at the
+    finest grain; the coarser ones add up its (far fewer) keys."""
+    hourly: Counter = Counter()
     for site_id, t, valid, received, verdict, reason in rows:
         at = t if valid else received
-        site = NO_SITE if site_id is None else site_id
-        for level, counter in zip(LEVELS, out):
-            counter[level.key(at, site, bool(verdict), reason)] += 1
+        hourly[(at - at % HOUR, NO_SITE if site_id is None else site_id, bool(verdict), reason)] += 1
+    out = [hourly]
+    for level in LEVELS[1:]:
+        counter: Counter = Counter()
+        for key, n in hourly.items():
+            counter[level.of_hourly(*key)] += n
+        out.append(counter)
     return out
 
 
