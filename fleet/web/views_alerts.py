@@ -15,7 +15,7 @@ from fleet.services import audit
 
 from . import alert_list, listing
 from .context import ALL_ROLES, DISTRICT, EDITORS, Ctx, action, page, render
-from .views_lists import list_context
+from .views_lists import list_context, scoped
 
 router = APIRouter()
 ACK_FIELD = re.compile(r"^ack_(\d{1,12})$")
@@ -24,10 +24,7 @@ BACK_QUERY = re.compile(r"^\?[A-Za-z0-9_.\-=&%+:]{0,400}$")
 
 
 def alert_filters(ctx: Ctx) -> listing.Filters:
-    f = alert_list.parse(ctx.request.query_params, ctx.tz)
-    if f.business:
-        ctx.check_business(f.business)
-    return f
+    return scoped(ctx, alert_list.parse(ctx.request.query_params, ctx.tz))
 
 
 @router.get("/alerts")

@@ -18,12 +18,21 @@ from .context import ALL_ROLES, READERS_DISTRICT, Ctx, page, render
 router = APIRouter()
 
 
-def scan_filters(ctx: Ctx, default_range: str = "today") -> listing.Filters:
-    f = listing.parse_filters(ctx.request.query_params, ctx.tz, allowed=lists.SCAN_FILTERS,
-                              default_range=default_range)
+def scoped(ctx: Ctx, f: listing.Filters) -> listing.Filters:
+    """A business filter must be the manager's own (403 before saying whether it exists)."""
     if f.business:
         ctx.check_business(f.business)
     return f
+
+
+def scan_filters(ctx: Ctx, default_range: str = "today") -> listing.Filters:
+    return scoped(ctx, listing.parse_filters(ctx.request.query_params, ctx.tz, allowed=lists.SCAN_FILTERS,
+                                             default_range=default_range))
+
+
+def audit_filters(ctx: Ctx) -> listing.Filters:
+    return listing.parse_filters(ctx.request.query_params, ctx.tz, allowed=lists.AUDIT_FILTERS,
+                                 default_range="7d")
 
 
 def list_context(ctx: Ctx, f: listing.Filters) -> dict:
@@ -65,8 +74,7 @@ def scans_csv(request: Request) -> Response:
 @router.get("/audit")
 def audit_page(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
-        f = listing.parse_filters(request.query_params, ctx.tz, allowed=lists.AUDIT_FILTERS,
-                                  default_range="7d")
+        f = audit_filters(ctx)
         pg = lists.audit_page(ctx.db, f)
         pg.rows = [(a, localtime.fmt(a.at, ctx.tz)) for a, *_k in pg.rows]
         return render(ctx, "audit.html", page=pg, actions=lists.audit_actions(ctx.db),
@@ -77,10 +85,8 @@ def audit_page(request: Request) -> Response:
 @router.get("/audit.csv")
 def audit_csv(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
-        f = listing.parse_filters(request.query_params, ctx.tz, allowed=lists.AUDIT_FILTERS,
-                                  default_range="7d")
         rows = lists.audit_csv_rows(listing.stream_query(request.app.state.sessions,
-                                                         lists.audit_export_select(f)),
+                                                         lists.audit_export_select(audit_filters(ctx))),
                                     ctx.tz)
         return listing.csv_response("audit", lists.AUDIT_CSV, rows)
     return page(request, READERS_DISTRICT, view)
@@ -98,10 +104,7 @@ def passes_csv(request: Request) -> Response:
 
 
 def pass_filters(ctx: Ctx) -> listing.Filters:
-    f = listing.parse_filters(ctx.request.query_params, ctx.tz, allowed=lists.PASS_FILTERS)
-    if f.business:
-        ctx.check_business(f.business)
-    return f
+    return scoped(ctx, listing.parse_filters(ctx.request.query_params, ctx.tz, allowed=lists.PASS_FILTERS))
 
 
 @router.get("/devices.csv")
@@ -121,9 +124,7 @@ class OverviewFilters:
 
     def __init__(self, ctx: Ctx) -> None:
         p = ctx.request.query_params
-        f = listing.parse_filters(p, ctx.tz, allowed=(*lists.DEVICE_FILTERS, "q"), paged=False)
-        if f.business:
-            ctx.check_business(f.business)
+        f = scoped(ctx, listing.parse_filters(p, ctx.tz, allowed=(*lists.DEVICE_FILTERS, "q"), paged=False))
         state = (p.get("state") or "").strip()
         if state not in ("", "online", "offline"):
             raise listing.bad("state", "chọn online hoặc offline", "choose online or offline")
