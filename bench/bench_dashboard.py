@@ -10,15 +10,14 @@ dashboard router, in-process ASGI client, logged in as an operator).
     python3 bench/bench_dashboard.py --db postgresql://greengate:greengate@127.0.0.1:5432/greengate_dashboard_bench
     python3 bench/bench_dashboard.py --reuse               # skip generation if the DB is there
 
-Scans are loaded with executemany on SQLite (secondary indexes dropped during the
-load, rebuilt afterwards) and COPY on PostgreSQL.
+The database is built by bench/gen_fleet_db.py (COPY on PostgreSQL, executemany
+on SQLite; indexes rebuilt and the hourly rollup counted after the load).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -28,158 +27,43 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import func, insert, select, text  # noqa: E402
+sys.path.insert(0, str(REPO / "bench"))
+
+from sqlalchemy import func, select  # noqa: E402
 
 from fleet.core.config import Settings, normalise_db_url  # noqa: E402
 from fleet.core.db import make_engine  # noqa: E402
-from fleet.models import Base, Business, Device, Scan, Site, utcnow  # noqa: E402
-
-SCAN_COLS = ("device_id", "seq", "site_id", "time", "time_valid", "pass_hash", "verdict", "reason",
-             "received_at")
-SECONDARY = ("ix_scan_pass_hash_time", "ix_scan_site_id_time", "ix_scan_received_at")
-DENY_REASONS = (8, 10, 12, 14, 15, 21, 22, 24)
-
+from fleet.models import Business, Device, Scan  # noqa: E402
+from gen_fleet_db import WARDS, build, ensure_indexes  # noqa: E402
 
 def log(*a: object) -> None:
     print(*a, file=sys.stderr, flush=True)
 
 
-def build_registry(engine, n_devices: int) -> list[tuple[str, int]]:
-    n_sites = max(1, n_devices // 5)
-    n_biz = max(1, n_sites // 2)
-    now = utcnow()
-    with engine.begin() as conn:
-        conn.execute(insert(Business), [
-            {"id": f"B{i:04d}", "name": f"Doanh nghiệp {i}", "sector": "supermarket",
-             "address": f"{i} Nguyễn Thị Thập", "ward": "Tân Phú", "zone": "green",
-             "status": "approved", "operating_mode": "3_tai_cho", "two_doses": True,
-             "five_k": True, "plan_approved": True, "created_at": now, "updated_at": now}
-            for i in range(n_biz)])
-        conn.execute(insert(Site), [
-            {"id": s + 1, "business_id": f"B{s // 2:04d}", "name": f"Cổng {s}", "address": "",
-             "rules": {}, "config_version": 3, "created_at": now} for s in range(n_sites)])
-        rng = random.Random(7)
-        devices = []
-        rows = []
-        for d in range(n_devices):
-            did = f"gg-{d:012x}"
-            site = d % n_sites + 1
-            devices.append((did, site))
-            online = rng.random() < 0.9
-            rows.append({"id": did, "site_id": site, "public_key": "00" * 32, "mqtt_username": did,
-                         "mqtt_password_hash": "x", "firmware": rng.choice(("1.4.0", "1.4.1", "1.5.0")),
-                         "status": "active", "online": online, "last_seen": now,
-                         "config_version": 3 if rng.random() < 0.97 else 2,
-                         "revocation_version": 0, "trust_version": 1,
-                         "outbox_depth": rng.choice((0, 0, 0, 2, 40, 900)),
-                         "clock_drift_s": rng.gauss(0, 30), "tamper": False,
-                         "registered_at": now, "registered_by": "bench"})
-        conn.execute(insert(Device), rows)
-    return devices
-
-
-def scan_rows(devices: list[tuple[str, int]], n: int, days: int, seed: int = 1):
-    """Time-ordered rows (ids grow with received_at, like real ingest)."""
-    rng = random.Random(seed)
-    end = int(time.time())
-    start = end - days * 86400
-    step = (end - start) / n
-    seqs = [0] * len(devices)
-    nd = len(devices)
-    hashes = [f"{rng.getrandbits(128):032x}" for _ in range(200_000)]
-    for i in range(n):
-        k = rng.randrange(nd)
-        did, site = devices[k]
-        seqs[k] += 1
-        received = int(start + i * step)
-        ok = rng.random() < 0.93
-        yield (did, seqs[k], site, received - rng.randrange(0, 5), True,
-               hashes[rng.randrange(len(hashes))], ok, 0 if ok else rng.choice(DENY_REASONS),
-               received)
-
-
-def load_scans_sqlite(engine, devices, n: int, days: int) -> None:
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        cur.execute("PRAGMA synchronous=OFF")
-        cur.execute("PRAGMA cache_size=-2000000")
-        for ix in SECONDARY:
-            cur.execute(f"DROP INDEX IF EXISTS {ix}")
-        sql = f"INSERT INTO scan ({', '.join(SCAN_COLS)}) VALUES ({', '.join('?' * len(SCAN_COLS))})"
-        batch = []
-        t0 = time.perf_counter()
-        for i, row in enumerate(scan_rows(devices, n, days), 1):
-            batch.append(row)
-            if len(batch) == 200_000:
-                cur.executemany(sql, batch)
-                raw.commit()
-                batch.clear()
-                log(f"  {i:,} scans ({i / (time.perf_counter() - t0):,.0f}/s)")
-        if batch:
-            cur.executemany(sql, batch)
-        raw.commit()
-        cur.close()
-    finally:
-        raw.close()
-    ensure_indexes(engine)
-
-
-def load_scans_pg(engine, devices, n: int, days: int) -> None:
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        for ix in SECONDARY:
-            cur.execute(f"DROP INDEX IF EXISTS {ix}")
-        t0 = time.perf_counter()
-        with cur.copy(f"COPY scan ({', '.join(SCAN_COLS)}) FROM STDIN") as copy:
-            for i, row in enumerate(scan_rows(devices, n, days), 1):
-                copy.write_row(row)
-                if i % 500_000 == 0:
-                    log(f"  {i:,} scans ({i / (time.perf_counter() - t0):,.0f}/s)")
-        raw.commit()
-        cur.close()
-    finally:
-        raw.close()
-    ensure_indexes(engine)
-
-
-def ensure_indexes(engine) -> None:
-    """(Re)create the scan table's secondary indexes (create_all skips indexes
-    of a table that already exists) and refresh the planner statistics."""
-    t0 = time.perf_counter()
-    for index in Scan.__table__.indexes:
-        index.create(engine, checkfirst=True)
-    with engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
-    log(f"  indexes + ANALYZE in {time.perf_counter() - t0:.1f} s")
-
-
-def build(url: str, n_devices: int, n_scans: int, days: int) -> None:
-    engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    Base.metadata.create_all(engine)
-    t0 = time.perf_counter()
-    devices = build_registry(engine, n_devices)
-    log(f"registry: {len(devices):,} devices in {time.perf_counter() - t0:.1f} s")
-    t0 = time.perf_counter()
-    (load_scans_pg if engine.dialect.name == "postgresql" else load_scans_sqlite)(
-        engine, devices, n_scans, days)
-    log(f"scans: {n_scans:,} in {time.perf_counter() - t0:.1f} s")
-    engine.dispose()
-
-
 def pages(n_businesses: int) -> list[str]:
+    """Every dashboard page, and every filter of the lists (issue 12)."""
+    from urllib.parse import quote
+
     mid = f"B{n_businesses // 2:04d}"
+    ward = quote(WARDS[3])
+    month = time.strftime("%Y-%m-%d", time.localtime(time.time() - 30 * 86400))
+    day = time.strftime("%Y-%m-%d", time.localtime(time.time() - 10 * 86400))
     return ["/ui/", "/ui/?page=100", "/ui/?state=offline", "/ui/?drift=1",
-            f"/ui/?business={mid}", "/ui/?q=gg-00000000270", "/ui/feed",
-            "/ui/charts", f"/ui/charts?business={mid}&range=24h",
-            f"/ui/charts?business={mid}&range=30d", "/ui/alerts", "/ui/businesses",
-            "/ui/businesses?page=10", f"/ui/businesses/{mid}", "/ui/passes", "/ui/revocations",
-            "/ui/f0"]
+            f"/ui/?business={mid}", "/ui/?q=gg-00000000270", f"/ui/?ward={ward}", "/ui/?q=kho+hang",
+            "/ui/feed", "/ui/feed?verdict=denied&reason=12", f"/ui/feed?ward={ward}",
+            "/ui/scans", "/ui/scans?range=1h", "/ui/scans?range=7d&verdict=denied",
+            "/ui/scans?range=7d&reason=24", f"/ui/scans?range=7d&ward={ward}",
+            f"/ui/scans?range=all&business={mid}", "/ui/scans?range=all&site=777",
+            "/ui/scans?range=all&q=bep+an", "/ui/scans?range=all&q=abcd",
+            f"/ui/scans?range=custom&from={day}&to={day}&verdict=denied&reason=21",
+            "/ui/scans?range=all&before=1700000000.5000000",
+            "/ui/charts", "/ui/charts?range=7d", f"/ui/charts?range=custom&from={month}",
+            f"/ui/charts?range=7d&ward={ward}", f"/ui/charts?business={mid}&range=7d",
+            f"/ui/charts?range=custom&from={month}&reason=12",
+            "/ui/alerts", "/ui/businesses", "/ui/businesses?page=10", f"/ui/businesses/{mid}",
+            "/ui/passes", "/ui/passes?q=kho+hang", f"/ui/passes?ward={ward}&range=all",
+            "/ui/revocations", "/ui/f0", "/ui/audit", "/ui/audit?range=all&action=alert.ack",
+            "/ui/audit?range=all&q=ops"]
 
 
 def measure(url: str, data_dir: Path, requests: int) -> list[dict]:

@@ -724,6 +724,35 @@ def dcc_list(db: DbOpt = None, json_out: JsonOpt = False,
         rows = [{**_row(r, DCC_FIELDS), "alg": dcc.ALG_NAME.get(r.alg, r.alg), "types": r.types or "vtr",
                  "not_before": _iso(r.not_before), "not_after": _iso(r.not_after)} for r in s.scalars(q)]
     _out(rows, json_out, ["kid", "country", "alg", "types", "not_after"])
+
+
+# -- scan rollup ---------------------------------------------------------------------------------
+
+@app.command("rollup")
+def rollup_cmd(db: DbOpt = None, json_out: JsonOpt = False,
+               since: Annotated[Optional[int], typer.Option(
+                   help="recount only the hours from this unix time on (default: all)")] = None,
+               check: Annotated[bool, typer.Option(
+                   "--check", help="only compare the counters with the scans; exit 1 if they differ")] = False,
+               ) -> None:
+    """Recount the hourly scan rollup (scan_hourly) from the stored scans.
+
+    Ingest keeps it up to date; run this for scans stored before it existed
+    (the 0008 migration already did once) or to repair it. Ingest waits while it runs."""
+    from fleet.services import rollup
+
+    with _session(db) as (s, _):
+        if check:
+            bad = rollup.drift(s)
+            _out({"differing_counters": bad}, json_out)
+            if bad:
+                raise typer.Exit(1)
+            return
+        n = rollup.backfill(s, since=since)
+    _out({"counters": n}, json_out)
+    typer.echo(f"rollup recounted: {n} counters", err=True)
+
+
 # -- firmware releases and campaigns (fleet/cli_ota.py) ------------------------------------------
 
 from fleet import cli_ota  # noqa: E402,F401  (its commands go on release_app / campaign_app)

@@ -23,7 +23,7 @@ from fleet.core.db import make_engine, make_sessionmaker
 from fleet.core.logging import log
 from fleet.core.metrics import REGISTRY
 from fleet.models import Alert, ControlOutbox, Device, Scan
-from fleet.services import control, users
+from fleet.services import control, notify, users
 
 from greengate.passes import keys as gk
 
@@ -57,7 +57,12 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
         with sessions() as db:
             users.ensure_admin(db, settings.admin_username, settings.admin_password)
             db.commit()
+        # new critical alerts to the webhook, when one is set (never in the ingest path)
+        hook = notify.Webhook.from_settings(settings)
+        notifier = notify.Notifier(sessions, hook).start() if hook else None
         yield
+        if notifier is not None:
+            notifier.stop()
         if engine is not None:
             engine.dispose()
 

@@ -343,10 +343,12 @@ class RevocationOut(Out):
     lift_reason: str | None = None
     lifted_by: str | None = None
     lifted_at: dt.datetime | None = None
+    lift_note: str | None = None
 
 
 class LiftIn(In):
     reason: Literal["ERROR", "RECOVERED", "FOUND", "OTHER"]
+    note: str = Field("", max_length=300)  # why, in the operator's words (audited)
 
 
 class F0In(In):
@@ -377,8 +379,20 @@ class AlertOut(Out):
     # grouped alerts: occurrences folded into this one, and the latest
     count: int = 1
     last_seen_at: dt.datetime | None = None
+    severity: str = "warning"  # critical / warning / info (alerts.SEVERITY)
     acknowledged_by: str | None
     acknowledged_at: dt.datetime | None
+    ack_note: str | None = None
+
+
+class NoteIn(BaseModel):
+    note: str = Field("", max_length=300)
+
+
+class AckIn(NoteIn):
+    """Acknowledge alerts: `ids` (1..500) with an optional note."""
+
+    ids: list[int] = Field(min_length=1, max_length=500)
 
 
 class ScanOut(Out):

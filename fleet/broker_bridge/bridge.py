@@ -432,7 +432,9 @@ class Bridge:
                         acks.setdefault(device_id, set()).update(acked)
                     elif leaf == "state":
                         if msg.payload:  # empty = retained state cleared
-                            device_svc.apply_state(db, device_id, wire.decode_state(msg.payload))
+                            d = device_svc.apply_state(db, device_id, wire.decode_state(msg.payload))
+                            if d.status == "retired":  # its Last Will, sent when it was cut off
+                                control.enqueue_clear_retained(db, d, (topics.state(device_id),))
                     elif leaf == "reply":
                         device_svc.store_reply(db, device_id, wire.decode_reply(msg.payload))
                     elif leaf == "fetch":

@@ -51,6 +51,12 @@ def ack(device_id: str) -> str:
     return f"{ROOT}/dev/{device_id}/ack"
 
 
+def retained(device_id: str) -> tuple[str, ...]:
+    """A device's topics that hold a retained message (protocol section 2):
+    its signed configuration, and its state (Last Will included)."""
+    return (config(device_id), state(device_id))
+
+
 TRUST = f"{ROOT}/fleet/trust"
 REVOCATION = f"{ROOT}/fleet/revocation"
 DCC = f"{ROOT}/fleet/dcc"  # signed DCC signer (DSC) trust list, kind 7 (issue 13)

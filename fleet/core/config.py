@@ -119,6 +119,15 @@ class Settings(StorageSettings):
     outbox_alert_depth: int = Field(500, ge=1)
     # How often `serve` moves the firmware rollout campaigns on (fleet/services/ota.py).
     ota_tick_s: float = Field(5.0, gt=0, le=300)
+    # New critical alert groups POSTed to this URL (fleet/services/notify.py),
+    # signed with HMAC-SHA256 under alert_webhook_secret. Empty: off.
+    alert_webhook_url: str = Field("", pattern=r"^(|https?://[^\s/?#]+[^\s]*)$")
+    alert_webhook_secret: str = ""
+    alert_webhook_timeout_s: float = Field(5.0, gt=0, le=60)
+    alert_webhook_attempts: int = Field(8, ge=1, le=50)
+    alert_webhook_backoff_s: float = Field(5.0, gt=0)
+    alert_webhook_backoff_max_s: float = Field(900.0, gt=0)
+    alert_webhook_max_age_s: int = Field(3600, ge=60)
 
     @field_validator("timezone")
     @classmethod
@@ -145,6 +154,13 @@ class Settings(StorageSettings):
         for entry in value:
             ipaddress.ip_network(entry, strict=False)  # ValueError: refused at start
         return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_secret(self) -> "Settings":
+        if self.alert_webhook_url and len(self.alert_webhook_secret) < 16:
+            raise ValueError("GREENGATE_ALERT_WEBHOOK_URL needs GREENGATE_ALERT_WEBHOOK_SECRET "
+                             "(at least 16 characters): receivers check the signature")
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> "Settings":

@@ -7,6 +7,7 @@ from alembic import context
 from fleet.core.config import normalise_db_url
 from fleet.core.db import make_engine
 from fleet.models import Base
+from fleet.models.rollup import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -29,7 +30,8 @@ def run_online() -> None:
     with engine.connect() as conn:
         # batch mode: SQLite cannot ALTER most things in place.
         context.configure(connection=conn, target_metadata=target_metadata,
-                          render_as_batch=True, compare_type=True)
+                          render_as_batch=True, compare_type=True,
+                          include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

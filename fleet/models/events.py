@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary,
-                        SmallInteger, String, UniqueConstraint)
+                        SmallInteger, String, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
@@ -37,12 +37,43 @@ class Scan(Base):
 
 
 class Alert(Base):
+    """One alert group (fleet/services/alerts.py): every occurrence of the same
+    kind for the same subject (a device, or a pass at a business) while the
+    group is open adds to `count`; acknowledging closes it, and the next
+    occurrence opens a new group. The partial unique index keeps one open
+    group per key even with several bridge workers (an atomic upsert)."""
+
     __tablename__ = "alert"
+    __table_args__ = (
+        Index("uq_alert_open_group", "group_key", unique=True,
+              sqlite_where=text("acknowledged_at IS NULL"),
+              postgresql_where=text("acknowledged_at IS NULL")),
+        Index("ix_alert_last_seen_at_id", "last_seen_at", "id"),
+        # open groups (the alerts page's default), newest first, and counted
+        # per severity, each from a small index of the open rows alone
+        Index("ix_alert_open_last_seen_at_id", "last_seen_at", "id",
+              sqlite_where=text("acknowledged_at IS NULL"),
+              postgresql_where=text("acknowledged_at IS NULL")),
+        Index("ix_alert_open_severity", "severity",
+              sqlite_where=text("acknowledged_at IS NULL"),
+              postgresql_where=text("acknowledged_at IS NULL")),
+        # a severity over a time range, acknowledged or all
+        Index("ix_alert_severity_last_seen_at", "severity", "last_seen_at"),
+        Index("ix_alert_notify_pending", "notify_next_at",
+              sqlite_where=text("notify_state = 'pending'"),
+              postgresql_where=text("notify_state = 'pending'")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # REVOKED_PRESENTED / DEVICE_OFFLINE / CONFIG_DRIFT / REVOCATION_DRIFT /
     # CLOCK_DRIFT / OUTBOX_BACKLOG / TAMPER / GATE_ERROR / CONTROL_REJECTED
     kind: Mapped[str] = mapped_column(String(32), index=True)
+    # critical / warning / info: alerts.SEVERITY[kind] when raised
+    severity: Mapped[str] = mapped_column(String(8), default="warning", server_default="warning")
+    # "<kind>|<subject>|<group fields>": None on alerts raised before grouping (0009)
+    group_key: Mapped[str | None] = mapped_column(String(200))
+    # REVOKED_PRESENTED: the pass (searched by prefix with an index range)
+    pass_hash: Mapped[str | None] = mapped_column(String(32), index=True)
     device_id: Mapped[str | None] = mapped_column(String(32), index=True)
     business_id: Mapped[str | None] = mapped_column(String(16), index=True)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -52,10 +83,17 @@ class Alert(Base):
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    ack_note: Mapped[str | None] = mapped_column(String(300))
+    # webhook of new critical groups (fleet/services/notify.py): None = not
+    # to be sent; pending / sent / failed / expired
+    notify_state: Mapped[str | None] = mapped_column(String(8))
+    notify_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    notify_next_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditLog(Base):
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at_id", "at", "id"),)  # the audit list, newest first
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

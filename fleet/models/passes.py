@@ -63,3 +63,4 @@ class Revocation(Base):
     lift_reason: Mapped[str | None] = mapped_column(String(16))  # ERROR / RECOVERED / FOUND / OTHER
     lifted_by: Mapped[str | None] = mapped_column(String(64))
     lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    lift_note: Mapped[str | None] = mapped_column(String(300))  # why, in the operator's words

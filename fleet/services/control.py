@@ -99,14 +99,18 @@ def enqueue_site_config(db: Session, site: Site) -> list[ControlOutbox]:
     return _config_rows(db, site, site_devices(db, site.id))
 
 
-def enqueue_clear_config(db: Session, device: Device) -> ControlOutbox:
-    """A gate was retired: remove its retained configuration from the broker
-    (an empty retained message, unsigned: MQTT's way to delete it), so no
-    stale signed config waits there for whoever connects with that id."""
-    row = ControlOutbox(kind="clear", topic=topics.config(device.id), retain=True, body={})
-    db.add(row)
+def enqueue_clear_retained(db: Session, device: Device,
+                           which: tuple[str, ...] | None = None) -> list[ControlOutbox]:
+    """A gate was retired: remove its retained messages from the broker (an
+    empty retained message, unsigned: MQTT's way to delete one), published
+    by the bridge with the fleet's broker account: no stale signed config
+    waits for whoever connects with that id, and no subscriber is told the
+    retired gate's last state. `which`: some of topics.retained(device)."""
+    rows = [ControlOutbox(kind="clear", topic=t, retain=True, body={})
+            for t in (which or topics.retained(device.id))]
+    db.add_all(rows)
     db.flush()
-    return row
+    return rows
 
 
 def enqueue_device_config(db: Session, device: Device) -> list[ControlOutbox]:

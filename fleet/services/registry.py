@@ -55,7 +55,8 @@ def set_business_status(db: Session, business: Business, status: BusinessStatus,
 def update_device(db: Session, device: Device, changes: dict, actor: str) -> Device:
     """Apply a PATCH (site_id, label, status...). Moving or re-activating a
     gate queues its site's configuration; retiring it clears its retained
-    configuration on the broker (its MQTT account also drops out)."""
+    messages on the broker (configuration and state; its MQTT account also
+    drops out)."""
     if changes.get("site_id") is not None:
         get_site(db, changes["site_id"])
     moved = "site_id" in changes and changes["site_id"] != device.site_id
@@ -64,7 +65,7 @@ def update_device(db: Session, device: Device, changes: dict, actor: str) -> Dev
         setattr(device, k, v)
     audit.record(db, actor, "device.update", "device", device.id, **changes)
     if device.status == "retired" and was != "retired":
-        control.enqueue_clear_config(db, device)
+        control.enqueue_clear_retained(db, device)
     elif device.status == "active" and (moved or was != "active"):
         control.enqueue_device_config(db, device)
     return device

@@ -19,6 +19,7 @@ REASONS = ("F0", "LOST", "FRAUD", "STATUS_CHANGED", "OTHER")
 # why a revocation is lifted: issued in error, holder recovered (F0 closed),
 # lost card found again, other
 LIFT_REASONS = ("ERROR", "RECOVERED", "FOUND", "OTHER")
+LIFT_NOTE_MAX = 300
 PASS_HASH = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -30,7 +31,7 @@ def check_pass_hash(value: str) -> str:
 
 
 def _set_state(db: Session, pass_hash: str, active: bool, change, action: str, reason: str,
-               actor: str, enqueue: bool = True) -> Revocation:  # noqa: ANN001
+               actor: str, enqueue: bool = True, **detail: object) -> Revocation:  # noqa: ANN001
     """Shared by revoke (active=True) and lift (active=False): the pass's row
     (a missing row counts as lifted) must be in the other state; it gets the
     next list version with change(row) applied, then the pass's status, the
@@ -59,7 +60,7 @@ def _set_state(db: Session, pass_hash: str, active: bool, change, action: str, r
                 p.status = "f0" if reason == "F0" else "revoked"
             elif p.status in ("revoked", "f0"):
                 p.status = "active"
-        audit.record(db, actor, action, "pass", pass_hash, reason=reason, version=row.version)
+        audit.record(db, actor, action, "pass", pass_hash, reason=reason, version=row.version, **detail)
         if enqueue:
             control.enqueue_revocation_update(db)
         return row
@@ -74,7 +75,7 @@ def _check_reason(reason: str) -> None:
 def _revoke(db: Session, pass_hash: str, reason: str, actor: str, enqueue: bool = True) -> Revocation:
     def change(row: Revocation) -> None:
         row.active, row.reason, row.created_by, row.created_at = True, reason, actor, utcnow()
-        row.lift_reason = row.lifted_by = row.lifted_at = None
+        row.lift_reason = row.lifted_by = row.lifted_at = row.lift_note = None
 
     return _set_state(db, pass_hash, True, change, "pass.revoke", reason, actor, enqueue)
 
@@ -110,14 +111,23 @@ def revoke_dcc(db: Session, uci: str, country: str, reason: str, actor: str) -> 
     return rows
 
 
-def lift(db: Session, pass_hash: str, reason: str, actor: str) -> Revocation:
+def lift(db: Session, pass_hash: str, reason: str, actor: str, note: str = "",
+         note_required: bool = False) -> Revocation:
     """Take a pass off the revocation list (version +1): the next delta lists
-    it as removed, so gates admit it again; the row stays, for the record."""
+    it as removed, so gates admit it again; the row stays, for the record.
+    `note`: why, in the operator's words (kept on the row and in the audit
+    record; the dashboard requires one)."""
     pass_hash = check_pass_hash(pass_hash)
     if reason not in LIFT_REASONS:
         raise errors.BadRequest(f"reason must be one of {', '.join(LIFT_REASONS)}", code="BAD_REASON")
+    note = (note or "").strip()
+    if len(note) > LIFT_NOTE_MAX or (note_required and not note):
+        raise errors.BadRequest(f"note: required, at most {LIFT_NOTE_MAX} characters / "
+                                f"ghi chú: bắt buộc, tối đa {LIFT_NOTE_MAX} ký tự", code="LIFT_NOTE")
 
     def change(row: Revocation) -> None:
         row.active, row.lift_reason, row.lifted_by, row.lifted_at = False, reason, actor, utcnow()
+        row.lift_note = note or None
 
-    return _set_state(db, pass_hash, False, change, "pass.unrevoke", reason, actor)
+    return _set_state(db, pass_hash, False, change, "pass.unrevoke", reason, actor,
+                      **({"note": note} if note else {}))

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from fleet.broker_bridge.schema import SCAN_ENTRY  # the ranges' one home
 from fleet.core import errors
-from fleet.models import Alert, Device, Scan, Site
+from fleet.models import Device, Scan, Site
 
-from . import revocations
+from . import alerts, revocations, rollup
 
 REVOKED_REASON = 12  # firmware/verify/reasons.py REVOKED
 SEQ_MAX, TIME_MAX, MAX_REASON = SCAN_ENTRY[0].hi, SCAN_ENTRY[1].hi, SCAN_ENTRY[5].hi
@@ -63,10 +63,12 @@ def _insert(dialect: str):  # noqa: ANN202
     # One cached statement run as executemany: SQLAlchemy batches it into
     # multi-row INSERT ... RETURNING ("insertmanyvalues") on both databases.
     return (ins.on_conflict_do_nothing(index_elements=["device_id", "seq"])
-            .returning(table.c.device_id, table.c.seq, table.c.site_id, table.c.pass_hash,
-                       table.c.reason))
+            .returning(*[table.c[c] for c in _RETURNED]))
 
 
+# What an insert returns of the rows it stored: alerts and the rollup need them.
+_RETURNED = ("device_id", "seq", "site_id", "pass_hash", "reason", "time", "time_valid",
+             "received_at", "verdict")
 _COLUMNS = ("device_id", "seq", "site_id", "time", "time_valid", "pass_hash", "verdict", "reason",
             "received_at")
 # PostgreSQL: one statement with one array per column, however many rows:
@@ -78,7 +80,7 @@ _PG_UNNEST = text(
     "CAST(:pass_hash AS varchar[]), CAST(:verdict AS boolean[]), CAST(:reason AS smallint[]), "
     "CAST(:received_at AS bigint[])) "
     "ON CONFLICT (device_id, seq) DO NOTHING "
-    "RETURNING device_id, seq, site_id, pass_hash, reason")
+    "RETURNING " + ", ".join(_RETURNED))
 
 
 def _pg_array(values: list) -> str:
@@ -109,8 +111,8 @@ def ingest(db: Session, device_id: str, events: list[dict], *, site_id: int | No
 
 def ingest_rows(db: Session, rows: list[dict]) -> IngestResult:
     """Insert complete scan rows (several devices at once), skipping (device,
-    seq) pairs already stored; raises REVOKED_PRESENTED alerts for new rows.
-    The caller commits."""
+    seq) pairs already stored; raises REVOKED_PRESENTED alerts for new rows
+    and adds them to the hourly rollup. The caller commits."""
     if not rows:
         return IngestResult(0, 0)
     conn = db.connection()
@@ -118,12 +120,10 @@ def ingest_rows(db: Session, rows: list[dict]) -> IngestResult:
         new = conn.execute(_PG_UNNEST, {c: _pg_array([r[c] for r in rows]) for c in _COLUMNS}).all()
     else:
         new = conn.execute(_insert(conn.dialect.name), rows).all()
-    for device_id, seq, site_id, pass_hash, reason in new:
-        if reason == REVOKED_REASON:
-            site = db.get(Site, site_id) if site_id is not None else None
-            db.add(Alert(kind="REVOKED_PRESENTED", device_id=device_id,
-                         business_id=site.business_id if site else None,
-                         detail={"pass_hash": pass_hash, "seq": seq}))
+    rollup.add(db, rollup.keys((r[2], r[5], r[6], r[7], r[8], r[4]) for r in new))
+    revoked = [(d, seq, site, h) for d, seq, site, h, reason, *_ in new if reason == REVOKED_REASON]
+    if revoked:
+        alerts.revoked_presented(db, revoked)
     return IngestResult(len(new), len(rows) - len(new))
 
 

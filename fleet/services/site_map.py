@@ -1,5 +1,5 @@
-"""Sites on the map, each with one state computed here (never in the
-browser), in a few grouped queries so 10,000 gates stay fast:
+"""Sites on the map, each with one state computed in the database (never in
+the browser), in one grouped query so 10,000 gates stay fast:
 
     suspended  the business is not approved (its gates show SUSPENDED)
     alert      an open (unacknowledged) alert on one of the site's gates
@@ -11,82 +11,87 @@ The first that applies wins, in that order (what needs a person first).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from fleet.models import Alert, Business, BusinessStatus, Device, Site
 
 STATES = ("suspended", "alert", "offline", "online")
-DEVICES_LISTED = 20  # gate ids per site in a marker's popup
+# what each marker row carries, in this order (arrays, not objects: 10,000
+# sites stay near 1 MB of JSON)
+FIELDS = ("id", "name", "business_id", "business_name", "lat", "lon", "state", "gates", "online",
+          "gate")
 
 
-@dataclass
-class SiteMarker:
-    id: int
-    name: str
-    business_id: str
-    business_name: str
-    lat: float | None
-    lon: float | None
-    state: str
-    gates: int
-    online: int
-    open_alerts: int
-    devices: list[str]
-
-
-def site_state(business_status: str, gates: int, online: int, open_alerts: int) -> str:
-    if business_status != BusinessStatus.APPROVED.value:
-        return "suspended"
-    if open_alerts:
-        return "alert"
-    if gates == 0 or online < gates:
-        return "offline"
-    return "online"
-
-
-def markers(db: Session, scope: str | None = None) -> list[SiteMarker]:
-    """Every site (of `scope`'s business for a manager), placed or not."""
-    active = Device.status == "active"
-    gates = dict((sid, (n, on)) for sid, n, on in db.execute(
-        select(Device.site_id, func.count(), func.sum(cast(Device.online, Integer)))
-        .where(active, Device.site_id.is_not(None)).group_by(Device.site_id)))
-    alerts = dict(db.execute(
-        select(Device.site_id, func.count())
-        .join(Alert, Alert.device_id == Device.id)
-        .where(Alert.acknowledged_at.is_(None), active, Device.site_id.is_not(None))
-        .group_by(Device.site_id)).all())
-    ids: dict[int, list[str]] = {}
-    listed = (select(Device.site_id, Device.id, func.row_number().over(
-        partition_by=Device.site_id, order_by=Device.id).label("n"))
-        .where(active, Device.site_id.is_not(None)).subquery())
-    for sid, did in db.execute(select(listed.c.site_id, listed.c.id)
-                               .where(listed.c.n <= DEVICES_LISTED)
-                               .order_by(listed.c.site_id, listed.c.id)):
-        ids.setdefault(sid, []).append(did)
-    q = (select(Site.id, Site.name, Site.business_id, Business.name, Business.status,
-                Site.lat, Site.lon)
-         .join(Business, Business.id == Site.business_id).order_by(Site.id))
+def _sites_query(scope: str | None):  # noqa: ANN202
+    active = and_(Device.status == "active", Device.site_id.is_not(None))
+    gates = (select(Device.site_id.label("site_id"), func.count().label("n"),
+                    func.sum(cast(Device.online, Integer)).label("online"),
+                    func.min(Device.id).label("first"))
+             .where(active).group_by(Device.site_id).subquery())
+    alerts = (select(Device.site_id.label("site_id"), func.count().label("n"))
+              .join(Alert, Alert.device_id == Device.id)
+              .where(active, Alert.acknowledged_at.is_(None)).group_by(Device.site_id).subquery())
+    n = func.coalesce(gates.c.n, 0)
+    online = func.coalesce(gates.c.online, 0)
+    state = case((Business.status != BusinessStatus.APPROVED.value, "suspended"),
+                 (func.coalesce(alerts.c.n, 0) > 0, "alert"),
+                 (or_(n == 0, online < n), "offline"),
+                 else_="online").label("state")
+    q = (select(Site.id, Site.name, Site.business_id, Business.name.label("business_name"),
+                Site.lat, Site.lon, state, n.label("gates"), online.label("online"),
+                gates.c.first.label("gate"))
+         .join(Business, Business.id == Site.business_id)
+         .outerjoin(gates, gates.c.site_id == Site.id)
+         .outerjoin(alerts, alerts.c.site_id == Site.id))
     if scope is not None:
         q = q.where(Site.business_id == scope)
-    out = []
-    for sid, name, bid, bname, bstatus, lat, lon in db.execute(q):
-        n, on = gates.get(sid, (0, 0))
-        on = on or 0
-        n_alerts = alerts.get(sid, 0)
-        out.append(SiteMarker(sid, name, bid, bname, lat, lon,
-                              site_state(bstatus, n, on, n_alerts), n, on, n_alerts,
-                              ids.get(sid, [])))
-    return out
+    return q, state
 
 
-def as_json(sites: list[SiteMarker]) -> dict:
-    """What the marker endpoint sends: placed sites, per-state counts, and
-    how many sites still have no coordinates."""
-    placed = [asdict(s) for s in sites if s.lat is not None and s.lon is not None]
-    counts = {state: 0 for state in STATES}
-    for s in sites:
-        counts[s.state] += 1
-    return {"sites": placed, "counts": counts, "unplaced": len(sites) - len(placed)}
+def markers(db: Session, scope: str | None = None) -> dict:
+    """The marker endpoint's body: placed sites as rows of FIELDS, the count
+    per state of those (the legend: what the map shows), and how many sites
+    have no coordinates."""
+    q, _ = _sites_query(scope)
+    placed = q.where(Site.lat.is_not(None), Site.lon.is_not(None)).order_by(Site.id)
+    rows = [list(r) for r in db.connection().execute(placed)]
+    counts = {s: 0 for s in STATES}
+    state_at = FIELDS.index("state")
+    for r in rows:
+        counts[r[state_at]] += 1
+    return {"fields": list(FIELDS), "sites": rows, "counts": counts,
+            "unplaced": unplaced(db, scope)}
+
+
+def unplaced(db: Session, scope: str | None = None) -> int:
+    q = select(func.count()).select_from(Site).where(or_(Site.lat.is_(None), Site.lon.is_(None)))
+    if scope is not None:
+        q = q.where(Site.business_id == scope)
+    return db.scalar(q) or 0
+
+
+def summary(db: Session, scope: str | None = None, attention_limit: int = 100) -> dict:
+    """For the map page: counts per state of the placed sites, the unplaced
+    count, and the sites needing attention (every state but online, placed
+    or not; worst first), all counted in the database."""
+    q, state = _sites_query(scope)
+    sub = q.subquery()
+    placed = sub.c.lat.is_not(None) & sub.c.lon.is_not(None)
+    counts = {s: 0 for s in STATES}
+    total = n_unplaced = 0
+    # one pass: sites per (state, placed)
+    for st, is_placed, n in db.execute(select(sub.c.state, placed.label("placed"), func.count())
+                                       .group_by(sub.c.state, placed)):
+        if is_placed:
+            counts[st] += n
+        else:
+            n_unplaced += n
+        if st != "online":
+            total += n
+    order = case(*((sub.c.state == s, i) for i, s in enumerate(STATES)))
+    attention = [dict(r._mapping) for r in db.execute(
+        select(sub).where(sub.c.state != "online")
+        .order_by(order, sub.c.business_id, sub.c.id).limit(attention_limit))] if total else []
+    return {"counts": counts, "unplaced": n_unplaced, "attention": attention,
+            "attention_total": total}

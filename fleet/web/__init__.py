@@ -19,15 +19,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import (context, vendor, views_auth, views_dcc, views_f0, views_fleet, views_manage, views_map,
-               views_ota, views_users)
+from . import (context, vendor, views_alerts, views_auth, views_dcc, views_f0, views_fleet, views_lists,
+               views_manage, views_map, views_ota, views_users)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_PATH = "/ui/static"
 VENDOR_PATH = "/ui/vendor/leaflet"  # Leaflet's dist/ (fleet/web/vendor.py), when installed
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-for _m in (views_auth, views_fleet, views_map, views_manage, views_f0, views_users, views_dcc, views_ota):
+for _m in (views_auth, views_fleet, views_alerts, views_lists, views_map, views_manage, views_f0, views_users,
+           views_dcc, views_ota):
     router.include_router(_m.router)
 
 root_router = APIRouter(include_in_schema=False)
@@ -66,8 +67,12 @@ def mount(app: FastAPI) -> FastAPI:
     app.include_router(router)
     app.include_router(root_router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="ui-static")
-    app.mount(VENDOR_PATH, StaticFiles(directory=vendor.package_dir() / "dist", check_dir=False),
-              name="ui-vendor-leaflet")
+    # Leaflet only when installed (a missing directory would make StaticFiles
+    # fail with a 500); installed later, it is served after a restart.
+    app.state.leaflet = vendor.installed()
+    if app.state.leaflet:
+        app.mount(VENDOR_PATH, StaticFiles(directory=vendor.package_dir() / "dist"),
+                  name="ui-vendor-leaflet")
     _html_404_under_ui(app)
     return app
 

@@ -25,9 +25,12 @@ def _nice_max(v: int) -> int:
     return 4 * step
 
 
-def _label(ts: int, bucket: int, tz: tzinfo) -> str:
+def _label(ts: int, bucket: int, tz: tzinfo, days: bool = False) -> str:
+    """Hour of day; with `days` (an hourly chart over several days) the date too."""
     d = dt.datetime.fromtimestamp(ts, tz)
-    return d.strftime("%H:%M") if bucket < 86400 else d.strftime("%d/%m")
+    if bucket >= 86400:
+        return d.strftime("%d/%m")
+    return d.strftime("%d/%m %H:%M") if days else d.strftime("%H:%M")
 
 
 def stacked_bars(series: list[tuple[int, int, int]], bucket: int, title: str,
@@ -50,18 +53,19 @@ def stacked_bars(series: list[tuple[int, int, int]], bucket: int, title: str,
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + w}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{int(v)}</text>')
     every = max(1, n // 8)
+    days = bucket < 86400 and n * bucket > 86400
     for i, (start, acc, den) in enumerate(series):
         x = left + i * slot + (slot - bar) / 2
         ha = h * acc / peak
         hd = h * den / peak
-        tip = escape(f"{_label(start, bucket, tz)}: {labels[0]} {acc}, {labels[1]} {den}")
+        tip = escape(f"{_label(start, bucket, tz, True)}: {labels[0]} {acc}, {labels[1]} {den}")
         parts.append(f'<g><title>{tip}</title>')
         parts.append(f'<rect x="{x:.1f}" y="{top + h - ha:.1f}" width="{bar:.1f}" height="{ha:.1f}" fill="{ACCEPT}"/>')
         parts.append(f'<rect x="{x:.1f}" y="{top + h - ha - hd:.1f}" width="{bar:.1f}" height="{hd:.1f}" fill="{DENY}"/>')
         parts.append('</g>')
         if i % every == 0:
             parts.append(f'<text x="{x + bar / 2:.1f}" y="{top + h + 16}" class="axis" '
-                         f'text-anchor="middle">{escape(_label(start, bucket, tz))}</text>')
+                         f'text-anchor="middle">{escape(_label(start, bucket, tz, days))}</text>')
     if axis:
         parts.append(f'<text x="{left + w / 2:.1f}" y="{height - 6}" class="axis axis-title" '
                      f'text-anchor="middle">{escape(axis)}</text>')

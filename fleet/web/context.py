@@ -33,6 +33,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["reason_text"] = i18n.reason_text
 templates.env.globals["reason_name"] = i18n.reason_name
 templates.env.filters["local"] = localtime.fmt
+templates.env.filters["local_iso"] = localtime.iso
 templates.env.filters["signed_s"] = localtime.signed_seconds
 
 PRELOGIN_COOKIE = "gg_prelogin"
@@ -46,6 +47,7 @@ NAV = (
     ("overview", "/ui/", ALL_ROLES),
     ("map", "/ui/map", ALL_ROLES),
     ("feed", "/ui/feed", ALL_ROLES),
+    ("scans", "/ui/scans", ALL_ROLES),
     ("charts", "/ui/charts", ALL_ROLES),
     ("alerts", "/ui/alerts", ALL_ROLES),
     ("businesses", "/ui/businesses", ALL_ROLES),
@@ -53,15 +55,17 @@ NAV = (
     ("revocations", "/ui/revocations", READERS_DISTRICT),
     ("dcc", "/ui/dcc", READERS_DISTRICT),
     ("f0", "/ui/f0", DISTRICT),
+    ("audit", "/ui/audit", READERS_DISTRICT),
     ("firmware", "/ui/firmware", READERS_DISTRICT),
     ("users", "/ui/users", ("admin",)),
 )
-FLASH_KEYS = {"done", "dev.queued", "rev.done", "user.created", "user.activated",
+FLASH_KEYS = {"done", "dev.queued", "rev.done", "rev.lifted_done", "user.created", "user.activated",
               "user.deactivated", "user.password_reset", "user.updated", "user.password_changed"}
 
 
 # <title> of each page: "<page> – GreenGate" (tabs and history stay apart).
-TITLES = {"overview.html": "nav.overview", "feed.html": "feed.title", "charts.html": "nav.charts",
+TITLES = {"overview.html": "nav.overview", "feed.html": "feed.title", "charts.html": "an.title",
+          "scans.html": "scans.title", "audit.html": "audit.title",
           "alerts.html": "alerts.title", "businesses.html": "biz.title",
           "passes.html": "passes.title", "pass_issued.html": "passes.issue",
           "revocations.html": "rev.title", "f0.html": "f0.title", "users.html": "users.title",
@@ -71,7 +75,7 @@ DETAIL_TITLES = {
     "device.html": lambda t, v: f"{t('device')} {v['d'].id}",
     "f0_case.html": lambda t, v: f"{t('f0.case')} {v['c'].id}",
     "user.html": lambda t, v: f"{t('nav.users')}: {v['u'].username}",
-    "error.html": lambda t, v: f"{t('error')} {v['http_status']}: {v['message']}",
+    "error.html": lambda t, v: f"{t('error')} {v['http_status']}",
 }
 
 

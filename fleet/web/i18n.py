@@ -145,6 +145,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "dev.dcc_table": ("Danh sách chứng thư ký EU DCC", "EU DCC signer table"),
     "dcc.message": ("thông điệp đã ký gửi tới cổng", "signed message sent to gates"),
     "alert.DCC_DRIFT": ("Lệch danh sách chứng thư ký EU DCC", "EU DCC signer list drift"),
+    "alert.OTA_HALTED": ("Đợt cập nhật phần mềm đã dừng (quá nhiều cổng lỗi)",
+                         "Firmware rollout halted (too many gates failed)"),
     "alert.CLOCK_DRIFT": ("Lệch đồng hồ", "Clock drift"),
     "alert.OUTBOX_BACKLOG": ("Hàng đợi gửi bị dồn", "Outbox backlog"),
     "alert.GATE_ERROR": ("Cổng lỗi nội bộ, có thể đang từ chối mọi thẻ",
@@ -396,6 +398,12 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 TEXTS.update(texts_core.TEXTS)
 
+# -- dash-ops: alert handling, F0 case report, revocation lifts (issue 12) --
+from .i18n_ops import TEXTS as _OPS_TEXTS  # noqa: E402
+
+TEXTS.update(_OPS_TEXTS)
+# -- end dash-ops --
+
 
 from .i18n_ota import TEXTS as _OTA_TEXTS  # noqa: E402  (the firmware pages' own table)
 
@@ -419,6 +427,51 @@ def _reason_texts() -> dict[int, tuple[str, str]]:
             out[code] = (area[a:b].decode(), area[b:c].decode())
     return out
 
+
+# -- find, filter, export and analytics (fleet/web/listing.py, lists.py) ------
+TEXTS.update({
+    "nav.scans": ("Lịch sử quét", "Scan history"),
+    "nav.audit": ("Nhật ký", "Audit log"),
+    "scans.title": ("Lịch sử lượt quét", "Scan history"),
+    "scans.none": ("Không có lượt quét nào khớp bộ lọc.", "No scans match the filters."),
+    "audit.title": ("Nhật ký thao tác", "Audit log"),
+    "audit.none": ("Không có mục nào khớp bộ lọc.", "No entries match the filters."),
+    "audit.target": ("Đối tượng", "Target"),
+    "audit.detail": ("Chi tiết", "Detail"),
+    "audit.q": ("Người thực hiện / mã đối tượng", "By / target id"),
+    "list.range": ("Thời gian", "Time range"),
+    "list.range.1h": ("1 giờ qua", "Last hour"),
+    "list.range.today": ("Hôm nay", "Today"),
+    "list.range.7d": ("7 ngày qua", "Last 7 days"),
+    "list.range.custom": ("Tùy chọn (từ – đến)", "Custom (from – to)"),
+    "list.range.all": ("Toàn bộ", "All time"),
+    "list.from": ("Từ", "From"),
+    "list.to": ("Đến", "To"),
+    "list.ward": ("Phường", "Ward"),
+    "list.site": ("Mã địa điểm", "Site id"),
+    "list.q": ("Tìm: tên doanh nghiệp, địa điểm hoặc mã băm thẻ", "Search: business, site or pass hash"),
+    "list.q_device": ("Tìm: mã thiết bị, doanh nghiệp, địa điểm", "Search: device id, business, site"),
+    "list.q_pass": ("Tìm: mã băm thẻ hoặc doanh nghiệp", "Search: pass hash or business"),
+    "list.any": ("Tất cả", "Any"),
+    "list.clear": ("Xoá bộ lọc", "Clear filters"),
+    "list.newer": ("Mới hơn", "Newer"),
+    "list.older": ("Cũ hơn", "Older"),
+    "list.newest": ("Mới nhất", "Newest"),
+    "list.csv": ("Tải CSV (theo bộ lọc)", "Download CSV (filtered)"),
+    "list.clock_untrusted": ("giờ thiết bị chưa tin cậy: giờ nhận", "gate clock not trusted: time received"),
+    "list.unknown_business": ("(không có doanh nghiệp này)", "(no such business)"),
+    "list.history": ("Xem lịch sử theo bộ lọc", "History with these filters"),
+    "list.issued": ("Cấp lúc", "Issued"),
+    "an.title": ("Phân tích lượt quét", "Scan analytics"),
+    "an.per_hour": ("Cho vào / từ chối theo giờ", "Admitted / denied per hour"),
+    "an.by_reason": ("Theo lý do", "By reason"),
+    "an.by_ward": ("Theo phường", "By ward"),
+    "an.by_business": ("Theo doanh nghiệp (nhiều lượt nhất)", "By business (busiest)"),
+    "an.source": ("Đếm trong cơ sở dữ liệu (bảng tổng hợp theo giờ, cập nhật khi nhận lượt quét).",
+                  "Counted in the database (hourly rollup table, kept on ingest)."),
+    "an.count": ("Số lượt", "Scans"),
+    "an.total": ("Tổng", "Total"),
+})
 
 def pick_lang(value: str | None) -> str | None:
     return value if value in LANGS else None

@@ -32,6 +32,11 @@ def fmt(value: dt.datetime | int | float | None, tz: ZoneInfo, pattern: str = DA
     return "" if value is None else to_local(value, tz).strftime(pattern)
 
 
+def iso(value: dt.datetime | int | float, tz: ZoneInfo) -> str:
+    """The same instant as shown, machine-readable with its offset (a <time datetime>)."""
+    return to_local(value, tz).isoformat()
+
+
 def offset_text(tz: ZoneInfo, at: dt.datetime | None = None) -> str:
     """"UTC+07:00" at `at` (now by default): zones with summer time change it."""
     off = (at or dt.datetime.now(dt.timezone.utc)).astimezone(tz).utcoffset() or dt.timedelta(0)

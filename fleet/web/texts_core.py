@@ -6,7 +6,7 @@ from __future__ import annotations
 
 TEXTS: dict[str, tuple[str, str]] = {
     "ver.resigned": ("chờ bản ký lại", "re-signed copy pending"),
-    "ver.published": ("đang gửi tới cổng", "being sent to gates"),
+    "ver.published": ("bản đã phát tới cổng", "published to gates"),
     "tz.shown": ("Giờ hiển thị theo múi giờ", "Times shown in zone"),
     "charts.axis": ("Giờ địa phương ({0})", "Local time ({0})"),
     "error.NO_PAGE": ("Không có trang này (404). Hãy kiểm tra lại địa chỉ.",
@@ -42,4 +42,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "site.coords": ("Toạ độ (vĩ độ, kinh độ)", "Coordinates (lat, lon)"),
     "site.lat": ("Vĩ độ", "Latitude"),
     "site.lon": ("Kinh độ", "Longitude"),
+    "a11y.skip": ("Bỏ qua, đến nội dung chính", "Skip to main content"),
+    "a11y.menu": ("☰ Danh mục", "☰ Menu"),
+    "a11y.main_nav": ("Điều hướng chính", "Main navigation"),
 }

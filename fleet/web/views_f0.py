@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from fleet.core import errors
-from fleet.models import AuditLog, Business, F0Case
-from fleet.services import f0
+from fleet.models import Business, F0Case
+from fleet.services import audit, f0, f0_report
 
 from .context import DISTRICT, Ctx, action, field_int, field_str, page, render
 
@@ -48,12 +48,7 @@ def f0_case(request: Request, case_id: int) -> Response:
         c = _case(ctx, case_id)
         ids = f0.affected_businesses(c)
         businesses = {b.id: b for b in ctx.db.scalars(select(Business).where(Business.id.in_(ids)))}
-        # The case's audit trail: the pass, the case itself, the businesses it touched.
-        trail = list(ctx.db.scalars(select(AuditLog).where(or_(
-            and_(AuditLog.target_type == "pass", AuditLog.target_id == c.pass_hash),
-            and_(AuditLog.target_type == "f0_case", AuditLog.target_id == str(c.id)),
-            and_(AuditLog.target_type == "business", AuditLog.target_id.in_(ids),
-                 AuditLog.at >= c.opened_at))).order_by(AuditLog.id).limit(200)))
+        trail = f0_report.trail(ctx.db, c)
         return render(ctx, "f0_case.html", c=c, businesses=businesses, affected=ids, trail=trail)
     return page(request, DISTRICT, view)
 
@@ -72,3 +67,17 @@ async def f0_close(request: Request, case_id: int) -> Response:
         f0.close_case(ctx.db, _case(ctx, case_id), ctx.user.username)
         return f"/ui/f0/{case_id}?ok=done"
     return await action(request, DISTRICT, do)
+
+
+@router.get("/f0/{case_id}/report.pdf")
+def f0_report_pdf(request: Request, case_id: int) -> Response:
+    """The case report for contact tracers (fleet/services/f0_report.py);
+    each download is audited: the list leaves the system with it."""
+    def view(ctx: Ctx) -> Response:
+        c = _case(ctx, case_id)
+        pdf = f0_report.render(ctx.db, c, ctx.tz, ctx.user.username)
+        audit.record(ctx.db, ctx.user.username, "f0.report", "f0_case", c.id, bytes=len(pdf))
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="greengate-f0-case-{c.id}.pdf"',
+            "Cache-Control": "no-store"})
+    return page(request, DISTRICT, view)

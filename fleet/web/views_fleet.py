@@ -1,4 +1,5 @@
-"""Fleet overview, live scan feed (Server-Sent Events), charts and alerts."""
+"""Fleet overview, live scan feed (Server-Sent Events) and charts (alerts:
+views_alerts.py)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,14 @@ import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from fleet.core import errors
-from fleet.models import Alert, Business
-from fleet.services import alerts as alert_svc
-from fleet.services import audit
+from fleet.models import Business
 
-from . import charts, localtime, queries
-from .context import ALL_ROLES, DISTRICT, EDITORS, Ctx, _lang, _resolve_user, action, page, render
+from . import analytics, charts, listing, lists, localtime, queries
+from .views_lists import list_context, overview_filters, scan_filters
+from .context import ALL_ROLES, Ctx, _lang, _resolve_user, page, render
 
 router = APIRouter()
 
@@ -32,30 +31,18 @@ def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> i
 @router.get("/")
 def overview(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
-        p = request.query_params
-        state = p.get("state") if p.get("state") in ("online", "offline") else None
-        business = (p.get("business") or "").strip()[:16] or None
-        if business:
-            ctx.check_business(business)
-        q = (p.get("q") or "").strip()[:32] or None
-        drift_only = p.get("drift") == "1"
-        data = queries.fleet_overview(ctx.db, ctx.settings, scope=ctx.scope, business=business,
-                                      q=q, state=state, drift_only=drift_only,
-                                      page=_int_param(request, "page", 1, 1, 10**6))
+        o = overview_filters(ctx)
+        f = o.filters
+        data = queries.fleet_overview(ctx.db, ctx.settings, scope=ctx.scope, q=None,
+                                      page=_int_param(request, "page", 1, 1, 10**6), **o.query_args)
         summary = queries.fleet_summary(ctx.db, ctx.scope)
-        hourly = queries.fleet_hourly(ctx.db, ctx.scope, 24)
-        summary["accepted24"] = sum(a for _, a, _ in hourly["series"])
-        summary["denied24"] = sum(d for _, _, d in hourly["series"])
-        filters = {"state": state or "", "business": business or "", "q": q or "",
-                   "drift": "1" if drift_only else ""}
+        day = analytics.last_hours(ctx.db, ctx.scope, 24)
+        summary["accepted24"], summary["denied24"] = day["accepted"], day["denied"]
+        filters = {"state": f.extra["state"], "business": f.business, "q": f.q, "drift": f.extra["drift"]}
         return render(ctx, "overview.html", data=data, summary=summary, filters=filters,
-                      page_query=lambda n: _query({**filters, "page": n}))
+                      page_query=lambda n: f.query(page=n), export="/ui/devices.csv" + f.query(),
+                      **list_context(ctx, f))
     return page(request, ALL_ROLES, view)
-
-
-def _query(params: dict) -> str:
-    from urllib.parse import urlencode
-    return "?" + urlencode({k: v for k, v in params.items() if v not in ("", None)})
 
 
 # -- live scan feed ------------------------------------------------------------
@@ -63,14 +50,28 @@ def _query(params: dict) -> str:
 @router.get("/feed")
 def feed(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
-        rows = [queries.scan_event(s, ctx.lang, ctx.tz) for s in queries.latest_scans(ctx.db, ctx.scope)]
+        f = feed_filters(ctx.request, ctx.tz, ctx.check_business)
+        conds = lists.scan_conditions(ctx.db, f, ctx.scope)
+        rows = [queries.scan_event(s, ctx.lang, ctx.tz)
+                for s in queries.latest_scans(ctx.db, ctx.scope, conds=conds)]
         # Resume after what is shown; with nothing shown, after the newest scan of
         # the whole fleet (ids are global), never from the start of history.
         last = max((r["id"] for r in rows), default=None)
         if last is None:
             last = queries.max_scan_id(ctx.db)
-        return render(ctx, "feed.html", rows=rows, last_id=last)
+        return render(ctx, "feed.html", rows=rows, last_id=last, stream="/ui/feed/stream" + f.query(),
+                      history="/ui/scans" + f.query(), **list_context(ctx, f))
     return page(request, ALL_ROLES, view)
+
+
+FEED_FILTERS = tuple(k for k in lists.SCAN_FILTERS if k != "range")  # live: newest first, no range
+
+
+def feed_filters(request: Request, tz, check_business) -> listing.Filters:  # noqa: ANN001
+    f = listing.parse_filters(request.query_params, tz, allowed=FEED_FILTERS, paged=False)
+    if f.business:
+        check_business(f.business)
+    return f
 
 
 POLL_S = 1.0
@@ -87,14 +88,26 @@ async def feed_stream(request: Request) -> Response:
     lang, _ = _lang(request)
     tz = localtime.zone(request.app.state.settings.timezone)
 
-    def auth() -> tuple[str | None, bool]:
+    def auth() -> tuple[str | None, bool, list]:
+        """(scope, logged in, the filters' SQL conditions: built once per stream)."""
         with request.app.state.sessions() as db:
             user, _ = _resolve_user(request, db)
             if user is None:
-                return None, False
-            return (user.business_id if user.role == "manager" else None), True
+                return None, False, []
+            scope = user.business_id if user.role == "manager" else None
 
-    scope, ok = await run_in_threadpool(auth)
+            def check(business: str) -> None:
+                if scope is not None and business != scope:
+                    raise errors.Forbidden("not your business", code="BUSINESS_SCOPE")
+
+            f = feed_filters(request, tz, check)
+            return scope, True, lists.scan_conditions(db, f, scope)
+
+    try:
+        scope, ok, conds = await run_in_threadpool(auth)
+    except errors.FleetError as exc:
+        return Response(f"{exc.code}: {exc.message}\n", status_code=exc.status,
+                        media_type="text/plain; charset=utf-8")
     if not ok:
         return Response("log in first / vui lòng đăng nhập\n", status_code=401,
                         media_type="text/plain; charset=utf-8")
@@ -115,7 +128,7 @@ async def feed_stream(request: Request) -> Response:
 
     def poll(last: int) -> tuple[int, list[dict]]:
         with sessions() as db:
-            rows = queries.scans_after(db, scope, last, limit=CATCH_UP)
+            rows = queries.scans_after(db, scope, last, limit=CATCH_UP, conds=conds)
             return (rows[-1].id if rows else last), [queries.scan_event(s, lang, tz) for s in rows]
 
     async def events():  # noqa: ANN202
@@ -136,70 +149,19 @@ async def feed_stream(request: Request) -> Response:
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-# -- charts --------------------------------------------------------------------
-
-RANGES = {"24h": (24, 3600), "7d": (24 * 7, 6 * 3600), "30d": (24 * 30, 86400)}
-
+# -- charts: analytics from the hourly rollup --------------------------------------
 
 @router.get("/charts")
 def charts_page(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
+        f = scan_filters(ctx, default_range="today")
+        if f.business and ctx.db.get(Business, f.business) is None:
+            raise errors.NotFound(f"unknown business {f.business}", code="UNKNOWN_BUSINESS",
+                                  subject=f.business)
+        an = analytics.compute(ctx.db, f, ctx.scope, ctx.tz)
         labels = (ctx.t("accepted"), ctx.t("denied"))
-        hourly = queries.fleet_hourly(ctx.db, ctx.scope, 24)
         axis = ctx.t("charts.axis", localtime.offset_text(ctx.tz))
-        fleet_svg = charts.stacked_bars(hourly["series"], 3600, ctx.t("charts.fleet"), labels,
-                                        ctx.tz, axis)
-        busiest = sorted(hourly["per_business"].items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:20]
-        top = [(bid, v[0], v[1], charts.sparkline(v[2], v[3])) for bid, v in busiest]
-        business = (request.query_params.get("business") or "").strip()[:16] or ctx.scope
-        rng = request.query_params.get("range") if request.query_params.get("range") in RANGES else "24h"
-        biz_svg = None
-        if business:
-            ctx.check_business(business)
-            if ctx.db.get(Business, business) is None:  # say so, never an empty chart
-                raise errors.NotFound(f"unknown business {business}", code="UNKNOWN_BUSINESS",
-                                      subject=business)
-            hours, bucket = RANGES[rng]
-            series = queries.business_series(ctx.db, business, hours, bucket, tz=ctx.tz)
-            biz_svg = charts.stacked_bars(series, bucket, ctx.t("charts.business_title", business),
-                                          labels, ctx.tz, axis)
-        return render(ctx, "charts.html", fleet_svg=fleet_svg, top=top, business=business,
-                      rng=rng, ranges=list(RANGES), biz_svg=biz_svg)
+        svg = charts.stacked_bars(an.series, an.bucket, ctx.t("an.per_hour"), labels, ctx.tz, axis)
+        return render(ctx, "charts.html", an=an, chart=svg, **list_context(ctx, f),
+                      range_text=f"{localtime.fmt(an.start, ctx.tz)} – {localtime.fmt(an.end, ctx.tz)}")
     return page(request, ALL_ROLES, view)
-
-
-# -- alerts --------------------------------------------------------------------
-
-@router.get("/alerts")
-def alerts_page(request: Request) -> Response:
-    def view(ctx: Ctx) -> Response:
-        open_only = request.query_params.get("all") != "1"
-        q = select(Alert).order_by(Alert.id.desc()).limit(200)
-        if ctx.scope is not None:
-            q = q.where(Alert.business_id == ctx.scope)
-        if open_only:
-            q = q.where(Alert.acknowledged_at.is_(None))
-        return render(ctx, "alerts.html", alerts=list(ctx.db.scalars(q)), open_only=open_only)
-    return page(request, ALL_ROLES, view)
-
-
-@router.post("/alerts/{alert_id}/ack")
-async def alert_ack(request: Request, alert_id: int) -> Response:
-    def do(ctx: Ctx, form: dict) -> str:
-        a = ctx.db.get(Alert, alert_id)
-        if a is None:
-            raise errors.NotFound(f"alert {alert_id} not found")
-        ctx.check_business(a.business_id)
-        alert_svc.acknowledge(ctx.db, alert_id, ctx.user.username)
-        audit.record(ctx.db, ctx.user.username, "alert.ack", "alert", alert_id, kind=a.kind)
-        return "/ui/alerts?ok=done"
-    return await action(request, EDITORS, do)
-
-
-@router.post("/alerts/evaluate")
-async def alert_evaluate(request: Request) -> Response:
-    def do(ctx: Ctx, form: dict) -> str:
-        raised = alert_svc.evaluate(ctx.db, ctx.settings)
-        audit.record(ctx.db, ctx.user.username, "alert.evaluate", "fleet", "-", raised=len(raised))
-        return "/ui/alerts?ok=done"
-    return await action(request, DISTRICT, do)

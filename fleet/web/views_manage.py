@@ -21,14 +21,16 @@ from fleet.api.schemas import (AllowlistIn, BusinessIn, CardIn, CommandIn, Devic
                                SiteIn, SitePatch)
 from fleet.core import errors
 from fleet.models import (AllowlistEntry, Business, BusinessStatus, Device, OperatingMode,
-                          Pass, Revocation, Sector, Site, Zone, utcnow)
+                          Revocation, Sector, Site, Zone)
 from fleet.services import devices as device_svc
 from fleet.services import f0, pass_status, registry, revocations, versions
 from greengate.passes import issue as gi
 
+from . import lists
 from .context import (ALL_ROLES, DISTRICT, EDITORS, READERS_DISTRICT, Ctx, action, field_bool,
                       field_int, field_str, page, render)
 from .queries import PER_PAGE, like_escape
+from .views_lists import list_context, pass_filters
 from .views_map import field_coords
 
 router = APIRouter()
@@ -260,10 +262,11 @@ async def allow_remove(request: Request, entry_id: int) -> Response:
 @router.get("/passes")
 def passes_page(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
-        q = select(Pass, pass_status.status_expr(utcnow())).order_by(Pass.id.desc()).limit(200)
-        if ctx.scope is not None:
-            q = q.where(Pass.business_id == ctx.scope)
-        return render(ctx, "passes.html", rows=list(ctx.db.execute(q)))
+        f = pass_filters(ctx)
+        pg = lists.pass_page(ctx.db, f, ctx.scope)
+        return render(ctx, "passes.html", page=pg,
+                      rows=[(p, name, shown) for p, name, shown, *_k in pg.rows],
+                      export="/ui/passes.csv" + f.query(), **list_context(ctx, f))
     return page(request, ALL_ROLES, view)
 
 
@@ -314,6 +317,7 @@ async def revoke(request: Request) -> Response:
 @router.post("/revocations/{pass_hash}/lift")
 async def lift(request: Request, pass_hash: str) -> Response:
     def do(ctx: Ctx, form: dict) -> str:
-        revocations.lift(ctx.db, pass_hash, form.get("reason") or "", ctx.user.username)
+        revocations.lift(ctx.db, pass_hash, form.get("reason") or "", ctx.user.username,
+                         form.get("note") or "", note_required=True)
         return "/ui/revocations?ok=rev.lifted_done"
     return await action(request, DISTRICT, do)

@@ -47,17 +47,11 @@ def map_csp(tile_url: str) -> str:
 @router.get("/map")
 def map_page(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
-        sites = site_map.markers(ctx.db, ctx.scope)
-        data = site_map.as_json(sites)
-        order = {s: i for i, s in enumerate(site_map.STATES)}
-        attention = sorted((s for s in sites if s.state != "online"),
-                           key=lambda s: (order[s.state], s.business_id, s.id))
+        data = site_map.summary(ctx.db, ctx.scope, ATTENTION_LISTED)
         tile_url = ctx.settings.map_tile_url if tile_origin(ctx.settings.map_tile_url) else ""
-        resp = render(ctx, "map.html", counts=data["counts"], unplaced=data["unplaced"],
-                      placed=len(data["sites"]), attention=attention[:ATTENTION_LISTED],
-                      attention_total=len(attention), states=site_map.STATES,
-                      tile_url=tile_url, attribution=ctx.settings.map_tile_attribution,
-                      leaflet=vendor.installed())
+        resp = render(ctx, "map.html", **data, states=site_map.STATES, tile_url=tile_url,
+                      attribution=ctx.settings.map_tile_attribution,
+                      leaflet=getattr(request.app.state, "leaflet", False) and vendor.installed())
         resp.headers["Content-Security-Policy"] = map_csp(tile_url)
         return resp
     return page(request, ALL_ROLES, view)
@@ -73,7 +67,7 @@ async def map_markers(request: Request) -> Response:
                 return JSONResponse({"error": "NOT_AUTHENTICATED",
                                      "detail": "log in first / vui lòng đăng nhập"}, status_code=401)
             scope = user.business_id if user.role == "manager" else None
-            body = site_map.as_json(site_map.markers(db, scope))
+            body = site_map.markers(db, scope)
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
     return await run_in_threadpool(load)
 

@@ -83,7 +83,9 @@ def test_revoked_presented_alert_and_fleet_checks(api, session_factory, settings
     kinds = sorted(a["kind"] for a in op.post("/api/v1/alerts/evaluate").json())
     assert kinds == ["CLOCK_DRIFT", "CONFIG_DRIFT", "GATE_ERROR", "OUTBOX_BACKLOG", "TAMPER"]
     gate_error = op.get("/api/v1/alerts?kind=GATE_ERROR").json()
-    assert [(a["device_id"], a["detail"]) for a in gate_error] == [(G2, {"message_kind": 0, "version": 0})]
+    # the check joins the group a gate's own INTERNAL report opens (alerts.control_refused)
+    assert [(a["device_id"], a["detail"], a["severity"]) for a in gate_error] == [
+        (G2, {"message_kind": "decider", "version": 0, "reason": "INTERNAL"}, "critical")]
     assert op.post("/api/v1/alerts/evaluate").json() == []  # open alerts are not raised twice
     assert {a["business_id"] for a in mgr.get("/api/v1/alerts").json()} == {"B1"}
     b2_alert = [a for a in op.get("/api/v1/alerts?kind=TAMPER").json()][0]

@@ -90,3 +90,18 @@ def test_lift_needs_a_district_role(api):
                                   json={"reason": "ERROR"}).status_code == 403
     assert api.as_("admin").post(f"/api/v1/revocations/{H1}/lift",
                                  json={"reason": "ERROR"}).status_code == 200
+
+
+def test_lift_note_is_kept_and_audited(api, session_factory):
+    op = api.as_("operator")
+    assert op.post("/api/v1/revocations", json={"pass_hash": H1, "reason": "LOST"}).status_code == 201
+    assert op.post(f"/api/v1/revocations/{H1}/lift",
+                   json={"reason": "FOUND", "note": "x" * 301}).status_code == 422
+    r = op.post(f"/api/v1/revocations/{H1}/lift", json={"reason": "FOUND", "note": " card returned "})
+    assert r.status_code == 200 and r.json()["lift_note"] == "card returned"
+    with session_factory() as db:
+        rec = db.scalar(select(AuditLog).where(AuditLog.action == "pass.unrevoke"))
+        assert rec.detail["note"] == "card returned" and rec.detail["reason"] == "FOUND"
+    # revoked again: the old lift's note goes with the old lift
+    r = op.post("/api/v1/revocations", json={"pass_hash": H1, "reason": "FRAUD"})
+    assert r.status_code == 201 and r.json()["lift_note"] is None

@@ -97,3 +97,23 @@ def test_unknown_or_hostile_applied_versions(session_factory):
         # bodies without a list field (another kind) are no list version
         row = control.enqueue_command(db, dev.id, "sync")
         assert versions.list_versions(db, [row.id, None, -3, 2**40]) == {row.id: None}
+
+
+def test_drift_alerts_carry_list_versions(session_factory, settings):
+    from fleet.models import Alert
+    from fleet.services import alerts
+
+    with session_factory() as db:
+        site, dev = _world(db)
+        for _ in range(4):
+            control.enqueue_trust_list(db)
+        control.enqueue_site_config(db, site)
+        _publish_all(db)
+        devices.apply_state(db, dev.id, {"online": True,
+                                         "config_version": control.desired_version(db, topics.config(dev.id))})
+        control.enqueue_site_config(db, site)
+        for row in db.scalars(select(ControlOutbox).where(ControlOutbox.published_at.is_(None))):
+            row.published_at = utcnow() - dt.timedelta(hours=1)  # past the drift grace
+        alerts.evaluate(db, settings)
+        a = db.scalar(select(Alert).where(Alert.kind == "CONFIG_DRIFT"))
+        assert a.detail == {"applied": 1, "desired": 2}  # the site's versions, not outbox ids

@@ -33,4 +33,4 @@ def revoke_dcc(body: DccRevocationIn, user: Operator, db: SessionDep) -> list:
 @router.post("/{pass_hash}/lift", response_model=RevocationOut,
              summary="Lift a revocation: the next signed delta removes it on every gate")
 def lift(pass_hash: str, body: LiftIn, user: Operator, db: SessionDep) -> Revocation:
-    return revocations.lift(db, pass_hash, body.reason, user.username)
+    return revocations.lift(db, pass_hash, body.reason, user.username, body.note)

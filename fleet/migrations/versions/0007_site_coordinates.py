@@ -1,7 +1,7 @@
 """site coordinates (lat, lon) for the site map
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-06 17:00:00
 
 Both nullable (sites made before have none until an operator sets them);

@@ -1,7 +1,7 @@
 """signed firmware releases and rollout campaigns (issue 14)
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0009
 Create Date: 2026-12-06 16:50:17
 
 The release payload itself is a row of the existing `blob` table.
@@ -12,7 +12,7 @@ import fleet.models.base
 
 
 revision = '0010'
-down_revision = '0007'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

@@ -46,7 +46,9 @@
   }
 
   // EventSource resends Last-Event-ID on its own reconnects; ?after= covers the first one.
-  var source = new EventSource(table.dataset.stream + "?after=" + encodeURIComponent(after));
+  var stream = table.dataset.stream;  // may carry the page's filters (?ward=...)
+  var source = new EventSource(stream + (stream.indexOf("?") < 0 ? "?" : "&") +
+                               "after=" + encodeURIComponent(after));
   source.addEventListener("open", function () { live.hidden = false; });
   source.addEventListener("error", function () { live.hidden = true; });
   source.addEventListener("scan", function (e) { addRow(JSON.parse(e.data)); });

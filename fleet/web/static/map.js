@@ -36,11 +36,12 @@
     link(biz, "/ui/businesses/" + encodeURIComponent(s.business_id), s.business_name);
     box.appendChild(biz);
     var gates = document.createElement("div");
-    gates.appendChild(document.createTextNode(labels.gates + " " + s.online + "/" + s.gates + ": "));
-    s.devices.forEach(function (d, i) {
-      if (i) gates.appendChild(document.createTextNode(", "));
-      link(gates, "/ui/devices/" + encodeURIComponent(d), d);
-    });
+    gates.appendChild(document.createTextNode(labels.gates + " " + s.online + "/" + s.gates));
+    if (s.gate) { // the first gate; the business page lists them all
+      gates.appendChild(document.createTextNode(": "));
+      link(gates, "/ui/devices/" + encodeURIComponent(s.gate), s.gate);
+      if (s.gates > 1) gates.appendChild(document.createTextNode(" …"));
+    }
     box.appendChild(gates);
     return box;
   }
@@ -56,7 +57,9 @@
     })
     .then(function (data) {
       var bounds = [];
-      data.sites.forEach(function (s) {
+      data.sites.forEach(function (row) {
+        var s = {}; // rows are arrays in the order of data.fields
+        data.fields.forEach(function (f, i) { s[f] = row[i]; });
         var size = s.state === "alert" ? 22 : 18; // alerts stand out by size, not only colour
         var icon = L.divIcon({ className: "site-pin state-" + s.state, html: "",
                                iconSize: [size, size], iconAnchor: [size / 2, size / 2],

@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,12 +35,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def served(tmp_path):
+@contextmanager
+def serve_dashboard(tmp_path, seeder=seed, **overrides):
+    """The real app on a loopback port (uvicorn) over a SQLite file seeded by
+    `seeder(db, settings)`, settings `overrides` applied; yields (base URL,
+    sessions, what seeder returned)."""
     import uvicorn
-
-    from fleet.broker_bridge.bridge import Bridge, BrokerParams
-    from fleet.broker_bridge.embedded import EmbeddedBroker
 
     from fleet.core.config import Settings
     from fleet.core.db import make_engine, make_sessionmaker
@@ -47,12 +48,12 @@ def served(tmp_path):
 
     settings = Settings(demo=True, database_url=f"sqlite:///{tmp_path / 'fleet.db'}",
                         data_dir=tmp_path / "data", admin_password="admin-password-1",
-                        argon2_time_cost=1, argon2_memory_kib=1024)
+                        argon2_time_cost=1, argon2_memory_kib=1024, **overrides)
     engine = make_engine(settings.db_url)
     Base.metadata.create_all(engine)
     sessions = make_sessionmaker(engine)
     with sessions() as db:
-        seed(db, settings)
+        seeded = seeder(db, settings)
     # The app opens its own engine on the same file, like `greengate fleet serve`.
     app = make_app(settings)
     port = free_port()
@@ -61,17 +62,28 @@ def served(tmp_path):
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_until(lambda: server.started, timeout=30)
-    broker = EmbeddedBroker(free_port()).start()
-    params = BrokerParams.from_url(broker.url)
-    bridge = Bridge(sessions, params, None, shared=False, publish=False, poll_s=0.05).start()
     try:
-        yield f"http://127.0.0.1:{port}", sessions, params
+        yield f"http://127.0.0.1:{port}", sessions, seeded
     finally:
-        bridge.stop()
-        broker.stop()
         server.should_exit = True
         thread.join(timeout=15)
         engine.dispose()
+
+
+@pytest.fixture
+def served(tmp_path):
+    from fleet.broker_bridge.bridge import Bridge, BrokerParams
+    from fleet.broker_bridge.embedded import EmbeddedBroker
+
+    with serve_dashboard(tmp_path) as (base, sessions, _):
+        broker = EmbeddedBroker(free_port()).start()
+        params = BrokerParams.from_url(broker.url)
+        bridge = Bridge(sessions, params, None, shared=False, publish=False, poll_s=0.05).start()
+        try:
+            yield base, sessions, params
+        finally:
+            bridge.stop()
+            broker.stop()
 
 
 def shot(page, name: str) -> None:

@@ -47,11 +47,14 @@ def test_template_keys_exist():
 def test_dynamic_key_families_cover_their_values():
     from fleet.models import BusinessStatus, OperatingMode, Sector, Zone
     from fleet.services import alerts, revocations
+    from fleet.web import alert_list, listing
 
     for family, values in (("bstatus", [s.value for s in BusinessStatus]),
                            ("mode", [m.value for m in OperatingMode]),
                            ("sector", [s.value for s in Sector]), ("zone", [z.value for z in Zone]),
                            ("alert", alerts.KINDS), ("rev.reason", revocations.REASONS),
+                           ("rev.lift", revocations.LIFT_REASONS), ("sev", alerts.SEVERITIES),
+                           ("alerts.state", alert_list.STATES), ("list.range", listing.RANGES),
                            ("prole", [str(r) for r in range(5)])):
         for v in values:
             assert f"{family}.{v}" in i18n.TEXTS, (family, v)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 import tarfile
 
 import pytest
@@ -51,6 +52,7 @@ def test_marker_states_and_scope(web, session_factory):
 
     def states() -> dict:
         body = op.get("/ui/map/markers.json").json()
+        body["sites"] = [dict(zip(body["fields"], row)) for row in body["sites"]]
         return {s["business_id"]: s["state"] for s in body["sites"]}, body
 
     got, body = states()
@@ -62,7 +64,7 @@ def test_marker_states_and_scope(web, session_factory):
         db.commit()
     got, body = states()
     assert got == {"B1": "online", "B2": "online"} and body["unplaced"] == 1
-    assert body["counts"] == {"suspended": 0, "alert": 0, "offline": 1, "online": 2}
+    assert body["counts"] == {"suspended": 0, "alert": 0, "offline": 0, "online": 2}  # placed ones
     with session_factory() as db:
         db.add(Alert(kind="TAMPER", device_id=DEVICES["B1"], business_id="B1", detail={}))
         db.get(Business, "B2").status = "suspended"
@@ -70,15 +72,24 @@ def test_marker_states_and_scope(web, session_factory):
     got, body = states()
     assert got == {"B1": "alert", "B2": "suspended"}
     b1 = [s for s in body["sites"] if s["business_id"] == "B1"][0]
-    assert b1["devices"] == [DEVICES["B1"]] and (b1["gates"], b1["online"], b1["open_alerts"]) == (1, 1, 1)
+    assert b1["gate"] == DEVICES["B1"] and (b1["gates"], b1["online"]) == (1, 1)
     assert b1["business_name"] == "Bách hoá Xanh Tân Phong" and b1["lat"] == 10.7268
     with session_factory() as db:  # acknowledged: back to online
         db.scalar(select(Alert)).acknowledged_at = db.get(Business, "B1").created_at
         db.commit()
     assert states()[0]["B1"] == "online"
+    with session_factory() as db:  # a second gate at B1's site, not online: the site is offline
+        from fleet.services import registry
+        from fleet_helpers import pubhex
+
+        registry.register_device(db, "gg-0000000000a0", pubhex(), sites["B1"], "1.0.0", "test")
+        db.commit()
+    got, body = states()
+    b1 = [s for s in body["sites"] if s["business_id"] == "B1"][0]
+    assert (b1["state"], b1["gates"], b1["online"], b1["gate"]) == ("offline", 2, 1, "gg-0000000000a0")
     # a business manager sees only their own sites
     mine = b["manager"].get("/ui/map/markers.json").json()
-    assert {s["business_id"] for s in mine["sites"]} == {"B1"}
+    assert {row[mine["fields"].index("business_id")] for row in mine["sites"]} == {"B1"}
 
 
 def test_map_page_policy_legend_and_attention(web, session_factory, settings, monkeypatch):
@@ -89,7 +100,10 @@ def test_map_page_policy_legend_and_attention(web, session_factory, settings, mo
     csp = r.headers["content-security-policy"]
     assert "img-src 'self' data:;" in csp and "script-src 'self';" in csp and "unsafe" not in csp
     page = r.text
-    assert 'id="count-offline">2<' in page and "1 địa điểm chưa có toạ độ" in page
+    # what the policy would block: inline scripts, handlers, styles, javascript: URLs
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page)
+    assert not re.search(r"\son[a-z]+\s*=|\sstyle\s*=|<style|javascript:", page, re.I)
+    assert 'id="count-offline">1<' in page and "1 địa điểm chưa có toạ độ" in page
     assert page.count('<tr data-site="') == 2  # both offline: both need attention
     assert "<title>Bản đồ địa điểm – GreenGate</title>" in page
     assert 'href="/ui/map"' in page  # in the navigation
@@ -101,6 +115,12 @@ def test_map_page_policy_legend_and_attention(web, session_factory, settings, mo
     monkeypatch.setenv("GREENGATE_VENDOR_DIR", str(settings.data_dir / "no-vendor"))
     bare = b["viewer"].get("/ui/map").text
     assert 'id="map-missing"' in bare and "leaflet.js" not in bare and 'data-site="' in bare
+    # an app started without it answers 404 for its files, never a server error
+    from fastapi.testclient import TestClient
+
+    with TestClient(make_app(settings, session_factory), raise_server_exceptions=False) as client:
+        missing = client.get("/ui/vendor/leaflet/leaflet.js")
+        assert missing.status_code == 404 and "<html" not in missing.text
 
 
 def test_tile_server_is_the_only_extra_origin(settings, session_factory):

@@ -241,8 +241,11 @@ def test_feed_stream_and_charts(web, session_factory):
     en = op.get("/ui/feed/stream?after=0&window=1&lang=en").text
     assert '"text": "Revoked"' in en
     charts = op.get("/ui/charts?business=B1&range=7d").text
-    assert charts.count("<svg class=\"chart\"") == 2 and "B1" in charts
-    assert op.get("/ui/charts?range=bogus").status_code == 200
+    assert charts.count("<svg class=\"chart\"") == 1 and 'data-business="B1"' in charts
+    bogus = op.get("/ui/charts?range=bogus")
+    assert bogus.status_code == 400 and "range" in bogus.text
+    unknown = op.get("/ui/charts?business=NOPE")
+    assert unknown.status_code == 404 and "NOPE" in unknown.text
 
 
 def test_business_site_allowlist_workflow(web, session_factory):
@@ -328,15 +331,26 @@ def test_passes_card_and_revocation(web, session_factory):
     # Lifting it from the page: removed on the next delta, the pass is active again.
     assert f'action="/ui/revocations/{p.pass_hash}/lift"' in op.get("/ui/revocations").text
     assert m.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "FOUND"}).status_code == 403
-    assert op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "nope"}).status_code == 400
-    assert op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "FOUND"}).status_code == 303
-    assert op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "FOUND"}).status_code == 409
+    note = "Chủ thẻ mang thẻ đến phường, đã đối chiếu"
+    assert op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "nope", "note": note}).status_code == 400
+    # the dashboard requires the operator's own words (blank or too long: a clear 400)
+    for bad in ("", "   ", "x" * 301):
+        r = op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "FOUND", "note": bad})
+        assert r.status_code == 400 and "Hãy ghi lý do gỡ thu hồi" in r.text
+    r = op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "FOUND", "note": note})
+    assert r.status_code == 303 and r.headers["location"] == "/ui/revocations?ok=rev.lifted_done"
+    assert op.post(f"/ui/revocations/{p.pass_hash}/lift", {"reason": "FOUND", "note": note}).status_code == 409
     with session_factory() as db:
         row = db.scalar(select(Revocation).where(Revocation.pass_hash == p.pass_hash))
         assert (row.active, row.lift_reason, row.lifted_by, row.version) == (False, "FOUND", "operator", 2)
+        assert row.lift_note == note
         assert db.scalar(select(Pass.status).where(Pass.id == p.id)) == "active"
-    page = op.get("/ui/revocations").text
-    assert "Đã gỡ thu hồi: Đã tìm lại thẻ" in page
+        rec = db.scalar(select(AuditLog).where(AuditLog.action == "pass.unrevoke"))
+        assert (rec.actor, rec.target_id, rec.detail) == (
+            "operator", p.pass_hash, {"reason": "FOUND", "version": 2, "note": note})
+    page = op.get("/ui/revocations?ok=rev.lifted_done").text
+    assert "Đã gỡ thu hồi: Đã tìm lại thẻ" in page and note in page
+    assert "Đã gỡ thu hồi; bản cập nhật đang được gửi tới mọi cổng." in page
     assert f'action="/ui/revocations/{p.pass_hash}/lift"' not in page
 
 
@@ -372,20 +386,22 @@ def test_f0_workflow_pages(web, session_factory):
 
 
 def test_alerts_evaluate_and_ack(web, session_factory):
+    from web_helpers import alert_rows
+
     _, _, b = web
     op = b["operator"]
     with session_factory() as db:
         devices.apply_state(db, DEVICES["B1"], {"online": True, "tamper": True})
         db.commit()
     assert op.post("/ui/alerts/evaluate").status_code == 303
-    page = op.get("/ui/alerts").text
-    assert "Nghi bị can thiệp" in page
+    assert [r["kind"] for r in alert_rows(op.get("/ui/alerts").text)] == ["TAMPER"]
+    assert "Nghi bị can thiệp" in op.get("/ui/alerts").text
     with session_factory() as db:
         aid = db.scalar(select(Alert.id).where(Alert.kind == "TAMPER"))
     assert op.post(f"/ui/alerts/{aid}/ack").status_code == 303
     assert op.post(f"/ui/alerts/{aid}/ack").status_code == 409
-    assert "Nghi bị can thiệp" not in op.get("/ui/alerts").text
-    assert "Nghi bị can thiệp" in op.get("/ui/alerts?all=1").text
+    assert alert_rows(op.get("/ui/alerts").text) == []
+    assert [r["kind"] for r in alert_rows(op.get("/ui/alerts?state=all").text)] == ["TAMPER"]
     assert b["viewer"].post("/ui/alerts/evaluate").status_code == 403
 
 
@@ -454,7 +470,38 @@ def test_grouped_control_alert_on_the_alerts_page(web, session_factory):
             devices.apply_state(db, DEVICES["B1"], {"online": True, "last_control_error": [
                 1, reasons.code("CTRL_EXPIRED"), version]})
             db.commit()
-    page = b["operator"].get("/ui/alerts").text
-    assert page.count("Cổng từ chối thông điệp điều khiển") == 1
-    assert "3 lần, gần nhất" in page and "reason=CTRL_EXPIRED" in page and "version=6" in page
-    assert "3 times, last" in b["operator"].get("/ui/alerts?lang=en").text
+    from web_helpers import alert_rows
+
+    [row] = alert_rows(b["operator"].get("/ui/alerts").text)
+    assert row["kind"] == "CONTROL_REJECTED" and row["count"] == 3
+    assert "reason=CTRL_EXPIRED" in row["html"] and "version=6" in row["html"]
+    assert "Cổng từ chối thông điệp điều khiển" in row["html"]
+    [row] = alert_rows(b["operator"].get("/ui/alerts?lang=en").text)
+    assert "Gate refused a control message" in row["html"]
+
+
+def test_alerts_csv_export(web, session_factory):
+    """/ui/alerts.csv (alert_list.py on the listing layer): the alerts the
+    filters pick, streamed, scoped for managers."""
+    import csv
+    import io
+
+    _, _, b = web
+    ingest(session_factory, DEVICES["B1"], [ev(1, "ab" * 16, False, 12)])  # REVOKED_PRESENTED
+    ingest(session_factory, DEVICES["B2"], [ev(1, "cd" * 16, False, 12)])
+
+    def rows(browser, query: str = "") -> list[list[str]]:
+        r = browser.get("/ui/alerts.csv" + query)
+        assert r.status_code == 200 and r.content.startswith(b"\xef\xbb\xbf")
+        table = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+        assert table[0][2] == "Loại / Kind" and table[0][4] == "Doanh nghiệp / Business"
+        return table[1:]
+
+    op, m = b["operator"], b["manager"]
+    assert sorted(r[4] for r in rows(op)) == ["B1", "B2"]
+    assert [r[4] for r in rows(op, "?business=B2")] == ["B2"]
+    assert [r[2] for r in rows(op, "?q=revoked")] == ["REVOKED_PRESENTED"] * 2
+    assert rows(op, "?q=TAMPER") == []
+    assert [r[4] for r in rows(m)] == ["B1"]
+    assert m.get("/ui/alerts.csv?business=B2").status_code == 403
+    assert op.get("/ui/alerts.csv?range=nope").status_code == 400

@@ -1,9 +1,10 @@
-"""The dashboard's read queries: hourly counters (cached completed hours,
-fresh current hour), per-business series, overview pagination and drift."""
+"""The dashboard's read queries: analytics from the hourly rollup, overview
+pagination and drift."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from web_helpers import DEVICES, seed
 
@@ -23,47 +24,51 @@ def rows(device, site, start_seq, received, n, verdict=True):
              "reason": 0 if verdict else 12, "received_at": received} for i in range(n)]
 
 
-def test_hourly_counts(settings, session_factory):
+def test_analytics_from_the_rollup(settings, session_factory):
+    """Per hour, by reason, ward and business over a range, from the rollup
+    kept on ingest; equal to what the scans say."""
+    import datetime as dt
+
+    from fleet.models import Business
+    from fleet.web import analytics, listing, localtime
+
+    tz = localtime.zone(settings.timezone)
     with session_factory() as db:
         sites = seed(db, settings)
+        db.get(Business, "B2").ward = "Tân Kiểng"
         now = (int(time.time()) // 3600) * 3600 + 1800   # the middle of the current hour
         h0 = now - now % 3600
         s1, s2 = sites["B1"], sites["B2"]
         scans.ingest_rows(db, rows(DEVICES["B1"], s1, 1, h0 - 7200 + 5, 3)
                           + rows(DEVICES["B1"], s1, 10, h0 - 3600 + 5, 2, verdict=False)
                           + rows(DEVICES["B2"], s2, 1, h0 - 3600 + 9, 4)
-                          + rows(DEVICES["B1"], s1, 20, h0 + 5, 1))
+                          + rows(DEVICES["B1"], s1, 20, h0 + 5, 1)
+                          + rows(DEVICES["B1"], s1, 30, h0 - 30 * 3600, 6))  # outside 24 h
         db.commit()
-        counter = queries.HourlyCounts(fresh_s=0)
-        got = counter.hours(db, 3, now=now)
-        assert [start for start, _ in got] == [h0 - 7200, h0 - 3600, h0]
-        assert got[0][1] == {s1: (3, 0)}
-        assert got[1][1] == {s1: (0, 2), s2: (4, 0)}
-        assert got[2][1] == {s1: (1, 0)}
-        # Completed hours are counted once; the current hour is counted again.
-        scans.ingest_rows(db, rows(DEVICES["B2"], s2, 50, h0 - 7200 + 30, 5)
-                          + rows(DEVICES["B2"], s2, 60, h0 + 30, 2))
-        db.commit()
-        again = counter.hours(db, 3, now=now)
-        assert again[0][1] == {s1: (3, 0)}
-        assert again[2][1] == {s1: (1, 0), s2: (2, 0)}
-        assert queries.HourlyCounts().hours(db, 3, now=now)[0][1] == {s1: (3, 0), s2: (5, 0)}
-
-
-def test_business_series(settings, session_factory):
-    with session_factory() as db:
-        sites = seed(db, settings)
-        now = (int(time.time()) // 86400) * 86400 + 43200
-        scans.ingest_rows(db, rows(DEVICES["B1"], sites["B1"], 1, now - 86400 - 60, 2)
-                          + rows(DEVICES["B1"], sites["B1"], 10, now - 100, 3, verdict=False)
-                          + rows(DEVICES["B2"], sites["B2"], 1, now - 100, 7))
-        db.commit()
-        series = queries.business_series(db, "B1", 24 * 7, 86400, now=now)
-        assert len(series) == 7
-        assert series[-1][1:] == (0, 3) and series[-2][1:] == (2, 0)
-        assert sum(a + d for _, a, d in series) == 5
-        hourly = queries.business_series(db, "B1", 24, 3600, now=now)
-        assert len(hourly) == 24 and sum(d for _, _, d in hourly) == 3
+        f = listing.Filters(range="custom", since=h0 - 7200, until=h0 + 3600)
+        an = analytics.compute(db, f, None, tz, now=now)
+        assert an.series == [(h0 - 7200, 3, 0), (h0 - 3600, 4, 2), (h0, 1, 0)]
+        assert (an.accepted, an.denied) == (8, 2)
+        assert sorted(an.by_reason) == [(0, True, 8), (12, False, 2)]
+        b1_ward = db.get(Business, "B1").ward
+        assert sorted(an.by_ward) == sorted([(b1_ward, 4, 2), ("Tân Kiểng", 4, 0)])
+        assert {b[0]: b[2:] for b in an.by_business} == {"B1": (4, 2), "B2": (4, 0)}
+        # filters: ward, business, verdict, manager scope
+        ward = replace(f, ward="Tân Kiểng")
+        assert analytics.compute(db, ward, None, tz, now=now).accepted == 4
+        denied = replace(f, verdict=False)
+        assert analytics.compute(db, denied, None, tz, now=now).series[1] == (h0 - 3600, 0, 2)
+        assert analytics.compute(db, f, "B2", tz, now=now).denied == 0
+        assert analytics.last_hours(db, None, 24, now=now) == {"accepted": 8, "denied": 2}
+        # a long range is drawn per local day
+        start = int(dt.datetime.fromtimestamp(h0 - 3 * 86400, tz).replace(hour=0).timestamp())
+        days = replace(f, since=start - 7 * 86400, until=h0 + 3600)
+        long = analytics.compute(db, days, None, tz, now=now)
+        assert long.bucket == 86400 and long.accepted == 14
+        assert {b[0]: b[2:] for b in long.by_business} == {"B1": (10, 2), "B2": (4, 0)}
+        everything = analytics.compute(db, listing.Filters(), None, tz, now=now)  # range "all"
+        assert everything.start == h0 - 30 * 3600 and everything.accepted == 14
+        assert all(dt.datetime.fromtimestamp(s, tz).hour == 0 for s, _, _ in long.series)
 
 
 def test_overview_pages_and_drift(settings, session_factory):
@@ -102,3 +107,28 @@ def test_overview_pages_and_drift(settings, session_factory):
         db.get(Device, "gg-000000000003").status = "retired"
         db.commit()
         assert queries.fleet_summary(db, None)["total"] == 119
+
+
+def test_daily_plus_edges_cover_exactly_the_range():
+    """Whole days plus/minus the hours at both ends count every hour of
+    [start, end) once and no other hour, whichever side each end takes."""
+    from collections import Counter
+
+    from fleet.web import analytics
+
+    day = 86400
+    base = 1_632_700_800  # a UTC midnight
+    for start_h in (0, 3, 11, 12, 13, 23, 24, 30):
+        for end_h in (31, 36, 47, 48, 60, 71, 24 * 9 + 5):
+            start, end = base + start_h * 3600, base + end_h * 3600
+            if end <= start:
+                continue
+            d0, d1, edges = analytics._edges(start, end)
+            covered = Counter()
+            for d in range(d0, d1, day):
+                covered.update(range(d, d + day, 3600))
+            for a, b, sign in edges:
+                for h in range(a, b, 3600):
+                    covered[h] += sign
+            assert +covered == Counter(range(start, end, 3600)), (start_h, end_h)
+            assert all(b - a <= day // 2 for a, b, _ in edges), (start_h, end_h)

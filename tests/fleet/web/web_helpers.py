@@ -71,3 +71,14 @@ class Browser:
         return self.c.get(url, **kw)
 
 
+
+
+ALERT_ROW = re.compile(r'<tr data-alert="(\d+)" data-kind="([A-Z_]+)" class="sev-row-(\w+)">(.*?)</tr>', re.S)
+COUNT_CELL = re.compile(r'<td class="count">(\d+)</td>')
+
+
+def alert_rows(page: str) -> list[dict]:
+    """The alert groups of an alerts page, in page order."""
+    return [{"id": int(m.group(1)), "kind": m.group(2), "severity": m.group(3),
+             "count": int(COUNT_CELL.search(m.group(4)).group(1)), "html": m.group(4)}
+            for m in ALERT_ROW.finditer(page)]

@@ -1,0 +1,278 @@
+"""Build a large fleet database fast: businesses in District 7's wards, sites,
+gates, scans, passes and audit entries (10,000 gates / 10,000,000 scans by
+default), then the scan indexes and the hourly rollup.
+
+    python3 bench/gen_fleet_db.py --db postgresql://greengate:greengate@127.0.0.1:5432/greengate_dashboard_bench
+    python3 bench/gen_fleet_db.py --db sqlite:////tmp/gg.db --devices 200 --scans 20000
+
+A library first: tests build the same shape at small sizes with `build()`.
+Scans go in with COPY on PostgreSQL and executemany on SQLite, the scan table's
+secondary indexes dropped during the load and rebuilt after it; the rollup is
+then counted once from the scans (fleet.services.rollup.backfill), exactly as
+for a database that existed before the rollup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import sys
+import time
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from sqlalchemy import insert, text  # noqa: E402
+
+from fleet.core.config import normalise_db_url  # noqa: E402
+from fleet.core.db import make_engine, make_sessionmaker  # noqa: E402
+from fleet.models import AuditLog, Base, Business, Device, Pass, Scan, Site, utcnow  # noqa: E402
+from fleet.services import rollup  # noqa: E402
+
+SCAN_COLS = ("device_id", "seq", "site_id", "time", "time_valid", "pass_hash", "verdict", "reason",
+             "received_at")
+DENY_REASONS = (8, 10, 12, 14, 15, 21, 22, 24)
+WARDS = ("Tân Thuận Đông", "Tân Thuận Tây", "Tân Kiểng", "Tân Hưng", "Bình Thuận", "Tân Quy",
+         "Phú Thuận", "Tân Phú", "Tân Phong", "Phú Mỹ")
+KINDS = ("Siêu thị", "Nhà thuốc", "Bếp ăn", "Kho hàng", "Cửa hàng tiện lợi", "Xưởng in")
+STREETS = ("Nguyễn Thị Thập", "Huỳnh Tấn Phát", "Nguyễn Hữu Thọ", "Lê Văn Lương", "Nguyễn Văn Linh")
+GATES = ("Cổng chính", "Cổng kho", "Cổng phụ", "Cổng nhân viên")
+
+
+def log(*a: object) -> None:
+    print(*a, file=sys.stderr, flush=True)
+
+
+def ward_of(i: int) -> str:
+    return WARDS[i % len(WARDS)]
+
+
+def business_name(i: int) -> str:
+    return f"{KINDS[i % len(KINDS)]} {STREETS[(i // len(KINDS)) % len(STREETS)]} số {i}"
+
+
+def _registry_rows(n_devices: int, demo: bool) -> tuple[list[dict], list[dict]]:
+    """(businesses, sites). Default: 1 business per 2 sites, 1 site per 5
+    gates. demo: the demo's District 7 (greengate/demo/district7.py), one
+    site per business."""
+    now = utcnow()
+    common = {"zone": "green", "status": "approved", "two_doses": True, "five_k": True,
+              "plan_approved": True, "created_at": now, "updated_at": now}
+    if demo:
+        from greengate.demo import district7 as d7
+        biz = [{"id": b.id, "name": b.name, "sector": b.sector, "address": b.address, "ward": b.ward,
+                "operating_mode": b.mode, **common} for b in d7.BUSINESSES]
+        sites = [{"id": i + 1, "business_id": b.id, "name": b.gate_vi, "name_en": b.gate_en,
+                  "address": b.address, "rules": [], "config_version": 1, "created_at": now}
+                 for i, b in enumerate(d7.BUSINESSES)]
+        return biz, sites
+    n_sites = max(1, n_devices // 5)
+    n_biz = max(1, (n_sites + 1) // 2)
+    biz = [{"id": f"B{i:04d}", "name": business_name(i), "sector": "supermarket",
+            "address": f"{i} {STREETS[i % len(STREETS)]}", "ward": ward_of(i),
+            "operating_mode": "3_tai_cho", **common} for i in range(n_biz)]
+    sites = [{"id": s + 1, "business_id": f"B{s // 2:04d}", "name": f"{GATES[s % len(GATES)]} {s}",
+              "name_en": f"Gate {s}", "address": "", "rules": [], "config_version": 3,
+              "created_at": now} for s in range(n_sites)]
+    return biz, sites
+
+
+def build_registry(engine, n_devices: int, demo: bool = False) -> list[tuple[str, int]]:
+    """Businesses, sites and gates; returns [(device, site)]."""
+    biz, sites = _registry_rows(n_devices, demo)
+    n_sites = len(sites)
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(insert(Business), biz)
+        conn.execute(insert(Site), sites)
+        if conn.dialect.name == "postgresql":  # explicit ids: move the sequence past them
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('site', 'id'), (SELECT max(id) FROM site))"))
+        rng = random.Random(7)
+        devices = []
+        rows = []
+        for d in range(n_devices):
+            did = f"gg-{d:012x}"
+            site = d % n_sites + 1
+            devices.append((did, site))
+            rows.append({"id": did, "site_id": site, "public_key": "00" * 32, "mqtt_username": did,
+                         "mqtt_password_hash": "x", "firmware": rng.choice(("1.4.0", "1.4.1", "1.5.0")),
+                         "status": "active", "online": rng.random() < 0.9, "last_seen": now,
+                         "config_version": 3 if rng.random() < 0.97 else 2,
+                         "revocation_version": 0, "trust_version": 1,
+                         "outbox_depth": rng.choice((0, 0, 0, 2, 40, 900)),
+                         "clock_drift_s": rng.gauss(0, 30), "tamper": False,
+                         "registered_at": now, "registered_by": "bench"})
+        conn.execute(insert(Device), rows)
+    return devices
+
+
+def pass_hashes(n: int, seed: int = 3) -> list[str]:
+    rng = random.Random(seed)
+    return [f"{rng.getrandbits(128):032x}" for _ in range(n)]
+
+
+def scan_rows(devices: list[tuple[str, int]], n: int, days: int, seed: int = 1,
+              end: int | None = None, hashes: list[str] | None = None):
+    """Rows in receive order (ids grow with received_at, like real ingest);
+    1 in 100 from a gate whose clock was not trusted (time says 1970)."""
+    rng = random.Random(seed)
+    end = int(time.time()) if end is None else end
+    start = end - days * 86400
+    step = (end - start) / n
+    seqs = [0] * len(devices)
+    nd = len(devices)
+    hashes = hashes or pass_hashes(200_000)
+    for i in range(n):
+        k = rng.randrange(nd)
+        did, site = devices[k]
+        seqs[k] += 1
+        received = int(start + i * step)
+        ok = rng.random() < 0.93
+        valid = rng.random() >= 0.01
+        yield (did, seqs[k], site, received - rng.randrange(0, 5) if valid else rng.randrange(0, 86400),
+               valid, hashes[rng.randrange(len(hashes))], ok, 0 if ok else rng.choice(DENY_REASONS),
+               received)
+
+
+def _secondary() -> list[str]:
+    return [ix.name for ix in Scan.__table__.indexes]
+
+
+def load_scans_sqlite(engine, rows) -> int:
+    raw = engine.raw_connection()
+    n = 0
+    try:
+        cur = raw.cursor()
+        cur.execute("PRAGMA synchronous=OFF")
+        cur.execute("PRAGMA cache_size=-1000000")
+        for ix in _secondary():
+            cur.execute(f"DROP INDEX IF EXISTS {ix}")
+        sql = f"INSERT INTO scan ({', '.join(SCAN_COLS)}) VALUES ({', '.join('?' * len(SCAN_COLS))})"
+        batch = []
+        t0 = time.perf_counter()
+        for n, row in enumerate(rows, 1):
+            batch.append(row)
+            if len(batch) == 200_000:
+                cur.executemany(sql, batch)
+                raw.commit()
+                batch.clear()
+                log(f"  {n:,} scans ({n / (time.perf_counter() - t0):,.0f}/s)")
+        if batch:
+            cur.executemany(sql, batch)
+        raw.commit()
+        cur.close()
+    finally:
+        raw.close()
+    return n
+
+
+def load_scans_pg(engine, rows) -> int:
+    raw = engine.raw_connection()
+    n = 0
+    try:
+        cur = raw.cursor()
+        for ix in _secondary():
+            cur.execute(f"DROP INDEX IF EXISTS {ix}")
+        t0 = time.perf_counter()
+        with cur.copy(f"COPY scan ({', '.join(SCAN_COLS)}) FROM STDIN") as copy:
+            for n, row in enumerate(rows, 1):
+                copy.write_row(row)
+                if n % 1_000_000 == 0:
+                    log(f"  {n:,} scans ({n / (time.perf_counter() - t0):,.0f}/s)")
+        raw.commit()
+        cur.close()
+    finally:
+        raw.close()
+    return n
+
+
+def ensure_indexes(engine) -> None:
+    """(Re)create the scan table's secondary indexes (create_all skips indexes
+    of a table that already exists) and refresh the planner statistics."""
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():  # SQLite cannot reflect expression indexes: checkfirst says so
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection")
+        for index in Scan.__table__.indexes:
+            index.create(engine, checkfirst=True)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    log(f"  indexes + ANALYZE in {time.perf_counter() - t0:.1f} s")
+
+
+def add_passes_and_audit(engine, hashes: list[str], n_passes: int, n_audit: int,
+                         biz_ids: list[str], days: int) -> None:
+    now = utcnow()
+    rng = random.Random(5)
+    with engine.begin() as conn:
+        for i in range(0, n_passes, 50_000):
+            conn.execute(insert(Pass), [
+                {"pass_hash": hashes[k], "cti": f"{k:032x}", "iss": "HCM-D7", "role": k % 5,
+                 "initials": "NVA", "birth_year": 1960 + k % 45,
+                 "business_id": biz_ids[k % len(biz_ids)] if k % 5 == 1 else None,
+                 "status": "active" if k % 50 else "revoked",
+                 "issued_at": now - dt.timedelta(days=30 + k % 30),
+                 "expires_at": now + dt.timedelta(days=(k % 120) - 20), "issued_by": "bench"}
+                for k in range(i, min(n_passes, i + 50_000))])
+        actions = ("business.approve", "site.config", "device.command", "pass.issue",
+                   "revocation.add", "alert.ack")
+        start = now - dt.timedelta(days=days)
+        conn.execute(insert(AuditLog), [
+            {"at": start + dt.timedelta(seconds=k * days * 86400 // max(1, n_audit)),
+             "actor": rng.choice(("admin", "operator", "ops-2")), "action": actions[k % len(actions)],
+             "target_type": "business", "target_id": biz_ids[k % len(biz_ids)], "detail": {"n": k}}
+            for k in range(n_audit)])
+
+
+def build(url: str, n_devices: int, n_scans: int, days: int = 30, *, n_passes: int = 100_000,
+          n_audit: int = 50_000, end: int | None = None, fresh: bool = True,
+          demo: bool = False) -> list[tuple[str, int]]:
+    """Create the schema (PostgreSQL: a new public schema) and fill it."""
+    engine = make_engine(url)
+    if fresh and engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    Base.metadata.create_all(engine)
+    t0 = time.perf_counter()
+    devices = build_registry(engine, n_devices, demo)
+    log(f"registry: {len(devices):,} devices in {time.perf_counter() - t0:.1f} s")
+    hashes = pass_hashes(max(n_passes, 1000))
+    with engine.connect() as conn:
+        biz_ids = [b for (b,) in conn.execute(text("SELECT id FROM business ORDER BY id"))]
+    add_passes_and_audit(engine, hashes, n_passes, n_audit, biz_ids, days)
+    t0 = time.perf_counter()
+    load = load_scans_pg if engine.dialect.name == "postgresql" else load_scans_sqlite
+    load(engine, scan_rows(devices, n_scans, days, end=end, hashes=hashes))
+    log(f"scans: {n_scans:,} in {time.perf_counter() - t0:.1f} s")
+    ensure_indexes(engine)
+    t0 = time.perf_counter()
+    with make_sessionmaker(engine)() as db:
+        keys = rollup.backfill(db)
+        db.commit()
+    log(f"rollup: {keys:,} counters in {time.perf_counter() - t0:.1f} s")
+    engine.dispose()
+    return devices
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", required=True, help="database URL (PostgreSQL: its public schema is recreated)")
+    ap.add_argument("--devices", type=int, default=10_000)
+    ap.add_argument("--scans", type=int, default=10_000_000)
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--passes", type=int, default=100_000)
+    ap.add_argument("--audit", type=int, default=50_000)
+    ap.add_argument("--demo", action="store_true", help="the demo's District 7 businesses and sites")
+    a = ap.parse_args()
+    t0 = time.perf_counter()
+    build(normalise_db_url(a.db), a.devices, a.scans, a.days, n_passes=a.passes, n_audit=a.audit,
+          demo=a.demo)
+    log(f"total {time.perf_counter() - t0:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
