@@ -16,7 +16,7 @@ from datetime import tzinfo
 from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from fleet.models import Alert
+from fleet.models import Alert, Business
 from fleet.services import alerts as alert_svc
 
 from . import listing, localtime
@@ -98,6 +98,7 @@ def conditions(db: Session, f: Filters, scope: str | None) -> list:
 class AlertPage:
     page: listing.Page
     open_by_severity: dict[str, int]
+    business_names: dict[str, str]  # shown beside the codes
 
 
 def page(db: Session, f: Filters, scope: str | None) -> AlertPage:
@@ -106,7 +107,9 @@ def page(db: Session, f: Filters, scope: str | None) -> AlertPage:
     open_conds = [Alert.acknowledged_at.is_(None)] + ([Alert.business_id == scope] if scope else [])
     counts = dict(db.execute(select(Alert.severity, func.count()).where(*open_conds)
                              .group_by(Alert.severity)).all())
-    return AlertPage(pg, {s: counts.get(s, 0) for s in alert_svc.SEVERITIES})
+    codes = sorted({a.business_id for a in pg.rows if a.business_id})
+    names = dict(db.execute(select(Business.id, Business.name).where(Business.id.in_(codes))).all()) if codes else {}
+    return AlertPage(pg, {s: counts.get(s, 0) for s in alert_svc.SEVERITIES}, names)
 
 
 def pass_hash(a: Alert) -> str | None:

@@ -56,6 +56,8 @@ def test_groups_severity_and_filters(web, session_factory):
     rows = {r["kind"]: r for r in alert_rows(op.get("/ui/alerts").text)}
     assert rows["REVOKED_PRESENTED"]["count"] == 23 and rows["REVOKED_PRESENTED"]["severity"] == "critical"
     assert LOST in rows["REVOKED_PRESENTED"]["html"] and "Khẩn cấp" in rows["REVOKED_PRESENTED"]["html"]
+    assert "Bách hoá Xanh Tân Phong" in rows["REVOKED_PRESENTED"]["html"]  # the name beside B1
+    assert "Nhà thuốc Long Châu" in rows["TAMPER"]["html"]
     assert rows["CLOCK_DRIFT"]["severity"] == "info" and "drift_s=-300.0" in rows["CLOCK_DRIFT"]["html"]
     assert sorted(kinds(op.get("/ui/alerts?severity=critical").text)) == ["REVOKED_PRESENTED", "TAMPER"]
     assert kinds(op.get("/ui/alerts?kind=CLOCK_DRIFT").text) == ["CLOCK_DRIFT"]
