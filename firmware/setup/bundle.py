@@ -5,7 +5,8 @@
 #   body = {1: site_id, 2: broker url, 3: mqtt username, 4: mqtt password,
 #           5: [fleet public keys (32 bytes)...], 6: broker CA (PEM text) or null,
 #           7: [release public keys (32 bytes)...] (optional: firmware updates,
-#              docs/protocol.md "Firmware updates"; absent keeps the device's)}
+#              docs/protocol.md "Firmware updates"; absent keeps the device's;
+#              a device that holds release keys refuses different ones)}
 #
 # A blank device trusts the fleet keys inside the bundle once the bundle
 # verifies with one of them (the technician's cable is the trusted channel);
@@ -105,7 +106,17 @@ def apply(root, cfg, device_id, data, wifi, now=None):
     new["broker"] = broker
     new["fleet_keys"] = [_hex(k) for k in body[5]]
     if body.get(7) is not None:
-        new["release_keys"] = [_hex(k) for k in body[7]]
+        keys = [_hex(k) for k in body[7]]
+        held = cfg.get("release_keys")
+        if held and sorted(held) != sorted(keys):
+            # The release keys are the one thing the fleet key must not
+            # decide (docs/protocol.md "Firmware updates"): once a gate holds
+            # some, a fleet-signed bundle cannot swap them, or a stolen fleet
+            # key plus one USB session would let the thief ship firmware.
+            # A factory reset (`provision flash`) starts over.
+            raise errors.ControlError(reasons.CTRL_SIGNATURE,
+                                      "release keys differ: factory reset to change them")
+        new["release_keys"] = keys
     new["bundle_version"] = version
     if type(wifi) is dict:
         ssid, pw = wifi.get(1), wifi.get(2)

@@ -177,6 +177,29 @@ def test_release_keys_come_with_the_bundle_and_stay_when_it_has_none(setup_devic
     assert (dev.flash / "config.json").read_bytes() == before
 
 
+def test_a_fleet_signed_bundle_cannot_swap_the_release_keys(setup_device):
+    """A stolen fleet key plus one USB session must not put the thief's
+    release key on a gate: once it holds release keys, a bundle with other
+    ones is refused whole (the same keys again are fine); factory reset is
+    the way to change them."""
+    dev = setup_device(chip_id="0123456789ad")
+    link = dev.link()
+    fleet = Ed25519PrivateKey.generate()
+    release = raw(Ed25519PrivateKey.generate().public_key())
+    thief = raw(Ed25519PrivateKey.generate().public_key())
+    device.write_config(link, bundle(fleet, "gg-0123456789ad", release_keys=[release]))
+    before = (dev.flash / "config.json").read_bytes()
+    for keys in ([thief], [release, thief]):
+        with pytest.raises(DeviceRefused) as e:
+            device.write_config(link, bundle(fleet, "gg-0123456789ad", version=2, release_keys=keys))
+        assert e.value.code == "CTRL_SIGNATURE"
+        assert (dev.flash / "config.json").read_bytes() == before
+    device.write_config(link, bundle(fleet, "gg-0123456789ad", version=3, release_keys=[release],
+                                     site="13"))
+    cfg = json.loads((dev.flash / "config.json").read_text())
+    assert cfg["release_keys"] == [release.hex()] and cfg["site_id"] == "13"
+
+
 def test_nothing_on_the_line_is_device_silent():
     with VirtualCable() as cable:
         port = open_port(cable.host_path)
