@@ -1,6 +1,6 @@
 """Alerts page time with 100,000 alert groups (issue 12, target p95 <= 300 ms).
 
-Builds a database with 10,000 gates (bench_dashboard.build_registry) and N
+Builds a database with 10,000 gates (gen_fleet_db.build_registry) and N
 alert groups spread over the last D days: every kind, its severity, a
 fifth still open, REVOKED_PRESENTED per pass hash; then times the alerts
 page with its filters and pages, and the CSV export of every group, through
@@ -18,8 +18,6 @@ import argparse
 import datetime as dt
 import os
 import random
-import re
-import statistics
 import sys
 import tempfile
 import time
@@ -31,10 +29,11 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
-from bench_dashboard import build_registry, log  # noqa: E402
+from gen_fleet_db import build_registry  # noqa: E402
+from webbench import fresh_schema, log, login, timed  # noqa: E402
 from fleet.core.config import Settings, normalise_db_url  # noqa: E402
 from fleet.core.db import make_engine  # noqa: E402
-from fleet.models import Alert, Base, Business, User, utcnow  # noqa: E402
+from fleet.models import Alert, Business, User, utcnow  # noqa: E402
 from fleet.services import alerts, users  # noqa: E402
 
 # how often each kind occurs among the groups
@@ -44,12 +43,7 @@ MIX = {"DEVICE_OFFLINE": 30, "REVOKED_PRESENTED": 25, "CLOCK_DRIFT": 10, "CONFIG
 
 
 def build(url: str, n_devices: int, n_alerts: int, days: int) -> None:
-    engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    Base.metadata.create_all(engine)
+    engine = fresh_schema(url)
     devices = build_registry(engine, n_devices)
     rng = random.Random(12)
     kinds = [k for k, w in MIX.items() for _ in range(w)]
@@ -103,31 +97,6 @@ def pages(deep: list[str]) -> list[str]:
             "/ui/alerts?state=all&q=abcd", "/ui/alerts?lang=en"]
 
 
-def timed(client, path: str, requests: int) -> dict:
-    t0 = time.perf_counter()
-    r = client.get(path)
-    cold = (time.perf_counter() - t0) * 1000
-    assert r.status_code == 200, (path, r.status_code, r.text[:300])
-    times = []
-    for _ in range(requests):
-        t0 = time.perf_counter()
-        assert client.get(path).status_code == 200
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    out = {"page": path, "cold_ms": cold, "p50_ms": statistics.median(times),
-           "p95_ms": times[max(0, int(len(times) * 0.95) - 1)], "max_ms": times[-1]}
-    log(f"{path:50s} cold {cold:7.1f}  p50 {out['p50_ms']:6.1f}  p95 {out['p95_ms']:6.1f}  "
-        f"max {times[-1]:6.1f} ms")
-    return out
-
-
-def login(client, username: str, password: str) -> None:
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/ui/login").text).group(1)
-    r = client.post("/ui/login", data={"username": username, "password": password,
-                                       "csrf_token": token}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-
-
 def measure(url: str, data_dir: Path, requests: int) -> list[dict]:
     from fastapi.testclient import TestClient
 
@@ -141,7 +110,8 @@ def measure(url: str, data_dir: Path, requests: int) -> list[dict]:
     with engine.begin() as conn:
         n = conn.scalar(select(func.count()).select_from(Alert))
         n_open = conn.scalar(select(func.count()).select_from(Alert).where(Alert.acknowledged_at.is_(None)))
-        mid = conn.scalar(select(Business.id).order_by(Business.id).offset(250).limit(1))
+        n_biz = conn.scalar(select(func.count()).select_from(Business))
+        mid = conn.scalar(select(Business.id).order_by(Business.id).offset(min(250, n_biz // 2)).limit(1))
         # the cursors of what were pages 500 and 2,000 (50 rows a page) before keyset paging
         deep = [f"{int(at.timestamp() * 1_000_000)}.{i}" for at, i in (
             conn.execute(select(Alert.last_seen_at, Alert.id)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -35,10 +34,7 @@ from fleet.core.config import Settings, normalise_db_url  # noqa: E402
 from fleet.core.db import make_engine  # noqa: E402
 from fleet.models import Business, Device, Scan  # noqa: E402
 from gen_fleet_db import WARDS, build, ensure_indexes  # noqa: E402
-
-def log(*a: object) -> None:
-    print(*a, file=sys.stderr, flush=True)
-
+from webbench import log, login, timed  # noqa: E402
 
 def pages(n_businesses: int) -> list[str]:
     """Every dashboard page, and every filter of the lists (issue 12)."""
@@ -85,28 +81,9 @@ def measure(url: str, data_dir: Path, requests: int) -> list[dict]:
     app = web.mount(create_app(settings))
     results = []
     with TestClient(app) as client:
-        import re
-        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/ui/login").text).group(1)
-        r = client.post("/ui/login", data={"username": "admin", "password": settings.admin_password,
-                                           "csrf_token": token}, follow_redirects=False)
-        assert r.status_code == 303, r.text
+        login(client, "admin", settings.admin_password)
         for path in pages(n_biz):
-            t0 = time.perf_counter()
-            r = client.get(path)
-            cold = (time.perf_counter() - t0) * 1000
-            assert r.status_code == 200, (path, r.status_code, r.text[:300])
-            times = []
-            for _ in range(requests):
-                t0 = time.perf_counter()
-                r = client.get(path)
-                times.append((time.perf_counter() - t0) * 1000)
-                assert r.status_code == 200
-            times.sort()
-            results.append({"page": path, "cold_ms": cold, "p50_ms": statistics.median(times),
-                            "p95_ms": times[max(0, int(len(times) * 0.95) - 1)],
-                            "max_ms": times[-1]})
-            log(f"{path:45s} cold {cold:7.1f}  p50 {results[-1]['p50_ms']:6.1f}  "
-                f"p95 {results[-1]['p95_ms']:6.1f}  max {times[-1]:6.1f} ms")
+            results.append(timed(client, path, requests, width=45))
     return results
 
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import re
-import statistics
 import sys
 import tempfile
 import time
@@ -26,27 +24,19 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
-from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 
 from fleet.core.config import Settings, normalise_db_url  # noqa: E402
-from fleet.core.db import make_engine  # noqa: E402
-from fleet.models import Alert, Base, Business, Device, Site, utcnow  # noqa: E402
+from fleet.models import Alert, Business, Device, Site, utcnow  # noqa: E402
+from webbench import fresh_schema, log, login, timed  # noqa: E402
 
 D7 = ((10.705, 10.760), (106.695, 106.745))
 
 
-def log(*a: object) -> None:
-    print(*a, file=sys.stderr, flush=True)
-
-
 def build(url: str, n_devices: int, n_sites: int) -> None:
-    engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    Base.metadata.create_all(engine)
+    engine = fresh_schema(url)
     rng = random.Random(12)
     now = utcnow()
     n_biz = max(1, n_sites // 2)
@@ -89,34 +79,12 @@ def measure(url: str, data_dir: Path, requests: int) -> list[dict]:
     app = web.mount(create_app(settings))
     results = []
     with TestClient(app) as client:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/ui/login").text).group(1)
-        r = client.post("/ui/login", data={"username": "admin", "password": settings.admin_password,
-                                           "csrf_token": token}, follow_redirects=False)
-        assert r.status_code == 303, r.text
+        login(client, "admin", settings.admin_password)
         for path in ("/ui/map", "/ui/map/markers.json"):
-            t0 = time.perf_counter()
-            r = client.get(path)
-            cold = (time.perf_counter() - t0) * 1000
-            assert r.status_code == 200, (path, r.status_code, r.text[:300])
-            size = len(r.content)
             if path.endswith(".json"):
-                body = r.json()
+                body = client.get(path).json()
                 log(f"markers: {len(body['sites']):,} placed, counts {body['counts']}")
-            times, cpu = [], []
-            for _ in range(requests):
-                t0, c0 = time.perf_counter(), time.process_time()
-                r = client.get(path)
-                times.append((time.perf_counter() - t0) * 1000)
-                cpu.append((time.process_time() - c0) * 1000)  # this process's CPU, all threads
-                assert r.status_code == 200
-            times.sort()
-            cpu.sort()
-            p95 = max(0, int(len(times) * 0.95) - 1)
-            results.append({"page": path, "cold_ms": cold, "p50_ms": statistics.median(times),
-                            "p95_ms": times[p95], "max_ms": times[-1], "cpu_p95_ms": cpu[p95],
-                            "bytes": size})
-            log(f"{path:24s} {size / 1024:7.0f} KiB  cold {cold:7.1f}  p50 {results[-1]['p50_ms']:6.1f}  "
-                f"p95 {results[-1]['p95_ms']:6.1f}  max {times[-1]:6.1f} ms  (CPU p95 {cpu[p95]:6.1f} ms)")
+            results.append(timed(client, path, requests, width=24))
     return results
 
 

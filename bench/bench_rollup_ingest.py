@@ -24,6 +24,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
 DENY = (8, 10, 12, 14, 15, 21, 22, 24)
 
@@ -77,20 +78,16 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=15_000, help="scans per transaction")
     ap.add_argument("--no-rollup", action="store_true")
     a = ap.parse_args()
-    from sqlalchemy import func, select, text
+    from sqlalchemy import func, select
 
     from fleet.core.config import normalise_db_url
-    from fleet.core.db import make_engine, make_sessionmaker
-    from fleet.models import Base, Scan
+    from fleet.core.db import make_sessionmaker
+    from fleet.models import Scan
     from fleet.services import rollup
+    from webbench import fresh_schema
 
     url = normalise_db_url(a.db)
-    engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    Base.metadata.create_all(engine)
+    engine = fresh_schema(url)
     ctx = mp.get_context("spawn")
     start, out = ctx.Event(), ctx.Queue()
     procs = [ctx.Process(target=worker_main, args=(url, w, a.batches, a.rows, not a.no_rollup, start, out))

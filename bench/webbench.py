@@ -1,0 +1,65 @@
+"""What the dashboard benches share (bench_dashboard, bench_alerts, bench_map,
+bench_rollup_ingest): a fresh schema, an operator's login, and one page
+timed the same way everywhere (a cold request, then N timed ones: p50, p95,
+max of wall time, p95 of this process's CPU, response size)."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import sys
+import time
+
+
+def log(*a: object) -> None:
+    print(*a, file=sys.stderr, flush=True)
+
+
+def fresh_schema(url: str):  # noqa: ANN201
+    """An engine on an empty database with the fleet's tables (PostgreSQL:
+    the public schema dropped and made again; SQLite: the caller removes the file)."""
+    from sqlalchemy import text
+
+    from fleet.core.db import make_engine
+    from fleet.models import Base
+
+    engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    Base.metadata.create_all(engine)
+    return engine
+
+
+def login(client, username: str, password: str) -> None:  # noqa: ANN001
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/ui/login").text).group(1)
+    r = client.post("/ui/login", data={"username": username, "password": password,
+                                       "csrf_token": token}, follow_redirects=False)
+    if r.status_code != 303:
+        raise SystemExit(f"login as {username} failed: {r.status_code} {r.text[:200]}")
+
+
+def timed(client, path: str, requests: int, width: int = 50) -> dict:  # noqa: ANN001
+    t0 = time.perf_counter()
+    r = client.get(path)
+    cold = (time.perf_counter() - t0) * 1000
+    if r.status_code != 200:
+        raise SystemExit(f"{path}: {r.status_code} {r.text[:300]}")
+    size = len(r.content)
+    times, cpu = [], []
+    for _ in range(requests):
+        t0, c0 = time.perf_counter(), time.process_time()
+        status = client.get(path).status_code
+        times.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)  # this process's CPU, all threads
+        if status != 200:
+            raise SystemExit(f"{path}: {status}")
+    times.sort()
+    cpu.sort()
+    p95 = max(0, int(len(times) * 0.95) - 1)
+    out = {"page": path, "cold_ms": cold, "p50_ms": statistics.median(times), "p95_ms": times[p95],
+           "max_ms": times[-1], "cpu_p95_ms": cpu[p95], "bytes": size}
+    log(f"{path:{width}s} {size / 1024:6.0f} KiB  cold {cold:7.1f}  p50 {out['p50_ms']:6.1f}  "
+        f"p95 {out['p95_ms']:6.1f}  max {times[-1]:6.1f} ms  (CPU p95 {cpu[p95]:6.1f} ms)")
+    return out
