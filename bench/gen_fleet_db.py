@@ -19,7 +19,6 @@ import datetime as dt
 import random
 import sys
 import time
-import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -193,12 +192,14 @@ def load_scans_pg(engine, rows) -> int:
 def ensure_indexes(engine) -> None:
     """(Re)create the scan table's secondary indexes (create_all skips indexes
     of a table that already exists) and refresh the planner statistics."""
+    from sqlalchemy.schema import CreateIndex
+
     t0 = time.perf_counter()
-    with warnings.catch_warnings():  # SQLite cannot reflect expression indexes: checkfirst says so
-        warnings.filterwarnings("ignore", "Skipped unsupported reflection")
-        for index in Scan.__table__.indexes:
-            index.create(engine, checkfirst=True)
+    # IF NOT EXISTS, not checkfirst: SQLite cannot reflect expression indexes,
+    # so checkfirst missed them and a reused database failed "already exists"
     with engine.begin() as conn:
+        for index in Scan.__table__.indexes:
+            conn.execute(CreateIndex(index, if_not_exists=True))
         conn.execute(text("ANALYZE"))
     log(f"  indexes + ANALYZE in {time.perf_counter() - t0:.1f} s")
 
