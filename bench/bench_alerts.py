@@ -14,12 +14,9 @@ as an admin; the business manager's view too).
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import os
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,8 +27,8 @@ sys.path.insert(0, str(REPO / "bench"))
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from gen_fleet_db import build_registry  # noqa: E402
-from webbench import fresh_schema, log, login, timed  # noqa: E402
-from fleet.core.config import Settings, normalise_db_url  # noqa: E402
+from webbench import arg_parser, database, fresh_schema, log, login, timed  # noqa: E402
+from fleet.core.config import Settings  # noqa: E402
 from fleet.core.db import make_engine  # noqa: E402
 from fleet.models import Alert, Business, User, utcnow  # noqa: E402
 from fleet.services import alerts, users  # noqa: E402
@@ -147,23 +144,14 @@ def measure(url: str, data_dir: Path, requests: int) -> list[dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", default="", help="database URL (default: SQLite file under --dir)")
-    ap.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), "gg-bench-alerts"))
-    ap.add_argument("--devices", type=int, default=10_000)
+    ap = arg_parser(__doc__, "alerts")
     ap.add_argument("--alerts", type=int, default=100_000)
     ap.add_argument("--days", type=int, default=30)
-    ap.add_argument("--requests", type=int, default=40, help="timed requests per page")
     ap.add_argument("--reuse", action="store_true", help="reuse an existing database")
     args = ap.parse_args()
-    data_dir = Path(args.dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    url = normalise_db_url(args.db) if args.db else f"sqlite:///{data_dir / 'fleet.db'}"
-    sqlite_file = data_dir / "fleet.db"
-    if not (args.reuse and (args.db or sqlite_file.exists())):
-        if not args.db:
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(sqlite_file) + suffix).unlink(missing_ok=True)
+    reuse = args.reuse and (args.db or (Path(args.dir) / "fleet.db").exists())
+    data_dir, url = database(args, rebuild=not reuse)
+    if not reuse:
         build(url, args.devices, args.alerts, args.days)
     results = measure(url, data_dir, args.requests)
     worst = max(r["p95_ms"] for r in results)

@@ -14,11 +14,8 @@ in-process ASGI client, logged in as the admin).
 
 from __future__ import annotations
 
-import argparse
-import os
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,9 +25,9 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from sqlalchemy import insert  # noqa: E402
 
-from fleet.core.config import Settings, normalise_db_url  # noqa: E402
+from fleet.core.config import Settings  # noqa: E402
 from fleet.models import Alert, Business, Device, Site, utcnow  # noqa: E402
-from webbench import fresh_schema, log, login, timed  # noqa: E402
+from webbench import arg_parser, database, fresh_schema, log, login, timed  # noqa: E402
 
 D7 = ((10.705, 10.760), (106.695, 106.745))
 
@@ -89,19 +86,10 @@ def measure(url: str, data_dir: Path, requests: int) -> list[dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", default="", help="database URL (default: SQLite file under --dir)")
-    ap.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), "gg-bench-map"))
-    ap.add_argument("--devices", type=int, default=10_000)
+    ap = arg_parser(__doc__, "map")
     ap.add_argument("--sites", type=int, default=2_000)
-    ap.add_argument("--requests", type=int, default=40, help="timed requests per address")
     args = ap.parse_args()
-    data_dir = Path(args.dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    url = normalise_db_url(args.db) if args.db else f"sqlite:///{data_dir / 'fleet.db'}"
-    if not args.db:
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(data_dir / "fleet.db") + suffix).unlink(missing_ok=True)
+    data_dir, url = database(args, rebuild=True)
     build(url, args.devices, args.sites)
     results = measure(url, data_dir, args.requests)
     worst = max(r["p95_ms"] for r in results)

@@ -63,3 +63,35 @@ def timed(client, path: str, requests: int, width: int = 50) -> dict:  # noqa: A
     log(f"{path:{width}s} {size / 1024:6.0f} KiB  cold {cold:7.1f}  p50 {out['p50_ms']:6.1f}  "
         f"p95 {out['p95_ms']:6.1f}  max {times[-1]:6.1f} ms  (CPU p95 {cpu[p95]:6.1f} ms)")
     return out
+
+
+def arg_parser(doc: str, name: str):  # noqa: ANN201
+    """The options every dashboard bench takes: --db, --dir, --devices, --requests."""
+    import argparse
+    import os
+    import tempfile
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--db", default="", help="database URL (default: SQLite file under --dir)")
+    ap.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), f"gg-bench-{name}"))
+    ap.add_argument("--devices", type=int, default=10_000)
+    ap.add_argument("--requests", type=int, default=40, help="timed requests per page")
+    return ap
+
+
+def database(args, rebuild: bool):  # noqa: ANN001, ANN201
+    """(data dir, database URL) for the parsed options; with rebuild, an
+    SQLite file left by an earlier run is removed (PostgreSQL: fresh_schema)."""
+    from pathlib import Path
+
+    from fleet.core.config import normalise_db_url
+
+    data_dir = Path(args.dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if args.db:
+        return data_dir, normalise_db_url(args.db)
+    sqlite_file = data_dir / "fleet.db"
+    if rebuild:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(sqlite_file) + suffix).unlink(missing_ok=True)
+    return data_dir, f"sqlite:///{sqlite_file}"
