@@ -16,7 +16,7 @@ from datetime import tzinfo
 from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from fleet.models import Alert, Business
+from fleet.models import Alert, Business, Device, Site
 from fleet.services import alerts as alert_svc
 
 from . import listing, localtime
@@ -120,26 +120,40 @@ def pass_hash(a: Alert) -> str | None:
 # -- CSV (listing.csv_response: streamed, BOM, formula-safe cells) -------------------
 
 CSV = (("Mã", "ID"), ("Mức độ", "Severity"), ("Loại", "Kind"), ("Thiết bị", "Device"),
-       ("Doanh nghiệp", "Business"), ("Mã băm thẻ", "Pass hash"), ("Số lần", "Count"),
+       ("Mã doanh nghiệp", "Business code"), ("Doanh nghiệp", "Business"),
+       ("Mã địa điểm", "Site id"), ("Địa điểm", "Site"),
+       ("Mã băm thẻ", "Pass hash"), ("Số lần", "Count"),
        ("Lần đầu", "First seen"), ("Gần nhất", "Last seen"), ("Tình trạng", "State"),
        ("Người xác nhận", "Acknowledged by"), ("Xác nhận lúc", "Acknowledged at"),
        ("Ghi chú", "Note"), ("Chi tiết", "Detail"))
-# plain columns (no ORM objects) fetched listing.CHUNK_ROWS at a time: flat memory
-CSV_COLUMNS = (Alert.id, Alert.severity, Alert.kind, Alert.device_id, Alert.business_id, Alert.detail,
+# plain columns (no ORM objects) fetched listing.CHUNK_ROWS at a time: flat memory.
+# Names come from the same statement (joins on primary keys), not one lookup
+# per row; the site is the gate's site now (an alert stores no site).
+CSV_COLUMNS = (Alert.id, Alert.severity, Alert.kind, Alert.device_id, Alert.business_id, Business.name,
+               Site.id, Site.name, Site.name_en, Alert.detail,
                Alert.count, Alert.created_at, Alert.last_seen_at, Alert.acknowledged_by,
                Alert.acknowledged_at, Alert.ack_note)
 
 
 def export_select(db: Session, f: Filters, scope: str | None) -> Select:
-    return (select(*CSV_COLUMNS).where(*conditions(db, listing.without_cursor(f), scope))
+    return (select(*CSV_COLUMNS)
+            .outerjoin(Business, Business.id == Alert.business_id)
+            .outerjoin(Device, Device.id == Alert.device_id)
+            .outerjoin(Site, Site.id == Device.site_id)
+            .where(*conditions(db, listing.without_cursor(f), scope))
             .order_by(*[k.desc() for k in KEYS]))
 
 
-def csv_rows(rows: Iterator, tz: tzinfo) -> Iterator[tuple]:
-    for (aid, severity, kind, device, business, detail, count, first, last, acked_by,
-         acked_at, note) in rows:
+def csv_rows(rows: Iterator, tz: tzinfo, lang: str = "vi") -> Iterator[tuple]:
+    """Every cell goes through listing.cell (csv_response without text_columns):
+    names, notes and actors are typed by people."""
+    for (aid, severity, kind, device, business, biz_name, site_id, site_name, site_en, detail,
+         count, first, last, acked_by, acked_at, note) in rows:
         h = (detail or {}).get("pass_hash") if kind == "REVOKED_PRESENTED" else None
-        yield (aid, severity, kind, device or "", business or "", h if isinstance(h, str) else "",
+        yield (aid, severity, kind, device or "", business or "", biz_name or "",
+               site_id if site_id is not None else "",
+               (site_en if lang == "en" and site_en else site_name) or "",
+               h if isinstance(h, str) else "",
                count, localtime.fmt(first, tz), localtime.fmt(last, tz),
                "acked" if acked_at else "open", acked_by or "", localtime.fmt(acked_at, tz),
                note or "", json.dumps(detail or {}, ensure_ascii=False, sort_keys=True))

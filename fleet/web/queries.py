@@ -185,13 +185,37 @@ def max_scan_id(db: Session) -> int:
     return db.scalar(select(func.max(Scan.id))) or 0
 
 
-def scan_event(scan: Scan, lang: str, tz: ZoneInfo | None = None) -> dict:
-    """What the live feed may show: no names, no ID numbers, only a pass-hash
-    prefix, the verdict and the reason. Time in the page's zone (local time)."""
+# site id -> (business code, business name, site name, site English name)
+Place = tuple[str, str, str, str | None]
+
+
+def place_names(db: Session, site_ids, known: dict[int, Place] | None = None) -> dict[int, Place]:
+    """Names to show beside the feed's codes: one query for the site ids not in
+    `known` yet (a stream keeps its dict: each site is read once per stream,
+    never once per event). `known` is filled in and returned."""
+    known = {} if known is None else known
+    missing = sorted({i for i in site_ids if i is not None and i not in known})
+    if missing:
+        stmt = (select(Site.id, Business.id, Business.name, Site.name, Site.name_en)
+                .join(Business, Business.id == Site.business_id).where(Site.id.in_(missing)))
+        for sid, bid, bname, sname, sname_en in db.execute(stmt):
+            known[sid] = (bid, bname or "", sname or "", sname_en)
+    return known
+
+
+def scan_event(scan: Scan, lang: str, tz: ZoneInfo | None = None,
+               places: dict[int, Place] | None = None) -> dict:
+    """What the live feed may show: no person's name, no ID numbers, only a
+    pass-hash prefix, the verdict and the reason, with the business and site
+    names beside their codes (`places`: place_names). Time in the page's zone
+    (local time)."""
     from . import i18n
 
     at = scan.time if scan.time_valid else scan.received_at
+    biz, biz_name, site_name, site_en = (places or {}).get(scan.site_id) or ("", "", "", None)
     return {"id": scan.id, "time": localtime.fmt(at, tz or localtime.zone(localtime.DEFAULT_ZONE)),
             "device": scan.device_id, "site": scan.site_id,
+            "business": biz, "business_name": biz_name,
+            "site_name": (site_en if lang == "en" and site_en else site_name) or "",
             "hash": (scan.pass_hash or "")[:8], "verdict": bool(scan.verdict),
             "reason": i18n.reason_name(scan.reason), "text": i18n.reason_text(lang, scan.reason)}

@@ -46,7 +46,7 @@ def alerts_csv(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
         f = alert_filters(ctx)
         stmt = alert_list.export_select(ctx.db, f, ctx.scope)
-        rows = alert_list.csv_rows(listing.stream_query(request.app.state.sessions, stmt), ctx.tz)
+        rows = alert_list.csv_rows(listing.stream_query(request.app.state.sessions, stmt), ctx.tz, ctx.lang)
         return listing.csv_response("alerts", alert_list.CSV, rows)
     return page(request, ALL_ROLES, view)
 

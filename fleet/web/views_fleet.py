@@ -52,8 +52,9 @@ def feed(request: Request) -> Response:
     def view(ctx: Ctx) -> Response:
         f = feed_filters(ctx.request, ctx.tz, ctx.check_business)
         conds = lists.scan_conditions(ctx.db, f, ctx.scope)
-        rows = [queries.scan_event(s, ctx.lang, ctx.tz)
-                for s in queries.latest_scans(ctx.db, ctx.scope, conds=conds)]
+        scans = queries.latest_scans(ctx.db, ctx.scope, conds=conds)
+        places = queries.place_names(ctx.db, [s.site_id for s in scans])
+        rows = [queries.scan_event(s, ctx.lang, ctx.tz, places) for s in scans]
         # Resume after what is shown; with nothing shown, after the newest scan of
         # the whole fleet (ids are global), never from the start of history.
         last = max((r["id"] for r in rows), default=None)
@@ -72,6 +73,16 @@ def feed_filters(request: Request, tz, check_business) -> listing.Filters:  # no
     if f.business:
         check_business(f.business)
     return f
+
+
+# Names are typed by people: in the event text, <, > and & travel as JSON
+# escapes (JSON.parse gives them back; feed.js sets them as text, never HTML).
+HTML_CHARS = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def sse_json(row: dict) -> str:
+    """One line of JSON (json.dumps escapes newlines, so a name cannot end the event)."""
+    return json.dumps(row, ensure_ascii=False).translate(HTML_CHARS)
 
 
 POLL_S = 1.0
@@ -118,6 +129,7 @@ async def feed_stream(request: Request) -> Response:
         after = None
     window = _int_param(request, "window", 30, 1, 300)
     sessions = request.app.state.sessions
+    places: dict = {}  # this stream's names, read once per site (queries.place_names)
 
     def start_point(last: int | None) -> int:
         with sessions() as db:
@@ -129,7 +141,8 @@ async def feed_stream(request: Request) -> Response:
     def poll(last: int) -> tuple[int, list[dict]]:
         with sessions() as db:
             rows = queries.scans_after(db, scope, last, limit=CATCH_UP, conds=conds)
-            return (rows[-1].id if rows else last), [queries.scan_event(s, lang, tz) for s in rows]
+            queries.place_names(db, [s.site_id for s in rows], places)
+            return (rows[-1].id if rows else last), [queries.scan_event(s, lang, tz, places) for s in rows]
 
     async def events():  # noqa: ANN202
         last = await run_in_threadpool(start_point, after)
@@ -138,7 +151,7 @@ async def feed_stream(request: Request) -> Response:
         while True:
             last, rows = await run_in_threadpool(poll, last)
             for row in rows:
-                yield f"id: {row['id']}\nevent: scan\ndata: {json.dumps(row, ensure_ascii=False)}\n\n"
+                yield f"id: {row['id']}\nevent: scan\ndata: {sse_json(row)}\n\n"
             if time.monotonic() >= deadline or await request.is_disconnected():
                 # Tell the client where to resume even if no scan came.
                 yield f"id: {last}\nevent: ping\ndata: {{}}\n\n"

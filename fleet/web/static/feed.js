@@ -23,12 +23,37 @@
     return td;
   }
 
+  // Business and site names beside their codes, as the page's own rows show
+  // them (macros.html: place); names are set as text, never as HTML.
+  function small(parent, text) {
+    var s = document.createElement("small");
+    s.className = "muted";
+    s.textContent = text;
+    parent.appendChild(document.createTextNode(" "));
+    parent.appendChild(s);
+  }
+
+  function place(tr, ev) {
+    var td = cell(tr, ev.business ? "" : labels.none);
+    if (!ev.business) return;
+    var a = document.createElement("a");
+    a.href = "/ui/businesses/" + encodeURIComponent(ev.business);
+    a.textContent = ev.business_name || ev.business;
+    td.appendChild(a);
+    small(td, ev.business);
+    if (ev.site_name) {
+      td.appendChild(document.createTextNode(" / " + ev.site_name));
+      small(td, "#" + ev.site);
+    }
+  }
+
   function addRow(ev) {
     if (body.querySelector('tr[data-id="' + ev.id + '"]')) return;
     var tr = document.createElement("tr");
     tr.dataset.id = ev.id;
     tr.className = "fresh";
     cell(tr, ev.time);
+    place(tr, ev);
     cell(tr, ev.device);
     cell(tr, ev.hash || "—", true);
     var v = cell(tr, "");

@@ -121,14 +121,14 @@ def test_pages_and_csv_match_the_filtered_view(web, session_factory, monkeypatch
     table = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert table[0][:3] == ["Mã / ID", "Mức độ / Severity", "Loại / Kind"]
     assert [int(row[0]) for row in table[1:]] == seen  # same rows, same order as the pages
-    assert {row[1] for row in table[1:]} == {"warning"} and {row[9] for row in table[1:]} == {"open"}
+    assert {row[1] for row in table[1:]} == {"warning"} and {row[12] for row in table[1:]} == {"open"}
     # the time stamps are local time (the page's zone, fleet/web/localtime.py)
     with session_factory() as db:
         last_seen = db.get(Alert, seen[0]).last_seen_at
-    assert table[1][8] == localtime.fmt(last_seen, localtime.zone("Asia/Ho_Chi_Minh"))
+    assert table[1][11] == localtime.fmt(last_seen, localtime.zone("Asia/Ho_Chi_Minh"))
     lost = list(csv.reader(io.StringIO(op.get("/ui/alerts.csv?kind=REVOKED_PRESENTED")
                                        .content.decode("utf-8-sig"))))
-    assert lost[1][5] == LOST and lost[1][6] == "23"
+    assert lost[1][8] == LOST and lost[1][9] == "23"
 
 
 def test_csv_cells_cannot_become_formulas(web, session_factory):
@@ -142,9 +142,9 @@ def test_csv_cells_cannot_become_formulas(web, session_factory):
     table = list(csv.reader(io.StringIO(b["operator"].get("/ui/alerts.csv?state=all")
                                         .content.decode("utf-8-sig"))))
     row = table[1]
-    assert row[10] == "'-op" and row[12] == "'@SUM(A1)"
+    assert row[13] == "'-op" and row[15] == "'@SUM(A1)"
     assert not any(cell[:1] and cell[0] in "=+-@" for cell in row)
-    assert "=HYPERLINK" in row[13]  # inside the JSON detail cell, which starts with "{"
+    assert "=HYPERLINK" in row[16]  # inside the JSON detail cell, which starts with "{"
 
 
 def test_acknowledge_one_and_many_with_a_note(web, session_factory):

@@ -235,6 +235,11 @@ def test_feed_stream_and_charts(web, session_factory):
     assert "event: scan" in body and '"hash": "abababab"' in body
     assert "ab" * 16 not in body  # a prefix only, never the whole hash
     assert '"reason": "REVOKED"' in body and "Đã bị thu hồi" in body
+    # names beside the codes (issue 12), from the registry
+    assert '"business": "B1"' in body and '"business_name": "Bách hoá Xanh Tân Phong"' in body
+    assert '"site_name": "Cổng chính B1"' in body
+    page = op.get("/ui/feed").text
+    assert "Bách hoá Xanh Tân Phong" in page and "Cổng chính B1" in page
     last = max(int(line[4:]) for line in body.splitlines() if line.startswith("id: "))
     again = op.get("/ui/feed/stream?window=1", headers={"Last-Event-ID": str(last)}).text
     assert "event: scan" not in again
@@ -494,14 +499,77 @@ def test_alerts_csv_export(web, session_factory):
         r = browser.get("/ui/alerts.csv" + query)
         assert r.status_code == 200 and r.content.startswith(b"\xef\xbb\xbf")
         table = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-        assert table[0][2] == "Loại / Kind" and table[0][4] == "Doanh nghiệp / Business"
+        assert table[0][2] == "Loại / Kind" and table[0][4] == "Mã doanh nghiệp / Business code"
+        assert table[0][5:8] == ["Doanh nghiệp / Business", "Mã địa điểm / Site id", "Địa điểm / Site"]
         return table[1:]
 
     op, m = b["operator"], b["manager"]
     assert sorted(r[4] for r in rows(op)) == ["B1", "B2"]
+    # names beside the codes (issue 12): the business's, and the gate's site
+    assert sorted((r[4], r[5], r[7]) for r in rows(op)) == [
+        ("B1", "Bách hoá Xanh Tân Phong", "Cổng chính B1"), ("B2", "Nhà thuốc Long Châu", "Cổng chính B2")]
+    with session_factory() as db:
+        site_b1 = db.scalar(select(Device.site_id).where(Device.id == DEVICES["B1"]))
+    assert [r[6] for r in rows(op, "?business=B1")] == [str(site_b1)]
     assert [r[4] for r in rows(op, "?business=B2")] == ["B2"]
     assert [r[2] for r in rows(op, "?q=revoked")] == ["REVOKED_PRESENTED"] * 2
     assert rows(op, "?q=TAMPER") == []
     assert [r[4] for r in rows(m)] == ["B1"]
     assert m.get("/ui/alerts.csv?business=B2").status_code == 403
     assert op.get("/ui/alerts.csv?range=nope").status_code == 400
+
+
+HOSTILE_BIZ = '=HYPERLINK("http://x")<script>alert(1)</script>'
+HOSTILE_SITE = '@SUM(A1) <img src=x onerror=alert(2)> & "q"\nnext line'
+
+
+def _rename_hostile(session_factory) -> None:
+    with session_factory() as db:
+        db.get(Business, "B1").name = HOSTILE_BIZ
+        db.scalars(select(Site).where(Site.business_id == "B1")).one().name = HOSTILE_SITE
+        db.commit()
+
+
+def test_hostile_names_are_escaped_in_the_feed_and_its_stream(web, session_factory):
+    """Names typed by people reach the feed page HTML-escaped, and the event
+    stream as JSON with <, > and & escaped and the newline inside the string
+    (so a name can neither open a tag nor end the event)."""
+    import html
+    import json
+
+    _, _, b = web
+    _rename_hostile(session_factory)
+    ingest(session_factory, DEVICES["B1"], [ev(1, "ab" * 16)])
+    op = b["operator"]
+    page = op.get("/ui/feed").text
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert html.escape(HOSTILE_BIZ, quote=False) in page.replace("&#34;", '"').replace("&#39;", "'")
+    body = op.get("/ui/feed/stream?after=0&window=1").text
+    assert "<" not in body and ">" not in body and "&" not in body
+    events = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: {\"")]
+    assert len(events) == 1  # the newline in the name did not split the event
+    e = events[0]
+    assert (e["business"], e["business_name"], e["site_name"]) == ("B1", HOSTILE_BIZ, HOSTILE_SITE)
+    # a filtered stream carries the names too (filters are applied in the stream)
+    body = op.get("/ui/feed/stream?after=0&window=1&business=B1&verdict=accepted").text
+    assert [json.loads(line[6:])["business_name"] for line in body.splitlines()
+            if line.startswith("data: {\"")] == [HOSTILE_BIZ]
+    assert "data: {\"" not in op.get("/ui/feed/stream?after=0&window=1&business=B2").text
+
+
+def test_hostile_names_cannot_become_formulas_in_the_alerts_csv(web, session_factory):
+    import csv
+    import io
+
+    _, _, b = web
+    _rename_hostile(session_factory)
+    ingest(session_factory, DEVICES["B1"], [ev(1, "ab" * 16, False, 12)])  # REVOKED_PRESENTED
+    r = b["operator"].get("/ui/alerts.csv?business=B1")
+    table = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert len(table) == 2
+    row = table[1]
+    assert row[5] == "'" + HOSTILE_BIZ and row[7] == "'" + HOSTILE_SITE
+    assert not any(cell[:1] and cell[0] in "=+-@\t\r" for cell in row)
+    en = list(csv.reader(io.StringIO(b["operator"].get("/ui/alerts.csv?business=B1&lang=en")
+                                     .content.decode("utf-8-sig"))))
+    assert en[1][7] == "'" + HOSTILE_SITE  # no English name: the Vietnamese one, still neutralised
