@@ -158,10 +158,10 @@ def _message_kind(code: int) -> str | int:
     return MESSAGE_KINDS[code] if 0 <= code < len(MESSAGE_KINDS) else code
 
 
-def _drift_detail(db: Session, applied: int | None, desired: int) -> dict:
+def _drift_detail(db: Session, applied: int | None, desired: int, kind: str | None = None) -> dict:
     """List versions, as every page shows them (services/versions.py), not
     message ids; `resigned`: the list is the same, its newer signature is not applied."""
-    lists = versions.list_versions(db, [applied, desired])
+    lists = versions.list_versions(db, [applied, desired], kind)
     state = versions.state(applied, desired, lists)
     detail = {"applied": state.applied, "desired": state.desired}
     if state.resign_only:
@@ -191,7 +191,7 @@ def evaluate(db: Session, settings: Settings, now: dt.datetime | None = None) ->
         # (older firmware, or none applied yet) is not counted here; a refused
         # kind-7 message raises CONTROL_REJECTED
         if dcc_desired and device.dcc_version is not None and device.dcc_version < dcc_desired:
-            checks.append(("DCC_DRIFT", {"applied": device.dcc_version, "desired": dcc_desired}))
+            checks.append(("DCC_DRIFT", _drift_detail(db, device.dcc_version, dcc_desired, "dcc")))
         if device.clock_drift_s is not None and abs(device.clock_drift_s) > settings.clock_drift_alert_s:
             checks.append(("CLOCK_DRIFT", {"drift_s": device.clock_drift_s}))
         if (device.outbox_depth or 0) > settings.outbox_alert_depth:

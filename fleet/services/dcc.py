@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -168,30 +168,36 @@ def _country_rows(signers: list[DccSigner], now: int) -> list[dict]:
 
 def gate_sync(db: Session, version: int | None) -> dict:
     """Gates reporting a DCC table (state key 16): how many hold the kind-7
-    message `version` (or a newer one), and the ones behind (up to 50, oldest first)."""
+    message `version` (or a newer one), and the ones behind (up to 50, oldest
+    first), each with `list` (a versions.ListState as a dict): the list
+    versions it holds and should hold, as every page shows them."""
     from fleet.models import Device
+
+    from . import versions
 
     reporting = list(db.scalars(select(Device).where(Device.status == "active",
                                                      Device.dcc_version.is_not(None))))
     behind = sorted((d for d in reporting if version and d.dcc_version < version),
                     key=lambda d: (d.dcc_version, d.id))
+    shown = behind[:50]
+    lists = versions.list_versions(db, [version, *(d.dcc_version for d in shown)], "dcc")
     return {"reporting": len(reporting), "in_sync": len(reporting) - len(behind),
-            "behind": [{"id": d.id, "version": d.dcc_version, "key_count": d.dcc_keys} for d in behind[:50]]}
+            "behind": [{"id": d.id, "version": d.dcc_version, "key_count": d.dcc_keys,
+                        "list": asdict(versions.dcc_state(d.dcc_version, version, lists))} for d in shown]}
 
 
 def dashboard(db: Session, now: int, country: str | None = None) -> dict:
     """The DCC page: current list version and its import, trusted signers by
     country (count by key type, usage types, validity), gates in sync, and
     one country's signers when asked."""
-    from fleet.broker_bridge import topics
-
-    from . import control
+    from . import versions
 
     signers = active_signers(db)
-    message = control.desired_version(db, topics.DCC)
+    current = versions.current_dcc(db)
+    message = current["message"]
     out = {"list": current_list(db), "countries": _country_rows(signers, now), "total": len(signers),
            "es256": sum(s.alg == tl.ALG_ES256 for s in signers), "now": now, "message": message,
-           "sync": gate_sync(db, message), "signers": []}
+           "current": current, "sync": gate_sync(db, message), "signers": []}
     if country:
         out["signers"] = [s for s in signers if s.country == country]
     return out

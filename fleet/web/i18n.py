@@ -143,7 +143,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "dcc.behind": ("Cổng chưa có danh sách mới nhất", "Gates behind the current list"),
     "dcc.keys": ("Số khóa", "Keys"),
     "dev.dcc_table": ("Danh sách chứng thư ký EU DCC", "EU DCC signer table"),
-    "dcc.message": ("thông điệp đã ký gửi tới cổng", "signed message sent to gates"),
     "alert.DCC_DRIFT": ("Lệch danh sách chứng thư ký EU DCC", "EU DCC signer list drift"),
     "alert.OTA_HALTED": ("Đợt cập nhật phần mềm đã dừng (quá nhiều cổng lỗi)",
                          "Firmware rollout halted (too many gates failed)"),

@@ -182,7 +182,9 @@ def test_state_key_16_and_drift(session_factory, settings, entries):
         devices.apply_state(db, dev_id(2), schema.state(cbor2.dumps({1: True})))  # no table applied
         assert db.get(Device, dev_id(1)).dcc_version == first - 1 and db.get(Device, dev_id(2)).dcc_version is None
         raised = [a for a in alerts.evaluate(db, settings) if a.kind == "DCC_DRIFT"]
-        assert [(a.device_id, a.detail["desired"]) for a in raised] == [(dev_id(1), first)]
+        # the detail carries list versions, as the pages show them (services/versions.py):
+        # the published message is list v1 (v2 is imported but not published yet)
+        assert [(a.device_id, a.detail["desired"]) for a in raised] == [(dev_id(1), 1)]
         devices.apply_state(db, dev_id(1), schema.state(cbor2.dumps({1: True, 16: [first, 40]})))
         assert db.get(Device, dev_id(1)).dcc_keys == 40
         assert dcc.gate_sync(db, first) == {"reporting": 1, "in_sync": 1, "behind": []}

@@ -117,3 +117,101 @@ def test_drift_alerts_carry_list_versions(session_factory, settings):
         alerts.evaluate(db, settings)
         a = db.scalar(select(Alert).where(Alert.kind == "CONFIG_DRIFT"))
         assert a.detail == {"applied": 1, "desired": 2}  # the site's versions, not outbox ids
+
+
+# -- the DCC signer table (kind 7, state key 16) ---------------------------------------
+
+DCC_LIST = "dcc-trustlist/trustlist_de.json"
+DCC_CLOCK = int(dt.datetime(2023, 6, 1, tzinfo=dt.timezone.utc).timestamp())
+
+
+def _dcc_import(db, testdata, n: int, source: str) -> None:
+    import json
+
+    from fleet.services import dcc
+
+    certs = json.loads((testdata / DCC_LIST).read_bytes())["certificates"][:n]
+    dcc.import_trustlist(db, json.dumps({"certificates": certs}).encode(), source, "test", now=DCC_CLOCK)
+
+
+def test_dcc_table_shows_the_list_version_not_the_message_id(session_factory, testdata):
+    from fleet.models import DccList
+
+    with session_factory() as db:
+        site, dev = _world(db)
+        for _ in range(5):  # unrelated messages: outbox ids run ahead of list versions
+            control.enqueue_trust_list(db)
+        _dcc_import(db, testdata, 40, "a")
+        _publish_all(db)
+        first_msg = versions.dcc_published(db)
+        first_list = db.scalar(select(DccList.id))
+        assert first_msg != first_list  # the two numbers differ: the bug's premise
+        devices.apply_state(db, dev.id, {"online": True, "dcc_version": first_msg, "dcc_keys": 40})
+        v = versions.for_devices(db, [dev])[dev.id]["dcc"]
+        assert (v.applied, v.desired, v.drift) == (first_list, first_list, False)
+        assert versions.current_dcc(db) == {"version": first_list, "published": first_list,
+                                            "message": first_msg}
+
+        _dcc_import(db, testdata, 41, "b")  # a new list, not published yet
+        assert versions.current_dcc(db)["version"] == first_list + 1
+        assert versions.current_dcc(db)["published"] == first_list
+        _publish_all(db)
+        v = versions.for_devices(db, [dev])[dev.id]["dcc"]
+        assert (v.applied, v.desired, v.drift, v.resign_only) == (first_list, first_list + 1, True, False)
+
+
+def test_a_re_signed_dcc_table_keeps_its_version(session_factory, testdata):
+    from fleet.services import dcc
+
+    with session_factory() as db:
+        site, dev = _world(db)
+        _dcc_import(db, testdata, 40, "a")
+        _publish_all(db)
+        applied = versions.dcc_published(db)
+        devices.apply_state(db, dev.id, {"online": True, "dcc_version": applied, "dcc_keys": 40})
+        control.enqueue_refresh(db, now=utcnow() + dt.timedelta(hours=13))  # re-signed, same list
+        _publish_all(db)
+        assert versions.dcc_published(db) > applied
+        v = versions.for_devices(db, [dev])[dev.id]["dcc"]
+        assert v.drift and v.resign_only and v.applied == v.desired == 1
+        # the /ui/dcc page's numbers: the same list version, the gate behind by its message
+        data = dcc.dashboard(db, DCC_CLOCK)
+        assert data["list"].id == data["current"]["version"] == data["current"]["published"] == 1
+        assert data["sync"]["in_sync"] == 0
+        assert data["sync"]["behind"][0]["list"] == {"applied": 1, "desired": 1, "drift": True,
+                                                     "resign_only": True}
+
+
+def test_a_gate_without_a_dcc_table_is_not_drift(session_factory, testdata):
+    with session_factory() as db:
+        site, dev = _world(db)
+        v = versions.for_devices(db, [dev])[dev.id]["dcc"]  # nothing imported, nothing reported
+        assert (v.applied, v.desired, v.drift) == (None, None, False)
+        _dcc_import(db, testdata, 40, "a")
+        _publish_all(db)
+        v = versions.for_devices(db, [dev])[dev.id]["dcc"]  # state key 16 absent: older firmware
+        assert (v.applied, v.desired, v.drift) == (None, 1, False)
+        # a message id the fleet never sent: unknown, and behind
+        devices.apply_state(db, dev.id, {"online": True, "dcc_version": 0, "dcc_keys": 3})
+        v = versions.for_devices(db, [dev])[dev.id]["dcc"]
+        assert v.applied is None and v.desired == 1 and v.drift
+
+
+def test_dcc_drift_alert_carries_list_versions(session_factory, settings, testdata):
+    from fleet.models import Alert
+    from fleet.services import alerts
+
+    with session_factory() as db:
+        site, dev = _world(db)
+        for _ in range(4):
+            control.enqueue_trust_list(db)
+        _dcc_import(db, testdata, 40, "a")
+        _publish_all(db)
+        devices.apply_state(db, dev.id, {"online": True, "dcc_version": versions.dcc_published(db),
+                                         "dcc_keys": 40})
+        _dcc_import(db, testdata, 42, "b")
+        for row in db.scalars(select(ControlOutbox).where(ControlOutbox.published_at.is_(None))):
+            row.published_at = utcnow() - dt.timedelta(hours=1)  # past the drift grace
+        alerts.evaluate(db, settings)
+        a = db.scalar(select(Alert).where(Alert.kind == "DCC_DRIFT"))
+        assert a.detail == {"applied": 1, "desired": 2}  # list versions, not outbox ids

@@ -76,7 +76,35 @@ def test_countries_and_counts(imported, testdata):
     en = b["viewer"].get("/ui/dcc?lang=en")
     assert "EU Digital COVID Certificate signers" in en.text
     device = b["viewer"].get(f"/ui/devices/{DEVICES['B1']}").text  # state key 16 on the gate's page
-    assert re.search(r'id="dcc-table">v\d+ · 700 keys<', device)  # English: the ?lang=en cookie
+    # the list version, as the DCC page's tile shows it (not the kind-7 message id the gate
+    # reports: fleet/services/versions.py); English: the ?lang=en cookie
+    assert 'id="dcc-table"><span class="listv">v1</span> · 700 keys<' in device
+    behind_page = b["viewer"].get(f"/ui/devices/{DEVICES['B2']}").text
+    assert re.search(r'id="dcc-table"><span class="listv drift">— → v1</span>', behind_page)
+    assert [row[1] for row in behind] == ["— → v1"]  # its message is not a DCC list
+
+
+def test_one_version_number_per_list(imported, session_factory):
+    """Re-signed (same list, new message): the page and the gate's page both
+    say v1; the gate is behind by its message, 're-signed copy pending'."""
+    from fleet.models import ControlOutbox
+
+    _, _, b = imported
+    with session_factory() as db:
+        old = control.latest_row(db, topics.DCC)
+        body = dict(old.body)
+        db.add(ControlOutbox(kind="dcc", topic=topics.DCC, retain=True, body=body, published_at=utcnow()))
+        db.commit()
+        assert control.latest_row(db, topics.DCC).id > old.id
+    page = b["viewer"].get("/ui/dcc?lang=en").text
+    assert 'id="dcc-version">v1<' in page and 'id="dcc-published">v1<' in page
+    assert f">v{old.id}<" not in page  # no message id anywhere
+    assert 'id="dcc-sync">0/2<' in page
+    behind = _rows(page, "dcc-behind")
+    assert [(row[0], row[1]) for row in behind] == [(DEVICES["B2"], "— → v1"),
+                                                   (DEVICES["B1"], "v1 → v1 (re-signed copy pending)")]
+    device = b["viewer"].get(f"/ui/devices/{DEVICES['B1']}").text
+    assert "v1 → v1 <small>(re-signed copy pending)</small></span> · 700 keys" in device
 
 
 def test_one_country(imported, testdata):
