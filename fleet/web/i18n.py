@@ -81,6 +81,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "feed.title": ("Lượt quét trực tiếp", "Live scan feed"),
     "feed.hint": ("Chỉ hiển thị mã băm thẻ, kết quả và lý do — không có thông tin cá nhân.",
                   "Only the pass hash, verdict and reason are shown — no personal data."),
+    "feed.shows": ("Mỗi lượt quét: đầu mã băm thẻ, kết quả, lý do, doanh nghiệp và địa điểm — "
+                   "không có thông tin cá nhân.",
+                   "Each scan: the start of the pass hash, verdict, reason, business and site — "
+                   "no personal data."),
     "feed.live": ("Đang cập nhật trực tiếp", "Live"),
     "feed.nojs": ("Bật JavaScript để cập nhật trực tiếp; hoặc tải lại trang.",
                   "Enable JavaScript for live updates, or reload the page."),

@@ -143,6 +143,9 @@ def test_dashboard_in_chromium(served):
             feed = page.locator("#feed tbody")
             expect(feed.locator("tr", has_text=pass_hash[:8])).to_contain_text("Cho vào")
             expect(feed.locator("tr", has_text="cdcdcdcd")).to_contain_text("Đã bị thu hồi")
+            # names beside the codes in streamed rows too (feed.js)
+            expect(feed.locator("tr", has_text="cdcdcdcd")).to_contain_text("Bách hoá Xanh Tân Phong B1")
+            expect(feed.locator("tr", has_text="cdcdcdcd")).to_contain_text("Cổng chính B1")
             assert pass_hash not in page.content()  # only a prefix of the hash is shown
             shot(page, "03-live-feed")
 
@@ -232,3 +235,61 @@ def test_dashboard_in_chromium(served):
     with sessions() as db:
         created = db.scalar(select(User).where(User.username == "nv.phuong"))
         assert (created.role, created.business_id, created.active) == ("manager", "B1", False)
+
+
+HOSTILE_BIZ = '<img src=x onerror="document.title=\'pwned\'">=HYPERLINK("x")'
+HOSTILE_SITE = "<script>document.title='pwned2'</script> & cổng"
+
+
+def _seed_hostile(db, settings) -> dict:
+    from sqlalchemy import select
+
+    from fleet.models import Business, Site
+
+    sites = seed(db, settings)
+    db.get(Business, "B1").name = HOSTILE_BIZ
+    db.scalars(select(Site).where(Site.business_id == "B1")).one().name = HOSTILE_SITE
+    db.commit()
+    return sites
+
+
+def test_feed_shows_hostile_names_as_text(tmp_path):
+    """A business and a site named with HTML: the server-rendered row and a row
+    that arrives over the stream show the names as text; nothing runs."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from fleet.services import scans
+
+    def ingest(sessions, seq: int, h: str) -> None:
+        with sessions() as db:
+            scans.ingest_for_device(db, DEVICES["B1"], [{"seq": seq, "time": int(time.time()),
+                                                         "time_valid": True, "pass_hash": h,
+                                                         "verdict": True, "reason": 0}])
+            db.commit()
+
+    with serve_dashboard(tmp_path, _seed_hostile) as (base, sessions, _), sync_playwright() as pw:
+        ingest(sessions, 1, "a1" * 16)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(20_000)
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(base + "/ui/login")
+            page.fill("input[name=username]", "operator")
+            page.fill("input[name=password]", "operator-password-1")
+            page.click("main button[type=submit]")
+            page.wait_for_url(base + "/ui/")
+            page.goto(base + "/ui/feed")
+            expect(page.locator("#live")).to_be_visible()
+            ingest(sessions, 2, "b2" * 16)
+            feed = page.locator("#feed tbody")
+            for prefix in ("a1a1a1a1", "b2b2b2b2"):  # rendered by the server, then by feed.js
+                row = feed.locator("tr", has_text=prefix)
+                expect(row).to_contain_text(HOSTILE_BIZ)
+                expect(row).to_contain_text(HOSTILE_SITE)
+            assert page.locator("#feed img, #feed script").count() == 0
+            assert "pwned" not in page.title() and dialogs == []
+            shot(page, "03b-live-feed-hostile-names")
+        finally:
+            browser.close()

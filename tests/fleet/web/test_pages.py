@@ -573,3 +573,34 @@ def test_hostile_names_cannot_become_formulas_in_the_alerts_csv(web, session_fac
     en = list(csv.reader(io.StringIO(b["operator"].get("/ui/alerts.csv?business=B1&lang=en")
                                      .content.decode("utf-8-sig"))))
     assert en[1][7] == "'" + HOSTILE_SITE  # no English name: the Vietnamese one, still neutralised
+
+
+def test_feed_names_are_read_once_not_per_event(web, session_factory, engine):
+    """40 scans at two sites: the page and the stream each read the sites'
+    names in one statement (queries.place_names), not one per event."""
+    import json
+
+    from sqlalchemy import event
+
+    _, _, b = web
+    ingest(session_factory, DEVICES["B1"], [ev(i, f"{i:032x}") for i in range(1, 21)])
+    ingest(session_factory, DEVICES["B2"], [ev(i, f"{i + 100:032x}") for i in range(1, 21)])
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, params, context, executemany):  # noqa: ANN001, ARG001
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        page = b["operator"].get("/ui/feed").text
+        page_reads = sum("site.name_en" in s for s in statements)
+        statements.clear()
+        body = b["operator"].get("/ui/feed/stream?after=0&window=1").text
+        stream_reads = sum("site.name_en" in s for s in statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    events = [json.loads(line[6:]) for line in body.splitlines() if line.startswith('data: {"')]
+    assert len(events) == 40 and {e["business_name"] for e in events} == {
+        "Bách hoá Xanh Tân Phong", "Nhà thuốc Long Châu"}
+    assert page.count("Nhà thuốc Long Châu") >= 20
+    assert (page_reads, stream_reads) == (1, 1)
