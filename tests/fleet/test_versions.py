@@ -97,6 +97,15 @@ def test_unknown_or_hostile_applied_versions(session_factory):
         # bodies without a list field (another kind) are no list version
         row = control.enqueue_command(db, dev.id, "sync")
         assert versions.list_versions(db, [row.id, None, -3, 2**40]) == {row.id: None}
+        # another list's message (a revocation list v1) is no configuration version
+        revocations.revoke(db, "c3" * 16, "LOST", "op")
+        rev_msg = control.latest_row(db, topics.REVOCATION).id
+        assert versions.list_versions(db, [rev_msg]) == {rev_msg: 1}
+        assert versions.list_versions(db, [rev_msg], "config") == {rev_msg: None}
+        devices.apply_state(db, dev.id, {"online": True, "config_version": rev_msg,
+                                         "dcc_version": rev_msg, "dcc_keys": 1})
+        v = versions.for_devices(db, [dev])[dev.id]
+        assert v["config"].applied is None and v["dcc"].applied is None
 
 
 def test_drift_alerts_carry_list_versions(session_factory, settings):
