@@ -19,7 +19,6 @@ import gc
 
 _RARE = ("ota.updater", "ota.fetch", "ota.manifest", "ota.image", "ota.selftest", "ota.offer",
          "app.config")
-_ALONE_S = 120  # the updater waits this long at most for the control plane to unload
 
 
 def read_state(root):
@@ -66,7 +65,10 @@ class OtaLink:
 
     def field(self):
         upd = self.upd
-        return field(upd.st) if upd is not None else self.k15
+        if upd is None:
+            return self.k15
+        upd.told = True  # a result is reported before a waiting offer replaces it
+        return field(upd.st)
 
     def seen(self, payload):
         """The offer handled last (retained: re-delivered at each connect)."""
@@ -104,8 +106,8 @@ class OtaLink:
             # updater's together were the heap's peak (docs/memory.md)
             ctl = self.plane.control
             n = 0
-            while ctl is not None and ctl.svc is not None and n < _ALONE_S * 10:
-                await asyncio.sleep_ms(100)
+            while ctl is not None and ctl.svc is not None and n < 1200:
+                await asyncio.sleep_ms(100)  # 120 s at most
                 n += 1
             ctl = None
             await self._updater().run()

@@ -90,6 +90,7 @@ class Updater:
         self._selftest = None
         self._complete = False   # the blob in progress is whole (on_chunk)
         self.offered = True      # look for a stored offer (ota/link.py on_offer sets it)
+        self.told = False        # state key 15 read for a state report (ota/link.py field)
 
     # -- state and the app ---------------------------------------------------
     @property
@@ -166,29 +167,43 @@ class Updater:
         self.offered = False
         if VERIFYING <= self.st["phase"] <= PROBATION:
             return False  # it stays on flash until this update is settled
-        from ota import offer
-
         root = self.root
         try:
             import os
 
-            os.stat(root + offer.NAME)
+            os.stat(root + "/offer.cbor")  # ota/offer.py NAME
         except OSError:
             return False
+        if self.st["phase"] >= DONE and self.plane.reporter is not None:
+            # e.g. rolled back at this boot, not yet connected: the fleet
+            # learns the result (state key 15, read by the reporter through
+            # ota/link.py field()) before the next offer replaces it
+            self.told = False
+            self.publish()
+            while not self.told:
+                await asyncio.sleep_ms(200)
         ctl = self.plane.control
         n = 0
         while ctl is not None and ctl.svc is not None and n < 1200:
             await asyncio.sleep_ms(100)  # never both loaded (docs/memory.md): 120 s at most
             n += 1
         ctl = None
+        from ota import offer
+
         got = offer.load(root)  # the newest: a later one may have replaced it meanwhile
         if got is None:
             return False
-        if got[0] != self.st.get("offer"):  # else taken before a power cut, only not removed
+        if got[0] != self.st.get("offer"):
             self.port.event("ota", {"offer": "taken"})
             self.offer(got[0], got[1])
+        else:  # taken before a power cut, only not removed
+            self.port.event("ota", {"offer": "known"})
         got = None
         offer.drop(root)  # after state.json has it (offer() saved it)
+        offer = None
+        from app import unload
+
+        unload("ota.offer")  # not needed during the download (heap)
         return True
 
     def offer(self, digest, body):
