@@ -100,20 +100,22 @@ def test_offer_during_probation_waits_on_flash_through_a_power_cut(tmp_path, mos
         # the fleet withdraws the retained offer 21 and offers 22 unretained:
         # after the cut, only the flash can still hold it
         fleet.client.publish(f"gg/v1/dev/{DEVICE}/ota", b"", qos=1, retain=True).wait_for_publish(5)
-        n = len(sim.events())
-        fleet.offer(make_release(key, 2), campaign=22, retain=False)
-        sim.wait_for(kind("control_service", loaded=False), after=n, timeout=60)
-        assert stored.exists()
+        for release, campaign in ((2, 22), (3, 23)):  # two offers wait: the newest wins
+            n = len(sim.events())
+            fleet.offer(make_release(key, release), campaign=campaign, retain=False)
+            sim.wait_for(kind("control_service", loaded=False), after=n, timeout=60)
+            assert cbor2.loads(stored.read_bytes())[1][3] == campaign
         assert fleet.states[-1][4] == 21 and fleet.states[-1][1] == 4, fleet.states  # not replaced
         power_cut(sim)
         # update 21 still runs out its probation and goes back by itself ...
         s = fleet.wait_result(1, 21, timeout=300)
         assert s[1] == 6 and s[3] == reason_code("OTA_PROBATION_FAILED"), fleet.states
-        # ... then the offer that waited is taken and installed
-        assert fleet.wait_result(2, 22, timeout=300) == [2, 5, 100, 0, 22], fleet.states
+        # ... then the newest offer that waited is taken and installed
+        assert fleet.wait_result(3, 23, timeout=300) == [3, 5, 100, 0, 23], fleet.states
     finally:
         fleet.close()
         sim.stop()
     assert not stored.exists()
+    assert not [s for s in fleet.states if s[4] == 22], fleet.states
     st = ota_state(flash)
-    assert st["installed"] == 2 and st["failed"] == 1 and st["phase"] == 5
+    assert st["installed"] == 3 and st["failed"] == 1 and st["phase"] == 5
