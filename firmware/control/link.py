@@ -30,7 +30,7 @@ from verify import reasons
 
 # imported only while messages are handled: dropped when the service ends
 _RARE = ("app.controlservice", "control.service", "control.envelope", "control.blob",
-         "app.provisioned")
+         "app.provisioned", "ota.offer")
 _SUFFIX_KIND = {"config": 1, "cmd": 4, "ota": 8}
 _WAIT_COMMANDS = 4  # commands kept while the service cannot load; more are dropped
 

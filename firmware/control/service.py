@@ -209,12 +209,25 @@ class ControlService:
             return reasons.OK  # the applied message again (retained re-delivery)
         if kind == envelope.KIND_OTA:
             # a firmware offer: nothing committed here (its release number
-            # is the anti-rollback floor, ota/); refusals go to state key 15
+            # is the anti-rollback floor, ota/). Stored for the updater,
+            # which takes it once this service has unloaded (never both
+            # loaded: docs/memory.md); its refusals go to state key 15
             ota = self.link.ota
             if ota is None:
                 return reasons.OTA_NO_KEY
-            self.handed_over = True  # the updater has it: no quiet period (heap)
-            return ota.on_offer(msg, self._scratch)
+            from ota import offer
+
+            try:
+                offer.store(ota.plane.port.flash_dir() + "/ota", msg)
+            except errors.GateError as e:  # flash full or failing: the fleet offers again
+                self.link.last_error = [kind, reasons.OTA_SPACE, 0]
+                self.log("control %d: offer not stored: %s" % (kind, e.detail))
+                self._state_changed()
+                return reasons.OTA_SPACE
+            msg = offer = None
+            self.handed_over = True  # no quiet period: the updater waits for the unload
+            ota.on_offer()
+            return reasons.OK
         if kind == envelope.KIND_COMMAND:
             try:
                 self.state.commit(msg)  # before running it: a replay never runs twice

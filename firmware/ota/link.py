@@ -5,16 +5,20 @@
 # again when it is over.
 #
 #   link = OtaLink(plane)     app/policy.py Policy (client, reporter, queue set later)
-#   link.on_offer(msg)    a verified kind-8 control message (control/service.py)
+#   link.on_offer()       control/service.py stored a verified kind-8 offer
+#                         (ota/offer.py); the updater takes it once the
+#                         control plane has unloaded (docs/memory.md)
 #   link.on_chunk(data)   a blob chunk (control/link.py routes every chunk here)
 #   link.seen(data)       the offer in hand again (retained re-delivery): drop
 #   link.field()          state key 15 [release, phase, percent, reason, campaign]
 # The updater runs in a task of its own, started by an offer or at boot when
-# an update is under way on flash, and ends when it is settled.
+# an update is under way or an offer waits on flash, and ends when it is
+# settled and no offer waits.
 import asyncio
 import gc
 
-_RARE = ("ota.updater", "ota.fetch", "ota.manifest", "ota.image", "ota.selftest", "app.config")
+_RARE = ("ota.updater", "ota.fetch", "ota.manifest", "ota.image", "ota.selftest", "ota.offer",
+         "app.config")
 
 
 def read_state(root):
@@ -50,10 +54,21 @@ class OtaLink:
         self.k15 = field(st)
         if 1 <= self.k15[1] <= 4:  # downloading .. probation: resume
             self._start()  # the task runs once the loop does
+        else:
+            import os
+
+            try:
+                os.stat(plane.port.flash_dir() + "/ota/offer.cbor")  # ota/offer.py NAME
+                self._start()  # stored, not yet taken (a power cut): take it
+            except OSError:
+                pass
 
     def field(self):
         upd = self.upd
-        return field(upd.st) if upd is not None else self.k15
+        if upd is None:
+            return self.k15
+        upd.told = True  # a result is reported before a waiting offer replaces it
+        return field(upd.st)
 
     def seen(self, payload):
         """The offer handled last (retained: re-delivered at each connect)."""
@@ -71,20 +86,11 @@ class OtaLink:
             self.upd = Updater(self)
         return self.upd
 
-    def on_offer(self, msg, scratch=None):
-        """A kind-8 message the control plane verified -> reason code
-        (scratch: the control service's Ed25519 table, reused)."""
-        try:
-            reason = self._updater().offer(msg, scratch)
-        except MemoryError:
-            from verify import reasons
-
-            reason = reasons.INTERNAL  # the retained offer comes again at the next connect
-        if self.upd is not None and self.upd.active():
-            self._start()
-        elif self._task is None:
-            self._end()  # refused: nothing runs
-        return reason
+    def on_offer(self):
+        """The control plane stored a verified offer (ota/offer.py)."""
+        if self.upd is not None:
+            self.upd.offered = True  # the running updater takes it at its next step
+        self._start()
 
     def on_chunk(self, payload):
         if self.upd is not None:
@@ -96,6 +102,14 @@ class OtaLink:
 
     async def _run(self):
         try:
+            # the control service unloads first: its modules and the
+            # updater's together were the heap's peak (docs/memory.md)
+            ctl = self.plane.control
+            n = 0
+            while ctl is not None and ctl.svc is not None and n < 1200:
+                await asyncio.sleep_ms(100)  # 120 s at most
+                n += 1
+            ctl = None
             await self._updater().run()
         except Exception as e:  # noqa: logged; the state on flash resumes at the next boot
             self.plane.port.log("ota: update task failed: %r" % (e,))

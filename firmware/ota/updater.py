@@ -1,8 +1,12 @@
 # Firmware updates, the work (docs/protocol.md "Firmware updates"), loaded
 # by ota/link.py only while an update is under way:
 #
-#   offer (kind 8, fleet key checked by control/)   -> manifest: release key,
-#     anti-rollback (installed release = floor, min_previous), target
+#   offer (kind 8, fleet key checked by control/, stored by it: ota/offer.py;
+#     taken once the control plane has unloaded) -> manifest: release key,
+#     anti-rollback (installed release = floor, min_previous), target.
+#     One update at a time: an offer that comes while one verifies, switches
+#     or is on probation waits on flash (the newest wins) and is taken once
+#     that one is settled (done, rolled back or failed).
 #   1 downloading  the payload blob (and first the manifest, if it came as a
 #                  blob) in chunks, resumable; paused while a scan waits
 #   2 verifying    bundle: the payload split into the inactive slot's files,
@@ -85,6 +89,8 @@ class Updater:
         self._boot_ms = ticks_ms()
         self._selftest = None
         self._complete = False   # the blob in progress is whole (on_chunk)
+        self.offered = True      # look for a stored offer (ota/link.py on_offer sets it)
+        self.told = False        # state key 15 read for a state report (ota/link.py field)
 
     # -- state and the app ---------------------------------------------------
     @property
@@ -155,16 +161,55 @@ class Updater:
         return target == want
 
     # -- the offer ------------------------------------------------------------
-    def offer(self, msg, scratch=None):
-        """A verified kind-8 message: start the update, or refuse it
-        (state key 15 = [release, 7 failed, 0, reason, campaign])."""
-        import hashlib
+    async def _take(self):
+        """The stored offer (ota/offer.py), if one waits and no update is
+        past its download -> True if one was taken."""
+        self.offered = False
+        if VERIFYING <= self.st["phase"] <= PROBATION:
+            return False  # it stays on flash until this update is settled
+        root = self.root
+        try:
+            import os
 
+            os.stat(root + "/offer.cbor")  # ota/offer.py NAME
+        except OSError:
+            return False
+        if self.st["phase"] >= DONE and self.plane.reporter is not None:
+            # e.g. rolled back at this boot, not yet connected: the fleet
+            # learns the result (state key 15, read by the reporter through
+            # ota/link.py field()) before the next offer replaces it
+            self.told = False
+            self.publish()
+            while not self.told:
+                await asyncio.sleep_ms(200)
+        ctl = self.plane.control
+        n = 0
+        while ctl is not None and ctl.svc is not None and n < 1200:
+            await asyncio.sleep_ms(100)  # never both loaded (docs/memory.md): 120 s at most
+            n += 1
+        ctl = None
+        from ota import offer
+
+        got = offer.load(root)  # the newest: a later one may have replaced it meanwhile
+        if got is None:
+            return False
+        if got[0] != self.st.get("offer"):
+            self.port.event("ota", {"offer": "taken"})
+            self.offer(got[0], got[1])
+        else:  # taken before a power cut, only not removed
+            self.port.event("ota", {"offer": "known"})
+        got = None
+        offer.drop(root)  # after state.json has it (offer() saved it)
+        offer = None
+        from app import unload
+
+        unload("ota.offer")  # not needed during the download (heap)
+        return True
+
+    def offer(self, digest, body):
+        """A verified kind-8 offer body: start the update, or refuse it
+        (state key 15 = [release, 7 failed, 0, reason, campaign])."""
         st = self.st
-        body = msg.body
-        digest = _hex(hashlib.sha256(msg.raw).digest()[:16])
-        if st["phase"] in (VERIFYING, SWITCHING, PROBATION):
-            return reasons.OK  # one update at a time: offers wait until it is settled
         if st["phase"] == DOWNLOADING:
             self._drop_download()  # a newer offer replaces the one downloading
         st["offer"] = digest
@@ -178,7 +223,7 @@ class Updater:
             st["pref"] = _ref(pref)
             if type(body.get(1)) is bytes:
                 st["mref"] = None
-                self._accept_manifest(body[1], scratch)
+                self._accept_manifest(body[1])
             else:
                 st["mref"] = _ref(fetch.check_ref(body[4]))
                 self._set(DOWNLOADING, reasons.OK, 0)
@@ -190,7 +235,7 @@ class Updater:
             return e.reason
         return reasons.OK
 
-    def _accept_manifest(self, data, scratch=None):
+    def _accept_manifest(self, data):
         """Release signature, anti-rollback, target; then the manifest is
         kept on flash and the payload download starts."""
         from ota import manifest, fetch
@@ -198,7 +243,7 @@ class Updater:
         from fsutil import makedirs, write_atomic
 
         st = self.st
-        man = manifest.check(data, self.keys(), scratch or bytearray(SCRATCH))
+        man = manifest.check(data, self.keys(), bytearray(SCRATCH))
         st["release"] = man.release
         manifest.admit(man, st["installed"], st.get("failed", 0))
         if not self._supported(man.target):
@@ -507,6 +552,8 @@ class Updater:
         self.settle()
         limit = self.cfg.get("ota_probation_s", _PROBATION_S) * 1000
         while True:
+            if self.offered:
+                await self._take()  # a newer offer replaces a download
             phase = self.st["phase"]
             if phase == DOWNLOADING:
                 try:
@@ -527,7 +574,7 @@ class Updater:
                     self.port.reset()
                 else:
                     await asyncio.sleep_ms(500)
-            else:
+            elif not await self._take():  # settled: an offer that waited, if any
                 return
 
 

@@ -29,7 +29,7 @@ PACKAGES = {
     "gate": ["__init__.py", "allowlist.py", "decide.py", "io.py", "occupancy.py", "rules.py"],
     "hal": ["__init__.py", "clock.py", "esp32.py"],
     "net": ["__init__.py", "client.py", "mqtt.py", "reporter.py", "topics.py"],
-    "ota": ["__init__.py", "fetch.py", "image.py", "link.py", "manifest.py", "selftest.py",
+    "ota": ["__init__.py", "fetch.py", "image.py", "link.py", "manifest.py", "offer.py", "selftest.py",
             "updater.py"],
     "scanner": ["__init__.py", "framer.py", "gm65.py", "link.py", "reader.py", "setup.py"],
     "setup": ["__init__.py", "bundle.py", "commands.py", "frame.py", "identity.py", "release.py",
