@@ -4,7 +4,8 @@ Target (issue 12): p95 <= 300 ms for each. Builds a registry like
 bench_dashboard.py (businesses x sites x gates; scans are not read by the
 map, so none are loaded), places every site in District 7, suspends 5 % of
 the businesses, opens an alert on 2 % of the gates, then times GET /ui/map
-and GET /ui/map/markers.json through the real app (create_app + dashboard,
+and GET /ui/map/markers.json (gzip, as a browser asks; then revalidated with
+its ETag: 304) and one popup's /ui/map/sites/ID.json through the real app (create_app + dashboard,
 in-process ASGI client, logged in as the admin).
 
     python3 bench/bench_map.py                                  # SQLite, 10k gates on 2,000 sites
@@ -82,6 +83,12 @@ def measure(url: str, data_dir: Path, requests: int) -> list[dict]:
                 body = client.get(path).json()
                 log(f"markers: {len(body['sites']):,} placed, counts {body['counts']}")
             results.append(timed(client, path, requests, width=24))
+        # a reload while nothing changed: the browser revalidates, 304 and no body
+        tag = client.get("/ui/map/markers.json").headers["etag"]
+        results.append(timed(client, "/ui/map/markers.json", requests, width=24,
+                             headers={"If-None-Match": tag}, status=304))
+        # a popup's names (fetched when a marker is opened)
+        results.append(timed(client, f"/ui/map/sites/{len(body['sites']) // 2}.json", requests, width=24))
     return results
 
 
