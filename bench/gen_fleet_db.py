@@ -332,6 +332,32 @@ def add_passes_and_audit(engine, hashes: list[str], n_passes: int, n_audit: int,
             for k in range(n_audit)])
 
 
+def fill_rollup(engine) -> int:
+    """Count the rollup from the scans: the finest grain by one GROUP BY over
+    the scan table (rollup.backfill's statement), the coarser grains summed
+    from it, as rollup.keys does at ingest (2 M rows read instead of 10 M
+    three more times). Returns the finest grain's row count."""
+    from sqlalchemy import delete, func, insert, select
+
+    finest, *coarser = rollup.LEVELS
+    hourly = finest.table.c
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # hash in memory, not spilled (default: 4 MB)
+            conn.execute(text("SET LOCAL work_mem = '256MB'"))
+        grains = [(finest, rollup._grouped(finest, None))]
+        for level in coarser:
+            bucket = (hourly.hour - hourly.hour % level.bucket).label(level.keys[0])
+            cols = [bucket, *[hourly[k] for k in level.keys[1:]]]
+            grains.append((level, select(*cols, func.sum(hourly["count"]).label("count")).group_by(*cols)))
+        for level, grouped in grains:
+            conn.execute(delete(level.table))
+            g = grouped.subquery()
+            # in key order (time first), as ingest appends them
+            conn.execute(insert(level.table).from_select(
+                [*level.keys, "count"], select(g).order_by(*[g.c[k] for k in level.keys])))
+        return conn.scalar(select(func.count()).select_from(finest.table)) or 0
+
+
 def build(url: str, n_devices: int, n_scans: int, days: int = 30, *, n_passes: int = 100_000,
           n_audit: int = 50_000, end: int | None = None, fresh: bool = True,
           demo: bool = False, in_database: bool | None = None,
@@ -365,11 +391,7 @@ def build(url: str, n_devices: int, n_scans: int, days: int = 30, *, n_passes: i
     log(f"scans: {n_scans:,} in {time.perf_counter() - t0:.1f} s")
     ensure_indexes(engine)
     t0 = time.perf_counter()
-    with make_sessionmaker(engine)() as db:
-        if pg:  # its GROUP BYs hash in memory instead of spilling to disk (default work_mem: 4 MB)
-            db.execute(text("SET LOCAL work_mem = '256MB'"))
-        keys = rollup.backfill(db)
-        db.commit()
+    keys = fill_rollup(engine)
     log(f"rollup: {keys:,} counters in {time.perf_counter() - t0:.1f} s")
     engine.dispose()
     return devices
