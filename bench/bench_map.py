@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 from fleet.core.config import Settings  # noqa: E402
 from fleet.models import Alert, Business, Device, Site, utcnow  # noqa: E402
@@ -60,6 +60,8 @@ def build(url: str, n_devices: int, n_sites: int) -> None:
         conn.execute(insert(Alert), [
             {"kind": "TAMPER", "device_id": d["id"], "business_id": None, "detail": {},
              "created_at": now, "count": 1} for d in devices if rng.random() < 0.02])
+    with engine.begin() as conn:  # planner statistics, as a database in service has
+        conn.execute(text("ANALYZE"))
     log(f"registry: {n_devices:,} gates on {n_sites:,} sites of {n_biz:,} businesses "
         f"in {time.perf_counter() - t0:.1f} s")
     engine.dispose()
