@@ -5,11 +5,17 @@ default), then the scan indexes and the hourly rollup.
     python3 bench/gen_fleet_db.py --db postgresql://greengate:greengate@127.0.0.1:5432/greengate_dashboard_bench
     python3 bench/gen_fleet_db.py --db sqlite:////tmp/gg.db --devices 200 --scans 20000
 
-A library first: tests build the same shape at small sizes with `build()`.
-Scans go in with COPY on PostgreSQL and executemany on SQLite, the scan table's
-secondary indexes dropped during the load and rebuilt after it; the rollup is
-then counted once from the scans (fleet.services.rollup.backfill), exactly as
-for a database that existed before the rollup.
+A library first: tests build the same shape with `build()`, at small sizes
+and at the full size (tests/fleet/web/test_chromium_10m.py). On PostgreSQL
+the scans are made by PostgreSQL itself (load_scans_pg_sql: INSERT ... SELECT
+FROM generate_series in two connections, nothing crosses the socket;
+`--python-rows` for the old Python rows + COPY); on SQLite Python makes them
+(scan_rows) and executemany loads them. Both follow one distribution: gates
+in rounds (gate_of: gap-free seq per gate), 93 % accepted, 1 % untrusted
+clocks, md5 pass hashes of the pass table. The scan table's secondary
+indexes (and on PostgreSQL its unique constraint) are dropped during the
+load and rebuilt after it; the rollup is then counted from the scans
+(fill_rollup: one GROUP BY over scan, the coarser grains from the finest).
 """
 
 from __future__ import annotations
