@@ -76,10 +76,17 @@ def matches(if_none_match: str | None, tag: str) -> bool:
 
 
 def wants_gzip(accept_encoding: str | None) -> bool:
+    """gzip listed in Accept-Encoding and not refused with q=0."""
     for part in (accept_encoding or "").lower().split(","):
-        name, _, params = part.strip().partition(";")
-        if name.strip() == "gzip":
-            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+        name, *params = [p.strip() for p in part.split(";")]
+        if name == "gzip":
+            for p in params:
+                if p.startswith("q="):
+                    try:
+                        return float(p[2:]) > 0
+                    except ValueError:
+                        return False
+            return True
     return False
 
 

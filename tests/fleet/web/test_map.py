@@ -140,6 +140,8 @@ def test_markers_are_compact_validated_and_gzipped(web, session_factory):
     assert len(big.json()["sites"]) == 202
     plain = op.get("/ui/map/markers.json", headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers and plain.json() == big.json()
+    refused = op.get("/ui/map/markers.json", headers={"Accept-Encoding": "br, gzip;q=0"})
+    assert "content-encoding" not in refused.headers
     assert plain.headers["etag"] == big.headers["etag"]
 
 
