@@ -35,7 +35,7 @@ if str(REPO) not in sys.path:
 from sqlalchemy import insert, text  # noqa: E402
 
 from fleet.core.config import normalise_db_url  # noqa: E402
-from fleet.core.db import make_engine, make_sessionmaker  # noqa: E402
+from fleet.core.db import make_engine  # noqa: E402
 from fleet.models import AuditLog, Base, Business, Device, Pass, Scan, Site, utcnow  # noqa: E402
 from fleet.services import rollup  # noqa: E402
 
@@ -207,8 +207,6 @@ def load_scans_pg_sql(engine, n_devices: int, n_sites: int, n: int, days: int, e
     unlogged: the table skips the write-ahead log (a throwaway test database;
     the benches keep it logged, like production)."""
     from concurrent.futures import ThreadPoolExecutor
-
-    from sqlalchemy.schema import DropConstraint
 
     end = int(time.time()) if end is None else end
     start = end - days * 86400
