@@ -40,27 +40,31 @@ def login(client, username: str, password: str) -> None:  # noqa: ANN001
         raise SystemExit(f"login as {username} failed: {r.status_code} {r.text[:200]}")
 
 
-def timed(client, path: str, requests: int, width: int = 50) -> dict:  # noqa: ANN001
+def timed(client, path: str, requests: int, width: int = 50, headers: dict | None = None,
+          status: int = 200) -> dict:  # noqa: ANN001
+    """`headers` go with every request (e.g. If-None-Match), each answer must
+    have `status`; bytes is the decoded body, wire what came over (gzip)."""
     t0 = time.perf_counter()
-    r = client.get(path)
+    r = client.get(path, headers=headers)
     cold = (time.perf_counter() - t0) * 1000
-    if r.status_code != 200:
+    if r.status_code != status:
         raise SystemExit(f"{path}: {r.status_code} {r.text[:300]}")
-    size = len(r.content)
+    size, wire = len(r.content), r.num_bytes_downloaded
     times, cpu = [], []
     for _ in range(requests):
         t0, c0 = time.perf_counter(), time.process_time()
-        status = client.get(path).status_code
+        got = client.get(path, headers=headers).status_code
         times.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)  # this process's CPU, all threads
-        if status != 200:
-            raise SystemExit(f"{path}: {status}")
+        if got != status:
+            raise SystemExit(f"{path}: {got}")
     times.sort()
     cpu.sort()
     p95 = max(0, int(len(times) * 0.95) - 1)
     out = {"page": path, "cold_ms": cold, "p50_ms": statistics.median(times), "p95_ms": times[p95],
-           "max_ms": times[-1], "cpu_p95_ms": cpu[p95], "bytes": size}
-    log(f"{path:{width}s} {size / 1024:6.0f} KiB  cold {cold:7.1f}  p50 {out['p50_ms']:6.1f}  "
+           "max_ms": times[-1], "cpu_p95_ms": cpu[p95], "bytes": size, "wire": wire}
+    shown = f"{size / 1024:6.0f} KiB" + (f" ({wire / 1024:.0f} KiB sent)" if wire < size else "")
+    log(f"{path:{width}s} {shown}  cold {cold:7.1f}  p50 {out['p50_ms']:6.1f}  "
         f"p95 {out['p95_ms']:6.1f}  max {times[-1]:6.1f} ms  (CPU p95 {cpu[p95]:6.1f} ms)")
     return out
 

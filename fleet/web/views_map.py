@@ -2,7 +2,8 @@
 state (fleet/services/site_map.py computes it), drawn by Leaflet served from
 the fleet itself (fleet/web/vendor.py). The page lists the sites that need
 attention, so the map is not the only way to reach them (keyboard, screen
-readers, no JavaScript)."""
+readers, no JavaScript). The markers travel in a compact form
+(fleet/web/map_data.py); a marker's names are fetched when it is opened."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from fleet.api.schemas import SitePatch
 from fleet.core import errors
 from fleet.services import site_map
 
-from . import vendor
+from . import map_data, vendor
 from .context import ALL_ROLES, DISTRICT, Ctx, _resolve_user, action, page, render
 
 router = APIRouter()
@@ -57,19 +58,47 @@ def map_page(request: Request) -> Response:
     return page(request, ALL_ROLES, view)
 
 
+def _scoped(request: Request, answer) -> Response:  # noqa: ANN001
+    """answer(db, scope) -> Response for a signed-in user (a manager: their
+    business only); 401 JSON otherwise."""
+    with request.app.state.sessions() as db:
+        user, _ = _resolve_user(request, db)
+        if user is None:
+            return JSONResponse({"error": "NOT_AUTHENTICATED",
+                                 "detail": "log in first / vui lòng đăng nhập"}, status_code=401)
+        return answer(db, user.business_id if user.role == "manager" else None)
+
+
 @router.get("/map/markers.json")
 async def map_markers(request: Request) -> Response:
-    """The placed sites with their state, for the signed-in user's scope."""
-    def load() -> Response:
-        with request.app.state.sessions() as db:
-            user, _ = _resolve_user(request, db)
-            if user is None:
-                return JSONResponse({"error": "NOT_AUTHENTICATED",
-                                     "detail": "log in first / vui lòng đăng nhập"}, status_code=401)
-            scope = user.business_id if user.role == "manager" else None
-            body = site_map.markers(db, scope)
+    """The placed sites with their state code, for the signed-in user's scope
+    (map_data.py: the compact form). Validated by an ETag of the body (the
+    browser asks again each time and gets 304 while nothing changed), gzip
+    when the client takes it."""
+    def answer(db, scope: str | None) -> Response:  # noqa: ANN001
+        raw = map_data.encode(map_data.markers(db, scope))
+        tag = map_data.etag(raw)
+        # private: per user's scope; no-cache: revalidate every time (states change)
+        headers = {"ETag": tag, "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding, Cookie"}
+        if map_data.matches(request.headers.get("if-none-match"), tag):
+            return Response(status_code=304, headers=headers)
+        if len(raw) >= map_data.GZIP_MIN and map_data.wants_gzip(request.headers.get("accept-encoding")):
+            raw = map_data.compress(raw)
+            headers["Content-Encoding"] = "gzip"
+        return Response(raw, media_type="application/json", headers=headers)
+    return await run_in_threadpool(_scoped, request, answer)
+
+
+@router.get("/map/sites/{site_id}.json")
+async def map_site(request: Request, site_id: int) -> Response:
+    """One site's popup (name, business, state, gates, first gate), scoped."""
+    def answer(db, scope: str | None) -> Response:  # noqa: ANN001
+        body = map_data.detail(db, scope, site_id)
+        if body is None:
+            return JSONResponse({"error": "NOT_FOUND", "detail": "no such site / không có địa điểm này"},
+                                status_code=404, headers={"Cache-Control": "no-store"})
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
-    return await run_in_threadpool(load)
+    return await run_in_threadpool(_scoped, request, answer)
 
 
 def field_coords(form: dict) -> dict:

@@ -134,6 +134,7 @@ def test_map_shows_every_site_in_its_colour(dash, browser):
     page.locator(".site-pin.state-alert").click()
     popup = page.locator(".leaflet-popup-content")
     expect(popup).to_contain_text("Có cảnh báo")
+    expect(popup).to_contain_text("Cổng B6")  # the site's name, fetched when the popup opened
     shot(page, "map-02-popup")
     popup.get_by_role("link", name="Doanh nghiệp B6").click()
     page.wait_for_url(base + "/ui/businesses/B6")

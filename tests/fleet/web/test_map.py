@@ -48,12 +48,22 @@ def test_marker_states_and_scope(web, session_factory):
     _place(session_factory, sites, {"B1": (10.7268, 106.7214), "B2": (10.7405, 106.7005)})
     anon = b[None].get("/ui/map/markers.json")
     assert anon.status_code == 401 and anon.json()["error"] == "NOT_AUTHENTICATED"
+    assert b[None].get(f"/ui/map/sites/{sites['B1']}.json").status_code == 401
     op = b["operator"]
+    biz_of = {sid: bid for bid, sid in sites.items()}
 
     def states() -> dict:
         body = op.get("/ui/map/markers.json").json()
+        assert body["states"] == ["suspended", "alert", "offline", "online"]
         body["sites"] = [dict(zip(body["fields"], row)) for row in body["sites"]]
-        return {s["business_id"]: s["state"] for s in body["sites"]}, body
+        for s in body["sites"]:
+            s["state"] = body["states"][s["state"]]
+        return {biz_of[s["id"]]: s["state"] for s in body["sites"]}, body
+
+    def detail(bid: str, browser=op) -> dict:  # noqa: ANN001
+        r = browser.get(f"/ui/map/sites/{sites[bid]}.json")
+        assert r.status_code == 200, r.text
+        return r.json()
 
     got, body = states()
     assert got == {"B1": "offline", "B2": "offline"} and body["unplaced"] == 0
@@ -71,13 +81,16 @@ def test_marker_states_and_scope(web, session_factory):
         db.commit()
     got, body = states()
     assert got == {"B1": "alert", "B2": "suspended"}
-    b1 = [s for s in body["sites"] if s["business_id"] == "B1"][0]
-    assert b1["gate"] == DEVICES["B1"] and (b1["gates"], b1["online"]) == (1, 1)
-    assert b1["business_name"] == "Bách hoá Xanh Tân Phong" and b1["lat"] == 10.7268
+    b1 = [s for s in body["sites"] if s["id"] == sites["B1"]][0]
+    assert (b1["gates"], b1["online"], b1["lat"], b1["lon"]) == (1, 1, 10.7268, 106.7214)
+    d1 = detail("B1")
+    assert (d1["state"], d1["gate"], d1["gates"], d1["online"]) == ("alert", DEVICES["B1"], 1, 1)
+    assert d1["business_name"] == "Bách hoá Xanh Tân Phong" and d1["business_id"] == "B1"
+    assert d1["name"] and "lat" not in d1
     with session_factory() as db:  # acknowledged: back to online
         db.scalar(select(Alert)).acknowledged_at = db.get(Business, "B1").created_at
         db.commit()
-    assert states()[0]["B1"] == "online"
+    assert states()[0]["B1"] == "online" and detail("B1")["state"] == "online"
     with session_factory() as db:  # a second gate at B1's site, not online: the site is offline
         from fleet.services import registry
         from fleet_helpers import pubhex
@@ -85,11 +98,51 @@ def test_marker_states_and_scope(web, session_factory):
         registry.register_device(db, "gg-0000000000a0", pubhex(), sites["B1"], "1.0.0", "test")
         db.commit()
     got, body = states()
-    b1 = [s for s in body["sites"] if s["business_id"] == "B1"][0]
-    assert (b1["state"], b1["gates"], b1["online"], b1["gate"]) == ("offline", 2, 1, "gg-0000000000a0")
-    # a business manager sees only their own sites
+    b1 = [s for s in body["sites"] if s["id"] == sites["B1"]][0]
+    assert (b1["state"], b1["gates"], b1["online"]) == ("offline", 2, 1)
+    assert detail("B1")["gate"] == "gg-0000000000a0"
+    # a business manager sees only their own sites, and cannot open another's
     mine = b["manager"].get("/ui/map/markers.json").json()
-    assert {row[mine["fields"].index("business_id")] for row in mine["sites"]} == {"B1"}
+    assert {row[mine["fields"].index("id")] for row in mine["sites"]} == {sites["B1"]}
+    assert detail("B1", b["manager"])["business_id"] == "B1"
+    other = b["manager"].get(f"/ui/map/sites/{sites['B2']}.json")
+    assert other.status_code == 404 and other.json()["error"] == "NOT_FOUND"
+    assert op.get("/ui/map/sites/999999.json").status_code == 404
+
+
+def test_markers_are_compact_validated_and_gzipped(web, session_factory):
+    _, sites, b = web
+    _place(session_factory, sites, {"B1": (10.72681234, 106.72149876), "B2": (10.7405, 106.7005)})
+    op = b["operator"]
+    r = op.get("/ui/map/markers.json")
+    body = r.json()
+    row = [s for s in body["sites"] if s[0] == sites["B1"]][0]
+    assert row[1:3] == [10.72681, 106.7215]  # 5 decimals, about a metre
+    assert "private" in r.headers["cache-control"] and "no-store" not in r.headers["cache-control"]
+    tag = r.headers["etag"]
+    assert tag.startswith('"') and tag.endswith('"')
+    # the same body: 304 with no body; a change of state: a new tag
+    same = op.get("/ui/map/markers.json", headers={"If-None-Match": tag})
+    assert same.status_code == 304 and same.content == b"" and same.headers["etag"] == tag
+    with session_factory() as db:
+        devices.apply_state(db, DEVICES["B2"], {"online": True})
+        db.commit()
+    changed = op.get("/ui/map/markers.json", headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and changed.headers["etag"] != tag
+    # gzip only when asked for and worth it (two sites: too small to bother)
+    assert "content-encoding" not in changed.headers
+    with session_factory() as db:
+        for i in range(200):
+            db.add(Site(business_id="B1", name=f"Điểm {i}", rules=[], lat=10.7 + i / 1e4, lon=106.7))
+        db.commit()
+    big = op.get("/ui/map/markers.json", headers={"Accept-Encoding": "gzip"})
+    assert big.headers["content-encoding"] == "gzip" and "Accept-Encoding" in big.headers["vary"]
+    assert len(big.json()["sites"]) == 202
+    plain = op.get("/ui/map/markers.json", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.json() == big.json()
+    refused = op.get("/ui/map/markers.json", headers={"Accept-Encoding": "br, gzip;q=0"})
+    assert "content-encoding" not in refused.headers
+    assert plain.headers["etag"] == big.headers["etag"]
 
 
 def test_map_page_policy_legend_and_attention(web, session_factory, settings, monkeypatch):
