@@ -23,7 +23,7 @@ FIELDS = ("id", "name", "business_id", "business_name", "lat", "lon", "state", "
           "gate")
 
 
-def _sites_query(scope: str | None):  # noqa: ANN202
+def sites_query(scope: str | None):  # noqa: ANN202
     active = and_(Device.status == "active", Device.site_id.is_not(None))
     gates = (select(Device.site_id.label("site_id"), func.count().label("n"),
                     func.sum(cast(Device.online, Integer)).label("online"),
@@ -53,7 +53,7 @@ def markers(db: Session, scope: str | None = None) -> dict:
     """The marker endpoint's body: placed sites as rows of FIELDS, the count
     per state of those (the legend: what the map shows), and how many sites
     have no coordinates."""
-    q, _ = _sites_query(scope)
+    q, _ = sites_query(scope)
     placed = q.where(Site.lat.is_not(None), Site.lon.is_not(None)).order_by(Site.id)
     rows = [list(r) for r in db.connection().execute(placed)]
     counts = {s: 0 for s in STATES}
@@ -75,7 +75,7 @@ def summary(db: Session, scope: str | None = None, attention_limit: int = 100) -
     """For the map page: counts per state of the placed sites, the unplaced
     count, and the sites needing attention (every state but online, placed
     or not; worst first), all counted in the database."""
-    q, state = _sites_query(scope)
+    q, state = sites_query(scope)
     sub = q.subquery()
     placed = sub.c.lat.is_not(None) & sub.c.lon.is_not(None)
     counts = {s: 0 for s in STATES}

@@ -31,7 +31,7 @@ GZIP_LEVEL = 5   # ~3x smaller than raw at a few ms for 350 KB; higher levels ga
 def markers(db: Session, scope: str | None) -> dict:
     """Placed sites as rows of FIELDS, the count per state of those (the
     legend), and how many sites have no coordinates: one query."""
-    q, _ = site_map._sites_query(scope)
+    q, _ = site_map.sites_query(scope)
     sub = q.subquery()
     stmt = select(sub.c.id, sub.c.lat, sub.c.lon, sub.c.state, sub.c.gates,
                   sub.c.online).order_by(sub.c.id)
@@ -50,7 +50,7 @@ def markers(db: Session, scope: str | None) -> dict:
 def detail(db: Session, scope: str | None, site_id: int) -> dict | None:
     """One site's popup: name, business, state, gates and the first gate;
     None when it does not exist or lies outside the scope."""
-    q, _ = site_map._sites_query(scope)
+    q, _ = site_map.sites_query(scope)
     row = db.connection().execute(q.where(Site.id == site_id)).first()
     if row is None:
         return None
