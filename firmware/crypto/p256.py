@@ -42,7 +42,14 @@ that: Q's odd multiples 1Q..15Q stay Jacobian, 256 doublings, G from the
 first position of its table.
 """
 
+import sys
+
 from micropython import const
+
+if sys.implementation.name == "micropython":
+    from crypto._fe256_viper import new_mem as _new_mem, run as _run
+else:  # CPython (tests, bench/gen_p256_base.py): the same programs on ints
+    from crypto._fe256_py import new_mem as _new_mem, run as _run
 
 P = const(0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF)
 N = const(0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551)
@@ -114,6 +121,217 @@ def _add(pt, q):
     x3 = (r * r - hhh - 2 * v) % P
     y3 = (r * (v - x3) - s1 * hhh) % P
     return (x3, y3, z1 * z2 * h % P)
+
+
+# --- Field programs (crypto/_fe256_viper.py) ---------------------------------
+# Slots: the accumulator X, Y, Z (Jacobian) = 0, 1, 2; temporaries 3..7;
+# for verify(): Q's multiples (2i + 1)Q at 8 + 3i (X, Y, Z), i = 0..7, and
+# the running products of their Z at 32 + i.
+_MUL = const(0)
+_SQ = const(1)
+_ADD = const(2)
+_SUB = const(3)
+_LD = const(4)
+_PACK = const(5)
+_SET = const(6)
+_SMUL = const(7)
+_LOOP = const(8)
+_END = const(255)
+_SLOTS = const(40)
+_QS = const(8)  # first slot of Q's multiples
+_ZP = const(32)  # first slot of the running Z products
+
+
+def _prog(*ops):
+    """A program from flat (op, d, a, b) integers (no tuple constants: a
+    .mpy keeps those allocated as long as the module)."""
+    return bytes(ops) + bytes((_END, 0, 0, 0))
+
+
+def _dbl_prog():
+    # a = -3 doubling (Jacobian, dbl-2001-b): 3M + 5S; `off` = how many
+    return _prog(
+        _SQ, 3, 2, 1,  # delta = Z^2
+        _SQ, 4, 1, 1,  # gamma = Y^2
+        _MUL, 5, 0, 4,  # beta = X gamma
+        _SUB, 6, 0, 3,
+        _ADD, 7, 0, 3,
+        _MUL, 6, 6, 7,
+        _SMUL, 6, 6, 3,  # alpha = 3 (X - delta)(X + delta)
+        _ADD, 2, 1, 2,
+        _SQ, 2, 2, 1,
+        _SUB, 2, 2, 4,
+        _SUB, 2, 2, 3,  # Z3 = (Y + Z)^2 - gamma - delta
+        _SQ, 7, 6, 1,
+        _SMUL, 3, 5, 8,
+        _SUB, 0, 7, 3,  # X3 = alpha^2 - 8 beta
+        _SMUL, 5, 5, 4,
+        _SUB, 5, 5, 0,
+        _MUL, 5, 6, 5,
+        _SQ, 4, 4, 1,
+        _SMUL, 4, 4, 8,
+        _SUB, 1, 5, 4,  # Y3 = alpha (4 beta - X3) - 8 gamma^2
+        _LOOP, 0, 0, 0)
+
+
+def _madd_prog(neg):
+    # acc + (x2, +-y2), the point affine big-endian x || y at ext[off]:
+    # 8M + 3S. For -y2, R = -(S2 + Y1): R^2 is the same and
+    # R (V - X3) = (S2 + Y1)(X3 - V).
+    return _prog(
+        _LD, 3, 0, 0,
+        _LD, 4, 1, 0,
+        _SQ, 5, 2, 1,  # Z1Z1
+        _MUL, 6, 3, 5,  # U2 = x2 Z1Z1
+        _MUL, 7, 2, 5,
+        _MUL, 7, 4, 7,  # S2 = y2 Z1 Z1Z1
+        _SUB, 6, 6, 0,  # H = U2 - X1
+        _ADD if neg else _SUB, 7, 7, 1,  # R = S2 - Y1 (or S2 + Y1)
+        _MUL, 2, 2, 6,  # Z3 = Z1 H
+        _SQ, 5, 6, 1,  # HH
+        _MUL, 3, 6, 5,  # HHH
+        _MUL, 5, 0, 5,  # V = X1 HH
+        _SQ, 4, 7, 1,
+        _SUB, 4, 4, 3,
+        _SUB, 4, 4, 5,
+        _SUB, 0, 4, 5,  # X3 = R^2 - HHH - 2V
+        _SUB, 5, 0 if neg else 5, 5 if neg else 0,
+        _MUL, 5, 7, 5,
+        _MUL, 3, 1, 3,
+        _SUB, 1, 5, 3)  # Y3 = R (V - X3) - Y1 HHH
+
+
+def _load_prog(neg):
+    # acc = (x2, +-y2, 1)
+    if neg:
+        return _prog(_LD, 0, 0, 0, _LD, 1, 1, 0, _SET, 2, 1, 0, _SET, 3, 0, 0, _SUB, 1, 3, 1)
+    return _prog(_LD, 0, 0, 0, _LD, 1, 1, 0, _SET, 2, 1, 0)
+
+
+_DBL = _dbl_prog()
+_MADD = (_madd_prog(False), _madd_prog(True))
+_LOAD = (_load_prog(False), _load_prog(True))
+_FINAL = _prog(_PACK, 0, 0, 0, _PACK, 1, 2, 0)  # X, Z -> ext[0:64]
+_MOVE = _prog(_SMUL, 0, 0, 1, _SMUL, 0, 1, 1, _SMUL, 0, 2, 1)  # acc -> slots (patched d)
+_ZPROD = _prog(
+    _SMUL, _ZP, _QS + 2, 1,
+    _MUL, _ZP + 1, _ZP, _QS + 5, _MUL, _ZP + 2, _ZP + 1, _QS + 8, _MUL, _ZP + 3, _ZP + 2, _QS + 11,
+    _MUL, _ZP + 4, _ZP + 3, _QS + 14, _MUL, _ZP + 5, _ZP + 4, _QS + 17, _MUL, _ZP + 6, _ZP + 5, _QS + 20,
+    _MUL, _ZP + 7, _ZP + 6, _QS + 23, _PACK, 0, _ZP + 7, 0)
+# one step back of the batch inversion: slot 3 holds 1/(Z_0 ... Z_i); the
+# operands of instructions 0, 1, 3, 5 are patched with i's slots (a copy)
+_AFFINE = _prog(
+    _MUL, 4, 3, 0,  # zi = inv * Zprod_(i-1)       (1/Z_i)
+    _MUL, 3, 3, 0,  # inv = inv * Z_i              (1/(Z_0 ... Z_(i-1)))
+    _SQ, 5, 4, 1,
+    _MUL, 6, 0, 5,  # x = X_i zi^2
+    _MUL, 5, 5, 4,
+    _MUL, 7, 0, 5,  # y = Y_i zi^3
+    _PACK, 0, 6, 0,
+    _PACK, 1, 7, 0)
+
+
+def _step(mem, table, d, base, inf):
+    """acc (+)= d * table entry `base` + |d| // 2 (a signed odd NAF digit
+    byte, >= 128 negative), affine x || y at 64 bytes per entry."""
+    neg = d >= 128
+    j = (base + (((256 - d) if neg else d) >> 1)) << 6
+    _run(mem, mem, (_LOAD if inf else _MADD)[neg], table, j)
+
+
+def _q_multiples(mem, xy):
+    """Affine odd multiples 1Q, 3Q, ..., 15Q of Q = xy (64 bytes) into a new
+    512-byte table: kQ = (k - 1)Q + Q (mixed), then one batch inversion."""
+    _run(mem, mem, _LOAD[0], xy, 0)
+    mv = bytearray(_MOVE)
+    for k in range(1, 16):
+        if k == 2:
+            _run(mem, mem, _DBL, xy, 1)  # Q + Q is the doubling case
+        elif k > 2:
+            _run(mem, mem, _MADD[0], xy, 0)
+        if k & 1:
+            s = _QS + 3 * (k >> 1)
+            mv[1], mv[5], mv[9] = s, s + 1, s + 2
+            _run(mem, mem, mv, xy, 0)
+    out = bytearray(512)
+    _run(mem, mem, _ZPROD, out, 0)
+    inv = _inverse(int.from_bytes(out[:32], "big"), P)
+    if not inv:
+        return None
+    out[:32] = inv.to_bytes(32, "big")
+    _run(mem, mem, _prog(_LD, 3, 0, 0), out, 0)  # slot 3 = the inverse
+    af = bytearray(_AFFINE)
+    for i in range(7, -1, -1):
+        s = _QS + 3 * i
+        if i:
+            af[3] = _ZP + i - 1
+        else:  # 1/Z_0 is the inverse itself
+            af[0], af[3] = _SMUL, 1
+        af[7] = s + 2
+        af[14] = s
+        af[22] = s + 1
+        _run(mem, mem, af, out, 64 * i)
+    return out
+
+
+def _fast(mem, u1, u2, q_table, key_table):
+    """u1*G + u2*Q on the field programs: Straus with Q's odd multiples
+    (q_table, 256 doublings) or the comb with a prepared key's table; X and
+    Z of the result as ints (Z = 0: an exceptional addition or infinity
+    happened on the way, the caller recomputes exactly)."""
+    from crypto._p256_base import TABLE
+
+    inf = True
+    pend = 0
+    if q_table is not None:
+        g_digits, g_len = naf(u1, G_WINDOW)
+        q_digits, q_len = naf(u2, Q_WINDOW)
+        i = max(g_len, q_len)
+        while i > 0:
+            i -= 1
+            if not inf:
+                pend += 1
+            d = q_digits[i]
+            e = g_digits[i]
+            if d or e:
+                if pend:
+                    _run(mem, mem, _DBL, TABLE, pend)
+                    pend = 0
+                if d:
+                    _step(mem, q_table, d, 0, inf)
+                    inf = False
+                if e:
+                    _step(mem, TABLE, e, 0, inf)
+                    inf = False
+    else:
+        g_digits, _ = naf(u1, G_WINDOW)
+        q_digits, _ = naf(u2, KEY_WINDOW)
+        g_per = 1 << (G_WINDOW - 2)
+        q_per = 1 << (KEY_WINDOW - 2)
+        for t in range(_SPACING, -1, -1):
+            if not inf:
+                pend += 1
+            for j in range(_POSITIONS - 1 if t == _SPACING else 0, _POSITIONS):
+                i = _SPACING * j + t
+                d = q_digits[i]
+                e = g_digits[i]
+                if d or e:
+                    if pend:
+                        _run(mem, mem, _DBL, TABLE, pend)
+                        pend = 0
+                    if d:
+                        _step(mem, key_table, d, q_per * j, inf)
+                        inf = False
+                    if e:
+                        _step(mem, TABLE, e, g_per * j, inf)
+                        inf = False
+    if pend:
+        _run(mem, mem, _DBL, TABLE, pend)
+    if inf:
+        return 0, 0
+    buf = bytearray(64)
+    _run(mem, mem, _FINAL, buf, 0)
+    return int.from_bytes(buf[:32], "big"), int.from_bytes(buf[32:], "big")
 
 
 def naf(k, width):
@@ -333,10 +551,25 @@ def _check(signature, digest, key):
     e = int.from_bytes(bytes(digest), "big")
     u1 = e * w % N
     u2 = r * w % N
+    mem = _new_mem(_SLOTS)
     if isinstance(key, PreparedKey):
-        x, _, z = _comb(u1, u2, key.table)
+        x, z = _fast(mem, u1, u2, None, key.table)
     else:
-        x, _, z = _straus(u1, u2, odd_multiples((key[0], key[1], 1), 1 << (Q_WINDOW - 2)))
+        xy = bytearray(64)
+        xy[:32] = key[0].to_bytes(32, "big")
+        xy[32:] = key[1].to_bytes(32, "big")
+        q_table = _q_multiples(mem, xy)
+        xy = None
+        x, z = _fast(mem, u1, u2, q_table, None) if q_table else (0, 0)
+    mem = None
+    if not z:
+        # an addition met its exceptional case (P + P, P - P) or R is at
+        # infinity: the formulas above gave Z = 0; the exact bigint code
+        # decides (crafted inputs only)
+        if isinstance(key, PreparedKey):
+            x, _, z = _comb(u1, u2, key.table)
+        else:
+            x, _, z = _straus(u1, u2, odd_multiples((key[0], key[1], 1), 1 << (Q_WINDOW - 2)))
     if not z:
         return False  # R is the point at infinity
     zz = z * z % P
