@@ -46,5 +46,25 @@ def run(mem, _mem, prog, ext, off):
                 pc = 0
         elif op == 255:
             return
+        elif op >= 16:
+            mem[d] = ((((op - 16) >> 3) + 1) * mem[a] - (((op - 16) & 7) + 1) * mem[b]) % P
         else:
             raise ValueError("bad opcode")
+
+
+def naf(out, src, w):
+    """Width-w NAF of the 32-byte big-endian scalar src (as the viper one)."""
+    k = int.from_bytes(bytes(src), "big")
+    full = 1 << w
+    i = last = 0
+    while k:
+        if k & 1:
+            d = k & (full - 1)
+            if d >= full >> 1:
+                d -= full
+            k -= d
+            out[i] = d & 0xFF
+            last = i + 1
+        k >>= 1
+        i += 1
+    return last

@@ -47,9 +47,9 @@ import sys
 from micropython import const
 
 if sys.implementation.name == "micropython":
-    from crypto._fe256_viper import new_mem as _new_mem, run as _run
+    from crypto._fe256_viper import naf as _naf, new_mem as _new_mem, run as _run
 else:  # CPython (tests, bench/gen_p256_base.py): the same programs on ints
-    from crypto._fe256_py import new_mem as _new_mem, run as _run
+    from crypto._fe256_py import naf as _naf, new_mem as _new_mem, run as _run
 
 P = const(0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF)
 N = const(0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551)
@@ -136,6 +136,10 @@ _PACK = const(5)
 _SET = const(6)
 _SMUL = const(7)
 _LOOP = const(8)
+_LIN12 = const(17)  # LIN d a b: d = ka a - kb b, opcode 16 + 8 (ka - 1) + (kb - 1)
+_LIN18 = const(23)
+_LIN33 = const(34)
+_LIN41 = const(40)
 _END = const(255)
 _SLOTS = const(40)
 _QS = const(8)  # first slot of Q's multiples
@@ -149,28 +153,23 @@ def _prog(*ops):
 
 
 def _dbl_prog():
-    # a = -3 doubling (Jacobian, dbl-2001-b): 3M + 5S; `off` = how many
+    # a = -3 doubling (Jacobian, dbl-2001-b with Z3 = 2YZ): 4M + 4S and 6
+    # linear operations; `off` = how many doublings
     return _prog(
         _SQ, 3, 2, 1,  # delta = Z^2
         _SQ, 4, 1, 1,  # gamma = Y^2
         _MUL, 5, 0, 4,  # beta = X gamma
-        _SUB, 6, 0, 3,
+        _LIN33, 6, 0, 3,  # 3 (X - delta)
         _ADD, 7, 0, 3,
-        _MUL, 6, 6, 7,
-        _SMUL, 6, 6, 3,  # alpha = 3 (X - delta)(X + delta)
-        _ADD, 2, 1, 2,
-        _SQ, 2, 2, 1,
-        _SUB, 2, 2, 4,
-        _SUB, 2, 2, 3,  # Z3 = (Y + Z)^2 - gamma - delta
+        _MUL, 6, 6, 7,  # alpha = 3 (X - delta)(X + delta)
+        _MUL, 2, 1, 2,
+        _ADD, 2, 2, 2,  # Z3 = 2 Y Z
         _SQ, 7, 6, 1,
-        _SMUL, 3, 5, 8,
-        _SUB, 0, 7, 3,  # X3 = alpha^2 - 8 beta
-        _SMUL, 5, 5, 4,
-        _SUB, 5, 5, 0,
+        _LIN18, 0, 7, 5,  # X3 = alpha^2 - 8 beta
+        _LIN41, 5, 5, 0,
         _MUL, 5, 6, 5,
         _SQ, 4, 4, 1,
-        _SMUL, 4, 4, 8,
-        _SUB, 1, 5, 4,  # Y3 = alpha (4 beta - X3) - 8 gamma^2
+        _LIN18, 1, 5, 4,  # Y3 = alpha (4 beta - X3) - 8 gamma^2
         _LOOP, 0, 0, 0)
 
 
@@ -193,8 +192,7 @@ def _madd_prog(neg):
         _MUL, 5, 0, 5,  # V = X1 HH
         _SQ, 4, 7, 1,
         _SUB, 4, 4, 3,
-        _SUB, 4, 4, 5,
-        _SUB, 0, 4, 5,  # X3 = R^2 - HHH - 2V
+        _LIN12, 0, 4, 5,  # X3 = R^2 - HHH - 2V
         _SUB, 5, 0 if neg else 5, 5 if neg else 0,
         _MUL, 5, 7, 5,
         _MUL, 3, 1, 3,
@@ -283,9 +281,11 @@ def _fast(mem, u1, u2, q_table, key_table):
 
     inf = True
     pend = 0
+    g_digits = bytearray(258)
+    q_digits = bytearray(258)
+    g_len = _naf(g_digits, u1.to_bytes(32, "big"), G_WINDOW)
+    q_len = _naf(q_digits, u2.to_bytes(32, "big"), KEY_WINDOW if q_table is None else Q_WINDOW)
     if q_table is not None:
-        g_digits, g_len = naf(u1, G_WINDOW)
-        q_digits, q_len = naf(u2, Q_WINDOW)
         i = max(g_len, q_len)
         while i > 0:
             i -= 1
@@ -304,8 +304,6 @@ def _fast(mem, u1, u2, q_table, key_table):
                     _step(mem, TABLE, e, 0, inf)
                     inf = False
     else:
-        g_digits, _ = naf(u1, G_WINDOW)
-        q_digits, _ = naf(u2, KEY_WINDOW)
         g_per = 1 << (G_WINDOW - 2)
         q_per = 1 << (KEY_WINDOW - 2)
         for t in range(_SPACING, -1, -1):

@@ -2,15 +2,15 @@
 
 - the generated source run under CPython with interval limbs (fe_model.py,
   with signed masking added here: the reduction masks negative limbs): for
-  EVERY input whose limbs are in [0, 2^13], no intermediate leaves the
+  EVERY input whose limbs are in [0, 2^13 + 2^9], no intermediate leaves the
   signed 32-bit range of the ESP32's viper ints (the unix port's are 64-bit,
   an overflow would pass unnoticed there) and every output limb is back in
-  [0, 2^13], the invariant every operation relies on;
+  [0, 2^13 + 2^9], the invariant every operation relies on;
 - the same source run concretely under CPython against Python ints mod p;
 - the real viper code under MicroPython (64-bit here, 32-bit with --mpy32),
   limb for limb against the model and by value against Python ints, on
   random values and edges (0, 1, p - 1, p, p + 1, 2p, 2^256 - 1, limbs all
-  2^13, all 2^13 - 1, ...);
+  2^13 + 2^9, all 2^13 - 1, ...);
 - p256's point programs (u1*G + u2*Q, Straus and comb) against Python ints.
 """
 
@@ -32,11 +32,18 @@ GX = 0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296
 GY = 0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5
 SOURCE = FIRMWARE / "crypto" / "_fe256_viper.py"
 DRIVER = Path(__file__).resolve().parent / "p256_field_driver.py"
-LMAX = 1 << 13
+LMAX = (1 << 13) + (1 << 9)  # the limb invariant: every limb in [0, LMAX]
 
 
 # the opcodes of the generated module's docstring (bench/gen_p256_base.py F_OPS)
-OPS = {"MUL": 0, "SQ": 1, "ADD": 2, "SUB": 3, "LD": 4, "PACK": 5, "SET": 6, "SMUL": 7, "LOOP": 8, "END": 255}
+OPS = {"MUL": 0, "SQ": 1, "ADD": 2, "SUB": 3, "LD": 4, "PACK": 5, "SET": 6, "SMUL": 7, "LOOP": 8,
+       "LIN": 16, "END": 255}
+
+
+def lin(ka, kb):
+    """The opcode of d = ka * a - kb * b."""
+    return OPS["LIN"] + 8 * (ka - 1) + (kb - 1)
+
 
 
 class SIv(Iv):
@@ -58,9 +65,12 @@ def _s(r):
     return SIv(r.lo, r.hi) if isinstance(r, Iv) and not isinstance(r, SIv) else r
 
 
-for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__rshift__",
+for _name in ("__add__", "__radd__", "__sub__", "__mul__", "__rmul__", "__rshift__",
               "__lshift__", "__or__", "__ror__"):
     setattr(SIv, _name, (lambda f: lambda self, *a: _s(f(self, *a)))(getattr(Iv, _name)))
+# int - SIv: Iv.__rsub__ would go through the operator again and Python tries
+# a subclass's reflected method first, so call __sub__ directly
+SIv.__rsub__ = lambda self, other: _s(Iv.__sub__(Iv.of(other), self))
 
 MODEL = fe_model.load_module(SOURCE)
 
@@ -97,6 +107,9 @@ SINGLE_OPS = {
     "ADD": (OPS["ADD"], 2, 0, 1),
     "SUB": (OPS["SUB"], 2, 0, 1),
     "SMUL 255": (OPS["SMUL"], 2, 0, 255),
+    "LIN 8a - 8b": (lin(8, 8), 2, 0, 1),
+    "LIN 1a - 8b": (lin(1, 8), 2, 0, 1),
+    "LIN 8a - 1b": (lin(8, 1), 2, 0, 1),
     "LD": (OPS["LD"], 2, 1, 0),
     "SET": (OPS["SET"], 2, 255, 0),
 }
@@ -121,8 +134,8 @@ def test_every_intermediate_fits_int32_for_all_inputs(name):
 def test_the_interval_check_catches_an_overflow():
     """The model must be able to fail: limbs of 2^14 overflow a MUL column."""
     m = Machine(MODEL, 3)
-    m.set_slot(0, [SIv(0, 2 * LMAX)] * 20)
-    m.set_slot(1, [SIv(0, 2 * LMAX)] * 20)
+    m.set_slot(0, [SIv(0, 1 << 14)] * 20)
+    m.set_slot(1, [SIv(0, 1 << 14)] * 20)
     with pytest.raises(fe_model.Overflow):
         m.run(prog((OPS["MUL"], 2, 0, 1)))
 
@@ -131,6 +144,7 @@ def test_the_interval_check_catches_an_overflow():
 
 EDGES = [0, 1, 2, P - 1, P, P + 1, 2 * P, 2 * P - 1, 2**256 - 1, 2**255, 2**224, 2**192, 2**96 - 1,
          2**260 - 1, (LMAX << 247) + (2**247 - 1), sum(LMAX << (13 * i) for i in range(20)),
+         sum(8191 << (13 * i) for i in range(19)) + (LMAX << 247),
          16 * P, 2**260 - 2**228]
 
 
@@ -140,6 +154,8 @@ def _limbs_any(x):
         return [LMAX] * 20
     if x == (LMAX << 247) + (2**247 - 1):
         return to_limbs(2**247 - 1)[:19] + [LMAX]
+    if x == sum(8191 << (13 * i) for i in range(19)) + (LMAX << 247):
+        return [8191] * 19 + [LMAX]
     return to_limbs(x)
 
 
@@ -165,6 +181,10 @@ def _programs(a, b):
         (prog((OPS["SUB"], 2, 1, 0)), b - a),
         (prog((OPS["SMUL"], 2, 0, 3)), 3 * a),
         (prog((OPS["SMUL"], 2, 0, 255)), 255 * a),
+        (prog((lin(3, 3), 2, 0, 1)), 3 * a - 3 * b),
+        (prog((lin(1, 8), 2, 0, 1)), a - 8 * b),
+        (prog((lin(4, 1), 2, 1, 0)), 4 * b - a),
+        (prog((lin(8, 8), 2, 0, 1)), 8 * a - 8 * b),
         (prog((OPS["MUL"], 0, 0, 1)), a * b),  # in place
         (prog((OPS["LD"], 2, 1, 0)), b % 2**256, ld),
         (prog((OPS["MUL"], 2, 0, 1), (OPS["PACK"], 0, 2, 0)), a * b),
