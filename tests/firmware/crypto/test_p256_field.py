@@ -287,6 +287,12 @@ def test_double_scalar_multiplication(prepared):
                        (rng.randrange(2**32), rng.randrange(2**250, N))][: 5 if i < 2 else 1]:
             reqs.append({"op": "mul2", "u1": "%x" % u1, "u2": "%x" % u2, "pk": pk, "prepared": prepared})
             want.append(_affine_add(_mul(u1, (GX, GY)), _mul(u2, q)))
+    # key G, u1 = u2 = 1: the first two digits add G to G (P + P) and with
+    # key -G, G to -G: the programs must flag both with Z = 0 (p256 then
+    # recomputes exactly: test_p256.py, exceptional additions)
+    for y in (GY, P - GY):
+        reqs.append({"op": "mul2", "u1": "1", "u2": "1", "pk": "04%064x%064x" % (GX, y), "prepared": prepared})
+        want.append(None)
     answers = run_driver("micropython", reqs, DRIVER)
     for req, ans, r in zip(reqs, answers, want):
         x, z = int(ans["x"], 16), int(ans["z"], 16)
