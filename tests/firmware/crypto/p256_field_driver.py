@@ -5,6 +5,7 @@
   {"op": "mul2", "u1": hex, "u2": hex, "pk": hex, "prepared": bool}
         -> {"x": hex, "z": hex}: p256's field-program u1*G + u2*Q (Jacobian
            X and Z; Z = 0 where the caller would recompute exactly)
+  {"op": "naf", "k": hex, "w": int} -> {"d": [258 signed digits], "last": int}
   {"op": "impl"}                -> {"run": module of p256's field code}
 Any exception becomes {"err": "..."} so the host sees it.
 """
@@ -45,6 +46,10 @@ def handle(req):
         return _run(req)
     if req["op"] == "mul2":
         return _mul2(req)
+    if req["op"] == "naf":
+        out = bytearray(258)
+        last = fe.naf(out, int(req["k"], 16).to_bytes(32, "big"), req["w"])
+        return {"d": [v - 256 if v >= 128 else v for v in out], "last": last}
     if req["op"] == "impl":
         return {"run": "viper" if p256._run is fe.run else "other"}
     return {"err": "unknown op"}

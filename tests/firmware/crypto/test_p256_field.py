@@ -300,3 +300,33 @@ def test_double_scalar_multiplication(prepared):
             assert z == 0, req
         else:
             assert z != 0 and x == r[0] * z * z % P, req
+
+
+def _wnaf(k, w):
+    """Reference width-w NAF (least significant first)."""
+    out = []
+    while k:
+        if k & 1:
+            d = k % (1 << w)
+            if d >= 1 << (w - 1):
+                d -= 1 << w
+            k -= d
+        else:
+            d = 0
+        out.append(d)
+        k >>= 1
+    return out
+
+
+def test_viper_naf():
+    rng = random.Random(9)
+    ks = [0, 1, 2, 3, 15, 16, 31, 63, 64, 127, N - 1, N - 2, 2**255, 2**256 - 1, 2**255 - 1,
+          (2**256 - 1) // 3] + [rng.randrange(2**256) >> rng.randrange(256) for _ in range(150)]
+    reqs = [{"op": "naf", "k": "%x" % k, "w": w} for k in ks for w in (4, 5, 7)]
+    answers = run_driver("micropython", reqs, DRIVER)
+    for req, ans in zip(reqs, answers):
+        want = _wnaf(int(req["k"], 16), req["w"])
+        assert ans["last"] == len(want), req
+        assert ans["d"] == want + [0] * (258 - len(want)), req
+        half = 1 << (req["w"] - 1)
+        assert all(d == 0 or (d % 2 and -half < d < half) for d in ans["d"])
