@@ -233,7 +233,7 @@ def test_hostile_inputs_are_rejected(interp):
     for name, vp, v in zip(bad_sigs, sig_ans["vp"][1:], sig_ans["v"][1:]):
         assert (vp, v) == (False, False), name
     assert answers[len(keys) + 1] == {"p": True, "vp": [False] * 3, "v": [False] * 3}
-    assert answers[-3] == {"v": True} and answers[-2] == {"v": False}
+    assert answers[-3] == {"v": True, "v1": True} and answers[-2] == {"v": False, "v1": False}
     assert answers[-1] == {"raised": []}
 
 
