@@ -142,8 +142,10 @@ def _add(pt, q):
 
 # --- Field programs (crypto/_fe256_viper.py) ---------------------------------
 # Slots: the accumulator X, Y, Z (Jacobian) = 0, 1, 2; temporaries 3..7;
-# for verify(): Q's multiples (2i + 1)Q at 8 + 3i (X, Y, Z), i = 0..7, and
-# the running products of their Z at 32 + i.
+# for verify()'s table of Q, the running products of the Z of Q's multiples
+# at 8..15. Q's multiples themselves wait as bytes (x, y in the table they
+# become, Z in a 288-byte buffer): no heap block above 640 bytes, which a
+# fragmented heap finds more easily (bench/mpy_heap.py).
 _MUL = const(0)
 _SQ = const(1)
 _ADD = const(2)
@@ -158,9 +160,8 @@ _LIN18 = const(23)
 _LIN33 = const(34)
 _LIN41 = const(40)
 _END = const(255)
-_SLOTS = const(40)
-_QS = const(8)  # first slot of Q's multiples
-_ZP = const(32)  # first slot of the running Z products
+_SLOTS = const(16)
+_ZP = const(8)  # first slot of the running Z products
 
 
 def _prog(*ops):
@@ -227,21 +228,30 @@ _DBL = _dbl_prog()
 _MADD = (_madd_prog(False), _madd_prog(True))
 _LOAD = (_load_prog(False), _load_prog(True))
 _FINAL = _prog(_PACK, 0, 0, 0, _PACK, 1, 2, 0)  # X, Z -> ext[0:64]
-_MOVE = _prog(_SMUL, 0, 0, 1, _SMUL, 0, 1, 1, _SMUL, 0, 2, 1)  # acc -> slots (patched d)
+_STORE = _prog(_PACK, 0, 0, 0, _PACK, 1, 1, 0)  # X, Y -> ext[off:off + 64]
+_STORE_Z = _prog(_PACK, 0, 2, 0)  # Z -> ext[off:off + 32]
+# Z_0 ... Z_i into slot ZP + i, i = 0..7 (Z_i at ext[32 i]); the product of
+# all to ext[256:288] for the inversion
 _ZPROD = _prog(
-    _SMUL, _ZP, _QS + 2, 1,
-    _MUL, _ZP + 1, _ZP, _QS + 5, _MUL, _ZP + 2, _ZP + 1, _QS + 8, _MUL, _ZP + 3, _ZP + 2, _QS + 11,
-    _MUL, _ZP + 4, _ZP + 3, _QS + 14, _MUL, _ZP + 5, _ZP + 4, _QS + 17, _MUL, _ZP + 6, _ZP + 5, _QS + 20,
-    _MUL, _ZP + 7, _ZP + 6, _QS + 23, _PACK, 0, _ZP + 7, 0)
-# one step back of the batch inversion: slot 3 holds 1/(Z_0 ... Z_i); the
-# operands of instructions 0, 1, 3, 5 are patched with i's slots (a copy)
+    _LD, _ZP, 0, 0,
+    _LD, 3, 1, 0, _MUL, _ZP + 1, _ZP, 3, _LD, 3, 2, 0, _MUL, _ZP + 2, _ZP + 1, 3,
+    _LD, 3, 3, 0, _MUL, _ZP + 3, _ZP + 2, 3, _LD, 3, 4, 0, _MUL, _ZP + 4, _ZP + 3, 3,
+    _LD, 3, 5, 0, _MUL, _ZP + 5, _ZP + 4, 3, _LD, 3, 6, 0, _MUL, _ZP + 6, _ZP + 5, 3,
+    _LD, 3, 7, 0, _MUL, _ZP + 7, _ZP + 6, 3, _PACK, 8, _ZP + 7, 0)
+# one step back of the batch inversion, slot 3 = 1/(Z_0 ... Z_i): a copy is
+# patched with i (instruction 0's b, instruction 1's a)
+_ZSTEP = _prog(
+    _MUL, 4, 3, 0,  # zi = inv * (Z_0 ... Z_(i-1)) = 1/Z_i; i = 0: SMUL 4 3 1
+    _LD, 5, 0, 0,  # Z_i
+    _MUL, 3, 3, 5)  # inv = 1/(Z_0 ... Z_(i-1))
+# then with ext = the table at 64 i: x = X zi^2, y = Y zi^3, in place
 _AFFINE = _prog(
-    _MUL, 4, 3, 0,  # zi = inv * Zprod_(i-1)       (1/Z_i)
-    _MUL, 3, 3, 0,  # inv = inv * Z_i              (1/(Z_0 ... Z_(i-1)))
+    _LD, 6, 0, 0,
+    _LD, 7, 1, 0,
     _SQ, 5, 4, 1,
-    _MUL, 6, 0, 5,  # x = X_i zi^2
+    _MUL, 6, 6, 5,
     _MUL, 5, 5, 4,
-    _MUL, 7, 0, 5,  # y = Y_i zi^3
+    _MUL, 7, 7, 5,
     _PACK, 0, 6, 0,
     _PACK, 1, 7, 0)
 
@@ -257,35 +267,32 @@ def _step(mem, table, d, base, inf):
 def _q_multiples(mem, xy):
     """Affine odd multiples 1Q, 3Q, ..., 15Q of Q = xy (64 bytes) into a new
     512-byte table: kQ = (k - 1)Q + Q (mixed), then one batch inversion."""
+    out = bytearray(512)
+    zs = bytearray(288)
     _run(mem, mem, _LOAD[0], xy, 0)
-    mv = bytearray(_MOVE)
     for k in range(1, 16):
         if k == 2:
             _run(mem, mem, _DBL, xy, 1)  # Q + Q is the doubling case
         elif k > 2:
             _run(mem, mem, _MADD[0], xy, 0)
         if k & 1:
-            s = _QS + 3 * (k >> 1)
-            mv[1], mv[5], mv[9] = s, s + 1, s + 2
-            _run(mem, mem, mv, xy, 0)
-    out = bytearray(512)
-    _run(mem, mem, _ZPROD, out, 0)
-    inv = _inverse(int.from_bytes(out[:32], "big"), P)
+            _run(mem, mem, _STORE, out, 32 * k - 32)  # entry k // 2
+            _run(mem, mem, _STORE_Z, zs, 16 * k - 16)
+    _run(mem, mem, _ZPROD, zs, 0)
+    inv = _inverse(int.from_bytes(zs[256:], "big"), P)
     if not inv:
         return None
-    out[:32] = inv.to_bytes(32, "big")
-    _run(mem, mem, _prog(_LD, 3, 0, 0), out, 0)  # slot 3 = the inverse
-    af = bytearray(_AFFINE)
+    zs[256:] = inv.to_bytes(32, "big")
+    _run(mem, mem, _prog(_LD, 3, 8, 0), zs, 0)  # slot 3 = the inverse
+    st = bytearray(_ZSTEP)
     for i in range(7, -1, -1):
-        s = _QS + 3 * i
         if i:
-            af[3] = _ZP + i - 1
+            st[3] = _ZP + i - 1
         else:  # 1/Z_0 is the inverse itself
-            af[0], af[3] = _SMUL, 1
-        af[7] = s + 2
-        af[14] = s
-        af[22] = s + 1
-        _run(mem, mem, af, out, 64 * i)
+            st[0], st[3] = _SMUL, 1
+        st[6] = i
+        _run(mem, mem, st, zs, 0)
+        _run(mem, mem, _AFFINE, out, 64 * i)
     return out
 
 

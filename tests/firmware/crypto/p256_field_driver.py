@@ -33,7 +33,7 @@ def _mul2(req):
     u1 = int(req["u1"], 16)
     u2 = int(req["u2"], 16)
     pk = bytes.fromhex(req["pk"])
-    mem = p256._new_mem(40)
+    mem = p256._new_mem(16)
     if req["prepared"]:
         x, z = p256._fast(mem, u1, u2, None, p256.prepare(pk).table)
     else:
