@@ -3,11 +3,13 @@
 Run on the host from the repo root:
     python3 bench/gen_p256_base.py > firmware/crypto/_p256_base.py
     python3 bench/gen_p256_base.py field > firmware/crypto/_fe256_viper.py
-The second is the field arithmetic mod p in viper (20 limbs of 13 bits,
-straight-line products, the NIST reduction on 13-bit limbs).
-It uses the firmware's own build_table() (under CPython with tests/shim), so
-the constant is exactly what the device would compute; a test checks that
-the file is current and that the device computes the same bytes.
+The table comes from the firmware's own build_table() (under CPython with
+tests/shim), so the constant is exactly what the device would compute; a
+test checks that the file is current and that the device computes the same
+bytes. The second command writes the field arithmetic mod p in viper (20
+limbs of 13 bits, straight-line products, the NIST reduction redone for
+13-bit limbs: docs/crypto.md); tests/firmware/crypto/test_p256_field.py
+checks it is current and proves its bounds.
 """
 
 import sys
