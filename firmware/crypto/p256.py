@@ -53,18 +53,12 @@ import sys
 from micropython import const
 
 if sys.implementation.name == "micropython":
+    # Stays imported when the app unloads p256 after a DCC scan (verify/dcc.py
+    # RARE), as _fe25519_viper does: MicroPython keeps every native code block
+    # it loads for good (unix: a 32-64 B node per load, measured; ESP32 .mpy:
+    # the code in IRAM), so reloading it per scan would leak. Frozen, it
+    # costs the module and three function objects.
     from crypto._fe256_viper import naf as _naf, new_mem as _new_mem, run as _run
-
-    # Only this module holds the field code: the app unloads p256 after a
-    # DCC scan (verify/dcc.py RARE), and the field module must go with it
-    # so DCC scans leave the steady heap as they found it.
-    sys.modules.pop("crypto._fe256_viper", None)
-    try:
-        import crypto
-
-        delattr(crypto, "_fe256_viper")
-    except (AttributeError, KeyError):  # MicroPython: KeyError
-        pass
 else:  # CPython (tests, bench/gen_p256_base.py): the same programs on ints
     from crypto._fe256_py import naf as _naf, new_mem as _new_mem, run as _run
 
