@@ -3,7 +3,8 @@
 One request per stdin line, one answer per stdout line:
   {"op": "ver_many", "pk": hex, "cases": [[sig, msg]], "one": bool, "mv": bool}
         -> {"p": prepare() ok, "vp": [verify_prepared()], "v": [verify()] or null}
-  {"op": "digest", "pk": hex, "sig": hex, "h": hex} -> {"v": verify_digest()}
+  {"op": "digest", "pk": hex, "sig": hex, "h": hex} -> {"v": verify_digest(),
+        "v1": the one-shot path (verify() without hashing) on the same digest}
   {"op": "types"}        -> {"raised": [..]}: non-bytes arguments that raised
                             or returned something else than True/False/None
   {"op": "base_table"}   -> {"same": bool}: stored G table == build_table()
@@ -69,7 +70,8 @@ def handle(req):
     if op == "ver_many":
         return _ver_many(req)
     if op == "digest":
-        return {"v": p256.verify_digest(p256.prepare(_b(req["pk"])), _b(req["sig"]), _b(req["h"]))}
+        return {"v": p256.verify_digest(p256.prepare(_b(req["pk"])), _b(req["sig"]), _b(req["h"])),
+                "v1": p256._check(_b(req["sig"]), _b(req["h"]), p256.decode_point(_b(req["pk"])))}
     if op == "types":
         return _types()
     if op == "base_table":
