@@ -96,7 +96,7 @@ class Policy:
             # rebuild-only code (a control session drops it when it ends)
             from app import unload
 
-            unload("app.provisioned", "control.blob")
+            unload("app.provisioned", "control.blob", "verify.dsc")
             gc.collect()
 
     def _load(self, reuse):
@@ -200,8 +200,7 @@ class Policy:
             d[10] = snapshot.entries
         dcc_version = self.state.version(7)
         if dcc_version is not None:  # key 16: the DCC signer table in use
-            trust = getattr(getattr(self._decider, "dcc", None), "trust", None)
-            d[16] = [dcc_version, getattr(trust, "count", 0)]
+            d[16] = [dcc_version, getattr(getattr(self._decider, "dcc", None), "count", 0)]
         if self.control is not None and hasattr(self.control, "state_fields"):
             d.update(self.control.state_fields())
         ota = getattr(self.control, "ota", None)
