@@ -92,12 +92,15 @@ class Policy:
                 self.oom_resets = 0
                 self.port.nvs().set_int(OOM_KEY, 0)
         self._versions = self.state.versions()
+        from app import unload
+
+        # the DCC table's code: a rebuild, an applied kind 7 and each DCC
+        # check import it where they use it (verify/dcc.py)
+        unload("verify.dsc")
         if getattr(self.control, "svc", None) is None:
             # rebuild-only code (a control session drops it when it ends)
-            from app import unload
-
-            unload("app.provisioned", "control.blob", "verify.dsc")
-            gc.collect()
+            unload("app.provisioned", "control.blob")
+        gc.collect()
 
     def _load(self, reuse):
         from app.provisioned import load_decider

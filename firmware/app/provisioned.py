@@ -27,7 +27,7 @@ def reusable(decider):
     if getattr(rev, "refs", None) is not None and rev.snapshot is not None:
         out["revocations"] = rev
     dcc = getattr(decider, "dcc", None)
-    if getattr(dcc, "refs", None) is not None:
+    if dcc is not None:
         out["dcc"] = dcc
     cfg = getattr(decider, "config", None)
     ref = getattr(cfg, "allowlist_ref", None)
@@ -138,9 +138,8 @@ def _dcc_verifier(root, body, reuse):
     from verify import dsc
 
     snap, delta = dsc.body_paths(root, body)
-    d = body.get(2)
-    refs = (body[1][1], d[1] if d is not None else None)
-    if old is not None and old.refs == refs:
+    # a blob's path names its SHA-256 (control/blob.py): same paths, same table
+    if old is not None and old.snapshot == snap and old.delta == delta:
         v = old
     else:
         trust = dsc.open_files(snap, delta)  # header, delta made for this snapshot
@@ -151,7 +150,6 @@ def _dcc_verifier(root, body, reuse):
         from verify.dcc import DccVerifier
 
         v = DccVerifier(snap, delta)
-        v.refs = refs
         v.count = count
     reuse["dcc"] = v
     return v

@@ -20,7 +20,6 @@ class DccVerifier:
         self.snapshot = snapshot    # table file paths
         self.delta = delta
         self.clock_skew = clock_skew
-        self.refs = None            # (snapshot sha, delta sha or None): app/provisioned.py reuse
         self.count = 0              # signers trusted (device state key 16)
 
     def check(self, qr_text, now):
