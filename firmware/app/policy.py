@@ -96,7 +96,7 @@ class Policy:
 
         # the DCC table's code: a rebuild, an applied kind 7 and each DCC
         # check import it where they use it (verify/dcc.py)
-        unload("verify.dsc")
+        unload("verify.dsc", "verify.dsccheck")
         if getattr(self.control, "svc", None) is None:
             # rebuild-only code (a control session drops it when it ends)
             unload("app.provisioned", "control.blob")
