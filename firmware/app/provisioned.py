@@ -147,9 +147,10 @@ def _dcc_verifier(root, body, reuse):
             count = trust.key_count()
         finally:
             trust.close()
+        from app import unload
         from verify.dcc import DccVerifier
 
-        v = DccVerifier(snap, delta)
+        v = DccVerifier(snap, delta, drop=unload)
         v.count = count
     reuse["dcc"] = v
     return v

@@ -1,7 +1,7 @@
 # The EU DCC verifier a DCC site keeps between scans (verify/dcccheck.py has
 # the pipeline and the reasons):
 #
-#   DccVerifier(snapshot_path, delta_path=None, clock_skew=300)
+#   DccVerifier(snapshot_path, delta_path=None, clock_skew=300, drop=None)
 #   .check(qr_text, now) -> Result        never raises
 #
 # It holds only where its signer table is (the GGDT files of verify/dsc.py,
@@ -16,10 +16,13 @@ RARE = ("verify.dcccheck", "verify.dsc", "verify.dsccheck", "verify.hc1", "verif
 
 
 class DccVerifier:
-    def __init__(self, snapshot, delta=None, clock_skew=300):
+    def __init__(self, snapshot, delta=None, clock_skew=300, drop=None):
         self.snapshot = snapshot    # table file paths
         self.delta = delta
         self.clock_skew = clock_skew
+        # drop(*module names): app.unload on the gate, called mid-check for
+        # the decoding modules (frozen there: loading again costs no compile)
+        self.drop = drop
         self.count = 0              # signers trusted (device state key 16)
 
     def check(self, qr_text, now):
