@@ -7,6 +7,7 @@
     python3 bench/bench_firmware_heap.py --check       # pass check / decider rebuild working heap
     python3 bench/bench_firmware_heap.py --search      # smallest -X heapsize that survives
     python3 bench/bench_firmware_heap.py --steady --dcc  # + a 1,000-signer EU DCC table, DCCs scanned
+    python3 bench/bench_firmware_heap.py --check --dcc   # + the DCC checks' working heap
     options: --mode frozen32|rom|mpy|source (default frozen32), --scans N (200),
              --revoked N (1,000,000), --firmware DIR (a copy of firmware/, for before/after)
 
@@ -253,8 +254,10 @@ class Provisioning:
 
         es = dcc_issue.make_dsc(dcc_issue.ES256, "VN")
         ps = dcc_issue.make_dsc(dcc_issue.PS256, "VN")
+        big = dcc_issue.make_dsc(dcc_issue.PS256, "VN", rsa_bits=4096)
         other = dcc_issue.make_dsc(dcc_issue.ES256, "VN")
-        signers = [trustlist.signer_from_der(d.der, "VN") for d in (es, ps)] + fake_signers(998, seed=3, rsa_every=20)
+        signers = ([trustlist.signer_from_der(d.der, d.country) for d in (es, ps, big)]
+                   + fake_signers(997, seed=3, rsa_every=20))
         self.dcc_table, _ = dcc_files(signers, 1)
         self.dcc_body = dcc_body(self.dcc_table, chunk_size=CHUNK)
         self.blobs[hashlib.sha256(self.dcc_table).digest()] = self.dcc_table
@@ -264,6 +267,8 @@ class Provisioning:
                                                             "URN:UVCI:01:VN:HEAP%d" % n), dsc)
 
         self.scans += [(cert(es, 1), True, "OK"), (cert(ps, 2), True, "OK"), (cert(other, 3), False, "KID_UNKNOWN")]
+        # --check --dcc only (the --steady rotation keeps its 7 passes): the largest DCC
+        self.dcc_extra = [(cert(big, 4), True, "OK")]
 
     def config(self, version: int) -> bytes:
         body = cc.site_config(SITE, [cc.vaccination(2), cc.workers()], business_id=BUSINESS,
@@ -549,20 +554,31 @@ a0 = gc.mem_alloc()
 decider = load_decider(req["root"], state, clock, None, print)
 gc.collect()
 out = {"decider_bytes": gc.mem_alloc() - a0, "rebuild_headroom": 0, "checks": []}
-for text, reason in req["passes"]:
+def drop():  # what app/decisions.py does after every DCC scan
+    from app import unload
+    from verify.dcc import RARE
+    unload(*RARE)
+
+
+for label, text, reason, dcc in req["passes"]:
     want = getattr(reasons, reason)
     def check():
         return decider.decide(text, now).reason == want
     if not check():
-        raise SystemExit("unexpected verdict for " + reason)
+        raise SystemExit("unexpected verdict for " + label)
     gc.collect()
     gc.disable()
     a = gc.mem_alloc()
     check()
     volume = gc.mem_alloc() - a
     gc.enable()
-    out["checks"].append({"expect": reason, "headroom": headroom(check, 512 * 1024, 2048),
-                      "allocated": volume})
+    c = {"expect": label, "headroom": headroom(check, 512 * 1024, 2048), "allocated": volume}
+    if dcc:  # as on the gate: the DCC modules imported again by the check
+        c["cold"] = headroom(check, 512 * 1024, 2048, drop)
+    out["checks"].append(c)
+# the method's own yardsticks in the same heap: nothing, and one 2 KB buffer
+out["noop"] = headroom(lambda: None, 512 * 1024, 2048)
+out["bytearray2048"] = headroom(lambda: bytearray(2048), 512 * 1024, 2048)
 decider = None
 gc.collect()
 out["rebuild_headroom"] = headroom(build, 512 * 1024, 2048)  # old decider dropped first (policy.reload)
@@ -570,16 +586,23 @@ print(json.dumps(out))
 """
 
 
-def pass_check(build: Build) -> dict:
+DCC_LABELS = ("DCC ES256", "DCC PS256-2048", "DCC unknown kid", "DCC PS256-4096")
+
+
+def pass_check(build: Build, dcc: bool = False) -> dict:
     """Heap a full pass check needs beyond the steady state (decode, COSE,
     Ed25519 verify, revocation lookup, rules) and the rebuild of the decider
-    after a control message (trust keys prepared again)."""
+    after a control message (trust keys prepared again). dcc: the DCC table
+    applied too, and the DCCs checked (ES256, PS256-2048, unknown kid,
+    PS256-4096), each also with its modules dropped first (as the gate does)."""
     tmp = Path(tempfile.mkdtemp(prefix="gg-check-"))
     try:
-        prov = Provisioning(revoked=REVOKED[0])
+        prov = Provisioning(revoked=REVOKED[0], dcc=dcc)
         prov.install(tmp / "flash", tmp)
+        scans = prov.scans + (prov.dcc_extra if dcc else [])
+        labels = [r for _, _, r in scans[:4]] + list(DCC_LABELS[:len(scans) - 4])
         req = {"root": str(tmp / "flash" / "control"), "device": DEVICE, "site": SITE,
-               "passes": [[t, r] for t, _, r in prov.scans]}
+               "passes": [[lab, t, r, i >= 4] for i, (lab, (t, _, r)) in enumerate(zip(labels, scans))]}
         bench = REPO / "bench"  # mpy_heap.headroom
         env_ = dict(os.environ, MICROPYPATH=f"{build.tree}:.frozen:{bench}")
         script = CHECK
@@ -710,7 +733,8 @@ def main() -> None:
     ap.add_argument("--search", action="store_true")
     ap.add_argument("--check", action="store_true", help="heap of one pass check / decider rebuild")
     ap.add_argument("--dcc", action="store_true",
-                    help="--steady with a 1,000-signer EU DCC table applied and DCCs in the scan rotation")
+                    help="--steady / --check with a 1,000-signer EU DCC table applied and DCCs"
+                         " scanned / checked")
     ap.add_argument("--components", action="store_true", help="objects built by each part of main.py")
     ap.add_argument("--mode", choices=("frozen32", "rom", "mpy", "source"), default="frozen32",
                     help="frozen32: frozen into the 32-bit build, as on an ESP32 (default; needs"
@@ -766,11 +790,15 @@ def main() -> None:
             if s["stderr_tail"]:
                 print(s["stderr_tail"])
         if everything or args.check:
-            r = pass_check(build)
+            r = pass_check(build, dcc=args.dcc)
             print(f"\npass check (decider alone, {r['decider_bytes']:,} bytes live): free heap needed"
-                  " (ballast method, 256-byte steps) / bytes allocated with the GC off")
+                  " (ballast method, 256-byte steps) / bytes allocated with the GC off"
+                  " [/ a DCC with its modules dropped first, as on the gate]")
             for ch in r["checks"]:
-                print(f"  {ch['expect']:12s} {ch['headroom']:8,d} {ch['allocated']:10,d}")
+                cold = f" {ch['cold']:8,d}" if "cold" in ch else ""
+                print(f"  {ch['expect']:16s} {ch['headroom']:8,d} {ch['allocated']:10,d}{cold}")
+            print(f"  the method's yardsticks in the same heap: nothing {r['noop']:,},"
+                  f" bytearray(2048) {r['bytearray2048']:,}")
             print(f"  rebuild of the decider (trust keys prepared again): {r['rebuild_headroom']:,}")
         if everything or args.search:
             hi, lo, last = search(build, args.lo, args.hi, scans=args.scans)

@@ -23,12 +23,23 @@ class CodeQueue:
         self.event.set()
         return True
 
-    async def get(self):
+    async def wait(self):
+        """Until a code is queued (take() then returns it)."""
         while self.count == 0:
             self.event.clear()
             await self.event.wait()
+
+    def take(self):
+        """The oldest code (None: input the scanner rejected); only after
+        wait(). Not a coroutine: a code returned through the asyncio
+        machinery stayed reachable from stale stack slots while it was
+        decided (a DCC text: up to ~1.2 KB, docs/memory.md)."""
         code = self.slots[self.head]
         self.slots[self.head] = None
         self.head = (self.head + 1) % self.size
         self.count -= 1
         return code
+
+    async def get(self):
+        await self.wait()
+        return self.take()

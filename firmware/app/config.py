@@ -21,7 +21,7 @@ DEFAULTS = {
         "fallback_baud": 9600,
         "timeout_ms": 500,
         "inter_byte_ms": 60,
-        "max_len": 1024,
+        "max_len": 1280,  # the longest real EU DCC (RSA-4096 signer) is ~1,190 chars
         "repeat_ms": 3000,
     },
     "gate": {"relay_ms": 3000, "relay_active_high": True, "debounce_ms": 50,

@@ -27,6 +27,8 @@ class DecisionService:
         return d() if callable(d) else d
 
     def handle(self, code):
+        if code is _QUEUED:  # taken here: see run()
+            code = self.queue.take()
         now = self.clock.now()
         decider = None if code is None else self._decider()
         if decider is None:
@@ -36,6 +38,7 @@ class DecisionService:
             d = Decision(False, reasons.NOT_PROVISIONED if code is not None else reasons.BAD_INPUT)
         else:
             d = decider.decide(code, now)
+        code = None
         self.decisions += 1
         try:
             self.record(now, self.clock.trusted, d.pass_hash, d.verdict, d.reason)
@@ -66,17 +69,22 @@ class DecisionService:
 
     async def run(self):
         while True:
-            code = await self.queue.get()
+            await self.queue.wait()
             if self.beat:
                 self.beat()
-            self.handle(code)
-            code = None  # not held while waiting for the next one (a pass: ~300-600 B)
+            # the code is taken inside handle() and dropped once decided: not
+            # held while the outbox, the gate and the screen work (a DCC text
+            # is up to ~1.2 KB: docs/memory.md, EU DCCs)
+            self.handle(_QUEUED)
+
+
+_QUEUED = object()
 
 
 def _drop_dcc_modules():
     """After a DCC check: its decoding and crypto modules go again
     (verify/dcc.py RARE), so accepting DCCs costs the steady heap only the
-    verifier and its table (docs/memory.md); the next DCC imports them again
+    verifier, which holds its table's file names (docs/memory.md); the next DCC imports them again
     (frozen on the ESP32: no compile, a few ms against ~300 ms of checking)."""
     import gc
 

@@ -92,12 +92,15 @@ class Policy:
                 self.oom_resets = 0
                 self.port.nvs().set_int(OOM_KEY, 0)
         self._versions = self.state.versions()
+        from app import unload
+
+        # the DCC table's code: a rebuild, an applied kind 7 and each DCC
+        # check import it where they use it (verify/dcc.py)
+        unload("verify.dsc", "verify.dsccheck")
         if getattr(self.control, "svc", None) is None:
             # rebuild-only code (a control session drops it when it ends)
-            from app import unload
-
             unload("app.provisioned", "control.blob")
-            gc.collect()
+        gc.collect()
 
     def _load(self, reuse):
         from app.provisioned import load_decider
@@ -200,8 +203,7 @@ class Policy:
             d[10] = snapshot.entries
         dcc_version = self.state.version(7)
         if dcc_version is not None:  # key 16: the DCC signer table in use
-            trust = getattr(getattr(self._decider, "dcc", None), "trust", None)
-            d[16] = [dcc_version, getattr(trust, "count", 0)]
+            d[16] = [dcc_version, getattr(getattr(self._decider, "dcc", None), "count", 0)]
         if self.control is not None and hasattr(self.control, "state_fields"):
             d.update(self.control.state_fields())
         ota = getattr(self.control, "ota", None)

@@ -3,7 +3,7 @@
 #   kind 2 trust list  -> verify.trust.TrustStore -> verify.verifier.Verifier
 #   kind 3 revocation  -> store.revocation.Revocations (snapshot + delta blobs)
 #   kind 1 site config -> gate.rules.SiteConfig (+ allowlist blob)
-#   kind 7 DCC table   -> verify.dsc.Trust -> verify.dcc.DccVerifier (optional:
+#   kind 7 DCC table   -> verify.dcc.DccVerifier on its files (optional:
 #                         without it an EU DCC is NOT_PROVISIONED, GG1 as before)
 # Returns None while any of them is missing: the pipeline then answers
 # NOT_PROVISIONED. A broken file is logged and also gives None (refuse all)
@@ -26,8 +26,8 @@ def reusable(decider):
     rev = getattr(decider, "revocations", None)
     if getattr(rev, "refs", None) is not None and rev.snapshot is not None:
         out["revocations"] = rev
-    dcc = getattr(getattr(decider, "dcc", None), "trust", None)
-    if getattr(dcc, "refs", None) is not None:
+    dcc = getattr(decider, "dcc", None)
+    if dcc is not None:
         out["dcc"] = dcc
     cfg = getattr(decider, "config", None)
     ref = getattr(cfg, "allowlist_ref", None)
@@ -51,7 +51,6 @@ def load_decider(root, state, clock, occupancy, log, tick=None, reuse=None):
     rev_body = state.body(3)
     cfg_body = state.body(1)
     if trust_body is None or rev_body is None or cfg_body is None:
-        _close_all(reuse)
         reuse.clear()
         return None
     try:
@@ -123,42 +122,35 @@ def load_decider(root, state, clock, occupancy, log, tick=None, reuse=None):
     except MemoryError:
         raise  # not a broken file: the caller retries or resets (policy.reload)
     except Exception as e:  # noqa: any broken piece refuses every pass, logged
-        _close_all(reuse)
         reuse.clear()
         log("provisioned state unusable: %r" % (e,))
         return None
 
 
-def _close_all(reuse):
-    t = reuse.get("dcc")
-    if t is not None:
-        t.close()
-
-
 def _dcc_verifier(root, body, reuse):
     """DccVerifier on the applied DCC table (checked whole when it was
-    applied: control/service.py), or None if no table was applied. The open
-    table is kept when its blobs did not change (reuse["dcc"])."""
+    applied: control/service.py), or None if no table was applied. It keeps
+    no file open (each check opens the table), so an old one needs no
+    closing; it is kept when its blobs did not change (reuse["dcc"])."""
     old = reuse.pop("dcc", None)
     if body is None:  # no DCC table applied: nothing of it is loaded
-        if old is not None:
-            old.close()
         return None
     from verify import dsc
 
     snap, delta = dsc.body_paths(root, body)
-    d = body.get(2)
-    refs = (body[1][1], d[1] if d is not None else None)
-    if old is not None and old.refs == refs:
-        trust = old
+    # a blob's path names its SHA-256 (control/blob.py): same paths, same table
+    if old is not None and old.snapshot == snap and old.delta == delta:
+        v = old
     else:
-        if old is not None:
-            old.close()  # its blobs may be deleted next: LittleFS must not remove an open file
-        trust = dsc.open_files(snap, delta)
-        trust.refs = refs
-        trust.count = trust.key_count()
-    reuse["dcc"] = trust
-    from verify.dcc import DccVerifier
+        trust = dsc.open_files(snap, delta)  # header, delta made for this snapshot
+        try:
+            count = trust.key_count()
+        finally:
+            trust.close()
+        from app import unload
+        from verify.dcc import DccVerifier
 
-    return DccVerifier(trust)
-
+        v = DccVerifier(snap, delta, drop=unload)
+        v.count = count
+    reuse["dcc"] = v
+    return v

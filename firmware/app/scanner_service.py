@@ -49,7 +49,7 @@ class ScannerService:
             if self.on_ready:
                 self.on_ready()
         if self.framer is None:
-            self.framer = Framer(self.on_code, cap=self.cfg.get("max_len", 1024),
+            self.framer = Framer(self.on_code, cap=self.cfg.get("max_len", 1280),
                                  repeat_ms=self.cfg.get("repeat_ms", 3000),
                                  on_reject=self._rejected)
         self.reader = ScannerReader(self._serial, self.framer,

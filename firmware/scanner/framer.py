@@ -29,7 +29,7 @@ LF = const(0x0A)
 
 
 class Framer:
-    def __init__(self, on_code, cap=1024, repeat_ms=3000, min_len=1, on_reject=None):
+    def __init__(self, on_code, cap=1280, repeat_ms=3000, min_len=1, on_reject=None):
         self.on_code = on_code
         self.on_reject = on_reject
         self.buf = bytearray(cap)

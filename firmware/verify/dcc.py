@@ -1,110 +1,31 @@
-# Offline check of one EU Digital COVID Certificate ("HC1:") -> verdict.
+# The EU DCC verifier a DCC site keeps between scans (verify/dcccheck.py has
+# the pipeline and the reasons):
 #
-#   DccVerifier(trust, clock_skew=300).check(qr_text, now) -> Result
+#   DccVerifier(snapshot_path, delta_path=None, clock_skew=300, drop=None)
+#   .check(qr_text, now) -> Result        never raises
 #
-# Pipeline (first failure decides; docs/pass-format.md, "EU DCC"):
-#   hc1.decode                  -> PREFIX / BASE45 / INFLATE / CBOR / COSE / ALG / CLAIMS
-#   signer by kid (verify/dsc.py trust table) absent -> KID_UNKNOWN
-#   signature: ES256 (crypto/p256) or PS256 (crypto/rsa_pss, any salt length
-#     the key allows); the signer's alg must be the header's -> SIGNATURE
-#   the signer may sign this type (v/t/r, its extended key usage) -> DSC_TYPE
-#   now None -> CLOCK; the signer's certificate outside its validity, or
-#     now > exp + skew -> EXPIRED; now < its not_before or iat - skew ->
-#     NOT_YET_VALID (the EU test corpus files a lapsed DSC under its
-#     expiration check, not under an unknown signer)
-#   the fields the site rules read (verify/dccfields.py, dates parsed) -> CLAIMS
-# check() never raises: a GateError becomes its reason, anything else INTERNAL.
-#
-# Result.pass_hash is the EU revocation hash SIGNATURE: SHA-256 of the
-# signature (ES256: of r only) [:16]; Result.hashes adds UCI and
-# COUNTRYCODEUCI (verify/hc1.py): the decider checks all three against the
-# revocation store. Result.claims is the dict gate/rules.py reads, in the GG1
-# shape where the meaning is the same:
-#   fmt "dcc", type "v"/"t"/"r", role 0 (a member of the public), iss, iat,
-#   exp, initials, birth_year,
-#   v: vaccination [doses, day of last dose], complete (dn >= sd), product (mp)
-#   t: test [0 negative | 1 positive | 2 any other tr value, sample time],
-#      test_type (tt): an unknown result never passes TEST nor counts as F0
-#   r: recovery [day of first positive, valid from day, valid until day]
-# Days are days since 1970-01-01, times unix seconds. Nothing else (no name,
-# no identifier) leaves this module.
-from micropython import const
-
-import errors
-from verify import reasons
-from verify.verifier import Result
-
-_ES256 = const(-7)
-_TYPE_BITS = {"v": 1, "t": 2, "r": 4}
-
-# Modules only a DCC check needs; the verifier keeps no reference to them
-# (imported per check, a dict lookup once loaded), so the app may drop them
-# after a DCC scan (app/decisions.py): a gate that mostly sees GG1 passes
-# keeps its steady heap. No per-signer key table is kept either (a prepared
-# P-256 key is 2 KB: 1.8 ms instead of 4.4 ms per verify on the unix port;
-# the ESP32's heap wins, docs/memory.md).
-RARE = ("verify.hc1", "verify.dccfields", "crypto.p256", "crypto._p256_base", "crypto.rsa_pss",
-        "codec.inflate")
+# It holds only where its signer table is (the GGDT files of verify/dsc.py,
+# checked whole when applied); the table is opened per check. Everything
+# a check loads (RARE) the app drops again after each DCC scan
+# (app/decisions.py), so a gate that mostly sees GG1 passes keeps its steady
+# heap: a DCC site costs it this small module and one object (docs/memory.md).
+# No per-signer key table is kept either (a prepared P-256 key is 2 KB: 1.8
+# ms instead of 4.4 ms per verify on the unix port; the ESP32's heap wins).
+RARE = ("verify.dcccheck", "verify.dsc", "verify.dsccheck", "verify.hc1", "verify.dccfields",
+        "crypto.p256", "crypto._p256_base", "crypto.rsa_pss", "codec.inflate")
 
 
 class DccVerifier:
-    def __init__(self, trust, clock_skew=300):
-        self.trust = trust          # verify/dsc.py Trust (lookup by kid)
+    def __init__(self, snapshot, delta=None, clock_skew=300, drop=None):
+        self.snapshot = snapshot    # table file paths
+        self.delta = delta
         self.clock_skew = clock_skew
+        # drop(*module names): app.unload on the gate, called mid-check for
+        # the decoding modules (frozen there: loading again costs no compile)
+        self.drop = drop
+        self.count = 0              # signers trusted (device state key 16)
 
     def check(self, qr_text, now):
-        from verify import hc1
+        from verify import dcccheck
 
-        pass_hash = None
-        try:
-            reason, d = hc1.decode(qr_text)
-            if reason != reasons.OK:
-                return Result(False, reason)
-            from verify import dccfields
-
-            pass_hash = dccfields.signature_hash(d["alg"], d["signature"])
-            r = self._check(d, now)
-            r.pass_hash = pass_hash
-            r.hashes = (d["uci_h"], d["couci_h"]) if d["couci_h"] else (d["uci_h"],)
-            return r
-        except errors.GateError as e:
-            return Result(False, e.reason, None, pass_hash)
-        except Exception:  # noqa: BLE001 - a verdict must always come out
-            return Result(False, reasons.INTERNAL, None, pass_hash)
-
-    def _check(self, d, now):
-        s = self.trust.lookup(d["kid"])
-        if s is None:
-            raise errors.VerifyError(reasons.KID_UNKNOWN, "no trusted signer with this kid")
-        from verify import hc1
-
-        tbs = hc1.to_be_signed(d)
-        if s.alg != d["alg"]:
-            ok = False
-        elif s.alg == _ES256:
-            from crypto import p256
-
-            ok = p256.verify(s.key, d["signature"], tbs)
-        else:
-            from crypto import rsa_pss
-
-            ok = rsa_pss.check(s.key, 65537, d["signature"], tbs, rsa_pss.SALT_AUTO) == rsa_pss.OK
-        tbs = None
-        if not ok:
-            raise errors.VerifyError(reasons.SIGNATURE, "bad signature")
-        if not s.types & _TYPE_BITS[d["type"]]:
-            raise errors.VerifyError(reasons.DSC_TYPE, "signer may not sign this type")
-        if now is None:
-            raise errors.VerifyError(reasons.CLOCK, "no trusted time")
-        skew = self.clock_skew
-        if s.not_after and now > s.not_after:
-            raise errors.VerifyError(reasons.EXPIRED, "signer certificate expired")
-        if now < s.not_before:
-            raise errors.VerifyError(reasons.NOT_YET_VALID, "signer certificate not yet valid")
-        if now > d["exp"] + skew:
-            raise errors.VerifyError(reasons.EXPIRED, "expired")
-        if now < d["iat"] - skew:
-            raise errors.VerifyError(reasons.NOT_YET_VALID, "not yet valid")
-        from verify import dccfields
-
-        return Result(True, reasons.OK, dccfields.rule_claims(d))
+        return dcccheck.check(self, qr_text, now)

@@ -6,12 +6,13 @@
 # 2 KB for any number of keys); flash: 16 B index + 10 B + key per signer.
 #
 #   t = Table(path)      header and size checked (ControlError CTRL_MALFORMED)
-#   t.check()            the whole index and every record (once, when applied)
+#   verify/dsccheck.py check_table(t): the whole index and every record (on apply)
 #   t.find(kid)          -> Signer, REMOVED (delta tombstone) or None
 #   Trust(snapshot, delta).lookup(kid) -> Signer or None (delta first)
 #
 # A table that does not parse is refused whole before its message commits
-# (control/service.py), so a scan never meets a half-checked table; a flash
+# (control/service.py; the checks: verify/dsccheck.py, loaded only then and
+# at a rebuild), so a scan never meets a half-checked table; a flash
 # read that comes up short during a scan raises StoreError (INTERNAL, deny).
 import micropython
 from micropython import const
@@ -24,7 +25,6 @@ _ENTRY = const(16)
 _RECORD = const(10)
 _KID = const(8)
 MAX_KEYS = const(20000)
-_CHUNK = const(16)  # index entries per read while checking
 ES256 = const(-7)
 PS256 = const(-37)
 _ALGS = (0, ES256, PS256)  # by alg code; 0 = removed (delta only)
@@ -138,51 +138,6 @@ class Table:
         return Signer(kid, _ALGS[alg], rec[_RECORD:], _u32(rec, 0), _u32(rec, 4),
                       str(rec[8:10], "ascii"), types)
 
-    def check(self):
-        """Every index entry and record well-formed, kids strictly ascending:
-        ControlError CTRL_MALFORMED otherwise. Reads the index in 256-byte
-        pieces (no copy of the table in RAM)."""
-        f = self._f
-        chunk = bytearray(_ENTRY * _CHUNK)
-        prev = bytearray(_KID)
-        rec = bytearray(_RECORD + 1)
-        i = 0
-        while i < self.count:
-            n = min(_CHUNK, self.count - i)
-            f.seek(_HEADER + _ENTRY * i)
-            if f.readinto(chunk) < _ENTRY * n:
-                raise _bad("index cut short")
-            for j in range(n):
-                o = _ENTRY * j
-                if (i or j) and _cmp8(chunk, o, prev, 0) <= 0:
-                    raise _bad("kids not strictly ascending")
-                prev[:] = chunk[o:o + _KID]
-                self._check_entry(chunk, o, rec)
-            i += n
-        return self.count
-
-    def _check_entry(self, b, o, rec):
-        off = _u32(b, o + 8)
-        n = (b[o + 12] << 8) | b[o + 13]
-        alg = b[o + 14]
-        types = b[o + 15]
-        if alg == 0:
-            if not self.delta or off or n or types:
-                raise _bad("bad removed entry")
-            return
-        if alg > 2 or not 1 <= types <= 7 or off + n > self.data_size:
-            raise _bad("bad index entry")
-        klen = n - _RECORD
-        if klen != 64 if alg == 1 else not (256 <= klen <= 512):
-            raise _bad("bad key length")
-        self._f.seek(self._data + off)
-        if self._f.readinto(rec) != _RECORD + 1:
-            raise _bad("record cut short")
-        if not (0x41 <= rec[8] <= 0x5A and 0x41 <= rec[9] <= 0x5A):
-            raise _bad("bad country")
-        if alg == 2 and rec[_RECORD] == 0:
-            raise _bad("RSA modulus with a leading zero")
-
     def close(self):
         self._f.close()
 
@@ -242,11 +197,13 @@ def open_files(snapshot_path, delta_path=None, check=False):
     delta = None
     try:
         if check:
-            snap.check()
+            from verify import dsccheck
+
+            dsccheck.check_table(snap)
         if delta_path:
             delta = Table(delta_path)
             if check:
-                delta.check()
+                dsccheck.check_table(delta)
         return Trust(snap, delta)
     except Exception:
         snap.close()
@@ -255,39 +212,24 @@ def open_files(snapshot_path, delta_path=None, check=False):
         raise
 
 
-# -- the signed DCC trust-list message (kind 7) and its blobs -----------------
-# body = {1: snapshot blob ref, 2: delta blob ref or null}, like revocation
-# (control/blob.py refs). The blobs are checked whole (check_files) before
-# the message commits: a bad table is refused, the applied one stays.
+# -- the signed DCC trust-list message (kind 7): verify/dsccheck.py, loaded
+# only when a table is applied or the decider rebuilt (control/service.py
+# and app/provisioned.py call these names)
 
 
 def check_body(body):
-    """For envelope.verify_message(check=...): ControlError if malformed."""
-    from control import blob
+    from verify import dsccheck
 
-    if type(body) is not dict:
-        raise _bad("body is not a map")
-    blob.check_ref(body.get(1))
-    if body.get(2) is not None:
-        blob.check_ref(body[2])
+    return dsccheck.check_body(body)
 
 
 def body_paths(root, body):
-    from control import blob
+    from verify import dsccheck
 
-    d = body.get(2)
-    return blob.blob_path(root, body[1][1]), (blob.blob_path(root, d[1]) if d is not None else None)
+    return dsccheck.body_paths(root, body)
 
 
 def check_files(root, body):
-    """Every entry of the body's tables checked, the delta made for the
-    snapshot: the key count, or ControlError CTRL_MALFORMED."""
-    snap, delta = body_paths(root, body)
-    try:
-        t = open_files(snap, delta, True)
-    except errors.StoreError as e:  # a blob vanished after its fetch
-        raise _bad(e.detail)
-    try:
-        return t.key_count()
-    finally:
-        t.close()
+    from verify import dsccheck
+
+    return dsccheck.check_files(root, body)

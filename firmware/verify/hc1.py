@@ -9,7 +9,8 @@ decode(text) -> (reason, result)   never raises for any input
 Layers and their reasons (the GG1 ones, verify/qr.py + verify/cose.py):
     "HC1:" prefix -> PREFIX; base45 -> BASE45 (text over 4,096 chars:
     BASE45 before anything is decoded); zlib REQUIRED, inflated <= 2 KiB
-    -> INFLATE; COSE_Sign1 (tag 18, bare or inside CWT tag 61) -> COSE;
+    (window <= 2 KiB whatever the header asks) -> INFLATE;
+    COSE_Sign1 (tag 18, bare or inside CWT tag 61) -> COSE;
     alg in the PROTECTED header, -7 (ES256) or -37 (PS256) -> ALG;
     kid (protected wins over unprotected) a byte string of 8, required -> COSE;
     payload CBOR (codec's depth bound) -> CBOR; claims -> CLAIMS.
@@ -37,9 +38,10 @@ import errors
 from verify import reasons
 
 _MAX_TEXT = const(4096)      # the HC1 corpus tops out near 1,100 chars
-# Inflated COSE bytes: the corpus tops out at 870 B. The inflate's heap cost
-# steps with the cap (free heap needed, bench/mpy_heap.headroom: 31 KB at
-# 2048, 41 KB at 3072, 66 KB at 4096 and 8192), so HC1 stays at GG1's 2048.
+# Inflated COSE bytes: the corpus tops out at 870 B, an RSA-4096 DCC ~900 B.
+# codec/inflate.py allocates no buffer of the cap's size (a 512-byte window
+# first, then the output's exact size), but a stream over 1 KB needs the
+# cap's window: HC1 stays at GG1's 2048.
 _CAP = const(2048)
 _KID_LEN = const(8)          # DCC: the first 8 bytes of the DSC's SHA-256
 _ALG = const(1)

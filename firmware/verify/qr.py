@@ -31,7 +31,11 @@ def unwrap(text, prefix="GG1:", cap=_DEFAULT_CAP, zlib_required=False):
     if len(text) > _MAX_TEXT:
         raise errors.DecodeError(reasons.BASE45, "text longer than %d" % _MAX_TEXT)
     if isinstance(text, str):
-        text = text.encode()  # non-ASCII bytes then fail in base45
+        try:
+            text = memoryview(text)  # MicroPython: the text's UTF-8 bytes, not a copy
+        except TypeError:
+            text = text.encode()  # CPython
+        # non-ASCII bytes then fail in base45
     if isinstance(prefix, str):
         prefix = prefix.encode()
     end = len(text)

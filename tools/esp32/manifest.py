@@ -35,8 +35,8 @@ PACKAGES = {
     "setup": ["__init__.py", "bundle.py", "commands.py", "frame.py", "identity.py", "release.py",
               "service.py", "start.py", "watch.py"],
     "store": ["__init__.py", "outbox.py", "revocation.py"],
-    "verify": ["__init__.py", "claims.py", "cose.py", "dcc.py", "dccfields.py", "dsc.py", "hc1.py", "qr.py",
-               "reasons.py", "trust.py", "verifier.py"],
+    "verify": ["__init__.py", "claims.py", "cose.py", "dcc.py", "dcccheck.py", "dccfields.py", "dsc.py",
+               "dsccheck.py", "hc1.py", "qr.py", "reasons.py", "trust.py", "verifier.py"],
 }
 MODULES = ["errors.py", "fsutil.py", "slotboot.py"]
 UNIX_ONLY = ["hal/unix.py", "display/filedisp.py", "otasim.py"]

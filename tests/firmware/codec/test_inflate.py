@@ -3,6 +3,8 @@ the CPython zlib fallback, on the same cases."""
 import random
 import zlib
 
+from zlib_kit import fixed_block
+
 
 def _outcome(o):
     return ("ok", o["hex"]) if o["ok"] else (o["err"], o["reason"])
@@ -101,3 +103,35 @@ def test_back_reference_beyond_cap_window_is_rejected(codec_run):
     out = codec_run([{"op": "inflate", "hex": comp.hex(), "cap": c} for c in (2000, 1999, 600)])
     assert out[0]["ok"] and out[0]["hex"] == (half + half).hex()
     assert out[1]["reason"] == "INFLATE" and out[2]["reason"] == "INFLATE"
+
+
+# -- hand-made streams: back-references a compressor never writes ------------
+def test_hand_made_stream_is_read_as_written(codec_run):
+    comp, raw = fixed_block([("lit", b) for b in b"GG1:"] + [("copy", 4), ("copy", 2)])
+    assert zlib.decompress(comp) == raw == b"GG1:GG1G1G"
+    assert codec_run([{"op": "inflate", "hex": comp.hex(), "cap": 64}])[0]["hex"] == raw.hex()
+
+
+def test_distance_beyond_the_window_is_rejected(codec_run, cpython_run):
+    # A DCC's window is the cap's (2 KB), not the 32 KB its header asks for:
+    # a distance past it, with a short output, is a bad stream on both sides.
+    lits = [("lit", b) for b in bytes(range(100))]
+    cases = [fixed_block(lits + [("copy", d)])[0] for d in (2049, 3000, 32768)]
+    reqs = [{"op": "inflate", "hex": c.hex(), "cap": 2048} for c in cases]
+    for o in codec_run(reqs) + cpython_run(reqs):
+        assert (o["ok"], o["err"], o["reason"]) == (False, "DecodeError", "INFLATE"), o
+
+
+def test_distance_before_the_start_of_the_output(codec_run, cpython_run):
+    # A distance past the output so far: CPython's zlib refuses it. The
+    # device's second pass has a window of the output's size, so one past
+    # that is refused too; one inside it reads the zeroed window (uzlib
+    # keeps no count of what it filled). Either way the output is fixed by
+    # the stream (no other memory is read) and goes on to COSE parsing and
+    # the signature check like any payload (tests/firmware/verify/test_hc1.py).
+    far, _ = fixed_block([("lit", 0xD2), ("copy", 1000), ("lit", 0x84)])
+    near, zeros = fixed_block([("lit", 0xD2)] + [("lit", 0)] * 600 + [("copy", 700)])
+    assert zeros == b"\xd2" + bytes(603)
+    reqs = [{"op": "inflate", "hex": c.hex(), "cap": 2048} for c in (far, near)]
+    assert [_outcome(o) for o in cpython_run(reqs)] == [("DecodeError", "INFLATE")] * 2
+    assert [_outcome(o) for o in codec_run(reqs)] == [("DecodeError", "INFLATE"), ("ok", zeros.hex())]

@@ -197,3 +197,34 @@ def test_bytes_waiting_after_a_stall_are_not_a_pause(scanner_line):
     lines = dict(l.split(" ", 1) for l in out.splitlines() if " " in l)
     assert json.loads(lines["CODES"]) == ["GG1:FIRST-HALF-SECOND-HALF"], out
     assert json.loads(lines["STATS"])["timeouts"] == 0
+
+
+FRAMER = r"""
+import sys
+from scanner.framer import Framer
+codes = []
+f = Framer(codes.append)  # the default cap, as config.json's scanner.max_len
+for n in [int(a) for a in sys.argv[1:]]:
+    line = b"HC1:" + b"6" * (n - 4) + b"\r"
+    f.feed(line, len(line), 0)
+print(f.cap, [len(c) for c in codes], f.oversize)
+"""
+
+
+def test_the_longest_real_dcc_fits_the_default_line():
+    # An EU DCC from an RSA-4096 signer is ~1,190 characters (2 texts of the
+    # EU corpus are over 1,024 too); the line buffer holds 1,280, one more
+    # is dropped whole (oversize) and rejected.
+    from mpy import run_micropython
+
+    r = run_micropython(FRAMER, args=["1190", "1280", "1281"])
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode().split() == ["1280", "[1190,", "1280]", "1"]
+
+
+def test_config_default_line_length_holds_a_dcc():
+    from mpy import run_micropython
+
+    r = run_micropython("from app import config\nprint(config.DEFAULTS['scanner']['max_len'])\n")
+    assert r.returncode == 0, r.stderr.decode()
+    assert int(r.stdout) >= 1190

@@ -2,10 +2,9 @@
 
 {"op": "check", "cases": [{"snap": table path, "t": text | "h": hex, "now": int|null}]}
     -> {"r": [[reason, pass_hash hex|null, hashes [hex], claims|null]]}
-Tables are opened once per path and kept (a batch shares them).
+One verifier per table path (each check opens its table).
 """
 from jsonl_serve import serve
-from verify import dsc
 from verify.dcc import DccVerifier
 
 _open = {}
@@ -15,10 +14,8 @@ def _verifier(path):
     v = _open.get(path)
     if v is None:
         if len(_open) > 8:
-            for t in _open.values():
-                t.trust.close()
             _open.clear()
-        v = _open[path] = DccVerifier(dsc.open_files(path))
+        v = _open[path] = DccVerifier(path)
     return v
 
 

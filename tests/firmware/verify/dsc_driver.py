@@ -10,6 +10,7 @@ import gc
 import errors
 from jsonl_serve import serve
 from verify import dsc
+from verify import dsccheck  # noqa: F401 - its code is not table RAM: loaded first
 
 _trust = [None]
 

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
 from dcc_device import run_batches
 from mpy import FIRMWARE, MPY_CROSS, TESTDATA
+from zlib_kit import fixed_block
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "hc1_driver.py"
@@ -235,6 +236,17 @@ HOSTILE = [
     ("inflates to 2048: past the cap check", {"t": _b45(zlib.compress(b"\0" * 2048))}, COSE),
     ("broken zlib", {"t": _b45(zlib.compress(cbor2.dumps(sign1()))[:-3] + b"\0\0\0")}, INFLATE),
     ("trailing after zlib", {"t": _b45(zlib.compress(cbor2.dumps(sign1())) + b"\0")}, INFLATE),
+    # hand-made streams (tests/zlib_kit.py): a distance past the 2 KB window;
+    # past the output so far and its window; before the start inside the
+    # window (uzlib reads zeros: d2 00 00 ... is no COSE_Sign1); a bomb of
+    # back-references
+    ("zlib distance past the window", {"t": _b45(fixed_block([("lit", 0xD2)] * 9 + [("copy", 2049)])[0])},
+     INFLATE),
+    ("zlib distance before the start", {"t": _b45(fixed_block([("lit", 0xD2), ("copy", 1000), ("lit", 0x84)])[0])},
+     INFLATE),
+    ("zlib distance before the start, in the window",
+     {"t": _b45(fixed_block([("lit", 0xD2)] + [("lit", 0)] * 600 + [("copy", 700)])[0])}, COSE),
+    ("zlib copies past the cap", {"t": _b45(fixed_block([("lit", 0xD2)] + [("copy", 1)] * 700)[0])}, INFLATE),
     ("deep COSE", {"t": _hc1(deep(40))}, COSE),
     ("deep payload", {"t": _hc1(sign1(payload=cbor2.dumps(deep(40))))}, CBOR),
     ("deep hcert", {"t": _hc1(sign1(payload=cbor2.dumps({4: 1, 6: 1, -260: {1: deep(20)}})))}, CBOR),

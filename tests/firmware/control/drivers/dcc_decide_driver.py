@@ -46,8 +46,7 @@ for line in sys.stdin:
                     dsc.check_files(root, msg.body)  # as control/service.py before the commit
                 st.commit(msg)
             decider = load_decider(root, st, clock, occupancy, logs.append, None, reusable(decider))
-            trust = getattr(getattr(decider, "dcc", None), "trust", None)
-            res = {"ok": True, "dcc": [st.version(7), getattr(trust, "count", None)],
+            res = {"ok": True, "dcc": [st.version(7), getattr(getattr(decider, "dcc", None), "count", None)],
                    "built": decider is not None, "logs": logs[-1:]}
         except errors.GateError as e:
             res = {"ok": False, "reason": e.reason, "detail": e.detail}
