@@ -40,8 +40,12 @@ def _verifier(cfg):
         from verify import dsc
         from verify.dcc import DccVerifier
 
-        trust = dsc.open_files(cfg["dcc_table"], None, True)
-        return DccVerifier(trust, cfg.get("skew", 300)), trust.key_count(), 0
+        trust = dsc.open_files(cfg["dcc_table"], None, True)  # checked whole, as on apply
+        try:
+            count = trust.key_count()
+        finally:
+            trust.close()
+        return DccVerifier(cfg["dcc_table"], None, cfg.get("skew", 300)), count, 0
     store = TrustStore()
     refused = 0
     for e in cfg["trust"]:

@@ -22,7 +22,7 @@ def test_oversize_and_non_ascii_scans_are_denied_and_reported(tmp_path, mosquitt
                           device_config={"scanner": {"repeat_ms": 500}})
     fleet = Fleet(mosquitto_broker.port, [f"gg/v1/dev/{DEVICE}/scans", f"gg/v1/dev/{DEVICE}/state"])
     sim = boot(root, DEVICE, mosquitto_broker.port)
-    hostile = [b"GG1:" + b"X" * 1100,                  # over the cap
+    hostile = [b"GG1:" + b"X" * 1400,                  # over the cap (1,280)
                "GG1:ÄÖÜ-Nguyễn".encode(),               # UTF-8: not ASCII
                b"\xfe\xff\x80\x81"]                     # only 8-bit bytes
     try:
