@@ -7,6 +7,13 @@ the filters and the search narrow the scans, devices and alerts lists to
 exactly the rows SQL finds, paging walks them, the CSV of a filtered view
 holds the view's rows, and the main pages fit a phone.
 Every expectation is a plain SQL query written here, not the app's code.
+Alarm handling: repeated revoked-pass scans ingested the gates' way group
+into alerts that the page shows with count, first/last seen and severity,
+several acknowledged at once with a note (audited). F0: a pass with scans
+at several sites is marked on the dashboard; its exposure list, its
+suspension of the businesses and its PDF case report match SQL over the
+10,000,000 scans. These two run last: they add scans, alerts and
+suspensions the earlier tests' counts do not expect.
 Screenshots: artifacts/screenshots/10m-*.png. Skipped only without
 PostgreSQL (GREENGATE_TEST_PG_URL, set by scripts/test) or chromium."""
 
@@ -39,7 +46,9 @@ PG_URL = os.environ.get("GREENGATE_TEST_PG_URL")
 pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed"),
               pytest.mark.skipif(not PG_URL, reason="GREENGATE_TEST_PG_URL is not set: no PostgreSQL "
                                  "(scripts/test sets it after starting PostgreSQL)")]
-DEVICES, SCANS = 10_000, 10_000_000
+# the issue's size; GG_10M_DEVICES / GG_10M_SCANS shrink it only to iterate on a test locally
+DEVICES = int(os.environ.get("GG_10M_DEVICES", 10_000))
+SCANS = int(os.environ.get("GG_10M_SCANS", 10_000_000))
 NOW = int(time.time())
 PER_PAGE = 50
 AT = "CASE WHEN s.time_valid THEN s.time ELSE s.received_at END"
@@ -305,3 +314,187 @@ def test_main_pages_fit_a_phone(big, browser, url):
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(page, "10m-phone-" + (url.strip("/").split("?")[0].replace("ui/", "").replace("ui", "overview")
                                or "overview"))
+
+
+REVOKED = 12  # firmware/verify/reasons.py REVOKED: a revoked pass presented at a gate
+HCM = dt.timezone(dt.timedelta(hours=7))
+
+
+def test_revoked_pass_alerts_group_and_are_acknowledged_with_a_note(big, browser):
+    """Scans of two lost cards reach the fleet the gates' way (the ingest
+    service the MQTT bridge calls): one alert per (pass, business) with its
+    count; two of the three groups acknowledged at once with a note."""
+    from playwright.sync_api import expect
+
+    from fleet.core.db import make_sessionmaker
+    from fleet.models import AuditLog
+    from fleet.services import scans
+
+    base, engine = big
+    # two active gates of one business, one gate of another
+    (b1, x1, x2), (b2, y) = [(b, *ds[:k]) for (b, ds), k in zip(_sql(engine, """
+        SELECT si.business_id, array_agg(d.id ORDER BY d.id) FROM device d JOIN site si ON si.id = d.site_id
+        JOIN business b ON b.id = si.business_id WHERE d.status = 'active' AND b.status = 'approved'
+        GROUP BY si.business_id HAVING count(*) >= 2 ORDER BY si.business_id LIMIT 2"""), (2, 1))]
+    lost1, lost2, ok_pass = "ab" * 16, "cd" * 16, "ef" * 16
+    assert _sql(engine, "SELECT count(*) FROM alert WHERE kind = 'REVOKED_PRESENTED'") == [(0,)]
+    acked_before = _sql(engine, "SELECT count(*) FROM alert WHERE acknowledged_at IS NOT NULL")[0][0]
+    sessions = make_sessionmaker(engine)
+    seqs = {d: s for d, s in _sql(engine, "SELECT device_id, max(seq) FROM scan WHERE device_id = ANY(:d) "
+                                          "GROUP BY device_id", d=[x1, x2, y])}
+
+    def scan(device: str, h: str, reason: int) -> dict:
+        seqs[device] += 1
+        return {"seq": seqs[device], "time": int(time.time()), "time_valid": True, "pass_hash": h,
+                "verdict": reason == 0, "reason": reason}
+
+    def ingest(batches: dict) -> tuple[dt.datetime, dt.datetime]:
+        before = dt.datetime.now(dt.timezone.utc)
+        with sessions() as db:
+            for device, events in batches.items():
+                scans.ingest_for_device(db, device, events)
+            db.commit()
+        return before, dt.datetime.now(dt.timezone.utc)
+
+    # batch 1: lost1 three times and lost2 twice at x1, between an admission and another denial
+    t1 = ingest({x1: [scan(x1, lost1, REVOKED), scan(x1, ok_pass, 0), scan(x1, lost1, REVOKED),
+                      scan(x1, lost2, REVOKED), scan(x1, lost1, REVOKED), scan(x1, lost2, REVOKED),
+                      scan(x1, ok_pass, 3)]})
+    # batch 2: lost1 four times at x2 (same business: same group), once at y (another business)
+    t2 = ingest({x2: [scan(x2, lost1, REVOKED) for _ in range(4)], y: [scan(y, lost1, REVOKED)]})
+    rows = _sql(engine, """SELECT id, pass_hash, business_id, count, severity, created_at, last_seen_at
+                           FROM alert WHERE kind = 'REVOKED_PRESENTED' AND acknowledged_at IS NULL""")
+    groups = {(h, b): (i, n, sev, first, last) for i, h, b, n, sev, first, last in rows}
+    assert len(rows) == 3 and {k: v[1] for k, v in groups.items()} == {
+        (lost1, b1): 7, (lost2, b1): 2, (lost1, b2): 1}
+    assert {v[2] for v in groups.values()} == {"critical"}
+    first, last = groups[(lost1, b1)][3:]
+    assert t1[0] <= first <= t1[1] <= t2[0] <= last <= t2[1]  # opened by batch 1, grown by batch 2
+
+    page = _page(browser, base)
+    page.goto(base + "/ui/alerts?kind=REVOKED_PRESENTED")
+    shown = page.locator("#alerts tr[data-alert]").evaluate_all("""rows => rows.map(r => [
+        +r.dataset.alert, r.querySelector('code.hash').title, r.querySelector('td.count').textContent.trim(),
+        r.querySelector('.badge').className, [...r.querySelectorAll('time')].map(t => t.getAttribute('datetime'))])""")
+    by_id = {i: (h, b, n, f, la) for (h, b), (i, n, _, f, la) in groups.items()}
+    assert len(shown) == 3
+    for alert_id, h, count, badge, times in shown:
+        want_h, _, n, f, la = by_id[alert_id]
+        assert (h, count, badge) == (want_h, str(n), "badge sev-critical")
+        assert [dt.datetime.fromisoformat(t) for t in times] == [f, la]
+    expect(page.locator(f'#alerts tr[data-alert="{groups[(lost1, b1)][0]}"]')).to_contain_text("Khẩn cấp")
+    shot(page, "10m-07-alerts-grouped")
+
+    # acknowledge two groups at once, with one note
+    chosen = sorted([groups[(lost1, b1)][0], groups[(lost1, b2)][0]])
+    note = "Thẻ mất đã huỷ, báo phường / lost card cancelled"
+    for alert_id in chosen:
+        page.check(f'input[name="ack_{alert_id}"]')
+    page.fill("#alert-ack input[name=note]", note)
+    page.click("#ack-selected")
+    expect(page.locator(".flash")).to_be_visible()
+    expect(page.locator("#alerts tr[data-alert]")).to_have_count(1)
+    assert _ids(page, "#alerts tr[data-alert]", "data-alert") == [str(groups[(lost2, b1)][0])]
+    assert _sql(engine, "SELECT id, acknowledged_by FROM alert WHERE ack_note = :n ORDER BY id",
+                n=note) == [(i, "operator") for i in chosen]
+    assert _sql(engine, "SELECT count(*) FROM alert WHERE acknowledged_at IS NOT NULL")[0][0] == acked_before + 2
+    groups_ids = [v[0] for v in groups.values()]
+    with sessions() as db:
+        from sqlalchemy import select
+        audit = db.execute(select(AuditLog.actor, AuditLog.target_id, AuditLog.detail)
+                           .where(AuditLog.action == "alert.ack", AuditLog.target_type == "alert",
+                                  AuditLog.target_id.in_([str(i) for i in groups_ids]))
+                           .order_by(AuditLog.target_id)).all()
+    assert [(a, int(t), d.get("note"), d.get("count")) for a, t, d in audit] == [
+        ("operator", i, note, by_id[i][2]) for i in chosen]
+    page.goto(base + "/ui/alerts?kind=REVOKED_PRESENTED&state=acked")
+    assert sorted(int(i) for i in _ids(page, "#alerts tr[data-alert]", "data-alert")) == chosen
+    expect(page.locator("q.ack-note")).to_have_text([note, note])
+    shot(page, "10m-08-alerts-acknowledged")
+    assert page.csp == []
+
+
+def test_f0_case_exposure_and_report_on_the_big_database(big, browser, tmp_path):
+    """An F0 pass picked with SQL among the 10,000,000 scans (admitted at 2+
+    sites in the last day), marked on the dashboard with a 1-day, +/- 1 h
+    window: the case page's exposure list, the suspension and the PDF report
+    hold exactly the sites, businesses and contacts SQL finds."""
+    from playwright.sync_api import expect
+
+    from test_f0_report import pdf_text
+
+    base, engine = big
+    # the look-back starts at the app's "now" - 1 day: a pass with no admission
+    # in the first 15 minutes of it, so the seconds between this query and the
+    # app's cannot move a visit across the edge
+    since = int(time.time()) - 86400
+    [(f0_hash, n_visits)] = _sql(engine, f"""
+        SELECT s.pass_hash, count(*) FROM scan s
+        WHERE s.verdict AND s.site_id IS NOT NULL AND s.pass_hash IS NOT NULL AND {AT} >= :since
+        GROUP BY s.pass_hash HAVING count(DISTINCT s.site_id) >= 2 AND min({AT}) >= :since + 900
+        ORDER BY count(*), s.pass_hash LIMIT 1""", since=since)
+    visits = _sql(engine, f"""
+        SELECT s.site_id, si.business_id, count(*) FROM scan s JOIN site si ON si.id = s.site_id
+        WHERE s.pass_hash = :h AND s.verdict AND {AT} >= :since GROUP BY s.site_id, si.business_id""",
+                  h=f0_hash, since=since)
+    contacts = _sql(engine, f"""
+        SELECT DISTINCT s.site_id, o.pass_hash FROM scan s JOIN scan o ON o.site_id = s.site_id
+        WHERE s.pass_hash = :h AND s.verdict AND {AT} >= :since
+          AND o.pass_hash IS NOT NULL AND o.pass_hash <> :h
+          AND CASE WHEN o.time_valid THEN o.time ELSE o.received_at END BETWEEN {AT} - 3600 AND {AT} + 3600""",
+                    h=f0_hash, since=since)
+    want = {site: (biz, n, set()) for site, biz, n in visits}
+    for site, h in contacts:
+        want[site][2].add(h)
+    assert len(want) >= 2 and sum(n for _, n, _ in want.values()) == n_visits
+
+    page = _page(browser, base)
+    page.goto(base + "/ui/f0")
+    page.fill("#f0-mark input[name=pass_hash]", f0_hash)
+    page.fill("#f0-mark input[name=days]", "1")
+    page.fill("#f0-mark input[name=hours]", "1")
+    page.click("#f0-mark button[type=submit]")
+    expect(page.locator("#exposure")).to_be_visible()
+    case_id = int(page.url.split("/ui/f0/")[1].split("?")[0])
+    shown = page.locator("#exposure tbody tr").evaluate_all("""rows => rows.map(r => [
+        r.cells[0].textContent.trim(), r.cells[1].textContent.trim(), r.cells[2].textContent.trim(),
+        [...r.cells[3].querySelectorAll('code.hash')].map(c => c.title)])""")
+    assert {int(s.lstrip("#")): (b, int(n), set(hs)) for s, b, n, hs in shown} == want
+    assert len(shown) == len(want)  # one row per site
+    shot(page, "10m-09-f0-exposure")
+    affected = sorted({b for b, _, _ in want.values()})
+    assert _ids(page, "#affected tr[data-business]", "data-business") == affected
+
+    # suspend the affected businesses, as the case page offers
+    page.locator("form[action$='/suspend'] button").click()
+    expect(page.locator(".flash")).to_be_visible()
+    assert _sql(engine, "SELECT id, status FROM business WHERE id = ANY(:b) ORDER BY id", b=affected) == [
+        (b, "suspended") for b in affected]
+
+    with page.expect_download() as info:
+        page.click("#f0-report")
+    path = tmp_path / info.value.suggested_filename
+    info.value.save_as(path)
+    assert info.value.suggested_filename == f"greengate-f0-case-{case_id}.pdf"
+    text_, pages = pdf_text(path.read_bytes())
+    flat = " ".join(text_.split())
+    names = dict(_sql(engine, "SELECT id, name FROM business WHERE id = ANY(:b)", b=affected))
+    sites = dict(_sql(engine, "SELECT id, name FROM site WHERE id = ANY(:s)", s=list(want)))
+    n_contacts = len({h for _, _, hs in want.values() for h in hs})
+    assert f"{len(affected)} doanh nghiệp, {len(want)} địa điểm, {n_contacts} thẻ tiếp xúc" in flat
+    exposure = flat[flat.index("Danh sách tiếp xúc"):flat.index("Doanh nghiệp bị tạm dừng")]
+    for bid in affected:
+        assert f"{names[bid]} ({bid}" in exposure, bid
+    for site, name in sites.items():
+        assert f"{name} (#{site})" in exposure, site
+    # the F0 pass's first entry at each site, local time
+    firsts = _sql(engine, f"SELECT s.site_id, min({AT}) FROM scan s WHERE s.pass_hash = :h AND s.verdict "
+                          f"AND {AT} >= :since GROUP BY s.site_id", h=f0_hash, since=since)
+    for site, at in firsts:
+        assert dt.datetime.fromtimestamp(at, HCM).strftime("%d/%m/%Y %H:%M") in exposure, site
+    suspended = flat[flat.index("Doanh nghiệp bị tạm dừng"):flat.index("Nhật ký thao tác")]
+    assert all(bid in suspended for bid in affected)
+    assert "f0.mark" in flat and "f0.suspend" in flat and pages >= 1
+    assert _sql(engine, "SELECT actor FROM audit_log WHERE action = 'f0.report' AND target_id = :c",
+                c=str(case_id)) == [("operator",)]
+    assert page.csp == []
