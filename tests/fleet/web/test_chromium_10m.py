@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from test_chromium import ARGS, CHROMIUM, free_port, shot
+from test_chromium import ARGS, CHROMIUM, SHOTS, free_port, shot
 from web_helpers import make_app
 from fleet_helpers import wait_until
 
@@ -461,7 +461,7 @@ def test_f0_case_exposure_and_report_on_the_big_database(big, browser, tmp_path)
         [...r.cells[3].querySelectorAll('code.hash')].map(c => c.title)])""")
     assert {int(s.lstrip("#")): (b, int(n), set(hs)) for s, b, n, hs in shown} == want
     assert len(shown) == len(want)  # one row per site
-    shot(page, "10m-09-f0-exposure")
+    page.screenshot(path=str(SHOTS / "10m-09-f0-exposure.png"))  # the top: the full list is pages long
     affected = sorted({b for b, _, _ in want.values()})
     assert _ids(page, "#affected tr[data-business]", "data-business") == affected
 
@@ -477,6 +477,11 @@ def test_f0_case_exposure_and_report_on_the_big_database(big, browser, tmp_path)
     info.value.save_as(path)
     assert info.value.suggested_filename == f"greengate-f0-case-{case_id}.pdf"
     text_, pages = pdf_text(path.read_bytes())
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(str(path))
+    doc[0].render(scale=1.3).to_pil().save(SHOTS / "10m-10-f0-report-page1.png")
+    doc.close()
     flat = " ".join(text_.split())
     names = dict(_sql(engine, "SELECT id, name FROM business WHERE id = ANY(:b)", b=affected))
     sites = dict(_sql(engine, "SELECT id, name FROM site WHERE id = ANY(:s)", s=list(want)))
