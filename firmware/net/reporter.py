@@ -21,7 +21,7 @@ _REC_LEN = const(22)
 _F_TIME_VALID = const(1)
 _F_VERDICT = const(2)
 _F_HASH = const(4)
-_NO_HASH = bytes(16)
+_NO_HASH = b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"  # a literal: in flash when frozen
 MAX_MESSAGE = const(1024)  # protocol: every device message <= 1024 bytes
 MAX_SCANS = const(30)      # protocol: 1..30 scans per batch
 # device state keys this module fills (docs/protocol.md 4.2); main.py's
