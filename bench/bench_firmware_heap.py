@@ -681,7 +681,7 @@ plane.attach(client, reporter, screen, queue)
 mark("control link (resident; the service loads per message)")
 from app.scanner_service import ScannerService
 from app.decisions import DecisionService
-from app.netservice import NetService, ClockSync
+from app.netservice import NetService
 scanner = ScannerService(port, cfg["scanner"], pins, queue.put)
 decisions = DecisionService(queue, plane.decider, clock, gate, screen, reporter.record_scan, port)
 net = NetService(port, cfg, clock, client, reporter)

@@ -66,7 +66,7 @@ def main():
 
     from app.scanner_service import ScannerService
     from app.decisions import DecisionService
-    from app.netservice import NetService, ClockSync
+    from app.netservice import NetService
 
     scanner = ScannerService(port, cfg["scanner"], pins, queue.put)
     scanner.on_ready = reporter.publish_state
@@ -84,7 +84,7 @@ def main():
     screen.beat = sup.beat_fn("screen")
     sup.add("exit_button", gate.exit_button.run)
     sup.add("net", net.run)
-    sup.add("clock", ClockSync(port, clock, net).run)
+    sup.add("clock", net.resync)
 
     # SETUP: provisioning frames on the USB console (docs/provisioning.md);
     # on a provisioned device the service is loaded only while frames come

@@ -49,22 +49,14 @@ class NetService:
             while True:
                 await asyncio.sleep(3600)
 
-
-class ClockSync:
-    """Re-syncs the clock from NTP every `period_s` once the network is up
-    (the ESP32 RTC drifts; a failed sync leaves the clock untrusted)."""
-
-    def __init__(self, port, clock, net, period_s=21600, retry_s=300):
-        self.port = port
-        self.clock = clock
-        self.net = net
-        self.period_s = period_s
-        self.retry_s = retry_s
-
-    async def run(self):
+    async def resync(self, period_s=21600, retry_s=300):
+        """The clock task: re-syncs the clock from NTP every `period_s` once
+        the network is up (the ESP32 RTC drifts; a failed sync leaves the
+        clock untrusted). A method, not a class of its own: one object and
+        one class fewer on the heap (docs/memory.md)."""
         while True:
-            if not self.net.online:
+            if not self.online:
                 await asyncio.sleep(5)
                 continue
-            await asyncio.sleep(self.period_s if self.clock.trusted else self.retry_s)
+            await asyncio.sleep(period_s if self.clock.trusted else retry_s)
             self.clock.mark_synced(self.port.sync_time())

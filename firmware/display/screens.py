@@ -48,7 +48,13 @@ _DCC_SIGNER = const(108)
 # -- END text ids --
 
 
-_DCC_KINDS = {"v": _DCC_V, "p": _DCC_P, "t": _DCC_T, "r": _DCC_R}  # Decision.fmt -> text id
+_DCC_KINDS = "vptr"  # Decision.fmt -> text id _DCC_V + its index (a string, not a heap dict)
+
+
+def _dcc_text(fmt):
+    """Text id of a DCC's kind (Decision.fmt "v", "p", "t", "r"; else _DCC)."""
+    i = _DCC_KINDS.find(fmt) if len(fmt) == 1 else -1
+    return _DCC if i < 0 else _DCC_V + i
 
 
 def _str(v):
@@ -213,7 +219,7 @@ class Screens:
         y = self._title("check", M.text(_ACCEPT), C.GREEN, C.GREEN)
         initials = _str(initials)
         who = "%s · %s" % (initials, _str(birth_year))
-        label = M.role(role) if fmt is None else M.text(_DCC_KINDS.get(fmt, _DCC))
+        label = M.role(role) if fmt is None else M.text(_dcc_text(fmt))
         if not self.large:
             d.text_aligned(who, _ROW0 + y * _PITCH, self.f_small)
             self._rows([self._both(label)], y + 1, 2)

@@ -42,12 +42,17 @@ class Relay:
             self._task = None
 
 
-# buzzer patterns: (frequency Hz or 0 for silence, milliseconds) pairs
-PATTERNS = {
-    "accept": ((2700, 120),),
-    "deny": ((900, 150), (0, 80), (900, 150), (0, 80), (900, 150)),
-    "error": ((400, 600),),
-}
+def _pattern(name):
+    """Buzzer pattern: (frequency Hz or 0 for silence, milliseconds) pairs.
+    Constant tuples (in flash when frozen), not a module-level dict (a heap
+    table for good)."""
+    if name == "accept":
+        return ((2700, 120),)
+    if name == "deny":
+        return ((900, 150), (0, 80), (900, 150), (0, 80), (900, 150))
+    if name == "error":
+        return ((400, 600),)
+    return None
 
 
 class Buzzer:
@@ -56,7 +61,7 @@ class Buzzer:
         self._task = None
 
     def play(self, name):
-        pattern = PATTERNS.get(name)
+        pattern = _pattern(name)
         if pattern is None:
             return
         if self._task is not None:

@@ -23,10 +23,14 @@
 #   reports it), so scans and the fleet's acks keep flowing.
 import asyncio
 import random
-from time import ticks_ms, ticks_diff
+import time
 from micropython import const
 
-from net.mqtt import MQTTProtocol, MQTTError, MAX_PACKET, RX_SIZE
+from net import mqtt
+from net.mqtt import MQTTProtocol, MQTTError
+
+# (time.ticks_ms, mqtt.MAX_PACKET: fewer globals, this module's dict stays
+# at 12 entries, one table size smaller; docs/memory.md)
 
 _FREE = const(0)
 _QUEUED = const(1)   # waiting to be (re)sent on the current connection
@@ -83,8 +87,8 @@ class MQTTClient(MQTTProtocol):
                  keepalive=60, will=None, ssl=None, server_hostname=None,
                  on_message=None, on_connect=None, qos0_slots=8, inflight=4,
                  ack_timeout_ms=10000, connect_timeout_ms=10000,
-                 backoff_min_ms=500, backoff_max_ms=60000, max_packet=MAX_PACKET,
-                 rx_size=RX_SIZE, stable_ms=30000):
+                 backoff_min_ms=500, backoff_max_ms=60000, max_packet=mqtt.MAX_PACKET,
+                 rx_size=mqtt.RX_SIZE, stable_ms=30000):
         super().__init__(client_id, user, password, keepalive, will, max_packet,
                          rx_size=rx_size)
         self.host = host
@@ -116,7 +120,7 @@ class MQTTClient(MQTTProtocol):
         self._task = None
         self._stop = False
         self.connected = False
-        self._last_tx = self._last_rx = ticks_ms()
+        self._last_tx = self._last_rx = time.ticks_ms()
         # counters, reported in the device state
         self.dropped_qos0 = 0
         self.connects = 0
@@ -179,13 +183,13 @@ class MQTTClient(MQTTProtocol):
     async def wait_puback(self, pid, timeout_ms=0):
         """True once the broker acknowledged pid; False after timeout_ms
         (0 = wait for ever). The message stays queued either way."""
-        t0 = ticks_ms()
+        t0 = time.ticks_ms()
         while self.is_pending(pid):
             try:
                 await asyncio.wait_for_ms(self._acked.wait(), 1000)
             except asyncio.TimeoutError:
                 pass
-            if timeout_ms and ticks_diff(ticks_ms(), t0) >= timeout_ms:
+            if timeout_ms and time.ticks_diff(time.ticks_ms(), t0) >= timeout_ms:
                 return not self.is_pending(pid)
         return True
 
@@ -225,10 +229,10 @@ class MQTTClient(MQTTProtocol):
                 return self._pid
 
     def _sent(self):
-        self._last_tx = ticks_ms()
+        self._last_tx = time.ticks_ms()
 
     def _received(self):
-        self._last_rx = ticks_ms()
+        self._last_rx = time.ticks_ms()
 
     def on_puback(self, pid):
         for s in self._slots:
@@ -273,7 +277,7 @@ class MQTTClient(MQTTProtocol):
             # Only a session that stayed up stable_ms starts the backoff
             # again from the minimum: the same rejection at every connect
             # must not make the device reconnect at the shortest wait.
-            stable = self.connected and ticks_diff(ticks_ms(), self._up_ms) >= self.stable_ms
+            stable = self.connected and time.ticks_diff(time.ticks_ms(), self._up_ms) >= self.stable_ms
             failures = 1 if stable else failures + 1
             self.connected = False
             await self._close()
@@ -316,7 +320,7 @@ class MQTTClient(MQTTProtocol):
         await asyncio.wait_for_ms(self.read_connack(), self.connect_timeout_ms)
         self.connected = True
         self.connects += 1
-        self._last_rx = self._up_ms = ticks_ms()
+        self._last_rx = self._up_ms = time.ticks_ms()
         for s in self._slots:
             if s[_STATE] == _SENT:
                 s[_STATE] = _QUEUED  # re-send with DUP on this connection
@@ -362,15 +366,15 @@ class MQTTClient(MQTTProtocol):
         tick = ka // 4 if 0 < ka < 2000 else 500
         while True:
             await asyncio.sleep_ms(tick)
-            now = ticks_ms()
+            now = time.ticks_ms()
             if ka:
-                if ticks_diff(now, self._last_rx) > ka * 3 // 2:
+                if time.ticks_diff(now, self._last_rx) > ka * 3 // 2:
                     raise MQTTError("no packet from broker for %d ms"
-                                    % ticks_diff(now, self._last_rx))
-                if ticks_diff(now, self._last_tx) >= ka // 2:
+                                    % time.ticks_diff(now, self._last_rx))
+                if time.ticks_diff(now, self._last_tx) >= ka // 2:
                     await self.send_pingreq()
             for s in self._slots:
-                if s[_STATE] == _SENT and ticks_diff(now, s[_T]) >= self.ack_timeout_ms:
+                if s[_STATE] == _SENT and time.ticks_diff(now, s[_T]) >= self.ack_timeout_ms:
                     self._wake.set()
                     break
 
@@ -381,10 +385,10 @@ class MQTTClient(MQTTProtocol):
                 if t[2] == 0:
                     t[2] = self._new_pid()
                     await self.send_subscribe(t[2], t[0], t[1])
-            now = ticks_ms()
+            now = time.ticks_ms()
             for s in self._slots:
                 st = s[_STATE]
-                if st == _QUEUED or (st == _SENT and ticks_diff(now, s[_T]) >= self.ack_timeout_ms):
+                if st == _QUEUED or (st == _SENT and time.ticks_diff(now, s[_T]) >= self.ack_timeout_ms):
                     s[_STATE] = _SENT
                     s[_T] = now
                     dup = s[_SENDS] > 0

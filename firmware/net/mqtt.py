@@ -41,8 +41,8 @@ MAX_PACKET = const(4352)
 # as signed commands (~200 bytes). Larger payloads get their own buffer.
 RX_SIZE = const(256)
 
-_PINGREQ = b"\xc0\x00"
-_DISCONNECT = b"\xe0\x00"
+# PINGREQ / DISCONNECT packets: literals where they are sent (each global
+# is a slot of this module's dict: 23 keep it one table size smaller)
 
 # CONNACK return codes (MQTT 3.1.1, 3.2.2.3)
 CONNACK_NAMES = ("accepted", "bad protocol version", "client id rejected",
@@ -174,10 +174,10 @@ class MQTTProtocol:
         await self._write(hdr[:n], struct.pack("!HH", pid, len(topic)), topic, bytes((qos,)))
 
     async def send_pingreq(self):
-        await self._write(_PINGREQ)
+        await self._write(b"\xc0\x00")  # PINGREQ
 
     async def send_disconnect(self):
-        await self._write(_DISCONNECT)
+        await self._write(b"\xe0\x00")  # DISCONNECT
 
     # -- receiving --------------------------------------------------------
     async def _read_into(self, mv):

@@ -21,9 +21,10 @@ _REC_LEN = const(22)
 _F_TIME_VALID = const(1)
 _F_VERDICT = const(2)
 _F_HASH = const(4)
-_NO_HASH = bytes(16)
-MAX_MESSAGE = const(1024)  # protocol: every device message <= 1024 bytes
-MAX_SCANS = const(30)      # protocol: 1..30 scans per batch
+_NO_HASH = b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"  # a literal: in flash when frozen
+# private consts: no slot in the module dict (17 entries: one table size less)
+_MAX_MESSAGE = const(1024)  # protocol: every device message <= 1024 bytes
+_MAX_SCANS = const(30)      # protocol: 1..30 scans per batch
 # device state keys this module fills (docs/protocol.md 4.2); main.py's
 # state_provider supplies the others (2 firmware, 3 applied, 6 clock, ...)
 _S_ONLINE = const(1)
@@ -147,7 +148,7 @@ def _jitter(ms):
 
 class Reporter:
     def __init__(self, client, outbox, device_id, state_provider=None,
-                 batch_max=MAX_SCANS, max_bytes=MAX_MESSAGE, state_interval_s=300,
+                 batch_max=_MAX_SCANS, max_bytes=_MAX_MESSAGE, state_interval_s=300,
                  now=None, fleet_ack_ms=15000):
         """client: net.client.MQTTClient; outbox: store.outbox.Outbox;
         state_provider: callable -> dict of extra state fields with the

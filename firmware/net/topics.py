@@ -4,10 +4,11 @@
 DEV = "gg/v1/dev/"
 FLEET = "gg/v1/fleet/"
 
-# fleet-wide, retained, signed (device subscribes)
-TRUST = FLEET + "trust"
-REVOCATION = FLEET + "revocation"
-DCC = FLEET + "dcc"  # EU DCC signer (DSC) trust list, control kind 7
+# fleet-wide, retained, signed (device subscribes); literals, not FLEET +
+# "...": frozen, a literal is in flash, a sum a string on the heap
+TRUST = "gg/v1/fleet/trust"
+REVOCATION = "gg/v1/fleet/revocation"
+DCC = "gg/v1/fleet/dcc"  # EU DCC signer (DSC) trust list, control kind 7
 
 
 def scans(device_id):

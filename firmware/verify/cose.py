@@ -46,16 +46,16 @@ class Sign1:
         self.kid = kid
 
 
-_MISSING = object()
-
-
 def _pick(phdr, uhdr, label):
     # Protected wins; a label present with a nil value is malformed, not absent.
-    v = phdr.get(label, _MISSING)
-    if v is _MISSING:
-        v = uhdr.get(label, _MISSING)
-        if v is _MISSING:
-            return None
+    # (membership tests, not a module-level sentinel object: this module's
+    # globals stay 12, one dict table size smaller, docs/memory.md)
+    if label in phdr:
+        v = phdr[label]
+    elif label in uhdr:
+        v = uhdr[label]
+    else:
+        return None
     if v is None:
         raise _err("header %d is nil" % label)
     return v
@@ -112,10 +112,6 @@ def parse_sign1(data, max_bytes=_MAX_COSE):
     return Sign1(protected, phdr, uhdr, payload, signature)
 
 
-# 0x84: array(4); 0x6a "Signature1": text(10) - the fixed context prefix.
-_TBS_PREFIX = b"\x84\x6aSignature1"
-
-
 def _bstr_head(n):
     if n < 24:
         return bytes((0x40 | n,))
@@ -130,7 +126,7 @@ def sig_structure(sign1, external_aad=b""):
     p = sign1.protected
     body = sign1.payload
     return b"".join((
-        _TBS_PREFIX,
+        b"\x84\x6aSignature1",  # 0x84: array(4); 0x6a "Signature1": text(10), the context
         _bstr_head(len(p)), p,
         _bstr_head(len(external_aad)), external_aad,
         _bstr_head(len(body)), body,
