@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests" / "shim"), str(ROOT / "firmware")]
 
 from gen_bytes import print_bytes  # noqa: E402
+# the same 20-limb schoolbook columns as the Ed25519 field (13-bit limbs both)
+from gen_fe25519_viper import mul_columns, sq_columns  # noqa: E402
 
 from crypto import p256  # noqa: E402
 
@@ -142,26 +144,6 @@ def run(a: ptr16, b: ptr16, prog: ptr8, ext: ptr8, off: int):
         pc += 4'''
 
 
-def f_mul_columns(ind):
-    out = []
-    for k in range(2 * NLIMBS - 1):
-        terms = [f"a[{i}] * b[{k - i}]" for i in range(NLIMBS) if 0 <= k - i < NLIMBS]
-        out.append(f"{ind}t{k} = " + " + ".join(terms))
-    return out
-
-
-def f_sq_columns(ind):
-    out = []
-    for k in range(2 * NLIMBS - 1):
-        cross = [f"a[{i}] * a[{k - i}]" for i in range(NLIMBS) if i < k - i < NLIMBS]
-        expr = "((" + " + ".join(cross) + ") << 1)" if cross else ""
-        if k % 2 == 0:
-            sq = f"a[{k // 2}] * a[{k // 2}]"
-            expr = f"{expr} + {sq}" if expr else sq
-        out.append(f"{ind}t{k} = {expr}")
-    return out
-
-
 def f_tail(ind, offset=None):
     """t0..t19 (non-negative, or >= -offset) -> o, limbs in [0, LMAX]: the
     bits of limb 19 from 2^260 up (c) fold as c * K260 into limbs 0..17
@@ -261,9 +243,9 @@ def field_main():
     i2, i3, i4 = " " * 8, " " * 12, " " * 16
     lines = [F_HEADER]
     lines += [f"{i2}if op < 2:", f"{i3}if op == 0:", f"{i4}n = 1", f"{i3}while n > 0:", f"{i4}if op == 0:"]
-    lines += f_mul_columns(" " * 20)
+    lines += mul_columns(" " * 20)
     lines.append(f"{i4}else:")
-    lines += f_sq_columns(" " * 20)
+    lines += sq_columns(" " * 20)
     lines.append(" " * 20 + "a = o  # the next squaring works in place")
     lines += f_product_tail(i4)
     lines.append(f"{i4}n -= 1")
